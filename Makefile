@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORTAL := $(BIN)/portal
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install install-dev run test test-sqlite test-postgresql lint format clean
+
+## install: create .venv and install the portal (the `portal` command lands in .venv/bin)
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+## install-dev: the portal plus what the tests and linters need
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+## run: upgrade the database, load the demo data on first run, serve on 127.0.0.1:5000
+run: install
+	$(PORTAL) db upgrade
+	$(PORTAL) demo --if-empty
+	$(PORTAL) run --host $(HOST) --port $(PORT)
+
+## test: lint, then the whole suite on SQLite and again on PostgreSQL
+test: install-dev lint test-sqlite test-postgresql
+
+test-sqlite: install-dev
+	PORTAL_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgresql: install-dev
+	PORTAL_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check portal tests benchmarks wsgi.py
+	$(BIN)/ruff format --check portal tests benchmarks wsgi.py
+
+format: install-dev
+	$(BIN)/ruff check --fix portal tests benchmarks wsgi.py
+	$(BIN)/ruff format portal tests benchmarks wsgi.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""The smart-city matchmaking portal: ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from portal.config import PROJECT_ROOT, load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, CLI and error pages; no queries."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    override = dict(config or {})
+    app.config.update(load_settings(app.instance_path, needs_secret="SECRET_KEY" not in override))
+    app.config.update(override)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_templates(app)
+    register_side_effects(app)
+    register_cli(app)
+    from portal.errors import register_errors
+
+    register_errors(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    import portal.models  # noqa: F401 - every model registered before anything queries
+    from portal.accounts.services import load_user_for_session
+    from portal.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.user_loader(load_user_for_session)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import bp as accounts_bp
+    from portal.home import bp as home_bp
+    from portal.needs.views import bp as needs_bp
+    from portal.organizations.views import bp as organizations_bp
+    from portal.staff.views import bp as staff_bp
+
+    for blueprint in (home_bp, accounts_bp, organizations_bp, needs_bp, staff_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_templates(app: Flask) -> None:
+    from portal import vocab
+
+    app.jinja_env.filters["sector_label"] = vocab.sector_short_label
+    app.jinja_env.filters["country_name"] = vocab.country_name
+    app.jinja_env.globals.update(
+        SECTORS=vocab.SECTORS,
+        ASEAN_COUNTRIES=vocab.ASEAN_COUNTRIES,
+        COUNTRY_NAMES=vocab.COUNTRY_NAMES,
+    )
+
+
+def register_side_effects(app: Flask) -> None:
+    """Work that must follow a commit: mail delivery (and, later, index events)."""
+    from portal.mail.services import register_delivery
+
+    register_delivery(app)
+
+
+def register_cli(app: Flask) -> None:
+    from portal.cli import register_commands
+
+    register_commands(app)

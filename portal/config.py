@@ -1,0 +1,89 @@
+"""Settings from ``PORTAL_*`` environment variables, with embedded defaults.
+
+A newcomer runs the portal with no environment at all: SQLite under ``instance/``, the
+Whoosh index under ``search_index/``, a secret key generated into ``instance/`` on first run
+and mail delivered right after each request to an SMTP server on localhost.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def secret_key_from(instance_path: Path) -> str:
+    """Read the secret key kept in ``instance/secret_key``, writing a new one on first run."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Created owner-only so that the key is never readable by other users of the machine.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> dict[str, Any]:
+    """Return the Flask config mapping built from the environment."""
+    instance_path = Path(instance_path)
+    database_url = os.environ.get("PORTAL_DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'portal.sqlite'}"
+    )
+    index_dir = os.environ.get("PORTAL_INDEX_DIR") or str(PROJECT_ROOT / "search_index")
+    settings: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "PORTAL_INDEX_DIR": index_dir,
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+        # Mail: "request" delivers right after the request that queued it (embedded
+        # default); "worker" leaves delivery to the long-running `portal worker`.
+        "PORTAL_MAIL_DELIVERY": os.environ.get("PORTAL_MAIL_DELIVERY", "request"),
+        "PORTAL_MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", "127.0.0.1"),
+        "PORTAL_MAIL_PORT": _env_int("PORTAL_MAIL_PORT", 25),
+        "PORTAL_MAIL_USERNAME": os.environ.get("PORTAL_MAIL_USERNAME", ""),
+        "PORTAL_MAIL_PASSWORD": os.environ.get("PORTAL_MAIL_PASSWORD", ""),
+        "PORTAL_MAIL_USE_TLS": _env_bool("PORTAL_MAIL_USE_TLS", False),
+        "PORTAL_MAIL_SENDER": os.environ.get(
+            "PORTAL_MAIL_SENDER", "Smart Cities Matchmaking <noreply@portal.localhost>"
+        ),
+        "PORTAL_MAIL_TIMEOUT": _env_int("PORTAL_MAIL_TIMEOUT", 10),
+        "PORTAL_PASSWORD_RESET_HOURS": _env_int("PORTAL_PASSWORD_RESET_HOURS", 2),
+        "PORTAL_PAGE_SIZE": _env_int("PORTAL_PAGE_SIZE", 20),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+    if needs_secret:
+        settings["SECRET_KEY"] = os.environ.get("PORTAL_SECRET_KEY") or secret_key_from(
+            instance_path
+        )
+    return settings
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the common way (``postgresql://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

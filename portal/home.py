@@ -1,0 +1,39 @@
+"""The landing page: what the portal is, with the newest open needs and a way in."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+
+from portal.extensions import db
+from portal.needs.models import Need
+from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    verified = Organization.status == VerificationStatus.VERIFIED
+    counts = dict(
+        db.session.execute(
+            sa.select(Organization.kind, sa.func.count()).where(verified).group_by(Organization.kind)
+        ).all()
+    )
+    recent_needs = db.session.scalars(
+        sa.select(Need)
+        .join(Need.buyer)
+        .where(Need.is_open, verified)
+        .order_by(Need.created_at.desc(), Need.id.desc())
+        .limit(6)
+    ).all()
+    open_count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Need).join(Need.buyer).where(Need.is_open, verified)
+    )
+    return render_template(
+        "home/index.html",
+        vendor_count=counts.get(OrganizationKind.VENDOR, 0),
+        buyer_count=counts.get(OrganizationKind.BUYER, 0),
+        open_need_count=open_count or 0,
+        recent_needs=recent_needs,
+    )

@@ -1,0 +1,193 @@
+"""Mail for the whole portal: queue in the outbox inside the transaction, deliver after it.
+
+``queue_mail`` only adds a row, so a rolled-back transaction sends nothing. Delivery claims
+due rows with a short lease, sends them over SMTP with no transaction open, then records
+each outcome; a failure is retried with exponential backoff and never dropped. If a
+process dies mid-send, the lease runs out and the message is sent again (at least once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import sqlalchemy as sa
+from flask import Flask, current_app, render_template
+from jinja2 import TemplateNotFound
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from portal.db import utc_now
+from portal.extensions import PortalSession, db
+from portal.mail.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)
+FIRST_RETRY = dt.timedelta(seconds=30)
+LONGEST_RETRY = dt.timedelta(hours=6)
+
+_QUEUED = "portal.mail.queued"
+_COMMITTED = "portal.mail.committed"
+
+
+def queue_mail(recipient: str, subject: str, template: str, **context: object) -> OutboxMessage:
+    """Write a message rendered from ``templates/mail/<template>.txt`` (and ``.html`` if any)."""
+    body_text = render_template(f"mail/{template}.txt", **context)
+    try:
+        body_html: str | None = render_template(f"mail/{template}.html", **context)
+    except TemplateNotFound:
+        body_html = None
+    message = OutboxMessage(
+        recipient=recipient, subject=subject, body_text=body_text, body_html=body_html
+    )
+    db.session.add(message)
+    db.session.flush()
+    db.session.info[_QUEUED] = True
+    return message
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """30 s after the first failure, doubling each time, at most six hours apart."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    """A plain copy of a claimed row, so that sending needs no open transaction."""
+
+    id: int
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def deliver_pending(limit: int = 100) -> DeliveryReport:
+    """Send up to ``limit`` due messages; commits its own short transactions."""
+    claimed = _claim_due(limit)
+    if not claimed:
+        return DeliveryReport()
+    outcomes = _send_all(claimed)
+    report = DeliveryReport()
+    now = utc_now()
+    for message in claimed:
+        error = outcomes.get(message.id)
+        row = db.session.get(OutboxMessage, message.id)
+        if row is None:
+            continue
+        if error is None:
+            row.sent_at = now
+            row.last_error = ""
+            report.sent += 1
+        else:
+            row.next_attempt_at = now + retry_delay(row.attempts)
+            row.last_error = error[:2000]
+            report.failed += 1
+            log.warning("mail %s to %s failed (attempt %s): %s", row.id, row.recipient,
+                        row.attempts, error)
+    db.session.commit()
+    return report
+
+
+def _claim_due(limit: int) -> list[ClaimedMail]:
+    now = utc_now()
+    rows = db.session.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+        claimed.append(
+            ClaimedMail(row.id, row.recipient, row.subject, row.body_text, row.body_html)
+        )
+    db.session.commit()
+    return claimed
+
+
+def _send_all(messages: Sequence[ClaimedMail]) -> dict[int, str | None]:
+    config = current_app.config
+    outcomes: dict[int, str | None] = {}
+    try:
+        with smtplib.SMTP(
+            config["PORTAL_MAIL_SERVER"],
+            config["PORTAL_MAIL_PORT"],
+            timeout=config["PORTAL_MAIL_TIMEOUT"],
+        ) as smtp:
+            if config["PORTAL_MAIL_USE_TLS"]:
+                smtp.starttls()
+            if config["PORTAL_MAIL_USERNAME"]:
+                smtp.login(config["PORTAL_MAIL_USERNAME"], config["PORTAL_MAIL_PASSWORD"])
+            for message in messages:
+                try:
+                    smtp.send_message(_as_email(message, config["PORTAL_MAIL_SENDER"]))
+                    outcomes[message.id] = None
+                except smtplib.SMTPException as exc:
+                    outcomes[message.id] = f"{type(exc).__name__}: {exc}"
+    except (OSError, smtplib.SMTPException) as exc:
+        for message in messages:
+            outcomes.setdefault(message.id, f"{type(exc).__name__}: {exc}")
+    return outcomes
+
+
+def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="portal.localhost")
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    ) or 0
+
+
+@event.listens_for(PortalSession, "after_commit")
+def _note_committed_mail(session: Session) -> None:
+    if session.info.pop(_QUEUED, False):
+        session.info[_COMMITTED] = True
+
+
+@event.listens_for(PortalSession, "after_soft_rollback")
+def _forget_rolled_back_mail(session: Session, previous_transaction: object) -> None:
+    session.info.pop(_QUEUED, None)
+
+
+def register_delivery(app: Flask) -> None:
+    """In the embedded default, deliver right after a request whose commit queued mail."""
+
+    @app.teardown_request
+    def deliver_after_request(error: BaseException | None) -> None:
+        session = db.session()
+        if not session.info.pop(_COMMITTED, False):
+            return
+        if app.config["PORTAL_MAIL_DELIVERY"] != "request" or error is not None:
+            return
+        try:
+            deliver_pending()
+        except Exception:  # the worker or the next request retries; never fail the page
+            log.exception("mail delivery after request failed")
+            db.session.rollback()

@@ -1,0 +1,28 @@
+"""Every model module, imported in one place so Alembic and tests see the whole schema."""
+
+from portal.accounts.models import PasswordResetToken, Role, User
+from portal.mail.models import OutboxMessage
+from portal.needs.models import Need, NeedStatus
+from portal.organizations.models import (
+    Capability,
+    Contact,
+    Organization,
+    OrganizationKind,
+    OrganizationReview,
+    VerificationStatus,
+)
+
+__all__ = [
+    "Capability",
+    "Contact",
+    "Need",
+    "NeedStatus",
+    "Organization",
+    "OrganizationKind",
+    "OrganizationReview",
+    "OutboxMessage",
+    "PasswordResetToken",
+    "Role",
+    "User",
+    "VerificationStatus",
+]

@@ -1,0 +1,78 @@
+"""Needs: the problems buyer organizations post, in their own words."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
+
+from portal.db import code_list, intpk, str200, str_ref, text, timestamp, utc_now, utc_today
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.organizations.models import Organization
+
+
+class NeedStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    AWARDED = "awarded"
+
+
+class Need(db.Model):
+    __tablename__ = "needs"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'closed', 'awarded')", name="status"),
+        sa.CheckConstraint(
+            "budget_min IS NULL OR budget_max IS NULL OR budget_min <= budget_max",
+            name="budget_range",
+        ),
+        sa.Index("ix_needs_status_closes_on", "status", "closes_on"),
+    )
+
+    id: Mapped[intpk]
+    ref: Mapped[str_ref]
+    buyer_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str200]
+    description: Mapped[text]
+    sectors: Mapped[code_list]
+    budget_min: Mapped[int | None] = mapped_column(sa.BigInteger)
+    budget_max: Mapped[int | None] = mapped_column(sa.BigInteger)
+    closes_on: Mapped[dt.date | None]
+    status: Mapped[str] = mapped_column(sa.String(16), default=NeedStatus.OPEN)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    buyer: Mapped[Organization] = relationship(back_populates="needs")
+
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Open means status open and not past the closing date: no job has to close it."""
+        return self.status == NeedStatus.OPEN and (
+            self.closes_on is None or self.closes_on >= utc_today()
+        )
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> ColumnElement[bool]:
+        return sa.and_(
+            cls.status == NeedStatus.OPEN,
+            sa.or_(cls.closes_on.is_(None), cls.closes_on >= sa.bindparam("today", callable_=utc_today)),
+        )
+
+    @property
+    def display_status(self) -> str:
+        """What a reader should see: an open need past its date shows as expired."""
+        if self.status == NeedStatus.OPEN and not self.is_open:
+            return "expired"
+        return self.status
+
+    def __repr__(self) -> str:
+        return f"<Need {self.ref} {self.status}>"

@@ -1,0 +1,205 @@
+"""Fixtures: a real database built by the migrations, each test rolled back, real SMTP.
+
+``make test`` runs the suite twice: ``PORTAL_TEST_DB=sqlite`` (a file in a temporary
+folder) and ``PORTAL_TEST_DB=postgresql`` (a fresh database created on 127.0.0.1:5432 for
+the run and dropped after it). The schema is built once per run by ``flask db upgrade``.
+
+Every test runs inside an outer transaction on one connection that is rolled back after
+it; the code under test commits as usual, which only releases a SAVEPOINT. Requests made
+with ``client`` run in a fresh context, as they would in a real server, but share that
+one session, so a test sees what its requests committed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy.orm import scoped_session
+
+from portal import create_app
+from portal.extensions import PortalSession, db
+
+TEST_DB = os.environ.get("PORTAL_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get(
+    "PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_url(database: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{database}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if TEST_DB == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite'}"
+        return
+    if TEST_DB != "postgresql":
+        raise pytest.UsageError(f"PORTAL_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
+    name = f"portal_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _postgres_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Mailbox:
+    """What a real SMTP server on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    @staticmethod
+    def body(message: EmailMessage) -> str:
+        part = message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Controller, Mailbox]]:
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield controller, mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: tuple[Controller, Mailbox]) -> Mailbox:
+    """The SMTP server's inbox, emptied for this test."""
+    _, box = smtp_server
+    box.messages.clear()
+    return box
+
+
+class RequestIsolatingClient(FlaskClient):
+    """Each request runs in an empty context, as in a real server: its own app context
+    and ``g`` (so Flask-Login never sees the previous request's user)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def _app(
+    database_url: str,
+    smtp_server: tuple[Controller, Mailbox],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Flask]:
+    controller, _ = smtp_server
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PORTAL_INDEX_DIR": str(tmp_path_factory.mktemp("index")),
+            "PORTAL_MAIL_SERVER": "127.0.0.1",
+            "PORTAL_MAIL_PORT": controller.port,
+            "PORTAL_MAIL_DELIVERY": "request",
+            "PORTAL_BASE_URL": "http://localhost",
+            "SERVER_NAME": "localhost",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    app.test_client_class = RequestIsolatingClient
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app: Flask) -> Iterator[Flask]:
+    """The app with an app context pushed and every database change rolled back after."""
+    with _app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        factory = db._make_session_factory(
+            {
+                "class_": PortalSession,
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+            }
+        )
+        session = scoped_session(factory, scopefunc=lambda: "test")
+        # A request's teardown removes the session; here that only rolls back what the
+        # request left uncommitted, as closing a real session would.
+        session.remove = lambda: session.registry().rollback()  # type: ignore[method-assign]
+        original = db.session
+        db.session = session
+        try:
+            yield _app
+        finally:
+            db.session = original
+            session.registry().close()
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def committing_app(_app: Flask) -> Iterator[Flask]:
+    """The app with real commits, for tests of concurrency; every table is emptied after."""
+    with _app.app_context():
+        try:
+            yield _app
+        finally:
+            db.session.remove()
+            with db.engine.begin() as connection:
+                for table in reversed(db.metadata.sorted_tables):
+                    connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+def count_rows(model: type) -> int:
+    """How many rows a model's table holds, as the current session sees it."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
