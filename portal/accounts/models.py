@@ -42,6 +42,8 @@ class User(UserMixin, db.Model):
     )
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     active: Mapped[bool] = mapped_column(default=True)
+    # Set when the owner follows the link mailed at registration; login waits for it.
+    email_confirmed_at: Mapped[dt.datetime | None]
     # Bumped on every password change so that sessions opened with the old password end.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[timestamp]
