@@ -71,10 +71,13 @@ def register_templates(app: Flask) -> None:
 
 
 def register_side_effects(app: Flask) -> None:
-    """Work that must follow a commit: mail delivery (and, later, index events)."""
+    """Work that must follow a commit: mail delivery and index events."""
+    import portal.search.events  # noqa: F401 - registers the index-event listeners
     from portal.mail.services import register_delivery
+    from portal.search.sync import register_sync
 
     register_delivery(app)
+    register_sync(app)
 
 
 def register_cli(app: Flask) -> None:

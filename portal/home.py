@@ -17,7 +17,9 @@ def index() -> str:
     verified = Organization.status == VerificationStatus.VERIFIED
     counts = dict(
         db.session.execute(
-            sa.select(Organization.kind, sa.func.count()).where(verified).group_by(Organization.kind)
+            sa.select(Organization.kind, sa.func.count())
+            .where(verified)
+            .group_by(Organization.kind)
         ).all()
     )
     recent_needs = db.session.scalars(

@@ -11,10 +11,12 @@ from portal.organizations.models import (
     OrganizationReview,
     VerificationStatus,
 )
+from portal.search.models import IndexEvent
 
 __all__ = [
     "Capability",
     "Contact",
+    "IndexEvent",
     "Need",
     "NeedStatus",
     "Organization",

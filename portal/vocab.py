@@ -14,17 +14,25 @@ SECTORS: dict[str, Sector] = {
     "mobility": Sector("Mobility: transport, traffic, parking, transit", "built infrastructure"),
     "energy": Sector("Energy: grids, renewables, efficiency, lighting", "built infrastructure"),
     "buildings": Sector("Buildings: green buildings, construction", "built infrastructure"),
-    "urban-planning": Sector("Urban planning: GIS, digital twins, land use", "built infrastructure"),
+    "urban-planning": Sector(
+        "Urban planning: GIS, digital twins, land use", "built infrastructure"
+    ),
     "water": Sector("Water: supply, wastewater, drainage", "quality environment"),
     "waste": Sector("Waste: solid waste, recycling, circular economy", "quality environment"),
     "environment": Sector("Environment: air quality, climate, green space", "quality environment"),
     "public-safety": Sector("Public safety: CCTV, emergency response", "safety and security"),
-    "disaster-resilience": Sector("Disaster resilience: early warning, floods", "safety and security"),
+    "disaster-resilience": Sector(
+        "Disaster resilience: early warning, floods", "safety and security"
+    ),
     "cybersecurity": Sector("Cybersecurity of city systems and data", "safety and security"),
-    "digital-government": Sector("Digital government: e-services, open data, ID", "civic and social"),
+    "digital-government": Sector(
+        "Digital government: e-services, open data, ID", "civic and social"
+    ),
     "education": Sector("Education: schools, skills, training", "civic and social"),
     "health": Sector("Health: telemedicine, hospitals, public health", "health and well-being"),
-    "connectivity": Sector("Connectivity: broadband, 5G, IoT, data centres", "industry and innovation"),
+    "connectivity": Sector(
+        "Connectivity: broadband, 5G, IoT, data centres", "industry and innovation"
+    ),
     "finance": Sector("Finance: project finance, PPP, fintech", "industry and innovation"),
     "tourism": Sector("Tourism, culture and heritage", "industry and innovation"),
 }

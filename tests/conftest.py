@@ -24,20 +24,20 @@ from typing import Any
 
 import psycopg
 import pytest
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session
+from support import TEST_DB, count_rows
 
 from portal import create_app
 from portal.extensions import PortalSession, db
+from portal.search.index import close_searchers
 
-TEST_DB = os.environ.get("PORTAL_TEST_DB", "sqlite")
-PG_ADMIN_URL = os.environ.get(
-    "PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+__all__ = ["TEST_DB", "count_rows"]  # re-exported for tests that import them from here
+
+PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _postgres_url(database: str) -> str:
@@ -72,7 +72,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
@@ -150,8 +150,11 @@ def _app(
 
 
 @pytest.fixture
-def app(_app: Flask) -> Iterator[Flask]:
-    """The app with an app context pushed and every database change rolled back after."""
+def app(_app: Flask, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app with an app context pushed and every database change rolled back after;
+    each test has its own, empty search index in a temporary folder."""
+    index_dir = tmp_path / "search_index"
+    monkeypatch.setitem(_app.config, "PORTAL_INDEX_DIR", str(index_dir))
     with _app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -171,6 +174,7 @@ def app(_app: Flask) -> Iterator[Flask]:
         try:
             yield _app
         finally:
+            close_searchers(index_dir)
             db.session = original
             session.registry().close()
             outer.rollback()
@@ -178,12 +182,15 @@ def app(_app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def committing_app(_app: Flask) -> Iterator[Flask]:
+def committing_app(_app: Flask, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """The app with real commits, for tests of concurrency; every table is emptied after."""
+    index_dir = tmp_path / "search_index"
+    monkeypatch.setitem(_app.config, "PORTAL_INDEX_DIR", str(index_dir))
     with _app.app_context():
         try:
             yield _app
         finally:
+            close_searchers(index_dir)
             db.session.remove()
             with db.engine.begin() as connection:
                 for table in reversed(db.metadata.sorted_tables):
@@ -198,8 +205,3 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> Any:
     return app.test_cli_runner()
-
-
-def count_rows(model: type) -> int:
-    """How many rows a model's table holds, as the current session sees it."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0

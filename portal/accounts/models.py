@@ -77,9 +77,7 @@ class PasswordResetToken(db.Model):
     __tablename__ = "password_reset_tokens"
 
     id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[timestamp]
     expires_at: Mapped[dt.datetime]

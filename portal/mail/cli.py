@@ -28,8 +28,9 @@ def send_command() -> None:
         total_failed += report.failed
         if report.sent + report.failed == 0:
             break
-    click.echo(f"sent {total_sent}, failed {total_failed} (will be retried), "
-               f"{pending_count()} waiting")
+    click.echo(
+        f"sent {total_sent}, failed {total_failed} (will be retried), {pending_count()} waiting"
+    )
 
 
 @mail.command("status")
@@ -40,7 +41,9 @@ def status_command() -> None:
 
 def run_worker_cycle() -> int:
     """One pass of everything the worker does; returns how much work it found."""
-    done = 0
+    from portal.search.sync import apply_pending_events
+
+    done = apply_pending_events(wait=5.0).events
     while True:
         report = deliver_pending()
         done += report.sent + report.failed
@@ -53,7 +56,7 @@ def run_worker_cycle() -> int:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Do one pass and exit (for cron and tests).")
 def worker(interval: float, once: bool) -> None:
-    """Deliver mail (and apply other queued work) until stopped with Ctrl-C or SIGTERM."""
+    """Apply index events and deliver mail until stopped with Ctrl-C or SIGTERM."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -95,8 +95,9 @@ def deliver_pending(limit: int = 100) -> DeliveryReport:
             row.next_attempt_at = now + retry_delay(row.attempts)
             row.last_error = error[:2000]
             report.failed += 1
-            log.warning("mail %s to %s failed (attempt %s): %s", row.id, row.recipient,
-                        row.attempts, error)
+            log.warning(
+                "mail %s to %s failed (attempt %s): %s", row.id, row.recipient, row.attempts, error
+            )
     db.session.commit()
     return report
 
@@ -160,9 +161,14 @@ def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
 
 
 def pending_count() -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None))
+        )
+        or 0
+    )
 
 
 @event.listens_for(PortalSession, "after_commit")

@@ -1,0 +1,157 @@
+"""The Whoosh index on disk: generations, the applied-events state, readers and writers.
+
+``PORTAL_INDEX_DIR`` holds one folder per generation (``gen-…``) and a ``CURRENT`` file
+naming the live one. A rebuild writes a new generation beside the live one and swaps
+``CURRENT`` atomically when it is complete, so an interrupted rebuild leaves the live
+index serving. Each generation keeps, in a state document written in the same commit as
+the documents, how far into the event table it has applied.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from whoosh import index as whoosh_index
+from whoosh.index import Index
+from whoosh.searching import Searcher
+
+from portal.db import utc_now
+from portal.search.schema import STATE_DOC_ID, make_schema
+
+CURRENT_FILE = "CURRENT"
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """How far the index has followed the event table.
+
+    ``last_event`` is the highest event id applied. ``horizon`` is the PostgreSQL
+    transaction-id horizon below which every event has been applied (0 on SQLite, where
+    writers are serialised and event ids alone are enough).
+    """
+
+    last_event: int = 0
+    horizon: int = 0
+
+
+class IndexStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def from_app(cls) -> IndexStore:
+        return cls(current_app.config["PORTAL_INDEX_DIR"])
+
+    # -- generations -------------------------------------------------------------
+    def current_generation(self) -> Path | None:
+        try:
+            name = (self.root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        path = self.root / name
+        return path if name and whoosh_index.exists_in(path) else None
+
+    def new_generation(self, state: IndexState) -> tuple[Path, Index]:
+        """Create an empty generation (not yet live) that starts from ``state``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
+        path = self.root / f"gen-{stamp}-{os.getpid()}"
+        path.mkdir()
+        ix = whoosh_index.create_in(path, make_schema())
+        with ix.writer() as writer:
+            write_state(writer, state)
+        return path, ix
+
+    def make_live(self, generation: Path) -> None:
+        """Point CURRENT at ``generation`` atomically (a rename on the same filesystem)."""
+        tmp = self.root / f"{CURRENT_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(generation.name, encoding="utf-8")
+        os.replace(tmp, self.root / CURRENT_FILE)
+
+    def remove_stale_generations(self, keep: int = 1) -> list[str]:
+        """Delete generations other than the live one and the ``keep`` newest before it.
+
+        Interrupted rebuilds leave a partial generation behind; this clears them too,
+        but never one younger than an hour, which may still be being written.
+        """
+        live = self.current_generation()
+        gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
+        removed = []
+        older = [p for p in gens if live is None or p.name < live.name]
+        younger = [p for p in gens if live is not None and p.name > live.name]
+        cutoff = utc_now().timestamp() - 3600
+        for path in older[: max(len(older) - keep, 0)] + [
+            p for p in younger if p.stat().st_mtime < cutoff
+        ]:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        return removed
+
+    # -- opening ---------------------------------------------------------------
+    def open(self) -> Index:
+        """The live index, created empty on first use."""
+        generation = self.current_generation()
+        if generation is None:
+            generation, ix = self.new_generation(IndexState())
+            self.make_live(generation)
+            return ix
+        return whoosh_index.open_dir(generation)
+
+    def searcher(self) -> Searcher:
+        """A searcher on the live generation, kept per thread and refreshed when stale."""
+        return _searchers.get(self)
+
+
+def read_state(searcher: Searcher) -> IndexState:
+    stored = searcher.document(doc_id=STATE_DOC_ID) or {}
+    return IndexState(int(stored.get("last_event", 0)), int(stored.get("horizon", 0)))
+
+
+def write_state(writer: Any, state: IndexState) -> None:
+    writer.update_document(
+        doc_id=STATE_DOC_ID,
+        kind="__state__",
+        last_event=state.last_event,
+        horizon=state.horizon,
+    )
+
+
+class _SearcherCache(threading.local):
+    """Opening a searcher costs file reads; reuse one per thread until the index moves."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Path, tuple[Path, Searcher]] = {}
+
+    def get(self, store: IndexStore) -> Searcher:
+        generation = store.current_generation()
+        cached = self.entries.get(store.root)
+        if cached is not None and generation is not None and cached[0] == generation:
+            searcher = cached[1].refresh()
+        else:
+            if cached is not None:
+                cached[1].close()
+            ix = store.open()
+            generation = store.current_generation()
+            searcher = ix.searcher()
+        assert generation is not None
+        self.entries[store.root] = (generation, searcher)
+        return searcher
+
+    def close(self, root: Path) -> None:
+        cached = self.entries.pop(root, None)
+        if cached is not None:
+            cached[1].close()
+
+
+_searchers = _SearcherCache()
+
+
+def close_searchers(root: str | Path) -> None:
+    """Close this thread's cached searcher on ``root`` (tests use one index per test)."""
+    _searchers.close(Path(root))

@@ -1,0 +1,221 @@
+"""The Whoosh schema and the documents built from database rows.
+
+Contacts are never indexed. Vendors, buyers and needs share one index, told apart by
+``kind``; one extra document (``doc_id`` "__state__") records the last event applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from whoosh import fields
+from whoosh.analysis import (
+    Filter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
+
+from portal.extensions import db
+from portal.needs.models import Need
+from portal.organizations.models import Organization, VerificationStatus
+from portal.vocab import COUNTRY_NAMES
+
+STATE_DOC_ID = "__state__"
+
+# Spellings of the same place that people use interchangeably, folded to one token so
+# that "HCMC", "Saigon" and "Ho Chi Minh City" find each other.
+PLACE_VARIANTS: dict[str, str] = {
+    "hcmc": "hochiminh",
+    "saigon": "hochiminh",
+    "hochiminh": "hochiminh",
+    "vietnam": "vietnam",
+    "viet": "vietnam",
+    "danang": "danang",
+    "phnompenh": "phnompenh",
+    "kl": "kualalumpur",
+    "kualalumpur": "kualalumpur",
+    "bangkok": "bangkok",
+    "krungthep": "bangkok",
+    "yangon": "yangon",
+    "rangoon": "yangon",
+    "manila": "manila",
+    "metromanila": "manila",
+    "jakarta": "jakarta",
+    "lao": "laos",
+    "laos": "laos",
+    "brunei": "brunei",
+    "philippine": "philippines",
+    "philippines": "philippines",
+}
+
+_MULTIWORD_PLACES = [
+    (re.compile(r"\bho\s+chi\s+minh(\s+city)?\b", re.I), "hochiminh"),
+    (re.compile(r"\bviet\s+nam\b", re.I), "vietnam"),
+    (re.compile(r"\bda\s+nang\b", re.I), "danang"),
+    (re.compile(r"\bphnom\s+penh\b", re.I), "phnompenh"),
+    (re.compile(r"\bkuala\s+lumpur\b", re.I), "kualalumpur"),
+    (re.compile(r"\bmetro\s+manila\b", re.I), "manila"),
+    (re.compile(r"\bkrung\s+thep\b", re.I), "bangkok"),
+]
+
+
+def fold_places(text: str) -> str:
+    """Join multi-word place names into one word before tokenizing."""
+    for pattern, token in _MULTIWORD_PLACES:
+        text = pattern.sub(token, text)
+    return text
+
+
+class PlaceFilter(Filter):
+    """Map spellings of ASEAN places to one token (after lowercasing)."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        for token in tokens:
+            token.text = PLACE_VARIANTS.get(token.text, token.text)
+            yield token
+
+
+def make_analyzer() -> Any:
+    return (
+        RegexTokenizer(r"\w+(?:[-.']\w+)*")
+        | LowercaseFilter()
+        | PlaceFilter()
+        | StopFilter()
+        | StemFilter()
+    )
+
+
+ANALYZER = make_analyzer()
+
+
+def make_schema() -> fields.Schema:
+    return fields.Schema(
+        doc_id=fields.ID(unique=True, stored=True),
+        kind=fields.ID(stored=True),
+        record_id=fields.NUMERIC(int, bits=64, stored=True),
+        ref=fields.ID(stored=True),
+        title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=3.0, spelling=True),
+        body=fields.TEXT(analyzer=ANALYZER, stored=True, spelling=True),
+        capabilities=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=1.5, spelling=True),
+        places=fields.TEXT(analyzer=ANALYZER),
+        sectors=fields.KEYWORD(commas=True, stored=True, scorable=False),
+        country=fields.ID(stored=True),
+        markets=fields.KEYWORD(commas=True, stored=True),
+        status=fields.ID(stored=True),
+        closes_on=fields.ID(stored=True),
+        last_event=fields.NUMERIC(int, bits=64, stored=True),
+        horizon=fields.NUMERIC(int, bits=64, stored=True),
+    )
+
+
+def _places(*parts: str) -> str:
+    return fold_places(" ".join(p for p in parts if p))
+
+
+def organization_document(org: Organization) -> dict[str, Any]:
+    capabilities = "\n".join(
+        f"{c.title}. {c.description}" for c in org.capabilities if c.title or c.description
+    )
+    return {
+        "doc_id": f"{org.kind}:{org.id}",
+        "kind": org.kind,
+        "record_id": org.id,
+        "ref": org.ref,
+        "title": org.name,
+        "body": fold_places(org.summary or ""),
+        "capabilities": fold_places(capabilities),
+        "places": _places(org.city, COUNTRY_NAMES.get(org.country, org.country)),
+        "sectors": ",".join(org.sectors or []),
+        "country": org.country,
+        "markets": ",".join(org.markets or []),
+        "status": org.status,
+        "closes_on": "",
+    }
+
+
+def need_document(need: Need) -> dict[str, Any]:
+    buyer = need.buyer
+    return {
+        "doc_id": f"need:{need.id}",
+        "kind": "need",
+        "record_id": need.id,
+        "ref": need.ref,
+        "title": need.title,
+        "body": fold_places(need.description or ""),
+        "capabilities": "",
+        "places": _places(buyer.name, buyer.city, COUNTRY_NAMES.get(buyer.country, "")),
+        "sectors": ",".join(need.sectors or []),
+        "country": buyer.country,
+        "markets": "",
+        "status": need.display_status,
+        "closes_on": need.closes_on.isoformat() if need.closes_on else "",
+    }
+
+
+def is_searchable_organization(org: Organization | None) -> bool:
+    return org is not None and org.status == VerificationStatus.VERIFIED
+
+
+def is_searchable_need(need: Need | None) -> bool:
+    """Only open needs of verified buyers are searchable; the rest leave the index."""
+    return need is not None and need.is_open and is_searchable_organization(need.buyer)
+
+
+def load_organizations(ids: list[int]) -> dict[int, Organization]:
+    rows = db.session.scalars(
+        sa.select(Organization)
+        .where(Organization.id.in_(ids))
+        .options(selectinload(Organization.capabilities))
+    )
+    return {org.id: org for org in rows}
+
+
+def load_needs(ids: list[int]) -> dict[int, Need]:
+    rows = db.session.scalars(
+        sa.select(Need).where(Need.id.in_(ids)).options(selectinload(Need.buyer))
+    )
+    return {need.id: need for need in rows}
+
+
+def all_documents(batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every searchable document, streamed from the database in batches."""
+    org_query = (
+        sa.select(Organization)
+        .where(Organization.status == VerificationStatus.VERIFIED)
+        .order_by(Organization.id)
+        .options(selectinload(Organization.capabilities))
+        .execution_options(yield_per=batch_size)
+    )
+    for org in db.session.scalars(org_query):
+        yield organization_document(org)
+    need_query = (
+        sa.select(Need)
+        .join(Need.buyer)
+        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .order_by(Need.id)
+        .options(selectinload(Need.buyer))
+        .execution_options(yield_per=batch_size)
+    )
+    for need in db.session.scalars(need_query):
+        yield need_document(need)
+
+
+def count_searchable() -> int:
+    orgs = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Organization)
+        .where(Organization.status == VerificationStatus.VERIFIED)
+    )
+    needs = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Need)
+        .join(Need.buyer)
+        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+    )
+    return (orgs or 0) + (needs or 0)

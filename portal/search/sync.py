@@ -1,0 +1,255 @@
+"""Keep the index in step with the database: drain the event table, rebuild, check.
+
+The drain reads events past the index's state, loads each affected record's current
+state from the database, and updates or deletes its document; the documents and the new
+state are committed to the index together, so a crash at any point leaves events to be
+applied again (which is harmless: applying an event is idempotent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from whoosh.index import LockError
+
+from portal.extensions import db
+from portal.needs.models import Need
+from portal.search.events import PENDING_FLAG
+from portal.search.index import IndexState, IndexStore, read_state, write_state
+from portal.search.models import IndexEvent
+from portal.search.schema import (
+    STATE_DOC_ID,
+    all_documents,
+    count_searchable,
+    is_searchable_need,
+    is_searchable_organization,
+    load_needs,
+    load_organizations,
+    make_schema,
+    need_document,
+    organization_document,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SyncReport:
+    events: int = 0
+    updated: int = 0
+    deleted: int = 0
+    locked: bool = False
+    state: IndexState = field(default_factory=IndexState)
+
+
+def _pending_events(state: IndexState) -> tuple[list[tuple[int, str, int]], IndexState]:
+    """Events not yet applied, and the state the index reaches once they are."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # Every transaction older than the snapshot's xmin has finished, so the events
+        # below that horizon are final. Committed events above it are applied now too
+        # (no waiting behind a long transaction) and again by later drains until the
+        # horizon passes them, which is harmless: applying an event is idempotent.
+        horizon = connection.execute(
+            sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        ).scalar_one()
+        rows = connection.execute(
+            sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
+            .where(IndexEvent.txid >= state.horizon)
+            .order_by(IndexEvent.id)
+        ).all()
+        last = max([state.last_event, *(r[0] for r in rows)])
+        return [tuple(r) for r in rows], IndexState(last, max(horizon, state.horizon))
+    rows = connection.execute(
+        sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
+        .where(IndexEvent.id > state.last_event)
+        .order_by(IndexEvent.id)
+    ).all()
+    last = rows[-1][0] if rows else state.last_event
+    return [tuple(r) for r in rows], IndexState(last, 0)
+
+
+def documents_for(events: Iterable[tuple[int, str, int]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The documents to write and the doc ids to delete for a set of events."""
+    org_ids: set[int] = set()
+    need_ids: set[int] = set()
+    buyer_ids: set[int] = set()
+    for _, kind, record_id in events:
+        if kind == "need":
+            need_ids.add(record_id)
+        else:
+            org_ids.add(record_id)
+            if kind == "buyer":
+                buyer_ids.add(record_id)
+    if buyer_ids:
+        # A buyer's verification or country changes what its needs' documents say.
+        need_ids.update(db.session.scalars(sa.select(Need.id).where(Need.buyer_id.in_(buyer_ids))))
+    updates: list[dict[str, Any]] = []
+    deletes: list[str] = []
+    organizations = load_organizations(sorted(org_ids)) if org_ids else {}
+    for kind, record_id in {(k, r) for _, k, r in events if k != "need"}:
+        org = organizations.get(record_id)
+        if org is not None and is_searchable_organization(org):
+            updates.append(organization_document(org))
+        else:
+            deletes.append(f"{kind}:{record_id}")
+    needs = load_needs(sorted(need_ids)) if need_ids else {}
+    for need_id in need_ids:
+        need = needs.get(need_id)
+        if need is not None and is_searchable_need(need):
+            updates.append(need_document(need))
+        else:
+            deletes.append(f"need:{need_id}")
+    return updates, deletes
+
+
+def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) -> SyncReport:
+    """Apply every pending event to the live index; skip quietly if another process
+    holds the index's write lock (it is draining the same events)."""
+    store = store or IndexStore.from_app()
+    ix = store.open()
+    with ix.searcher() as searcher:
+        state = read_state(searcher)
+    events, new_state = _pending_events(state)
+    report = SyncReport(events=len(events), state=state)
+    if not events and new_state == state:
+        return report
+    updates, deletes = documents_for(events)
+    try:
+        writer = ix.writer(timeout=wait)
+    except LockError:
+        report.locked = True
+        return report
+    try:
+        for doc_id in deletes:
+            writer.delete_by_term("doc_id", doc_id)
+        for document in updates:
+            writer.update_document(**document)
+        write_state(writer, new_state)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    report.updated, report.deleted, report.state = len(updates), len(deletes), new_state
+    return report
+
+
+@dataclass
+class RebuildReport:
+    documents: int
+    generation: str
+    caught_up: SyncReport
+
+
+def rebuild(
+    store: IndexStore | None = None,
+    *,
+    progress: Progress | None = None,
+    procs: int = 1,
+) -> RebuildReport:
+    """Build a fresh generation from the database beside the live one, then swap it in.
+
+    The state recorded is the event position read BEFORE the documents, so anything
+    committed while the rebuild runs is applied by the catch-up drain after the swap.
+    An exception or Ctrl-C leaves the live index untouched.
+    """
+    store = store or IndexStore.from_app()
+    ix = store.open()
+    with ix.searcher() as searcher:
+        start_state = read_state(searcher)
+    _, start_state = _pending_events(start_state)
+    db.session.rollback()  # a fresh snapshot for the documents, taken after the position
+    generation, new_ix = store.new_generation(start_state)
+    writer_options: dict[str, Any] = {"limitmb": 256}
+    if procs > 1:
+        writer_options.update(procs=procs, multisegment=True)
+    writer = new_ix.writer(**writer_options)
+    count = 0
+    try:
+        for document in all_documents():
+            writer.add_document(**document)
+            count += 1
+            if progress is not None:
+                progress(1)
+        write_state(writer, start_state)
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+    store.make_live(generation)
+    caught_up = apply_pending_events(store, wait=10.0)
+    store.remove_stale_generations()
+    return RebuildReport(count, generation.name, caught_up)
+
+
+_COMPARED_FIELDS = sorted(
+    name
+    for name, field_type in make_schema().items()
+    if field_type.stored and name not in ("last_event", "horizon")
+)
+
+
+def _fingerprint(document: dict[str, Any]) -> str:
+    """What the index stores of a document, hashed, to spot stale documents."""
+    comparable = {name: document.get(name) or "" for name in _COMPARED_FIELDS}
+    return hashlib.sha256(json.dumps(comparable, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class CheckReport:
+    expected: int
+    indexed: int
+    missing: list[str]
+    stale: list[str]
+    extra: list[str]
+    state: IndexState
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.stale or self.extra)
+
+
+def check(store: IndexStore | None = None) -> CheckReport:
+    """Compare the live index with the database: missing, stale and extra documents."""
+    store = store or IndexStore.from_app()
+    ix = store.open()
+    expected = {doc["doc_id"]: _fingerprint(doc) for doc in all_documents()}
+    indexed: dict[str, str] = {}
+    with ix.searcher() as searcher:
+        state = read_state(searcher)
+        for stored in searcher.all_stored_fields():
+            doc_id = stored.get("doc_id")
+            if doc_id and doc_id != STATE_DOC_ID:
+                indexed[doc_id] = _fingerprint(stored)
+    missing = sorted(set(expected) - set(indexed))
+    extra = sorted(set(indexed) - set(expected))
+    stale = sorted(d for d in set(expected) & set(indexed) if expected[d] != indexed[d])
+    return CheckReport(len(expected), len(indexed), missing, stale, extra, state)
+
+
+def expected_count() -> int:
+    return count_searchable()
+
+
+def register_sync(app: Flask) -> None:
+    """Apply index events right after a request whose commit wrote some."""
+
+    @app.teardown_request
+    def sync_after_request(error: BaseException | None) -> None:
+        session = db.session()
+        if not session.info.pop(PENDING_FLAG, False) or error is not None:
+            return
+        try:
+            apply_pending_events()
+        except Exception:  # the events wait for the next drain; never fail the page
+            log.exception("index sync after request failed")
+            db.session.rollback()
