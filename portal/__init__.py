@@ -52,9 +52,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.home import bp as home_bp
     from portal.needs.views import bp as needs_bp
     from portal.organizations.views import bp as organizations_bp
+    from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
 
-    for blueprint in (home_bp, accounts_bp, organizations_bp, needs_bp, staff_bp):
+    for blueprint in (home_bp, accounts_bp, organizations_bp, needs_bp, search_bp, staff_bp):
         app.register_blueprint(blueprint)
 
 
