@@ -129,17 +129,18 @@ class _SearcherCache(threading.local):
         self.entries: dict[Path, tuple[Path, Searcher]] = {}
 
     def get(self, store: IndexStore) -> Searcher:
+        # Searcher.refresh() is not used: in both maintained Whoosh forks it reuses
+        # segment readers with stale deletions, so updated documents show up twice.
         generation = store.current_generation()
         cached = self.entries.get(store.root)
-        if cached is not None and generation is not None and cached[0] == generation:
-            searcher = cached[1].refresh()
-        else:
-            if cached is not None:
-                cached[1].close()
-            ix = store.open()
-            generation = store.current_generation()
-            searcher = ix.searcher()
+        if cached is not None and cached[0] == generation and cached[1].up_to_date():
+            return cached[1]
+        if cached is not None:
+            cached[1].close()
+        ix = store.open()
+        generation = store.current_generation()
         assert generation is not None
+        searcher = ix.searcher()
         self.entries[store.root] = (generation, searcher)
         return searcher
 

@@ -232,3 +232,19 @@ def create_organization_in(session, name: str) -> int:
     session.add(org)
     session.flush()
     return org.id
+
+
+def test_the_cached_searcher_sees_updates_once(app: Flask) -> None:
+    """Regression: Whoosh's Searcher.refresh() showed an updated document twice."""
+    from portal.search.queries import search
+
+    vendor = make_vendor()
+    db.session.commit()
+    apply_pending_events()
+    assert len(search("streetlights").hits) == 1
+    for summary in ("LED street lighting v2", "LED street lighting v3"):
+        vendor.summary = summary
+        db.session.commit()
+        apply_pending_events()
+        results = search("streetlights")
+        assert results.total == 1 and len(results.hits) == 1
