@@ -1,4 +1,4 @@
-"""``portal users``: create staff and admin accounts from the command line."""
+"""``portal users``: create staff and admin accounts, and list accounts, from the command line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup, with_appcontext
 
 from portal.accounts.models import Role
-from portal.accounts.services import AccountError, create_user
+from portal.accounts.services import AccountError, create_user, list_users
 from portal.extensions import db
 
 
@@ -17,7 +17,8 @@ def users() -> None:
 
 def _create(email: str, password: str, full_name: str, role: Role) -> None:
     try:
-        user = create_user(email, password, role, full_name=full_name)
+        # Whoever runs the CLI vouches for the address, so no confirmation mail is needed.
+        user = create_user(email, password, role, full_name=full_name, email_confirmed=True)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
@@ -49,3 +50,18 @@ def create_staff(email: str, password: str, full_name: str) -> None:
 def create_admin(email: str, password: str, full_name: str) -> None:
     """Create an admin account, with every staff power."""
     _create(email, password, full_name, Role.ADMIN)
+
+
+@users.command("list")
+@with_appcontext
+def list_command() -> None:
+    """List every account: email, role, organization and whether the email is confirmed."""
+    accounts = list_users()
+    if not accounts:
+        click.echo("no accounts yet")
+        return
+    for user in accounts:
+        organization = user.organization.name if user.organization else "-"
+        confirmed = "confirmed" if user.email_confirmed_at else "unconfirmed"
+        inactive = "" if user.active else "\tinactive"
+        click.echo(f"{user.email}\t{user.role}\t{organization}\t{confirmed}{inactive}")

@@ -54,7 +54,8 @@ def queue_mail(recipient: str, subject: str, template: str, **context: object) -
 
 def retry_delay(attempts: int) -> dt.timedelta:
     """30 s after the first failure, doubling each time, at most six hours apart."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+    # The exponent is capped first: 30 s * 2**42 no longer fits in a timedelta.
+    return min(FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 20), LONGEST_RETRY)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,144 @@
+"""Account forms: they check the shape of input; rules that need the database are services'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    ValidationError,
+)
+
+from portal.accounts.services import MIN_PASSWORD_LENGTH, TIME_ZONES, is_valid_timezone
+from portal.organizations.models import OrganizationKind
+from portal.vocab import ASEAN_COUNTRIES
+
+_email_validators = [DataRequired(message="Enter your email address."), Email(), Length(max=254)]
+
+
+def _new_password_validators() -> list[Any]:
+    return [
+        DataRequired(message="Choose a password."),
+        Length(
+            min=MIN_PASSWORD_LENGTH,
+            max=200,
+            message=f"Use at least {MIN_PASSWORD_LENGTH} characters.",
+        ),
+    ]
+
+
+def _choices(labels: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+def _valid_timezone(form: FlaskForm, field: SelectField) -> None:
+    if not is_valid_timezone(field.data or ""):
+        raise ValidationError("Choose a time zone from the list.")
+
+
+class TimezoneField(SelectField):
+    """A select of the IANA zones our U.S. and ASEAN members live in."""
+
+    def __init__(self, label: str = "Time zone", **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [InputRequired(), _valid_timezone])
+        super().__init__(label, choices=_choices(TIME_ZONES), **kwargs)
+
+
+class RegistrationForm(FlaskForm):
+    kind = RadioField(
+        "I register as",
+        choices=_choices(
+            {
+                OrganizationKind.VENDOR.value: "A U.S. company offering smart-city solutions",
+                OrganizationKind.BUYER.value: "An ASEAN city government, agency or utility",
+            }
+        ),
+        validators=[InputRequired(message="Choose vendor or city.")],
+    )
+    full_name = StringField(
+        "Your full name", validators=[DataRequired(message="Enter your name."), Length(max=200)]
+    )
+    email = EmailField("Email", validators=_email_validators)
+    password = PasswordField("Password", validators=_new_password_validators())
+    password_confirm = PasswordField(
+        "Password again",
+        validators=[
+            DataRequired(message="Repeat the password."),
+            EqualTo("password", message="The two passwords do not match."),
+        ],
+    )
+    organization_name = StringField(
+        "Organization name",
+        validators=[DataRequired(message="Enter your organization's name."), Length(max=200)],
+    )
+    country = SelectField(
+        "Country (cities only; U.S. vendors are in the United States)",
+        choices=[SelectChoice("", "Choose a country"), *_choices(ASEAN_COUNTRIES)],
+    )
+    city = StringField(
+        "City", validators=[DataRequired(message="Enter your city."), Length(max=120)]
+    )
+    timezone = TimezoneField()
+
+    def validate_country(self, field: SelectField) -> None:
+        """Cities must name their ASEAN country; a vendor's is fixed to the United States."""
+        if self.kind.data == OrganizationKind.BUYER and field.data not in ASEAN_COUNTRIES:
+            raise ValidationError("Choose your city's country.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter your email address.")])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class EmailOnlyForm(FlaskForm):
+    """Asks only for an address: to resend a confirmation link or to reset a password."""
+
+    email = EmailField("Email", validators=_email_validators)
+
+
+class ProfileForm(FlaskForm):
+    full_name = StringField(
+        "Full name", validators=[DataRequired(message="Enter your name."), Length(max=200)]
+    )
+    timezone = TimezoneField()
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(message="Enter your current password.")]
+    )
+    new_password = PasswordField("New password", validators=_new_password_validators())
+    new_password_confirm = PasswordField(
+        "New password again",
+        validators=[
+            DataRequired(message="Repeat the new password."),
+            EqualTo("new_password", message="The two passwords do not match."),
+        ],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=_new_password_validators())
+    password_confirm = PasswordField(
+        "New password again",
+        validators=[
+            DataRequired(message="Repeat the new password."),
+            EqualTo("password", message="The two passwords do not match."),
+        ],
+    )
