@@ -64,7 +64,9 @@ class Need(db.Model):
     def _is_open_expression(cls) -> ColumnElement[bool]:
         return sa.and_(
             cls.status == NeedStatus.OPEN,
-            sa.or_(cls.closes_on.is_(None), cls.closes_on >= sa.bindparam("today", callable_=utc_today)),
+            sa.or_(
+                cls.closes_on.is_(None), cls.closes_on >= sa.bindparam("today", callable_=utc_today)
+            ),
         )
 
     @property

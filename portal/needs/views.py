@@ -1,7 +1,176 @@
-"""PLACEHOLDER: replaced by the organizations helper."""
-from flask import Blueprint
+"""Needs: the public list of open needs, and buyers posting and managing their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from portal.extensions import db
+from portal.needs import services
+from portal.needs.forms import NeedForm
+from portal.needs.models import Need
+from portal.needs.services import NeedError
+from portal.organizations.forms import ConfirmForm, read_directory_filters
+from portal.organizations.models import Organization, OrganizationKind
+from portal.organizations.services import find_organization, is_staff
+
 bp = Blueprint("needs", __name__)
-@bp.route("/needs")
-def directory(): return "needs"
-@bp.route("/needs/<ref>")
-def detail(ref): return ref
+
+
+@bp.get("/needs")
+def directory() -> str:
+    """Open needs of verified buyers, newest first; filter by sector, country and title."""
+    filters = read_directory_filters(request.args, "country")
+    for warning in filters.warnings:
+        flash(warning, "warning")
+    query = services.public_needs_query(
+        sector=filters.sector, country=filters.country, title_contains=filters.q
+    )
+    page = db.paginate(
+        query,
+        page=filters.page,
+        per_page=current_app.config["PORTAL_PAGE_SIZE"],
+        error_out=False,
+    )
+    return render_template(
+        "needs/directory.html", page=page, filters=filters, budget_label=services.budget_label
+    )
+
+
+def _need_or_404(ref: str) -> Need:
+    need = services.find_need(ref)
+    if need is None or not services.can_see_need(need, current_user):
+        abort(404)  # a need that is not open does not exist for the public
+    return need
+
+
+@bp.get("/needs/<ref>")
+def detail(ref: str) -> str:
+    need = _need_or_404(ref)
+    return render_template(
+        "needs/detail.html",
+        need=need,
+        public=services.is_public(need),
+        can_manage=services.can_manage_need(need, current_user),
+        budget_label=services.budget_label,
+        confirm_form=ConfirmForm(),
+    )
+
+
+def _managed_need(ref: str) -> Need:
+    need = services.find_need(ref)
+    if need is None:
+        abort(404)
+    if not services.can_manage_need(need, current_user):
+        abort(403)
+    return need
+
+
+def _buyer_to_post_for() -> Organization:
+    """Buyer members post for their own organization; staff name the buyer (``?buyer=``)."""
+    if is_staff(current_user):
+        buyer = find_organization(request.args.get("buyer", ""), OrganizationKind.BUYER)
+        if buyer is None:
+            abort(404)
+        return buyer
+    organization = current_user.organization
+    if organization is None or not organization.is_buyer:
+        abort(403)
+    return organization
+
+
+def _show_error(form: NeedForm, error: NeedError) -> None:
+    field = form._fields.get(error.field or "")
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "error")
+
+
+def _values(form: NeedForm) -> dict[str, object]:
+    return {
+        "title": form.title.data or "",
+        "description": form.description.data or "",
+        "sectors": form.sectors.data,
+        "budget_min": form.budget_min.data,
+        "budget_max": form.budget_max.data,
+        "closes_on": form.closes_on.data,
+    }
+
+
+def _form_page(form: NeedForm, **context: object) -> str | tuple[str, int]:
+    page = render_template("needs/form.html", form=form, **context)
+    return (page, 400) if form.errors else page
+
+
+@bp.route("/needs/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    buyer = _buyer_to_post_for()
+    form = NeedForm()
+    if form.validate_on_submit():
+        try:
+            need = services.create_need(buyer, **_values(form))  # type: ignore[arg-type]
+        except NeedError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Need posted.", "success")
+            return redirect(url_for(".detail", ref=need.ref))
+    return _form_page(form, buyer=buyer, need=None)
+
+
+@bp.route("/needs/<ref>/edit", methods=["GET", "POST"])
+@login_required
+def edit(ref: str) -> str | Response | tuple[str, int]:
+    need = _managed_need(ref)
+    form = NeedForm(obj=need)
+    if form.validate_on_submit():
+        try:
+            services.update_need(need, **_values(form))  # type: ignore[arg-type]
+        except NeedError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Need saved.", "success")
+            return redirect(url_for(".detail", ref=need.ref))
+    return _form_page(form, buyer=need.buyer, need=need)
+
+
+def _change_status(ref: str, change: Callable[[Need], Need], done: str) -> Response:
+    """Run one status change from a button; a refused change is a message, not an error."""
+    need = _managed_need(ref)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        change(need)
+    except NeedError as error:
+        db.session.rollback()
+        flash(f"Nothing changed: {error}.", "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for(".detail", ref=ref))
+
+
+@bp.post("/needs/<ref>/close")
+@login_required
+def close(ref: str) -> Response:
+    return _change_status(ref, services.close_need, "Need closed.")
+
+
+@bp.post("/needs/<ref>/award")
+@login_required
+def award(ref: str) -> Response:
+    return _change_status(ref, services.mark_awarded, "Need marked as awarded.")
+
+
+@bp.post("/needs/<ref>/reopen")
+@login_required
+def reopen(ref: str) -> Response:
+    return _change_status(ref, services.reopen_need, "Need reopened.")
