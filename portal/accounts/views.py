@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.exc import IntegrityError
 
 from portal.accounts import services
 from portal.accounts.forms import (
@@ -85,11 +86,15 @@ def register() -> ResponseLike:
             city=form.city.data or "",
             timezone=form.timezone.data or "",
         )
+        db.session.commit()
     except services.AccountError as exc:  # the form already checks all of this
         db.session.rollback()
         form.form_errors.append(str(exc))
         return render_template("accounts/register.html", form=form), 400
-    db.session.commit()
+    except IntegrityError:
+        # Two registrations of one new address at once: the second loses the race on
+        # the unique email and gets the same answer as any known address.
+        db.session.rollback()
     # The same answer whether the address was new or already had an account.
     return redirect(url_for("accounts.check_inbox"))
 

@@ -252,3 +252,17 @@ def test_known_and_unknown_emails_get_the_same_page_after_registration_errors(
     assert page_text(known.data, "known@vendor.example") == page_text(
         unknown.data, "unknown@vendor.example"
     )
+
+
+def test_a_registration_that_loses_a_race_on_the_email_answers_like_any_other(
+    client: Any, make_member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two registrations of one new address at once: the check for an existing account
+    saw none, then the insert hits the unique email. The answer must be the usual one."""
+    make_member("grace@cobol.example")
+    organizations_before = count_rows(Organization)
+    monkeypatch.setattr("portal.accounts.services.find_user_by_email", lambda email: None)
+    response = client.post("/register", data=VENDOR_FORM)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/register/check-inbox"
+    assert count_rows(Organization) == organizations_before
