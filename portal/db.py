@@ -74,7 +74,7 @@ class Base(DeclarativeBase):
     )
 
 
-class json_list_contains(FunctionElement[bool]):  # noqa: N801 - reads like a SQL function
+class json_list_contains(FunctionElement[bool]):
     """``json_list_contains(column, value)``: true when a JSON list column holds ``value``.
 
     Compiled to ``jsonb @>`` on PostgreSQL and to ``json_each`` on SQLite, so feature
@@ -98,8 +98,9 @@ def _contains_pg(element: json_list_contains, compiler: Any, **kw: Any) -> str:
 @compiles(json_list_contains, "sqlite")
 def _contains_sqlite(element: json_list_contains, compiler: Any, **kw: Any) -> str:
     column, value = list(element.clauses)
+    # Both parts are compiled SQL elements (a column and a bound parameter), never text.
     return (
-        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "  # noqa: S608
         f"WHERE json_each.value = {compiler.process(value, **kw)})"
     )
 

@@ -1,0 +1,431 @@
+"""Reading and checking the records of the ``smartcity-matchmaking/1`` exchange format.
+
+Everything here is pure: no database. A line is parsed and checked on its own and turned
+into a plain record ready to be written; what needs the whole file or the database (are
+refs unique, is a need's buyer a buyer) is the importer's job.
+
+Unknown fields are errors, not warnings: a typo such as ``"sumary"`` would otherwise
+drop data silently, and the import is all or nothing, so the user fixes it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from portal.vocab import ASEAN_COUNTRIES, SECTORS
+
+FORMAT = "smartcity-matchmaking/1"
+HEADER: dict[str, str] = {"type": "header", "format": FORMAT}
+
+REF_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Syntax only: a local part, an @, and a domain with a dot; deliverability is not our call.
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+MAX_BIGINT = 2**63 - 1
+
+ORGANIZATION_FIELDS = frozenset(
+    {
+        "type",
+        "ref",
+        "kind",
+        "name",
+        "country",
+        "city",
+        "website",
+        "summary",
+        "sectors",
+        "markets",
+        "capabilities",
+        "contacts",
+    }
+)
+NEED_FIELDS = frozenset(
+    {"type", "ref", "buyer", "title", "description", "sectors", "budget_usd", "closes_on", "status"}
+)
+CAPABILITY_FIELDS = frozenset({"title", "description", "sectors"})
+CONTACT_FIELDS = frozenset({"name", "email", "phone", "title"})
+KINDS = ("vendor", "buyer")
+NEED_STATUSES = ("open", "closed", "awarded")
+RECORD_TYPES = ("organization", "need")
+
+
+class ExchangeError(ValueError):
+    """A file that cannot be imported as a whole; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """One problem with one line, printed as ``line N: <type> "<ref>": <field> ...``."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(slots=True)
+class OrganizationRecord:
+    ref: str
+    kind: str
+    name: str
+    country: str
+    city: str = ""
+    website: str = ""
+    summary: str = ""
+    sectors: list[str] = field(default_factory=list)
+    markets: list[str] = field(default_factory=list)
+    capabilities: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class NeedRecord:
+    ref: str
+    buyer: str
+    title: str
+    description: str
+    sectors: list[str] = field(default_factory=list)
+    budget_min: int | None = None
+    budget_max: int | None = None
+    closes_on: dt.date | None = None
+    status: str = "open"
+
+
+@dataclass(slots=True)
+class ParsedLine:
+    """A non-blank line: its JSON value (or None) and the syntax error, if any."""
+
+    number: int
+    value: Any
+    error: str | None = None
+
+
+def read_lines(path: str | Path) -> Iterator[ParsedLine]:
+    """Yield every non-blank line of ``path`` parsed as JSON, one at a time.
+
+    The file is read in binary so that a byte that is not UTF-8 is reported with its
+    line number instead of stopping the whole read.
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield ParsedLine(number, None, f"not valid UTF-8 (byte {exc.start + 1})")
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield ParsedLine(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                continue
+            except RecursionError:
+                yield ParsedLine(number, None, "invalid JSON: nested too deeply")
+                continue
+            yield ParsedLine(number, value)
+
+
+def is_header(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("type") == "header"
+
+
+def check_header(value: Any) -> str | None:
+    """Why ``value`` is not the header this importer reads, or None when it is."""
+    expected = json.dumps(HEADER)
+    if not is_header(value):
+        return f"the first line must be the header {expected}"
+    if value.get("format") != FORMAT:
+        return f"format {_show(value.get('format'))} is not supported; expected {FORMAT!r}"
+    unknown = sorted(set(value) - {"type", "format"})
+    if unknown:
+        return f"header: unknown field {_show(unknown[0])}"
+    return None
+
+
+def _show(value: Any) -> str:
+    """A value as it would appear in the file, shortened for an error message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Checker:
+    """Collects the messages about one record, each prefixed with what the record is."""
+
+    def __init__(self, record_type: str, value: dict[str, Any]) -> None:
+        ref = value.get("ref")
+        shown_ref = f' "{ref}"' if isinstance(ref, str) and REF_PATTERN.match(ref) else ""
+        self.prefix = f"{record_type}{shown_ref}: "
+        self.value = value
+        self.messages: list[str] = []
+
+    def error(self, message: str) -> None:
+        self.messages.append(self.prefix + message)
+
+    def unknown_fields(self, allowed: frozenset[str], where: str = "") -> None:
+        for name in sorted(set(self.value) - allowed):
+            self.error(f"{where}unknown field {_show(name)}")
+
+    def string(
+        self,
+        data: dict[str, Any],
+        name: str,
+        *,
+        required: bool = False,
+        max_length: int | None = None,
+        label: str | None = None,
+    ) -> str:
+        """The string field ``name`` of ``data`` ("" when absent), or "" after an error."""
+        label = label or name
+        value = data.get(name)
+        if value is None:
+            if required:
+                self.error(f"{label} is required")
+            return ""
+        if not isinstance(value, str):
+            self.error(f"{label} must be a string, not {_show(value)}")
+            return ""
+        if required and not value.strip():
+            self.error(f"{label} must not be empty")
+            return ""
+        if max_length is not None and len(value) > max_length:
+            self.error(f"{label} is {len(value)} characters long; at most {max_length} allowed")
+            return ""
+        if not _storable(value):
+            self.error(f"{label} contains a NUL character or an unpaired surrogate")
+            return ""
+        return value
+
+    def codes(
+        self, data: dict[str, Any], name: str, allowed: dict[str, Any], what: str, label: str
+    ) -> list[str]:
+        value = data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(f"{label} must be a list of {what}, not {_show(value)}")
+            return []
+        unknown = [code for code in value if not isinstance(code, str) or code not in allowed]
+        if unknown:
+            self.error(f"{label}: {_show(unknown[0])} is not one of the {what}")
+            return []
+        return list(value)
+
+    def sectors(self, data: dict[str, Any], label: str = "sectors") -> list[str]:
+        return self.codes(data, "sectors", SECTORS, "sector codes", label)
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str:
+        value = self.value.get(name, default)
+        if value is None:
+            self.error(f"{name} is required")
+            return ""
+        if value not in choices:
+            self.error(f"{name} {_show(value)} is not one of {', '.join(choices)}")
+            return ""
+        return value
+
+    def ref(self, name: str = "ref") -> str:
+        value = self.value.get(name)
+        if value is None:
+            self.error(f"{name} is required")
+            return ""
+        if not isinstance(value, str) or not REF_PATTERN.match(value):
+            self.error(f"{name} {_show(value)} must be 1-64 characters of A-Z a-z 0-9 . _ -")
+            return ""
+        return value
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL refuses NUL characters, and an unpaired surrogate is not UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _website(checker: _Checker) -> str:
+    url = checker.string(checker.value, "website", max_length=500)
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        checker.error(f"website {_show(url)} is not an http(s) URL")
+        return ""
+    return url
+
+
+def _objects(checker: _Checker, name: str) -> list[dict[str, Any]]:
+    value = checker.value.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        checker.error(f"{name} must be a list of objects")
+        return []
+    return value
+
+
+def check_organization(value: dict[str, Any]) -> tuple[OrganizationRecord | None, list[str]]:
+    """The record ready to be written, or None and every message about it."""
+    checker = _Checker("organization", value)
+    checker.unknown_fields(ORGANIZATION_FIELDS)
+    ref = checker.ref()
+    kind = checker.choice("kind", KINDS)
+    name = checker.string(value, "name", required=True, max_length=200)
+    country = value.get("country")
+    if country is None:
+        checker.error("country is required")
+    elif kind == "vendor" and country != "US":
+        checker.error(f"country {_show(country)}: vendors must be in the United States (US)")
+    elif kind == "buyer" and (not isinstance(country, str) or country not in ASEAN_COUNTRIES):
+        codes = " ".join(ASEAN_COUNTRIES)
+        checker.error(f"country {_show(country)}: buyers must be in an ASEAN country ({codes})")
+    city = checker.string(value, "city", max_length=120)
+    website = _website(checker)
+    summary = checker.string(value, "summary", max_length=5000)
+    sectors = checker.sectors(value)
+    markets = checker.codes(value, "markets", ASEAN_COUNTRIES, "ASEAN country codes", "markets")
+
+    capabilities = []
+    for index, item in enumerate(_objects(checker, "capabilities"), start=1):
+        where = f"capabilities[{index}]"
+        for unknown in sorted(set(item) - CAPABILITY_FIELDS):
+            checker.error(f"{where}: unknown field {_show(unknown)}")
+        capabilities.append(
+            {
+                "title": checker.string(
+                    item, "title", required=True, max_length=200, label=f"{where}.title"
+                ),
+                "description": checker.string(
+                    item, "description", max_length=10000, label=f"{where}.description"
+                ),
+                "sectors": checker.sectors(item, label=f"{where}.sectors"),
+            }
+        )
+
+    contacts = []
+    for index, item in enumerate(_objects(checker, "contacts"), start=1):
+        where = f"contacts[{index}]"
+        for unknown in sorted(set(item) - CONTACT_FIELDS):
+            checker.error(f"{where}: unknown field {_show(unknown)}")
+        email = checker.string(item, "email", max_length=254, label=f"{where}.email")
+        if email and not EMAIL_PATTERN.match(email):
+            checker.error(f"{where}.email {_show(email)} is not an email address")
+        contacts.append(
+            {
+                "name": checker.string(
+                    item, "name", required=True, max_length=200, label=f"{where}.name"
+                ),
+                "email": email,
+                "phone": checker.string(item, "phone", max_length=64, label=f"{where}.phone"),
+                "title": checker.string(item, "title", max_length=200, label=f"{where}.title"),
+            }
+        )
+
+    if checker.messages:
+        return None, checker.messages
+    record = OrganizationRecord(
+        ref=ref,
+        kind=kind,
+        name=name,
+        country=country,  # type: ignore[arg-type]  # checked above
+        city=city,
+        website=website,
+        summary=summary,
+        sectors=sectors,
+        markets=markets,
+        capabilities=capabilities,
+        contacts=contacts,
+    )
+    return record, []
+
+
+def _budget(checker: _Checker) -> tuple[int | None, int | None]:
+    value = checker.value.get("budget_usd")
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or set(value) != {"min", "max"}:
+        checker.error(f'budget_usd must be null or {{"min": int, "max": int}}, not {_show(value)}')
+        return None, None
+    low, high = value["min"], value["max"]
+    for name, amount in (("min", low), ("max", high)):
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            checker.error(f"budget_usd.{name} must be a whole number, not {_show(amount)}")
+            return None, None
+        if not 0 <= amount <= MAX_BIGINT:
+            checker.error(f"budget_usd.{name} {amount} is out of range")
+            return None, None
+    if low > high:
+        checker.error(f"budget_usd: min {low} is greater than max {high}")
+        return None, None
+    return low, high
+
+
+def _closes_on(checker: _Checker) -> dt.date | None:
+    value = checker.value.get("closes_on")
+    if value is None:
+        return None
+    if isinstance(value, str) and DATE_PATTERN.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    checker.error(f"closes_on {_show(value)} is not a date YYYY-MM-DD")
+    return None
+
+
+def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
+    """The record ready to be written (its buyer not yet resolved), or the messages."""
+    checker = _Checker("need", value)
+    checker.unknown_fields(NEED_FIELDS)
+    ref = checker.ref()
+    buyer = checker.ref("buyer")
+    title = checker.string(value, "title", required=True, max_length=200)
+    description = checker.string(value, "description", required=True, max_length=10000)
+    sectors = checker.sectors(value)
+    low, high = _budget(checker)
+    closes_on = _closes_on(checker)
+    status = checker.choice("status", NEED_STATUSES, default="open")
+    if checker.messages:
+        return None, checker.messages
+    record = NeedRecord(
+        ref=ref,
+        buyer=buyer,
+        title=title,
+        description=description,
+        sectors=sectors,
+        budget_min=low,
+        budget_max=high,
+        closes_on=closes_on,
+        status=status,
+    )
+    return record, []
+
+
+def check_record(value: Any) -> tuple[OrganizationRecord | NeedRecord | None, list[str]]:
+    """Dispatch on ``type``: the checked record, or the messages about it."""
+    if not isinstance(value, dict):
+        return None, [f"a record must be a JSON object, not {_show(value)}"]
+    record_type = value.get("type")
+    if record_type == "organization":
+        return check_organization(value)
+    if record_type == "need":
+        return check_need(value)
+    if record_type == "header":
+        return None, ["header: only the first line may be a header"]
+    if record_type is None:
+        return None, ["type is required (organization or need)"]
+    return None, [f"type {_show(record_type)} is not one of organization, need"]
