@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import sqlalchemy as sa
 from flask.testing import FlaskClient
-
-from portal.extensions import db
+from support import count_rows  # noqa: F401 - re-exported for this feature's tests
 
 PASSWORD = "correct horse battery"
 
@@ -35,8 +33,3 @@ def page_text(html: bytes | str, *remove: str) -> str:
     for value in remove:
         text = text.replace(value, "<removed>")
     return text
-
-
-def count_rows(model: type) -> int:
-    """How many rows a model's table holds, as the test's session sees it."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0

@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 
 from flask.testing import FlaskClient
+from support import count_rows  # noqa: F401 - re-exported for this feature's tests
 
 from portal.accounts.models import Role, User
 from portal.accounts.services import create_user
@@ -108,8 +109,3 @@ def log_in(client: FlaskClient, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
-
-
-def count_rows(model: type) -> int:
-    """How many rows a model's table holds, as the test's session sees it."""
-    return db.session.scalar(db.select(db.func.count()).select_from(model)) or 0
