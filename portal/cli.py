@@ -14,9 +14,11 @@ def register_commands(app: Flask) -> None:
     from portal.accounts.cli import users
     from portal.exchange.cli import demo_command, export_command, import_command
     from portal.mail.cli import mail, worker
+    from portal.matching.cli import leads
     from portal.search.cli import index
 
-    for command in (users, mail, worker, index, import_command, export_command, demo_command):
+    commands = (users, mail, worker, index, leads, import_command, export_command, demo_command)
+    for command in commands:
         app.cli.add_command(command)
 
 

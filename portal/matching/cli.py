@@ -1,0 +1,84 @@
+"""``portal leads``: leads for one need or vendor, and exports of all of them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+from portal.extensions import db
+from portal.matching.profiles import NeedProfile, VendorProfile
+from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
+from portal.needs.models import Need
+from portal.organizations.models import Organization
+
+leads = AppGroup("leads", help="Suggest vendors for needs and needs for vendors.")
+
+
+def _print(rows: list[dict[str, object]], as_json: bool, side: str) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for i, row in enumerate(rows, 1):
+        click.echo(f"{i:2}. {row[side]}  score {row['score']}")
+        for reason in row["reasons"]:  # type: ignore[attr-defined]
+            click.echo(f"      - {reason}")
+
+
+@leads.command("need")
+@click.argument("ref")
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def need_command(ref: str, limit: int, as_json: bool) -> None:
+    """The vendors most likely to solve need REF."""
+    need = db.session.scalar(sa.select(Need).where(Need.ref == ref))
+    if need is None:
+        raise click.ClickException(f"no need with ref {ref!r}")
+    model = current_model()
+    found = model.vendors_for(NeedProfile.of(need), limit)
+    _print([lead.as_json("vendor") for lead in found], as_json, "vendor")
+
+
+@leads.command("vendor")
+@click.argument("ref")
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def vendor_command(ref: str, limit: int, as_json: bool) -> None:
+    """The open needs vendor REF could win."""
+    vendor = db.session.scalar(
+        sa.select(Organization).where(Organization.ref == ref, Organization.kind == "vendor")
+    )
+    if vendor is None:
+        raise click.ClickException(f"no vendor with ref {ref!r}")
+    model = current_model()
+    found = model.needs_for(VendorProfile.of(vendor), limit)
+    _print([lead.as_json("need") for lead in found], as_json, "need")
+
+
+@leads.command("export")
+@click.option(
+    "--for",
+    "direction",
+    type=click.Choice(["needs", "vendors"]),
+    required=True,
+    help="One line per open need (with vendors) or per verified vendor (with needs).",
+)
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, 100))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export_command(direction: str, limit: int, out: Path) -> None:
+    """Write every lead as JSON Lines (the form tools/eval_leads.py reads)."""
+    model = current_model()
+    total = len(model.need_profiles if direction == "needs" else model.vendor_profiles)
+    with (
+        out.open("w", encoding="utf-8") as handle,
+        tqdm(
+            total=total, unit=direction[:-1], disable=not sys.stderr.isatty(), file=sys.stderr
+        ) as bar,
+    ):
+        count = export_leads(direction, handle, limit, progress=bar.update)
+    click.echo(f"wrote leads for {count} {direction} to {out}")

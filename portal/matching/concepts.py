@@ -1,0 +1,124 @@
+"""The smart-city thesaurus: procurement concepts with the words each side uses for them.
+
+A city writes "the lamps along the river keep failing"; a vendor writes "LED streetlight
+retrofit with fault reporting". Both name the concept *street lighting*, through its
+``problem`` and ``solution`` phrases in ``concepts.toml``. Detecting concepts on both
+sides bridges the two vocabularies, and gives leads reasons in plain words.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from portal.matching.text import phrase_terms
+
+CONCEPTS_FILE = Path(__file__).with_name("concepts.toml")
+RELATED_WEIGHT = 0.35
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    label: str
+    sectors: tuple[str, ...]
+    related: tuple[str, ...]
+
+
+@dataclass
+class ConceptMatch:
+    """Which concepts a text names, how strongly, and the words that named each."""
+
+    strengths: dict[int, float] = field(default_factory=dict)
+    evidence: dict[int, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Thesaurus:
+    concepts: list[Concept]
+    # first stemmed term of a phrase -> [(phrase terms, concept index, original phrase)]
+    phrases: dict[str, list[tuple[tuple[str, ...], int, str]]]
+    related: sp.csr_matrix  # concepts x concepts: 1 on the diagonal, RELATED_WEIGHT off it
+
+    @classmethod
+    def load(cls, path: Path = CONCEPTS_FILE) -> Thesaurus:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)["concept"]
+        concepts = [
+            Concept(c["id"], c["label"], tuple(c.get("sectors", ())), tuple(c.get("related", ())))
+            for c in raw
+        ]
+        index = {c.id: i for i, c in enumerate(concepts)}
+        phrases: dict[str, list[tuple[tuple[str, ...], int, str]]] = defaultdict(list)
+        seen: set[tuple[tuple[str, ...], int]] = set()
+        for i, entry in enumerate(raw):
+            for phrase in [*entry.get("problem", ()), *entry.get("solution", ())]:
+                stemmed = tuple(phrase_terms(phrase))
+                if stemmed and (stemmed, i) not in seen:
+                    seen.add((stemmed, i))
+                    phrases[stemmed[0]].append((stemmed, i, phrase))
+        rows, cols, vals = [], [], []
+        for i, concept in enumerate(concepts):
+            rows.append(i)
+            cols.append(i)
+            vals.append(1.0)
+            for other in concept.related:
+                if other in index and index[other] != i:
+                    for a, b in ((i, index[other]), (index[other], i)):
+                        rows.append(a)
+                        cols.append(b)
+                        vals.append(RELATED_WEIGHT)
+        related = sp.coo_matrix((vals, (rows, cols)), shape=(len(concepts),) * 2).tocsr()
+        related.data = np.minimum(related.data, 1.0)  # a pair listed both ways counts once
+        return cls(concepts, dict(phrases), related)
+
+    def match(self, text_terms: Sequence[str]) -> ConceptMatch:
+        """Find the phrases in ``text_terms`` (from ``phrase_terms``); a phrase of several
+        words matches when all of them stand close together, in any order, so that "the
+        queues at the bridge stretch" finds "queue stretches". A concept's strength grows
+        with the distinct phrases found, with diminishing returns."""
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i, term in enumerate(text_terms):
+            positions[term].append(i)
+        found: dict[int, dict[tuple[str, ...], str]] = defaultdict(dict)
+        for start, term in enumerate(text_terms):
+            for phrase, concept, original in self.phrases.get(term, ()):
+                if phrase in found[concept]:
+                    continue
+                window = len(phrase) + 2
+                if all(
+                    any(abs(p - start) <= window for p in positions.get(other, ()))
+                    for other in phrase[1:]
+                ):
+                    found[concept][phrase] = original
+        result = ConceptMatch()
+        for concept, by_phrase in found.items():
+            # Several distinct phrases are much stronger evidence than one.
+            result.strengths[concept] = 1.0 - math.exp(-0.7 * len(by_phrase))
+            result.evidence[concept] = sorted(by_phrase.values(), key=len, reverse=True)
+        return result
+
+    def matrix(self, matches: Iterable[ConceptMatch], rows: int) -> sp.csr_matrix:
+        data, r, c = [], [], []
+        for row, match in enumerate(matches):
+            for concept, strength in match.strengths.items():
+                r.append(row)
+                c.append(concept)
+                data.append(strength)
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float32), (r, c)), shape=(rows, len(self.concepts))
+        )
+
+
+@cache
+def thesaurus() -> Thesaurus:
+    """The thesaurus of ``concepts.toml``, loaded once per process."""
+    return Thesaurus.load()

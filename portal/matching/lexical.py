@@ -1,0 +1,65 @@
+"""BM25 over term lists, as a sparse matrix: one need against 100,000 vendors in
+milliseconds (a long OR query through Whoosh took seconds)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass
+class Bm25:
+    """Documents as rows of BM25 weights; a query is scored as the sum of its terms'."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    weights: sp.csc_matrix  # documents x terms, column-sliced at query time
+    average_length: float
+
+    @classmethod
+    def build(cls, documents: Sequence[Sequence[str]]) -> Bm25:
+        vocabulary: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[int] = []
+        lengths = np.zeros(len(documents), dtype=np.float32)
+        for row, document in enumerate(documents):
+            lengths[row] = len(document)
+            for term, count in Counter(document).items():
+                rows.append(row)
+                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                counts.append(count)
+        shape = (len(documents), len(vocabulary))
+        tf = sp.coo_matrix(
+            (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(cols))),
+            shape=shape,
+        )
+        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocabulary))
+        n = max(len(documents), 1)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        average = float(lengths.mean()) if len(documents) else 1.0
+        saturation = tf.data + K1 * (1 - B + B * lengths[tf.row] / max(average, 1.0))
+        data = idf[tf.col] * tf.data * (K1 + 1) / saturation
+        weights = sp.csc_matrix((data, (tf.row, tf.col)), shape=shape, dtype=np.float32)
+        return cls(vocabulary, idf, weights, average)
+
+    def query_vector(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and weights (term frequency in the query) of known terms."""
+        counts = Counter(t for t in terms if t in self.vocabulary)
+        columns = np.fromiter((self.vocabulary[t] for t in counts), dtype=np.int64)
+        weights = np.fromiter(counts.values(), dtype=np.float32)
+        return columns, weights
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 of every document for the query ``terms``."""
+        columns, weights = self.query_vector(terms)
+        if len(columns) == 0:
+            return np.zeros(self.weights.shape[0], dtype=np.float32)
+        return np.asarray(self.weights[:, columns] @ weights).ravel()

@@ -1,0 +1,109 @@
+"""What the lead ranking knows of a vendor or a need, read from the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.needs.models import Need
+from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
+
+
+@dataclass
+class CapabilityText:
+    title: str
+    description: str
+    sectors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VendorProfile:
+    id: int
+    ref: str
+    name: str
+    summary: str
+    sectors: list[str]
+    markets: list[str]
+    capabilities: list[CapabilityText]
+
+    @property
+    def text(self) -> str:
+        parts = [self.name, self.summary]
+        parts += [f"{c.title}. {c.description}" for c in self.capabilities]
+        return "\n".join(p for p in parts if p)
+
+    @classmethod
+    def of(cls, org: Organization) -> VendorProfile:
+        return cls(
+            id=org.id,
+            ref=org.ref,
+            name=org.name,
+            summary=org.summary or "",
+            sectors=list(org.sectors or []),
+            markets=list(org.markets or []),
+            capabilities=[
+                CapabilityText(c.title, c.description or "", list(c.sectors or []))
+                for c in org.capabilities
+            ],
+        )
+
+
+@dataclass
+class NeedProfile:
+    id: int
+    ref: str
+    title: str
+    description: str
+    sectors: list[str]
+    country: str
+    buyer_id: int
+    buyer_name: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}.\n{self.description}"
+
+    @classmethod
+    def of(cls, need: Need) -> NeedProfile:
+        return cls(
+            id=need.id,
+            ref=need.ref,
+            title=need.title,
+            description=need.description or "",
+            sectors=list(need.sectors or []),
+            country=need.buyer.country,
+            buyer_id=need.buyer_id,
+            buyer_name=need.buyer.name,
+        )
+
+
+def verified_vendors(batch_size: int = 2000) -> Iterator[VendorProfile]:
+    query = (
+        sa.select(Organization)
+        .where(
+            Organization.kind == OrganizationKind.VENDOR,
+            Organization.status == VerificationStatus.VERIFIED,
+        )
+        .order_by(Organization.id)
+        .options(selectinload(Organization.capabilities))
+        .execution_options(yield_per=batch_size)
+    )
+    for org in db.session.scalars(query):
+        yield VendorProfile.of(org)
+
+
+def open_needs(batch_size: int = 2000) -> Iterator[NeedProfile]:
+    query = (
+        sa.select(Need)
+        .join(Need.buyer)
+        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .order_by(Need.id)
+        .options(selectinload(Need.buyer))
+        .execution_options(yield_per=batch_size)
+    )
+    for need in db.session.scalars(query):
+        yield NeedProfile.of(need)

@@ -1,0 +1,70 @@
+"""Plain-word reasons a trade officer can check: which capability answers which part of
+the need, whether the vendor already works in the buyer's country, the shared sector."""
+
+from __future__ import annotations
+
+from portal.matching.concepts import Thesaurus
+from portal.matching.profiles import NeedProfile, VendorProfile
+from portal.matching.text import phrase_terms, terms, words
+from portal.vocab import country_name, sector_short_label
+
+MAX_REASONS = 3
+
+
+def _quote(phrases: list[str], limit: int = 2) -> str:
+    return ", ".join(f"“{p}”" for p in phrases[:limit])
+
+
+def capability_reason(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus) -> str | None:
+    """The capability that best answers the need, named with the concept they share, or
+    failing that with the need's own words it covers."""
+    need_match = thesaurus.match(phrase_terms(need.text))
+    best: tuple[float, str] | None = None
+    for capability in vendor.capabilities or []:
+        cap_match = thesaurus.match(phrase_terms(f"{capability.title}. {capability.description}"))
+        for concept, strength in cap_match.strengths.items():
+            if concept in need_match.strengths:
+                weight = strength * need_match.strengths[concept]
+                label = thesaurus.concepts[concept].label
+                text = (
+                    f"“{capability.title}” answers the need's {label} problem "
+                    f"({_quote(need_match.evidence[concept])})"
+                )
+                if best is None or weight > best[0]:
+                    best = (weight, text)
+    if best is not None:
+        return best[1]
+    # No shared concept: name the need's words the best capability also uses.
+    need_words = {}
+    for word in words(need.text):
+        stemmed = terms(word)
+        if stemmed:
+            need_words.setdefault(stemmed[0], word)
+    best_overlap: tuple[int, str, list[str]] | None = None
+    for capability in vendor.capabilities or []:
+        shared = [
+            need_words[t]
+            for t in dict.fromkeys(terms(capability.title + " " + capability.description))
+            if t in need_words
+        ]
+        if shared and (best_overlap is None or len(shared) > best_overlap[0]):
+            best_overlap = (len(shared), capability.title, shared)
+    if best_overlap is not None:
+        return f"“{best_overlap[1]}” covers {_quote(best_overlap[2], 3)} from the need"
+    return None
+
+
+def lead_reasons(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus) -> list[str]:
+    reasons: list[str] = []
+    capability = capability_reason(need, vendor, thesaurus)
+    if capability:
+        reasons.append(capability)
+    if need.country in vendor.markets:
+        reasons.append(f"Already serves {country_name(need.country)}, the buyer's country")
+    shared = [s for s in need.sectors if s in vendor.sectors]
+    if shared:
+        labels = " and ".join(sector_short_label(s).lower() for s in shared[:2])
+        reasons.append(f"Works in {labels}, the need's sector")
+    if not reasons:
+        reasons.append("Its profile uses several of the need's key words")
+    return reasons[:MAX_REASONS]

@@ -1,0 +1,255 @@
+"""Leads in both directions, their reasons, what is never a lead, and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from flask import Flask
+
+from portal.db import utc_today
+from portal.extensions import db
+from portal.matching.concepts import thesaurus
+from portal.matching.lexical import Bm25
+from portal.matching.profiles import NeedProfile, VendorProfile
+from portal.matching.services import LeadsModel, current_model
+from portal.matching.text import terms
+from portal.needs.models import Need
+from portal.organizations.models import Capability, Organization, VerificationStatus
+
+
+def vendor(
+    name: str,
+    summary: str,
+    capabilities: list[tuple[str, str]],
+    *,
+    sectors=(),
+    markets=(),
+    verified: bool = True,
+) -> Organization:
+    org = Organization(
+        ref=name.lower().replace(" ", "-"),
+        kind="vendor",
+        name=name,
+        country="US",
+        summary=summary,
+        sectors=list(sectors),
+        markets=list(markets),
+        status=VerificationStatus.VERIFIED if verified else VerificationStatus.PENDING,
+    )
+    for i, (title, description) in enumerate(capabilities):
+        org.capabilities.append(Capability(title=title, description=description, position=i))
+    db.session.add(org)
+    return org
+
+
+@pytest.fixture
+def city(app: Flask) -> Organization:
+    buyer = Organization(
+        ref="battambang",
+        kind="buyer",
+        name="Battambang Municipality",
+        country="KH",
+        city="Battambang",
+        status=VerificationStatus.VERIFIED,
+    )
+    db.session.add(buyer)
+    return buyer
+
+
+@pytest.fixture
+def market(app: Flask, city: Organization) -> dict[str, object]:
+    lighting = vendor(
+        "Lumenark Lighting",
+        "Municipal lighting upgrades.",
+        [
+            (
+                "LED streetlight retrofit",
+                "Luminaires with dimming, fault reporting and a central "
+                "management system that cuts the energy bill.",
+            )
+        ],
+        sectors=["energy"],
+        markets=["KH", "VN"],
+    )
+    leaks = vendor(
+        "Aquasonic",
+        "Water loss reduction for utilities.",
+        [
+            (
+                "Acoustic leak correlation",
+                "Finds hidden leaks in distribution mains; "
+                "non-revenue water audits and district metered areas.",
+            )
+        ],
+        sectors=["water"],
+        markets=["PH"],
+    )
+    signals = vendor(
+        "Greenwave Signals",
+        "Traffic engineering.",
+        [
+            (
+                "Adaptive signal control",
+                "Retimes intersections every cycle from radar detection "
+                "to cut congestion and queue lengths.",
+            )
+        ],
+        sectors=["mobility"],
+        markets=["KH"],
+    )
+    pending = vendor(
+        "Unverified Lamps",
+        "Street lights.",
+        [("Street light repair", "Lamps and poles.")],
+        sectors=["energy"],
+        markets=["KH"],
+        verified=False,
+    )
+    dark = Need(
+        ref="bb-lights",
+        buyer=city,
+        sectors=["energy"],
+        title="Dark riverside streets and a rising electricity bill",
+        description="Along the river the lamps we installed years ago are failing one by "
+        "one. The night market is half dark, and the bill for the street lamps grows every "
+        "month. Nobody knows which lamp is broken until a resident complains.",
+    )
+    queues = Need(
+        ref="bb-bridge",
+        buyer=city,
+        sectors=["mobility"],
+        title="Evening queues at the bridge",
+        description="Every evening the queues at the bridge stretch two kilometres and "
+        "motorbikes wait through several red lights.",
+    )
+    closed = Need(
+        ref="bb-old",
+        buyer=city,
+        title="Old lighting tender",
+        status="closed",
+        description="Street lamps, closed.",
+        sectors=["energy"],
+    )
+    awarded = Need(
+        ref="bb-won",
+        buyer=city,
+        title="Awarded lamps",
+        status="awarded",
+        description="Street lamps, awarded.",
+        sectors=["energy"],
+    )
+    expired = Need(
+        ref="bb-late",
+        buyer=city,
+        title="Expired lamps",
+        closes_on=utc_today() - dt.timedelta(days=1),
+        description="Street lamps, past the closing date.",
+        sectors=["energy"],
+    )
+    db.session.add_all([dark, queues, closed, awarded, expired])
+    db.session.commit()
+    return {
+        "lighting": lighting,
+        "leaks": leaks,
+        "signals": signals,
+        "pending": pending,
+        "dark": dark,
+        "queues": queues,
+    }
+
+
+def test_bm25_prefers_the_rarer_matching_term() -> None:
+    bm25 = Bm25.build(
+        [terms("street lighting lighting"), terms("street water"), terms("street traffic")]
+    )
+    scores = bm25.scores(terms("lighting street"))
+    assert scores.argmax() == 0
+    assert scores[1] == scores[2] > 0
+
+
+def test_the_thesaurus_bridges_problem_and_solution_words() -> None:
+    t = thesaurus()
+    problem = t.match(terms("the lamps along the river keep failing at night"))
+    solution = t.match(terms("LED streetlight retrofit with dimming"))
+    shared = set(problem.strengths) & set(solution.strengths)
+    assert any(t.concepts[c].id == "streetlighting" for c in shared)
+
+
+def test_a_need_in_problem_words_finds_the_vendor_with_the_solution(market) -> None:
+    model = current_model()
+    leads = model.vendors_for(NeedProfile.of(market["dark"]))
+    assert leads[0].vendor.name == "Lumenark Lighting"
+    reasons = " | ".join(leads[0].reasons)
+    assert "LED streetlight retrofit" in reasons
+    assert "Cambodia" in reasons  # already serves the buyer's country
+    queues = model.vendors_for(NeedProfile.of(market["queues"]))
+    assert queues[0].vendor.name == "Greenwave Signals"
+
+
+def test_a_vendor_finds_the_needs_it_could_win(market) -> None:
+    model = current_model()
+    leads = model.needs_for(VendorProfile.of(market["lighting"]))
+    assert leads[0].need.ref == "bb-lights"
+    assert 1 <= len(leads[0].reasons) <= 3
+
+
+def test_unverified_vendors_and_closed_awarded_or_expired_needs_are_never_leads(market) -> None:
+    model = current_model()
+    vendor_names = {v.name for v in model.vendor_profiles}
+    assert "Unverified Lamps" not in vendor_names
+    need_refs = {
+        lead.need.ref for lead in model.needs_for(VendorProfile.of(market["lighting"]), 50)
+    }
+    assert need_refs == {"bb-lights", "bb-bridge"}
+
+
+def test_the_model_follows_changes(market) -> None:
+    before = current_model()
+    market["leaks"].markets = ["KH"]
+    db.session.commit()
+    after = current_model()
+    assert after is not before
+    assert "KH" in next(v for v in after.vendor_profiles if v.name == "Aquasonic").markets
+
+
+def test_excluded_vendors_are_skipped(market) -> None:
+    model = current_model()
+    leads = model.vendors_for(NeedProfile.of(market["dark"]), exclude={market["lighting"].id})
+    assert "Lumenark Lighting" not in {lead.vendor.name for lead in leads}
+
+
+def test_an_empty_portal_has_no_leads(app: Flask) -> None:
+    model = LeadsModel([], [], thesaurus())
+    need = NeedProfile(1, "x", "Flooding", "Streets flood.", [], "PH", 1, "Buyer")
+    assert model.vendors_for(need) == []
+
+
+def test_cli_leads_for_a_need_and_a_vendor(market, runner) -> None:
+    result = runner.invoke(args=["leads", "need", "bb-lights", "--json", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows[0]["vendor"] == "lumenark-lighting" and len(rows) == 2
+    assert rows[0]["score"] >= rows[1]["score"]
+    result = runner.invoke(args=["leads", "vendor", "lumenark-lighting"])
+    assert result.exit_code == 0 and "bb-lights" in result.output
+    result = runner.invoke(args=["leads", "need", "no-such-need"])
+    assert result.exit_code != 0 and "no need with ref" in result.output
+
+
+def test_cli_export_writes_every_open_need_best_first(market, runner, tmp_path) -> None:
+    out = tmp_path / "leads.jsonl"
+    result = runner.invoke(
+        args=["leads", "export", "--for", "needs", "--limit", "3", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {row["need"] for row in rows} == {"bb-lights", "bb-bridge"}
+    for row in rows:
+        scores = [lead["score"] for lead in row["leads"]]
+        assert scores == sorted(scores, reverse=True) and len(scores) == 3
+        assert all(lead["reasons"] for lead in row["leads"])
+    result = runner.invoke(args=["leads", "export", "--for", "vendors", "--out", str(out)])
+    assert result.exit_code == 0
+    assert len(out.read_text().splitlines()) == 3  # the verified vendors
