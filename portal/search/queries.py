@@ -10,23 +10,27 @@ or an unverified organization.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 from whoosh import query as wq
 from whoosh import sorting
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.spelling import ListCorrector
 
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 from portal.search.index import IndexStore
-from portal.search.schema import ANALYZER, fold_places, is_searchable_need
+from portal.search.schema import ANALYZER, fold_places, is_searchable_need, organization_text
 from portal.vocab import ASEAN_COUNTRIES, COUNTRY_NAMES, SECTORS
 
-SEARCH_FIELDS = ("title", "body", "capabilities", "places")
+SEARCH_FIELDS = ("title", "text")
 KINDS = ("vendor", "need", "buyer")
 FACETS = ("kind", "sectors", "country", "markets")
 MAX_QUERY_WORDS = 32
@@ -202,29 +206,50 @@ def search(
     return results
 
 
+@cache
+def _spelling() -> ListCorrector:
+    """Real words to suggest: the thesaurus's phrases on both sides and the sector names.
+
+    The index holds stems ("detect"), which are no suggestion to show a person.
+    """
+    from portal.matching.concepts import CONCEPTS_FILE
+
+    with CONCEPTS_FILE.open("rb") as handle:
+        concepts = tomllib.load(handle)["concept"]
+    vocabulary = {
+        word
+        for concept in concepts
+        for phrase in [*concept["problem"], *concept["solution"], concept["label"]]
+        for word in WORD.findall(phrase.lower())
+        if len(word) > 3 and word.isalpha()
+    }
+    vocabulary.update(w for s in SECTORS.values() for w in WORD.findall(s.label.lower()))
+    return ListCorrector(sorted(vocabulary))
+
+
 def _suggestion(searcher: Any, words: list[str]) -> str | None:
-    """'Did you mean': each word not in the index replaced by its closest indexed word."""
-    corrector = searcher.corrector("body")
-    title_corrector = searcher.corrector("capabilities")
+    """'Did you mean': each word the index does not know, replaced by the closest known
+    word of the portal's vocabulary that the index does know."""
     changed = False
     corrected = []
     for word in words:
-        tokens = [t.text for t in ANALYZER(word)]
-        known = (
-            any(searcher.doc_frequency(f, t) for f in SEARCH_FIELDS for t in tokens) or not tokens
-        )
-        if known:
+        if _known(searcher, word) or len(word) < 4:
             corrected.append(word)
             continue
-        options = corrector.suggest(word.lower(), limit=1) or title_corrector.suggest(
-            word.lower(), limit=1
-        )
+        options = [
+            o for o in _spelling().suggest(word.lower(), limit=5, maxdist=2) if _known(searcher, o)
+        ]
         if options:
             corrected.append(options[0])
             changed = True
         else:
             corrected.append(word)
     return " ".join(corrected) if changed else None
+
+
+def _known(searcher: Any, word: str) -> bool:
+    tokens = [t.text for t in ANALYZER(word)]
+    return not tokens or any(searcher.doc_frequency(f, t) for f in SEARCH_FIELDS for t in tokens)
 
 
 def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
@@ -235,7 +260,11 @@ def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
     orgs = (
         {
             o.id: o
-            for o in db.session.scalars(sa.select(Organization).where(Organization.id.in_(org_ids)))
+            for o in db.session.scalars(
+                sa.select(Organization)
+                .where(Organization.id.in_(org_ids))
+                .options(selectinload(Organization.capabilities))
+            )
         }
         if org_ids
         else {}
@@ -260,11 +289,10 @@ def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
             continue
         hit.results.fragmenter = fragmenter
         hit.results.formatter = formatter
-        snippet = ""
-        if words:
-            snippet = hit.highlights("body", top=2) or hit.highlights("capabilities", top=2)
+        text = record.description if isinstance(record, Need) else organization_text(record)
+        snippet = hit.highlights("text", text=text, top=2) if words else ""
         if not snippet:
-            snippet = str(Markup.escape(_first_words(hit.get("body") or "", 40)))
+            snippet = str(Markup.escape(_first_words(text, 40)))
         out.append(SearchHit(kind, record, Markup(snippet), hit.score or 0.0))  # noqa: S704
     return out
 

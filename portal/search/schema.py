@@ -6,6 +6,8 @@ Contacts are never indexed. Vendors, buyers and needs share one index, told apar
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -95,67 +97,80 @@ ANALYZER = make_analyzer()
 
 
 def make_schema() -> fields.Schema:
+    # One unstored full-text field: each extra field costs a posting per term, and stored
+    # text doubles the index; snippets are cut from the database's text instead.
     return fields.Schema(
         doc_id=fields.ID(unique=True, stored=True),
         kind=fields.ID(stored=True),
         record_id=fields.NUMERIC(int, bits=64, stored=True),
         ref=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=3.0, spelling=True),
-        body=fields.TEXT(analyzer=ANALYZER, stored=True, spelling=True),
-        capabilities=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=1.5, spelling=True),
-        places=fields.TEXT(analyzer=ANALYZER),
+        title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=3.0, phrase=False),
+        text=fields.TEXT(analyzer=ANALYZER, phrase=False),
         sectors=fields.KEYWORD(commas=True, stored=True, scorable=False),
         country=fields.ID(stored=True),
         markets=fields.KEYWORD(commas=True, stored=True),
         status=fields.ID(stored=True),
         closes_on=fields.ID(stored=True),
+        fingerprint=fields.ID(stored=True),
         last_event=fields.NUMERIC(int, bits=64, stored=True),
         horizon=fields.NUMERIC(int, bits=64, stored=True),
     )
 
 
-def _places(*parts: str) -> str:
-    return fold_places(" ".join(p for p in parts if p))
-
-
-def organization_document(org: Organization) -> dict[str, Any]:
+def organization_text(org: Organization) -> str:
+    """An organization's searchable text, which search snippets are cut from."""
     capabilities = "\n".join(
         f"{c.title}. {c.description}" for c in org.capabilities if c.title or c.description
     )
-    return {
-        "doc_id": f"{org.kind}:{org.id}",
-        "kind": org.kind,
-        "record_id": org.id,
-        "ref": org.ref,
-        "title": org.name,
-        "body": fold_places(org.summary or ""),
-        "capabilities": fold_places(capabilities),
-        "places": _places(org.city, COUNTRY_NAMES.get(org.country, org.country)),
-        "sectors": ",".join(org.sectors or []),
-        "country": org.country,
-        "markets": ",".join(org.markets or []),
-        "status": org.status,
-        "closes_on": "",
-    }
+    return "\n".join(p for p in (org.summary or "", capabilities) if p)
+
+
+def _with_fingerprint(document: dict[str, Any]) -> dict[str, Any]:
+    """Add a hash of the document, so that ``portal index check`` can spot stale ones."""
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode())
+    document["fingerprint"] = digest.hexdigest()[:32]
+    return document
+
+
+def organization_document(org: Organization) -> dict[str, Any]:
+    places = " ".join(p for p in (org.city, COUNTRY_NAMES.get(org.country, org.country)) if p)
+    return _with_fingerprint(
+        {
+            "doc_id": f"{org.kind}:{org.id}",
+            "kind": org.kind,
+            "record_id": org.id,
+            "ref": org.ref,
+            "title": org.name,
+            "text": fold_places(f"{organization_text(org)}\n{places}"),
+            "sectors": ",".join(org.sectors or []),
+            "country": org.country,
+            "markets": ",".join(org.markets or []),
+            "status": org.status,
+            "closes_on": "",
+        }
+    )
 
 
 def need_document(need: Need) -> dict[str, Any]:
     buyer = need.buyer
-    return {
-        "doc_id": f"need:{need.id}",
-        "kind": "need",
-        "record_id": need.id,
-        "ref": need.ref,
-        "title": need.title,
-        "body": fold_places(need.description or ""),
-        "capabilities": "",
-        "places": _places(buyer.name, buyer.city, COUNTRY_NAMES.get(buyer.country, "")),
-        "sectors": ",".join(need.sectors or []),
-        "country": buyer.country,
-        "markets": "",
-        "status": need.display_status,
-        "closes_on": need.closes_on.isoformat() if need.closes_on else "",
-    }
+    places = " ".join(
+        p for p in (buyer.name, buyer.city, COUNTRY_NAMES.get(buyer.country, "")) if p
+    )
+    return _with_fingerprint(
+        {
+            "doc_id": f"need:{need.id}",
+            "kind": "need",
+            "record_id": need.id,
+            "ref": need.ref,
+            "title": need.title,
+            "text": fold_places(f"{need.description or ''}\n{places}"),
+            "sectors": ",".join(need.sectors or []),
+            "country": buyer.country,
+            "markets": "",
+            "status": need.display_status,
+            "closes_on": need.closes_on.isoformat() if need.closes_on else "",
+        }
+    )
 
 
 def is_searchable_organization(org: Organization | None) -> bool:

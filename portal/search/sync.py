@@ -8,8 +8,6 @@ applied again (which is harmless: applying an event is idempotent).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +30,6 @@ from portal.search.schema import (
     is_searchable_organization,
     load_needs,
     load_organizations,
-    make_schema,
     need_document,
     organization_document,
 )
@@ -191,19 +188,6 @@ def rebuild(
     return RebuildReport(count, generation.name, caught_up)
 
 
-_COMPARED_FIELDS = sorted(
-    name
-    for name, field_type in make_schema().items()
-    if field_type.stored and name not in ("last_event", "horizon")
-)
-
-
-def _fingerprint(document: dict[str, Any]) -> str:
-    """What the index stores of a document, hashed, to spot stale documents."""
-    comparable = {name: document.get(name) or "" for name in _COMPARED_FIELDS}
-    return hashlib.sha256(json.dumps(comparable, sort_keys=True, default=str).encode()).hexdigest()
-
-
 @dataclass
 class CheckReport:
     expected: int
@@ -222,14 +206,14 @@ def check(store: IndexStore | None = None) -> CheckReport:
     """Compare the live index with the database: missing, stale and extra documents."""
     store = store or IndexStore.from_app()
     ix = store.open()
-    expected = {doc["doc_id"]: _fingerprint(doc) for doc in all_documents()}
+    expected = {doc["doc_id"]: doc["fingerprint"] for doc in all_documents()}
     indexed: dict[str, str] = {}
     with ix.searcher() as searcher:
         state = read_state(searcher)
         for stored in searcher.all_stored_fields():
             doc_id = stored.get("doc_id")
             if doc_id and doc_id != STATE_DOC_ID:
-                indexed[doc_id] = _fingerprint(stored)
+                indexed[doc_id] = stored.get("fingerprint", "")
     missing = sorted(set(expected) - set(indexed))
     extra = sorted(set(indexed) - set(expected))
     stale = sorted(d for d in set(expected) & set(indexed) if expected[d] != indexed[d])
