@@ -62,6 +62,8 @@ class NeedProfile:
     country: str
     buyer_id: int
     buyer_name: str
+    budget_min: int | None = None
+    budget_max: int | None = None
 
     @property
     def text(self) -> str:
@@ -78,6 +80,8 @@ class NeedProfile:
             country=need.buyer.country,
             buyer_id=need.buyer_id,
             buyer_name=need.buyer.name,
+            budget_min=need.budget_min,
+            budget_max=need.budget_max,
         )
 
 

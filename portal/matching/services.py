@@ -33,6 +33,10 @@ from portal.search.models import IndexEvent
 
 DEFAULT_LIMIT = 10
 
+# Given the candidates' ids (in row order) and their scores, return adjusted scores: how
+# feedback (dismissed leads) reaches the ranking without the ranking knowing about it.
+ScoreAdjuster = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
 
 @dataclass
 class Lead:
@@ -98,10 +102,14 @@ class LeadsModel:
         limit: int = DEFAULT_LIMIT,
         exclude: set[int] | frozenset[int] = frozenset(),
         weights: Weights = DEFAULT_WEIGHTS,
+        adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
+        """The best vendors for ``need``, skipping the ids in ``exclude``."""
         if not len(self.vendors):
             return []
         scores = combine(signals(self.vendors, self.query_for_need(need), self.thesaurus), weights)
+        if adjust is not None:
+            scores = adjust(self.vendors.ids, scores)
         allowed = ~np.isin(self.vendors.ids, list(exclude)) if exclude else None
         leads = []
         for row in top(scores, limit, allowed):
