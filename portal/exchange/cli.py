@@ -18,6 +18,7 @@ from portal.exchange.exporter import export_file
 from portal.exchange.importer import ImportReport, InvalidFile, ProgressCallback, import_file
 from portal.exchange.records import ExchangeError
 from portal.extensions import db
+from portal.matching.store import build_snapshot
 from portal.search.sync import apply_pending_events, expected_count, rebuild
 
 # Files with fewer records than this import in a blink; a bar would only be noise.
@@ -91,7 +92,9 @@ def update_search_index(records: int) -> None:
         with tqdm(
             total=expected_count(), unit="doc", desc="indexing", disable=not show, file=sys.stderr
         ) as bar:
-            report = rebuild(progress=bar.update, procs=min(os.cpu_count() or 1, 2))
+            report = rebuild(
+                progress=bar.update, procs=min(os.cpu_count() or 1, 2), also_build=build_snapshot
+            )
         click.echo(f"indexed {report.documents} searchable record(s)")
     except KeyboardInterrupt:
         click.echo("indexing interrupted: the import stands; run `portal index rebuild`", err=True)

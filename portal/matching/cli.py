@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from portal.extensions import db
-from portal.matching.profiles import NeedProfile, VendorProfile
+from portal.matching.profiles import NeedProfile, VendorProfile, count_needs, count_vendors
 from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
 from portal.needs.models import Need
 from portal.organizations.models import Organization
@@ -72,8 +72,7 @@ def vendor_command(ref: str, limit: int, as_json: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_command(direction: str, limit: int, out: Path) -> None:
     """Write every lead as JSON Lines (the form tools/eval_leads.py reads)."""
-    model = current_model()
-    total = len(model.need_profiles if direction == "needs" else model.vendor_profiles)
+    total = count_needs() if direction == "needs" else count_vendors()
     with (
         out.open("w", encoding="utf-8") as handle,
         tqdm(

@@ -3,9 +3,11 @@ milliseconds (a long OR query through Whoosh took seconds)."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +26,12 @@ class Bm25:
     average_length: float
 
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]]) -> Bm25:
+    def build(cls, documents: Sequence[Sequence[str]], base: Bm25 | None = None) -> Bm25:
+        """Weights for ``documents``; with ``base``, in its vocabulary and statistics, so
+        that a few changed documents score on the same scale as the base's (terms the base
+        has never seen are left out until the next rebuild)."""
+        if base is not None:
+            return cls._build_on(documents, base)
         vocabulary: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -49,6 +56,57 @@ class Bm25:
         data = idf[tf.col] * tf.data * (K1 + 1) / saturation
         weights = sp.csc_matrix((data, (tf.row, tf.col)), shape=shape, dtype=np.float32)
         return cls(vocabulary, idf, weights, average)
+
+    @classmethod
+    def _build_on(cls, documents: Sequence[Sequence[str]], base: Bm25) -> Bm25:
+        rows: list[int] = []
+        cols: list[int] = []
+        counts: list[float] = []
+        lengths = np.zeros(len(documents), dtype=np.float32)
+        for row, document in enumerate(documents):
+            lengths[row] = len(document)
+            for term, count in Counter(document).items():
+                column = base.vocabulary.get(term)
+                if column is not None:
+                    rows.append(row)
+                    cols.append(column)
+                    counts.append(count)
+        tf = np.asarray(counts, dtype=np.float32)
+        row_index = np.asarray(rows, dtype=np.int64)
+        col_index = np.asarray(cols, dtype=np.int64)
+        saturation = tf + K1 * (1 - B + B * lengths[row_index] / max(base.average_length, 1.0))
+        data = base.idf[col_index] * tf * (K1 + 1) / saturation
+        shape = (len(documents), len(base.vocabulary))
+        weights = sp.csc_matrix((data, (row_index, col_index)), shape=shape, dtype=np.float32)
+        return cls(base.vocabulary, base.idf, weights, base.average_length)
+
+    def save(self, folder: Path, name: str) -> None:
+        terms_in_order = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        (folder / f"{name}.vocabulary.json").write_text(json.dumps(terms_in_order))
+        np.savez(
+            folder / f"{name}.bm25.npz",
+            idf=self.idf,
+            data=self.weights.data,
+            indices=self.weights.indices,
+            indptr=self.weights.indptr,
+            shape=np.asarray(self.weights.shape),
+            average_length=np.asarray([self.average_length]),
+        )
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Bm25:
+        terms_in_order = json.loads((folder / f"{name}.vocabulary.json").read_text())
+        with np.load(folder / f"{name}.bm25.npz") as arrays:
+            weights = sp.csc_matrix(
+                (arrays["data"], arrays["indices"], arrays["indptr"]),
+                shape=tuple(arrays["shape"]),
+            )
+            return cls(
+                {term: i for i, term in enumerate(terms_in_order)},
+                arrays["idf"],
+                weights,
+                float(arrays["average_length"][0]),
+            )
 
     def query_vector(self, terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and weights (term frequency in the query) of known terms."""

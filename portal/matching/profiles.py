@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class NeedProfile:
     buyer_name: str
     budget_min: int | None = None
     budget_max: int | None = None
+    closes_on: dt.date | None = None
 
     @property
     def text(self) -> str:
@@ -82,16 +84,36 @@ class NeedProfile:
             buyer_name=need.buyer.name,
             budget_min=need.budget_min,
             budget_max=need.budget_max,
+            closes_on=need.closes_on,
         )
+
+
+def _verified_vendor() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Organization.kind == OrganizationKind.VENDOR,
+        Organization.status == VerificationStatus.VERIFIED,
+    )
+
+
+def count_vendors() -> int:
+    return (
+        db.session.scalar(sa.select(sa.func.count(Organization.id)).where(_verified_vendor())) or 0
+    )
+
+
+def count_needs() -> int:
+    query = (
+        sa.select(sa.func.count(Need.id))
+        .join(Need.buyer)
+        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+    )
+    return db.session.scalar(query) or 0
 
 
 def verified_vendors(batch_size: int = 2000) -> Iterator[VendorProfile]:
     query = (
         sa.select(Organization)
-        .where(
-            Organization.kind == OrganizationKind.VENDOR,
-            Organization.status == VerificationStatus.VERIFIED,
-        )
+        .where(_verified_vendor())
         .order_by(Organization.id)
         .options(selectinload(Organization.capabilities))
         .execution_options(yield_per=batch_size)
@@ -111,3 +133,28 @@ def open_needs(batch_size: int = 2000) -> Iterator[NeedProfile]:
     )
     for need in db.session.scalars(query):
         yield NeedProfile.of(need)
+
+
+def vendor_profiles(ids: list[int]) -> dict[int, VendorProfile]:
+    """Profiles of the verified vendors among ``ids``."""
+    if not ids:
+        return {}
+    query = (
+        sa.select(Organization)
+        .where(Organization.id.in_(ids), _verified_vendor())
+        .options(selectinload(Organization.capabilities))
+    )
+    return {org.id: VendorProfile.of(org) for org in db.session.scalars(query)}
+
+
+def need_profiles(ids: list[int]) -> dict[int, NeedProfile]:
+    """Profiles of the open needs of verified buyers among ``ids``."""
+    if not ids:
+        return {}
+    query = (
+        sa.select(Need)
+        .join(Need.buyer)
+        .where(Need.id.in_(ids), Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .options(selectinload(Need.buyer))
+    )
+    return {need.id: NeedProfile.of(need) for need in db.session.scalars(query)}

@@ -8,16 +8,21 @@ Four signals, each cheap over 100,000 candidates with numpy:
 - sector: the two share a sector code;
 - market: the vendor already serves the buyer's country, which is worth more to a city
   than an equally good vendor that has never worked there.
+
+A side is a ``CandidateSet``: the snapshot built at the last rebuild, plus the records
+changed since, scored on the snapshot's scale; snapshot rows that changed are masked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from portal.db import utc_today
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
 from portal.matching.text import phrase_terms, terms
@@ -25,6 +30,7 @@ from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 SECTOR_BITS = {code: 1 << i for i, code in enumerate(SECTORS)}
 COUNTRY_BITS = {code: 1 << i for i, code in enumerate(ASEAN_COUNTRIES)}
+NEVER = 2**62  # closes: no closing date
 
 
 def bits(codes: Sequence[str], table: dict[str, int]) -> int:
@@ -55,7 +61,7 @@ class Query:
 
 @dataclass
 class Candidates:
-    """One side, ready to be ranked: ids in row order and each signal's matrix."""
+    """Records of one side in row order, with each signal's matrix."""
 
     ids: np.ndarray
     bm25: Bm25
@@ -63,6 +69,9 @@ class Candidates:
     concept_idf: np.ndarray
     sector_bits: np.ndarray
     market_bits: np.ndarray
+    # The day (proleptic ordinal) after which a row stops being a candidate: needs close
+    # on their date with no job running, so the ranking checks it at query time.
+    closes: np.ndarray
 
     @classmethod
     def build(
@@ -72,24 +81,97 @@ class Candidates:
         sectors: Sequence[Sequence[str]],
         markets: Sequence[Sequence[str]],
         thesaurus: Thesaurus,
+        base: Candidates | None = None,
+        closes: Sequence[int] | None = None,
     ) -> Candidates:
+        """Analyse ``texts``; with ``base``, on its scale (vocabulary, idf)."""
         term_lists = [terms(text) for text in texts]
         matches = [thesaurus.match(phrase_terms(text)) for text in texts]
         concept_matrix = thesaurus.matrix(matches, len(term_lists))
-        df = np.asarray((concept_matrix > 0).sum(axis=0)).ravel()
-        n = max(len(term_lists), 1)
-        concept_idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        if base is not None:
+            concept_idf = base.concept_idf
+        else:
+            df = np.asarray((concept_matrix > 0).sum(axis=0)).ravel()
+            n = max(len(term_lists), 1)
+            concept_idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         return cls(
             ids=np.asarray(ids, dtype=np.int64),
-            bm25=Bm25.build(term_lists),
+            bm25=Bm25.build(term_lists, base.bm25 if base is not None else None),
             concepts=concept_matrix,
             concept_idf=concept_idf,
             sector_bits=np.asarray([bits(s, SECTOR_BITS) for s in sectors], dtype=np.int64),
             market_bits=np.asarray([bits(m, COUNTRY_BITS) for m in markets], dtype=np.int64),
+            closes=np.asarray(closes if closes is not None else [NEVER] * len(ids), dtype=np.int64),
         )
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def save(self, folder: Path, name: str) -> None:
+        self.bm25.save(folder, name)
+        np.savez(
+            folder / f"{name}.rows.npz",
+            ids=self.ids,
+            concept_data=self.concepts.data,
+            concept_indices=self.concepts.indices,
+            concept_indptr=self.concepts.indptr,
+            concept_shape=np.asarray(self.concepts.shape),
+            concept_idf=self.concept_idf,
+            sector_bits=self.sector_bits,
+            market_bits=self.market_bits,
+            closes=self.closes,
+        )
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Candidates:
+        with np.load(folder / f"{name}.rows.npz") as arrays:
+            concepts = sp.csr_matrix(
+                (arrays["concept_data"], arrays["concept_indices"], arrays["concept_indptr"]),
+                shape=tuple(arrays["concept_shape"]),
+            )
+            return cls(
+                ids=arrays["ids"],
+                bm25=Bm25.load(folder, name),
+                concepts=concepts,
+                concept_idf=arrays["concept_idf"],
+                sector_bits=arrays["sector_bits"],
+                market_bits=arrays["market_bits"],
+                closes=arrays["closes"],
+            )
+
+
+@dataclass
+class CandidateSet:
+    """A snapshot plus the records changed since; ``alive`` masks snapshot rows that
+    changed (their new state is in ``changes``) or stopped being candidates."""
+
+    snapshot: Candidates
+    changes: Candidates | None = None
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.alive) != len(self.snapshot):
+            self.alive = np.ones(len(self.snapshot), dtype=bool)
+
+    @property
+    def parts(self) -> list[Candidates]:
+        return [self.snapshot] + ([self.changes] if self.changes is not None else [])
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.concatenate([part.ids for part in self.parts])
+
+    @property
+    def active(self) -> np.ndarray:
+        """Rows that are candidates today: not superseded, and not past a closing date."""
+        today = utc_today().toordinal()
+        masks = [self.alive & (self.snapshot.closes >= today)]
+        if self.changes is not None:
+            masks.append(self.changes.closes >= today)
+        return np.concatenate(masks)
+
+    def __len__(self) -> int:
+        return int(self.active.sum())
 
 
 @dataclass
@@ -100,24 +182,35 @@ class Signals:
     market: np.ndarray
 
 
-def _unit(values: np.ndarray) -> np.ndarray:
-    top = float(values.max()) if len(values) else 0.0
-    return values / top if top > 0 else values
+def _unit(values: np.ndarray, active: np.ndarray) -> np.ndarray:
+    top_value = float(values[active].max()) if active.any() else 0.0
+    return values / top_value if top_value > 0 else values
 
 
-def signals(candidates: Candidates, query: Query, thesaurus: Thesaurus) -> Signals:
-    lexical = _unit(candidates.bm25.scores(query.terms))
+def _raw(part: Candidates, query: Query, spread: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    lexical = part.bm25.scores(query.terms)
+    if spread is not None:
+        concepts = np.asarray(part.concepts @ spread).ravel().astype(np.float32)
+    else:
+        concepts = np.zeros(len(part), dtype=np.float32)
+    sector = ((part.sector_bits & query.sector_bits) != 0).astype(np.float32)
+    market = ((part.market_bits & query.market_bits) != 0).astype(np.float32)
+    return lexical, concepts, sector, market
+
+
+def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Signals:
+    spread = None
     if query.concepts.strengths:
         q = np.zeros(len(thesaurus.concepts), dtype=np.float32)
         for concept, strength in query.concepts.strengths.items():
             q[concept] = strength
-        spread = thesaurus.related @ (q * candidates.concept_idf)
-        concept_scores = _unit(np.asarray(candidates.concepts @ spread).ravel())
-    else:
-        concept_scores = np.zeros(len(candidates), dtype=np.float32)
-    sector = ((candidates.sector_bits & query.sector_bits) != 0).astype(np.float32)
-    market = ((candidates.market_bits & query.market_bits) != 0).astype(np.float32)
-    return Signals(lexical, concept_scores, sector, market)
+        spread = thesaurus.related @ (q * candidates.snapshot.concept_idf)
+    parts = [_raw(part, query, spread) for part in candidates.parts]
+    lexical, concepts, sector, market = (
+        np.concatenate(arrays) for arrays in zip(*parts, strict=True)
+    )
+    active = candidates.active
+    return Signals(_unit(lexical, active), _unit(concepts, active), sector, market)
 
 
 def combine(s: Signals, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:

@@ -10,16 +10,21 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
-import sqlalchemy as sa
 
-from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
-from portal.matching.profiles import NeedProfile, VendorProfile, open_needs, verified_vendors
+from portal.matching.profiles import (
+    NeedProfile,
+    VendorProfile,
+    need_profiles,
+    open_needs,
+    vendor_profiles,
+    verified_vendors,
+)
 from portal.matching.ranking import (
     COUNTRY_BITS,
     DEFAULT_WEIGHTS,
     SECTOR_BITS,
-    Candidates,
+    CandidateSet,
     Query,
     Weights,
     bits,
@@ -28,8 +33,15 @@ from portal.matching.ranking import (
     top,
 )
 from portal.matching.reasons import lead_reasons
+from portal.matching.store import (
+    Snapshot,
+    candidate_set,
+    changes_since,
+    events_version,
+    live_snapshot,
+    process_cache,
+)
 from portal.matching.text import phrase_terms, terms
-from portal.search.models import IndexEvent
 
 DEFAULT_LIMIT = 10
 
@@ -51,34 +63,34 @@ class Lead:
 
 
 class LeadsModel:
-    """Both sides, analysed once; ranking a query is then a few sparse products."""
+    """Both sides, ready to rank: a query is a few sparse products over each side."""
 
-    def __init__(
-        self, vendors: list[VendorProfile], needs: list[NeedProfile], thes: Thesaurus
-    ) -> None:
+    def __init__(self, vendors: CandidateSet, needs: CandidateSet, thes: Thesaurus) -> None:
+        self.vendors = vendors
+        self.needs = needs
         self.thesaurus = thes
-        self.vendor_profiles = vendors
-        self.need_profiles = needs
-        self.vendor_rows = {v.id: i for i, v in enumerate(vendors)}
-        self.need_rows = {n.id: i for i, n in enumerate(needs)}
-        self.vendors = Candidates.build(
-            [v.id for v in vendors],
-            [v.text for v in vendors],
-            [v.sectors for v in vendors],
-            [v.markets for v in vendors],
-            thes,
-        )
-        self.needs = Candidates.build(
-            [n.id for n in needs],
-            [n.text for n in needs],
-            [n.sectors for n in needs],
-            [[n.country] for n in needs],
+
+    @classmethod
+    def from_profiles(
+        cls, vendors: list[VendorProfile], needs: list[NeedProfile], thes: Thesaurus
+    ) -> LeadsModel:
+        """A model of exactly these profiles (tests and experiments)."""
+        from portal.matching.store import need_candidates, vendor_candidates
+
+        return cls(
+            CandidateSet(vendor_candidates(vendors, thes)),
+            CandidateSet(need_candidates(needs, thes)),
             thes,
         )
 
     @classmethod
-    def from_database(cls) -> LeadsModel:
-        return cls(list(verified_vendors()), list(open_needs()), thesaurus())
+    def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus) -> LeadsModel:
+        changes = changes_since(snapshot, thes)
+        return cls(
+            candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
+            candidate_set(snapshot.needs, changes.needs, changes.need_ids),
+            thes,
+        )
 
     def query_for_need(self, need: NeedProfile) -> Query:
         return Query(
@@ -96,6 +108,28 @@ class LeadsModel:
             bits(vendor.markets, COUNTRY_BITS),
         )
 
+    def _rank(
+        self,
+        side: CandidateSet,
+        query: Query,
+        limit: int,
+        exclude: set[int] | frozenset[int],
+        weights: Weights,
+        adjust: ScoreAdjuster | None,
+    ) -> list[tuple[int, float]]:
+        ids = side.ids
+        if not len(ids):
+            return []
+        scores = combine(signals(side, query, self.thesaurus), weights)
+        if adjust is not None:
+            scores = adjust(ids, scores)
+        allowed = side.active
+        if exclude:
+            allowed &= ~np.isin(ids, np.fromiter(exclude, dtype=np.int64))
+        # A few more than asked, in case a record changed since the model was made.
+        rows = top(scores, limit + 5, allowed)
+        return [(int(ids[row]), float(scores[row])) for row in rows]
+
     def vendors_for(
         self,
         need: NeedProfile,
@@ -104,18 +138,16 @@ class LeadsModel:
         weights: Weights = DEFAULT_WEIGHTS,
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
-        """The best vendors for ``need``, skipping the ids in ``exclude``."""
-        if not len(self.vendors):
-            return []
-        scores = combine(signals(self.vendors, self.query_for_need(need), self.thesaurus), weights)
-        if adjust is not None:
-            scores = adjust(self.vendors.ids, scores)
-        allowed = ~np.isin(self.vendors.ids, list(exclude)) if exclude else None
+        """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
+        ranked = self._rank(
+            self.vendors, self.query_for_need(need), limit, exclude, weights, adjust
+        )
+        profiles = vendor_profiles([vendor_id for vendor_id, _ in ranked])
         leads = []
-        for row in top(scores, limit, allowed):
-            vendor = self.vendor_profiles[row]
-            reasons = lead_reasons(need, vendor, self.thesaurus)
-            leads.append(Lead(vendor, need, float(scores[row]), reasons))
+        for vendor_id, score in ranked:
+            vendor = profiles.get(vendor_id)
+            if vendor is not None and len(leads) < limit:
+                leads.append(Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus)))
         return leads
 
     def needs_for(
@@ -124,41 +156,31 @@ class LeadsModel:
         limit: int = DEFAULT_LIMIT,
         exclude: set[int] | frozenset[int] = frozenset(),
         weights: Weights = DEFAULT_WEIGHTS,
+        adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
-        if not len(self.needs):
-            return []
-        scores = combine(
-            signals(self.needs, self.query_for_vendor(vendor), self.thesaurus), weights
+        """The open needs ``vendor`` could win, skipping the need ids in ``exclude``."""
+        ranked = self._rank(
+            self.needs, self.query_for_vendor(vendor), limit, exclude, weights, adjust
         )
-        allowed = ~np.isin(self.needs.ids, list(exclude)) if exclude else None
+        profiles = need_profiles([need_id for need_id, _ in ranked])
         leads = []
-        for row in top(scores, limit, allowed):
-            need = self.need_profiles[row]
-            reasons = lead_reasons(need, vendor, self.thesaurus)
-            leads.append(Lead(vendor, need, float(scores[row]), reasons))
+        for need_id, score in ranked:
+            need = profiles.get(need_id)
+            if need is not None and len(leads) < limit:
+                leads.append(Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus)))
         return leads
 
 
-_cache: dict[str, tuple[tuple[int, int], LeadsModel]] = {}
-
-
-def _database_version() -> tuple[int, int]:
-    """Changes whenever something searchable changes (every such change writes an event)."""
-    last, count = db.session.execute(
-        sa.select(sa.func.max(IndexEvent.id), sa.func.count(IndexEvent.id))
-    ).one()
-    return (last or 0, count or 0)
-
-
 def current_model() -> LeadsModel:
-    """The model of the database as it is now, rebuilt only when something changed."""
-    key = str(db.engine.url)
-    version = _database_version()
-    cached = _cache.get(key)
-    if cached is None or cached[0] != version:
-        cached = (version, LeadsModel.from_database())
-        _cache[key] = cached
-    return cached[1]
+    """The live snapshot plus whatever changed since it, cached until the next change."""
+    generation, snapshot = live_snapshot()
+    version = events_version()
+    cached = process_cache.models.get(generation)
+    if cached is not None and cached[0] == version:
+        return cached[1]  # type: ignore[return-value]
+    model = LeadsModel.from_snapshot(snapshot, thesaurus())
+    process_cache.models[generation] = (version, model)
+    return model
 
 
 def export_leads(
@@ -171,7 +193,7 @@ def export_leads(
     model = current_model()
     count = 0
     if direction == "needs":
-        for need in model.need_profiles:
+        for need in open_needs():
             leads = model.vendors_for(need, limit)
             row = {"need": need.ref, "leads": [lead.as_json("vendor") for lead in leads]}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -179,7 +201,7 @@ def export_leads(
             if progress:
                 progress(1)
     else:
-        for vendor in model.vendor_profiles:
+        for vendor in verified_vendors():
             leads = model.needs_for(vendor, limit)
             row = {"vendor": vendor.ref, "leads": [lead.as_json("need") for lead in leads]}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

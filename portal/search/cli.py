@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from portal.matching.store import build_snapshot
 from portal.search.index import IndexStore, read_state
 from portal.search.sync import apply_pending_events, check, expected_count, rebuild
 
@@ -44,7 +45,7 @@ def rebuild_command(procs: int, progress: bool | None) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=expected_count(), unit="doc", disable=not show, file=sys.stderr)
     try:
-        report = rebuild(progress=bar.update, procs=procs)
+        report = rebuild(progress=bar.update, procs=procs, also_build=build_snapshot)
     except KeyboardInterrupt:
         bar.close()
         raise click.ClickException("rebuild interrupted; the live index was not changed") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,7 +49,7 @@ class SyncReport:
     state: IndexState = field(default_factory=IndexState)
 
 
-def _pending_events(state: IndexState) -> tuple[list[tuple[int, str, int]], IndexState]:
+def events_since(state: IndexState) -> tuple[list[tuple[int, str, int]], IndexState]:
     """Events not yet applied, and the state the index reaches once they are."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
@@ -116,7 +117,7 @@ def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) 
     ix = store.open()
     with ix.searcher() as searcher:
         state = read_state(searcher)
-    events, new_state = _pending_events(state)
+    events, new_state = events_since(state)
     report = SyncReport(events=len(events), state=state)
     if not events and new_state == state:
         return report
@@ -152,6 +153,7 @@ def rebuild(
     *,
     progress: Progress | None = None,
     procs: int = 1,
+    also_build: Callable[[Path, IndexState], None] | None = None,
 ) -> RebuildReport:
     """Build a fresh generation from the database beside the live one, then swap it in.
 
@@ -163,7 +165,7 @@ def rebuild(
     ix = store.open()
     with ix.searcher() as searcher:
         start_state = read_state(searcher)
-    _, start_state = _pending_events(start_state)
+    _, start_state = events_since(start_state)
     db.session.rollback()  # a fresh snapshot for the documents, taken after the position
     generation, new_ix = store.new_generation(start_state)
     writer_options: dict[str, Any] = {"limitmb": 256}
@@ -182,6 +184,8 @@ def rebuild(
         writer.cancel()
         raise
     writer.commit()
+    if also_build is not None:
+        also_build(generation, start_state)  # e.g. the leads snapshot, beside the index
     store.make_live(generation)
     caught_up = apply_pending_events(store, wait=10.0)
     store.remove_stale_generations()

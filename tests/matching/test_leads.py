@@ -197,8 +197,10 @@ def test_a_vendor_finds_the_needs_it_could_win(market) -> None:
 
 def test_unverified_vendors_and_closed_awarded_or_expired_needs_are_never_leads(market) -> None:
     model = current_model()
-    vendor_names = {v.name for v in model.vendor_profiles}
+    need = NeedProfile.of(market["dark"])
+    vendor_names = {lead.vendor.name for lead in model.vendors_for(need, 50)}
     assert "Unverified Lamps" not in vendor_names
+    assert len(vendor_names) == 3
     need_refs = {
         lead.need.ref for lead in model.needs_for(VendorProfile.of(market["lighting"]), 50)
     }
@@ -211,7 +213,8 @@ def test_the_model_follows_changes(market) -> None:
     db.session.commit()
     after = current_model()
     assert after is not before
-    assert "KH" in next(v for v in after.vendor_profiles if v.name == "Aquasonic").markets
+    leads = after.vendors_for(NeedProfile.of(market["dark"]), 3)
+    assert "KH" in next(lead.vendor for lead in leads if lead.vendor.name == "Aquasonic").markets
 
 
 def test_excluded_vendors_are_skipped(market) -> None:
@@ -221,7 +224,7 @@ def test_excluded_vendors_are_skipped(market) -> None:
 
 
 def test_an_empty_portal_has_no_leads(app: Flask) -> None:
-    model = LeadsModel([], [], thesaurus())
+    model = LeadsModel.from_profiles([], [], thesaurus())
     need = NeedProfile(1, "x", "Flooding", "Streets flood.", [], "PH", 1, "Buyer")
     assert model.vendors_for(need) == []
 
@@ -253,3 +256,55 @@ def test_cli_export_writes_every_open_need_best_first(market, runner, tmp_path) 
     result = runner.invoke(args=["leads", "export", "--for", "vendors", "--out", str(out)])
     assert result.exit_code == 0
     assert len(out.read_text().splitlines()) == 3  # the verified vendors
+
+
+def test_rebuild_writes_a_snapshot_that_a_new_process_loads(market, runner) -> None:
+    from portal.matching.store import load_snapshot, process_cache
+    from portal.search.index import IndexStore
+
+    result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    generation = IndexStore.from_app().current_generation()
+    snapshot = load_snapshot(generation)
+    assert snapshot is not None
+    assert set(snapshot.vendors.ids) == {market[k].id for k in ("lighting", "leaks", "signals")}
+    process_cache.snapshots.clear()
+    process_cache.models.clear()  # as a fresh process would start
+    leads = current_model().vendors_for(NeedProfile.of(market["dark"]))
+    assert leads[0].vendor.name == "Lumenark Lighting"
+
+
+def test_changes_after_the_snapshot_reach_the_leads_without_a_rebuild(market, runner) -> None:
+    runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    model = current_model()
+    assert model.vendors_for(NeedProfile.of(market["dark"]))[0].vendor.name == "Lumenark Lighting"
+    # The lighting vendor is suspended and a new one joins: both are changes since then.
+    market["lighting"].status = VerificationStatus.REJECTED
+    vendor(
+        "Nightwatch Luminaires",
+        "Street lighting.",
+        [("Streetlight LED retrofit", "Luminaires, dimming and fault reporting for lamps.")],
+        sectors=["energy"],
+        markets=["KH"],
+    )
+    db.session.commit()
+    names = [
+        lead.vendor.name for lead in current_model().vendors_for(NeedProfile.of(market["dark"]))
+    ]
+    assert "Lumenark Lighting" not in names
+    assert names[0] == "Nightwatch Luminaires"
+
+
+def test_a_need_past_its_closing_date_stops_being_a_lead_with_no_event(
+    market, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market["queues"].closes_on = utc_today() + dt.timedelta(days=3)
+    db.session.commit()
+    runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    vendor_profile = VendorProfile.of(market["signals"])
+    assert "bb-bridge" in {lead.need.ref for lead in current_model().needs_for(vendor_profile)}
+    # Nothing changes in the database; only the calendar moves past the closing date.
+    later = utc_today() + dt.timedelta(days=4)
+    monkeypatch.setattr("portal.matching.ranking.utc_today", lambda: later)
+    refs = {lead.need.ref for lead in current_model().needs_for(vendor_profile)}
+    assert "bb-bridge" not in refs
