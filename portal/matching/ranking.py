@@ -42,10 +42,15 @@ def bits(codes: Sequence[str], table: dict[str, int]) -> int:
 
 @dataclass(frozen=True)
 class Weights:
+    """How much each signal counts. Lexical, concept and semantic scores are z-scores over
+    the candidates (how far above the usual a candidate stands); sector and market are 0
+    or 1."""
+
     lexical: float = 1.0
-    concepts: float = 0.8
-    sector: float = 0.35
-    market: float = 0.25
+    concepts: float = 0.5
+    semantic: float = 1.0
+    sector: float = 1.0
+    market: float = 1.0
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -57,6 +62,7 @@ class Query:
     concepts: ConceptMatch
     sector_bits: int
     market_bits: int
+    vector: np.ndarray | None = None  # the query's sentence embedding, when available
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Candidates:
     # The day (proleptic ordinal) after which a row stops being a candidate: needs close
     # on their date with no job running, so the ranking checks it at query time.
     closes: np.ndarray
+    # Unit sentence embeddings in row order, once computed (they come after the rest).
+    vectors: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -178,24 +186,35 @@ class CandidateSet:
 class Signals:
     lexical: np.ndarray
     concepts: np.ndarray
+    semantic: np.ndarray | None
     sector: np.ndarray
     market: np.ndarray
 
 
-def _unit(values: np.ndarray, active: np.ndarray) -> np.ndarray:
-    top_value = float(values[active].max()) if active.any() else 0.0
-    return values / top_value if top_value > 0 else values
+def _z(values: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Standard scores over the active candidates: comparable across signals and queries."""
+    if not active.any():
+        return values
+    sample = values[active]
+    spread = float(sample.std())
+    if spread <= 1e-9:
+        return np.zeros_like(values)
+    return (values - float(sample.mean())) / spread
 
 
 def _raw(part: Candidates, query: Query, spread: np.ndarray | None) -> tuple[np.ndarray, ...]:
     lexical = part.bm25.scores(query.terms)
+    if query.vector is not None and part.vectors is not None:
+        semantic = part.vectors @ query.vector
+    else:
+        semantic = np.zeros(len(part), dtype=np.float32)
     if spread is not None:
         concepts = np.asarray(part.concepts @ spread).ravel().astype(np.float32)
     else:
         concepts = np.zeros(len(part), dtype=np.float32)
     sector = ((part.sector_bits & query.sector_bits) != 0).astype(np.float32)
     market = ((part.market_bits & query.market_bits) != 0).astype(np.float32)
-    return lexical, concepts, sector, market
+    return lexical, concepts, semantic, sector, market
 
 
 def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Signals:
@@ -206,20 +225,32 @@ def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Sig
             q[concept] = strength
         spread = thesaurus.related @ (q * candidates.snapshot.concept_idf)
     parts = [_raw(part, query, spread) for part in candidates.parts]
-    lexical, concepts, sector, market = (
+    lexical, concepts, semantic, sector, market = (
         np.concatenate(arrays) for arrays in zip(*parts, strict=True)
     )
     active = candidates.active
-    return Signals(_unit(lexical, active), _unit(concepts, active), sector, market)
+    # Semantic scores only count when every candidate has a vector: until then (while
+    # vectors are being computed) the ranking is the lexical one, never a mix.
+    has_vectors = query.vector is not None and all(p.vectors is not None for p in candidates.parts)
+    return Signals(
+        _z(lexical, active),
+        _z(concepts, active),
+        _z(semantic, active) if has_vectors else None,
+        sector,
+        market,
+    )
 
 
 def combine(s: Signals, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    return (
+    scores = (
         weights.lexical * s.lexical
         + weights.concepts * s.concepts
         + weights.sector * s.sector
         + weights.market * s.market
     )
+    if s.semantic is not None:
+        scores = scores + weights.semantic * s.semantic
+    return scores
 
 
 def top(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> np.ndarray:
