@@ -51,6 +51,9 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
     settings: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "PORTAL_INDEX_DIR": index_dir,
+        # Where the sentence-embedding model is prepared (derived from an installed
+        # package's weights; safe to delete).
+        "PORTAL_MODEL_DIR": os.environ.get("PORTAL_MODEL_DIR") or str(instance_path / "models"),
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         # Mail: "request" delivers right after the request that queued it (embedded
         # default); "worker" leaves delivery to the long-running `portal worker`.

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -35,11 +35,15 @@ from portal.matching.ranking import (
 from portal.matching.reasons import lead_reasons
 from portal.matching.store import (
     Snapshot,
+    attach_vectors,
     candidate_set,
     changes_since,
     events_version,
     live_snapshot,
+    need_candidates,
     process_cache,
+    sentence_encoder,
+    vendor_candidates,
 )
 from portal.matching.text import phrase_terms, terms
 
@@ -65,18 +69,23 @@ class Lead:
 class LeadsModel:
     """Both sides, ready to rank: a query is a few sparse products over each side."""
 
-    def __init__(self, vendors: CandidateSet, needs: CandidateSet, thes: Thesaurus) -> None:
+    def __init__(
+        self,
+        vendors: CandidateSet,
+        needs: CandidateSet,
+        thes: Thesaurus,
+        encoder: Any = None,
+    ) -> None:
         self.vendors = vendors
         self.needs = needs
         self.thesaurus = thes
+        self.encoder = encoder
 
     @classmethod
     def from_profiles(
         cls, vendors: list[VendorProfile], needs: list[NeedProfile], thes: Thesaurus
     ) -> LeadsModel:
         """A model of exactly these profiles (tests and experiments)."""
-        from portal.matching.store import need_candidates, vendor_candidates
-
         return cls(
             CandidateSet(vendor_candidates(vendors, thes)),
             CandidateSet(need_candidates(needs, thes)),
@@ -84,13 +93,28 @@ class LeadsModel:
         )
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus) -> LeadsModel:
+    def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus, encoder: Any = None) -> LeadsModel:
         changes = changes_since(snapshot, thes)
+        if encoder is not None:
+            # Changed records are few: embed them now, on the snapshot's terms.
+            if snapshot.vendors.vectors is not None and changes.vendors is not None:
+                texts = [changes.vendor_profiles[int(i)].text for i in changes.vendors.ids]
+                changes.vendors.vectors = encoder.encode(texts)
+            if snapshot.needs.vectors is not None and changes.needs is not None:
+                texts = [changes.need_profiles[int(i)].text for i in changes.needs.ids]
+                changes.needs.vectors = encoder.encode(texts)
         return cls(
             candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
             candidate_set(snapshot.needs, changes.needs, changes.need_ids),
             thes,
+            encoder,
         )
+
+    def _vector(self, side: CandidateSet, text: str) -> np.ndarray | None:
+        """The query's embedding, if the side it is ranked against has vectors."""
+        if self.encoder is None or side.snapshot.vectors is None:
+            return None
+        return self.encoder.encode([text])[0]
 
     def query_for_need(self, need: NeedProfile) -> Query:
         return Query(
@@ -98,6 +122,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(need.text)),
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
+            self._vector(self.vendors, need.text),
         )
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
@@ -106,6 +131,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(vendor.text)),
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
+            self._vector(self.needs, vendor.text),
         )
 
     def _rank(
@@ -174,12 +200,12 @@ class LeadsModel:
 def current_model() -> LeadsModel:
     """The live snapshot plus whatever changed since it, cached until the next change."""
     generation, snapshot = live_snapshot()
-    version = events_version()
+    key = (events_version(), *attach_vectors(generation, snapshot))
     cached = process_cache.models.get(generation)
-    if cached is not None and cached[0] == version:
+    if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[return-value]
-    model = LeadsModel.from_snapshot(snapshot, thesaurus())
-    process_cache.models[generation] = (version, model)
+    model = LeadsModel.from_snapshot(snapshot, thesaurus(), sentence_encoder())
+    process_cache.models[generation] = (key, model)
     return model
 
 

@@ -15,9 +15,11 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.db import utc_now
 from portal.extensions import db
@@ -171,7 +173,8 @@ def candidate_set(
 class _Cache(threading.local):
     def __init__(self) -> None:
         self.snapshots: dict[Path, Snapshot] = {}
-        self.models: dict[Path, tuple[int, object]] = {}
+        self.models: dict[Path, tuple[tuple[int, bool, bool], object]] = {}
+        self.encoders: dict[Path, Any] = {}
 
 
 process_cache = _Cache()
@@ -192,7 +195,6 @@ def live_snapshot(store: IndexStore | None = None) -> tuple[Path, Snapshot]:
         with ix.searcher() as searcher:
             state = read_state(searcher)
         _, state = events_since(state)
-        db.session.rollback()  # read the records in a snapshot taken after the position
         build_snapshot(generation, state)
         snapshot = load_snapshot(generation)
         assert snapshot is not None
@@ -207,3 +209,123 @@ def live_snapshot(store: IndexStore | None = None) -> tuple[Path, Snapshot]:
 def events_version() -> int:
     """Changes whenever anything searchable changes: every such change writes an event."""
     return db.session.scalar(sa.select(sa.func.max(IndexEvent.id))) or 0
+
+
+# -- sentence vectors ------------------------------------------------------------------
+# Computed after the snapshot (they take minutes at 100,000 vendors), in chunks that are
+# saved as they go: an interrupted run resumes where it stopped, and until a side is
+# complete its ranking simply leaves the semantic signal out.
+
+VECTOR_DIM = 384
+VECTOR_CHUNK = 512
+
+
+def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
+    folder = generation / SNAPSHOT_FOLDER
+    return folder / f"{name}.vectors.npy", folder / f"{name}.vectors.done"
+
+
+def vectors_done(generation: Path, name: str) -> int:
+    _, done_file = _vector_paths(generation, name)
+    try:
+        return int(done_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def load_vectors(generation: Path, name: str, rows: int) -> np.ndarray | None:
+    """The side's vectors, memory-mapped (shared by every worker through the page cache),
+    or None while they are incomplete."""
+    path, _ = _vector_paths(generation, name)
+    if rows == 0 or vectors_done(generation, name) < rows:
+        return None
+    return np.load(path, mmap_mode="r")
+
+
+def _texts(name: str, ids: list[int]) -> list[str]:
+    if name == "vendors":
+        vendors = vendor_profiles(ids)
+        return [vendors[i].text if i in vendors else "" for i in ids]
+    needs = need_profiles(ids)
+    return [needs[i].text if i in needs else "" for i in ids]
+
+
+@dataclass
+class VectorProgress:
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+
+def complete_vectors(
+    generation: Path,
+    encode: Callable[[list[str]], np.ndarray],
+    *,
+    max_rows: int | None = None,
+    progress: Progress | None = None,
+) -> VectorProgress:
+    """Embed the snapshot's rows that have no vector yet, at most ``max_rows`` of them."""
+    snapshot = load_snapshot(generation)
+    if snapshot is None:
+        return VectorProgress(0, 0)
+    done_all = total_all = 0
+    budget = max_rows
+    for name, side in (("needs", snapshot.needs), ("vendors", snapshot.vendors)):
+        path, done_file = _vector_paths(generation, name)
+        total = len(side)
+        done = vectors_done(generation, name)
+        if total and done < total and (budget is None or budget > 0):
+            mode = "r+" if path.exists() else "w+"
+            array = np.lib.format.open_memmap(
+                path, mode=mode, dtype=np.float32, shape=(total, VECTOR_DIM)
+            )
+            while done < total and (budget is None or budget > 0):
+                size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
+                ids = [int(i) for i in side.ids[done : done + size]]
+                array[done : done + len(ids)] = encode(_texts(name, ids))
+                array.flush()
+                done += len(ids)
+                tmp = done_file.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(str(done))
+                os.replace(tmp, done_file)
+                if budget is not None:
+                    budget -= len(ids)
+                if progress is not None:
+                    progress(len(ids))
+            del array
+        done_all += done
+        total_all += total
+    return VectorProgress(done_all, total_all)
+
+
+def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
+    """Give the snapshot's sides their vectors once complete; whether each side has them."""
+    for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs)):
+        if side.vectors is None:
+            side.vectors = load_vectors(generation, name, len(side))
+    return snapshot.vendors.vectors is not None, snapshot.needs.vectors is not None
+
+
+def sentence_encoder(*, prepare: bool = False) -> Any:
+    """The process's sentence encoder, or None when it cannot be had.
+
+    Preparing the model (building and quantizing its ONNX file) takes a while, so pages
+    never do it: they use the encoder once the worker or a command has prepared it.
+    """
+    model_dir = Path(current_app.config["PORTAL_MODEL_DIR"])
+    cached = process_cache.encoders.get(model_dir)
+    if cached is not None:
+        return cached
+    try:
+        from portal.matching.encoder import default_encoder, prepared_model
+    except ImportError:  # the optional runtime is not installed: lexical ranking only
+        return None
+    if not prepare and prepared_model(model_dir) is None:
+        return None
+    encoder = default_encoder(model_dir)
+    if encoder is not None:
+        process_cache.encoders[model_dir] = encoder
+    return encoder
