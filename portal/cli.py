@@ -13,9 +13,10 @@ from flask.cli import FlaskGroup
 def register_commands(app: Flask) -> None:
     from portal.accounts.cli import users
     from portal.exchange.cli import demo_command, export_command, import_command
-    from portal.mail.cli import mail, worker
+    from portal.mail.cli import mail
     from portal.matching.cli import leads
     from portal.search.cli import index
+    from portal.worker import worker
 
     commands = (users, mail, worker, index, leads, import_command, export_command, demo_command)
     for command in commands:

@@ -1,14 +1,9 @@
-"""``portal mail`` and ``portal worker``: deliver the outbox outside of requests."""
+"""``portal mail``: look at and deliver the mail outbox from the command line."""
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
-from types import FrameType
-
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from portal.mail.services import deliver_pending, pending_count
 
@@ -37,39 +32,3 @@ def send_command() -> None:
 def status_command() -> None:
     """How many messages wait for delivery."""
     click.echo(f"{pending_count()} message(s) waiting for delivery")
-
-
-def run_worker_cycle() -> int:
-    """One pass of everything the worker does; returns how much work it found."""
-    from portal.search.sync import apply_pending_events
-
-    done = apply_pending_events(wait=5.0).events
-    while True:
-        report = deliver_pending()
-        done += report.sent + report.failed
-        if report.sent + report.failed == 0 or report.failed:
-            return done
-
-
-@click.command("worker")
-@with_appcontext
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
-@click.option("--once", is_flag=True, help="Do one pass and exit (for cron and tests).")
-def worker(interval: float, once: bool) -> None:
-    """Apply index events and deliver mail until stopped with Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        click.echo("stopping after the current pass")
-        stop.set()
-
-    if not once:
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-    while True:
-        started = time.monotonic()
-        done = run_worker_cycle()
-        if done:
-            click.echo(f"worker: handled {done} item(s)")
-        if once or stop.wait(max(0.0, interval - (time.monotonic() - started))):
-            break

@@ -14,6 +14,12 @@ from tqdm import tqdm
 from portal.extensions import db
 from portal.matching.profiles import NeedProfile, VendorProfile, count_needs, count_vendors
 from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
+from portal.matching.store import (
+    complete_vectors,
+    live_snapshot,
+    sentence_encoder,
+    vectors_done,
+)
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 
@@ -60,6 +66,37 @@ def vendor_command(ref: str, limit: int, as_json: bool) -> None:
     _print([lead.as_json("need") for lead in found], as_json, "need")
 
 
+def finish_vectors(show_progress: bool) -> str:
+    """Compute whatever sentence vectors the live snapshot still lacks; say how it went."""
+    encoder = sentence_encoder(prepare=True)
+    if encoder is None:
+        return "sentence encoder not installed: leads use the lexical ranking"
+    generation, snapshot = live_snapshot()
+    missing = sum(
+        len(side) - vectors_done(generation, name)
+        for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs))
+    )
+    with tqdm(
+        total=missing, unit="text", desc="vectors", disable=not show_progress, file=sys.stderr
+    ) as bar:
+        result = complete_vectors(generation, encoder.encode, progress=bar.update)
+    return f"sentence vectors: {result.done} of {result.total} ready"
+
+
+@leads.command("vectors")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: when stderr is a terminal).",
+)
+def vectors_command(progress: bool | None) -> None:
+    """Compute the sentence vectors the ranking still lacks (the worker does this too).
+
+    Safe to interrupt: finished chunks are kept and the next run resumes.
+    """
+    click.echo(finish_vectors(sys.stderr.isatty() if progress is None else progress))
+
+
 @leads.command("export")
 @click.option(
     "--for",
@@ -71,7 +108,12 @@ def vendor_command(ref: str, limit: int, as_json: bool) -> None:
 @click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, 100))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export_command(direction: str, limit: int, out: Path) -> None:
-    """Write every lead as JSON Lines (the form tools/eval_leads.py reads)."""
+    """Write every lead as JSON Lines (the form tools/eval_leads.py reads).
+
+    Whatever the ranking still lacks (sentence vectors) is completed first, so the export
+    has full-quality leads.
+    """
+    click.echo(finish_vectors(sys.stderr.isatty()), err=True)
     total = count_needs() if direction == "needs" else count_vendors()
     with (
         out.open("w", encoding="utf-8") as handle,
