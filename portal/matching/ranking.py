@@ -182,6 +182,9 @@ class CandidateSet:
         return int(self.active.sum())
 
 
+POOL_PER_SIGNAL = 200
+
+
 @dataclass
 class Signals:
     lexical: np.ndarray
@@ -189,10 +192,24 @@ class Signals:
     semantic: np.ndarray | None
     sector: np.ndarray
     market: np.ndarray
+    # The candidates worth ranking: the best few hundred by any text signal. Scores are
+    # standardised over this pool, so that the sector and market boosts weigh the same
+    # against 160 vendors or 100,000 (over everyone, a huge tail of unrelated vendors
+    # would shrink the spread and make every text score dwarf the boosts).
+    pool: np.ndarray
+
+
+def _best(values: np.ndarray, active: np.ndarray, count: int) -> np.ndarray:
+    masked = np.where(active, values, -np.inf)
+    if count >= len(values):
+        return active & np.isfinite(masked)
+    chosen = np.zeros(len(values), dtype=bool)
+    chosen[np.argpartition(-masked, count - 1)[:count]] = True
+    return chosen & active & (values > 0)
 
 
 def _z(values: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Standard scores over the active candidates: comparable across signals and queries."""
+    """Standard scores over the pool: comparable across signals and queries."""
     if not active.any():
         return values
     sample = values[active]
@@ -232,12 +249,18 @@ def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Sig
     # Semantic scores only count when every candidate has a vector: until then (while
     # vectors are being computed) the ranking is the lexical one, never a mix.
     has_vectors = query.vector is not None and all(p.vectors is not None for p in candidates.parts)
+    pool = _best(lexical, active, POOL_PER_SIGNAL) | _best(concepts, active, POOL_PER_SIGNAL)
+    if has_vectors:
+        pool |= _best(semantic, active, POOL_PER_SIGNAL)
+    if not pool.any():
+        pool = active
     return Signals(
-        _z(lexical, active),
-        _z(concepts, active),
-        _z(semantic, active) if has_vectors else None,
+        _z(lexical, pool),
+        _z(concepts, pool),
+        _z(semantic, pool) if has_vectors else None,
         sector,
         market,
+        pool,
     )
 
 

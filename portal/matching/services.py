@@ -146,10 +146,11 @@ class LeadsModel:
         ids = side.ids
         if not len(ids):
             return []
-        scores = combine(signals(side, query, self.thesaurus), weights)
+        found = signals(side, query, self.thesaurus)
+        scores = combine(found, weights)
         if adjust is not None:
             scores = adjust(ids, scores)
-        allowed = side.active
+        allowed = side.active & found.pool
         if exclude:
             allowed &= ~np.isin(ids, np.fromiter(exclude, dtype=np.int64))
         # A few more than asked, in case a record changed since the model was made.
