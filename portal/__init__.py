@@ -50,12 +50,21 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.home import bp as home_bp
+    from portal.matching.views import bp as matching_bp
     from portal.needs.views import bp as needs_bp
     from portal.organizations.views import bp as organizations_bp
     from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
 
-    for blueprint in (home_bp, accounts_bp, organizations_bp, needs_bp, search_bp, staff_bp):
+    for blueprint in (
+        home_bp,
+        accounts_bp,
+        organizations_bp,
+        needs_bp,
+        search_bp,
+        staff_bp,
+        matching_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -2,6 +2,7 @@
 
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.mail.models import OutboxMessage
+from portal.matching.models import DismissalReason, LeadDismissal
 from portal.needs.models import Need, NeedStatus
 from portal.organizations.models import (
     Capability,
@@ -16,7 +17,9 @@ from portal.search.models import IndexEvent
 __all__ = [
     "Capability",
     "Contact",
+    "DismissalReason",
     "IndexEvent",
+    "LeadDismissal",
     "Need",
     "NeedStatus",
     "Organization",

@@ -9,6 +9,8 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
+from portal.matching.feedback import need_leads
+from portal.matching.forms import DismissLeadForm
 from portal.needs import services
 from portal.needs.forms import NeedForm
 from portal.needs.models import Need
@@ -57,6 +59,8 @@ def detail(ref: str) -> str:
         can_manage=services.can_manage_need(need, current_user),
         budget_label=services.budget_label,
         confirm_form=ConfirmForm(),
+        leads=need_leads(need, current_user),
+        dismiss_form=DismissLeadForm(),
     )
 
 

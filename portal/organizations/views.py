@@ -22,6 +22,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
+from portal.matching.feedback import vendor_leads_for_staff
 from portal.needs.services import all_needs_of, budget_label, open_needs_of
 from portal.organizations import services
 from portal.organizations.forms import (
@@ -110,6 +111,7 @@ def _render_profile(organization: Organization, template: str) -> str:
         can_manage=services.can_manage(organization, current_user),
         is_staff=services.is_staff(current_user),
         needs=needs,
+        need_leads=vendor_leads_for_staff(organization, current_user),
         budget_label=budget_label,
         confirm_form=ConfirmForm(),
     )

@@ -1,0 +1,94 @@
+"""Feedback on leads: an organization dismissing a lead, with a reason the ranking learns from."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import intpk, timestamp
+from portal.extensions import db
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.needs.models import Need
+    from portal.organizations.models import Organization
+
+MAX_NOTE = 500
+
+
+class DismissalReason(StrEnum):
+    """Why a lead was dismissed; each reason teaches the ranking something different
+    (see ``portal.matching.feedback``)."""
+
+    NOT_RELEVANT = "not_relevant"
+    NOT_OUR_MARKET = "not_our_market"
+    TOO_SMALL = "too_small"
+    ALREADY_IN_CONTACT = "already_in_contact"
+
+    @property
+    def label(self) -> str:
+        return REASON_LABELS[self]
+
+
+REASON_LABELS = {
+    DismissalReason.NOT_RELEVANT: "Not relevant",
+    DismissalReason.NOT_OUR_MARKET: "Not our market",
+    DismissalReason.TOO_SMALL: "Too small",
+    DismissalReason.ALREADY_IN_CONTACT: "Already in contact",
+}
+
+
+class LeadDismissal(db.Model):
+    """One organization's "not for us" on one (need, vendor) lead.
+
+    The buyer dismisses a vendor suggested for its need; the vendor dismisses a need
+    suggested to it. Both may exist for the same pair, one row per organization.
+    """
+
+    __tablename__ = "lead_dismissals"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "reason IN ('not_relevant', 'not_our_market', 'too_small', 'already_in_contact')",
+            name="reason",
+        ),
+        sa.UniqueConstraint(
+            "organization_id", "need_id", "vendor_id", name="uq_lead_dismissals_org_need_vendor"
+        ),
+    )
+
+    id: Mapped[intpk]
+    # The organization that dismissed: the buyer (a vendor on its need) or the vendor.
+    organization_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    need_id: Mapped[int] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"), index=True)
+    vendor_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    note: Mapped[str] = mapped_column(sa.String(MAX_NOTE), default="")
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[timestamp]
+
+    organization: Mapped[Organization] = relationship(foreign_keys=[organization_id])
+    need: Mapped[Need] = relationship()
+    vendor: Mapped[Organization] = relationship(foreign_keys=[vendor_id])
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def reason_label(self) -> str:
+        try:
+            return DismissalReason(self.reason).label
+        except ValueError:
+            return self.reason
+
+    def __repr__(self) -> str:
+        return (
+            f"<LeadDismissal org={self.organization_id} need={self.need_id} "
+            f"vendor={self.vendor_id} {self.reason}>"
+        )
