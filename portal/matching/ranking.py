@@ -46,7 +46,7 @@ class Weights:
     the candidates (how far above the usual a candidate stands); sector and market are 0
     or 1."""
 
-    lexical: float = 1.0
+    lexical: float = 0.5
     concepts: float = 0.5
     semantic: float = 1.0
     sector: float = 1.0
