@@ -27,10 +27,12 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-## run: upgrade the database, load the demo data on first run, serve on 127.0.0.1:5000
+## run: upgrade the database, load the demo data on first run, prepare the leads
+##      sentence vectors, serve on 127.0.0.1:5000
 run: install
 	$(PORTAL) db upgrade
 	$(PORTAL) demo --if-empty
+	$(PORTAL) leads vectors --no-progress
 	$(PORTAL) run --host $(HOST) --port $(PORT)
 
 ## test: lint, then the whole suite on SQLite and again on PostgreSQL

@@ -1,0 +1,71 @@
+"""Measure lead quality on a labelled set, end to end through the CLI.
+
+    .venv/bin/python benchmarks/lead_quality.py --data ../shared/data/dev.jsonl \\
+        --qrels ../shared/data/dev-qrels.tsv --eval ../shared/tools/eval_leads.py
+
+On a fresh SQLite database in a temporary folder: ``portal db upgrade``, ``portal import``,
+``portal leads export --for needs --limit 20`` (which completes the sentence vectors
+first), then the evaluation script with its keyword baseline. Prints its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTAL = ROOT / ".venv" / "bin" / "portal"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="an exchange file with needs and vendors")
+    parser.add_argument("--qrels", required=True, help="graded labels: need, vendor, grade")
+    parser.add_argument("--eval", required=True, help="the eval_leads.py script")
+    parser.add_argument("--model-dir", help="where the prepared model is kept between runs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            **os.environ,
+            "PORTAL_DATABASE_URL": f"sqlite:///{folder}/portal.sqlite",
+            "PORTAL_INDEX_DIR": f"{folder}/index",
+            "PORTAL_MODEL_DIR": args.model_dir or f"{folder}/models",
+            "PORTAL_SECRET_KEY": "benchmark-only",
+        }
+
+        def portal(*words: str) -> None:
+            subprocess.run([str(PORTAL), *words], env=env, check=True, capture_output=True)  # noqa: S603 - our CLI
+
+        portal("db", "upgrade")
+        portal("import", args.data)
+        leads = Path(folder) / "leads.jsonl"
+        started = time.perf_counter()
+        portal("leads", "export", "--for", "needs", "--limit", "20", "--out", str(leads))
+        print(f"export (with vectors) took {time.perf_counter() - started:.1f} s", flush=True)
+        result = subprocess.run(  # noqa: S603 - the evaluation script named by the user
+            [
+                sys.executable,
+                args.eval,
+                "--data",
+                args.data,
+                "--qrels",
+                args.qrels,
+                "--leads",
+                str(leads),
+                "--baseline",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        print(result.stdout, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
