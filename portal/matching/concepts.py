@@ -91,7 +91,7 @@ class Thesaurus:
         found: dict[int, dict[tuple[str, ...], str]] = defaultdict(dict)
         for start, term in enumerate(text_terms):
             for phrase, concept, original in self.phrases.get(term, ()):
-                if phrase in found[concept]:
+                if phrase in found.get(concept, ()):
                     continue
                 window = len(phrase) + 2
                 if all(

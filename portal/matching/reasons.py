@@ -25,6 +25,8 @@ def capability_reason(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesa
         for concept, strength in cap_match.strengths.items():
             if concept in need_match.strengths:
                 weight = strength * need_match.strengths[concept]
+                if weight <= 0:
+                    continue
                 label = thesaurus.concepts[concept].label
                 text = (
                     f"“{capability.title}” answers the need's {label} problem "

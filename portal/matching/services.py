@@ -4,7 +4,7 @@ a vendor could win, each with a score and reasons."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -218,23 +218,23 @@ def export_leads(
 ) -> int:
     """Write one JSON line per open need (or verified vendor) with its leads, best first."""
     model = current_model()
-    count = 0
     if direction == "needs":
-        for need in open_needs():
-            leads = model.vendors_for(need, limit)
-            row = {"need": need.ref, "leads": [lead.as_json("vendor") for lead in leads]}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-            if progress:
-                progress(1)
+        records: Iterable[NeedProfile | VendorProfile] = open_needs()
+        key, other = "need", "vendor"
     else:
-        for vendor in verified_vendors():
-            leads = model.needs_for(vendor, limit)
-            row = {"vendor": vendor.ref, "leads": [lead.as_json("need") for lead in leads]}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-            if progress:
-                progress(1)
+        records = verified_vendors()
+        key, other = "vendor", "need"
+    count = 0
+    for record in records:
+        if isinstance(record, NeedProfile):
+            leads = model.vendors_for(record, limit)
+        else:
+            leads = model.needs_for(record, limit)
+        row = {key: record.ref, "leads": [lead.as_json(other) for lead in leads]}
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+        if progress:
+            progress(1)
     return count
 
 

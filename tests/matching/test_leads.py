@@ -308,3 +308,14 @@ def test_a_need_past_its_closing_date_stops_being_a_lead_with_no_event(
     monkeypatch.setattr("portal.matching.ranking.utc_today", lambda: later)
     refs = {lead.need.ref for lead in current_model().needs_for(vendor_profile)}
     assert "bb-bridge" not in refs
+
+
+def test_concept_matches_carry_their_evidence() -> None:
+    """Regression: a concept whose phrase only began to match was kept with no evidence,
+    and reasons quoted nothing: 'answers the need's street lighting problem ()'."""
+    t = thesaurus()
+    from portal.matching.text import phrase_terms
+
+    match = t.match(phrase_terms("Remote patient monitoring for clinics and street markets"))
+    for concept, strength in match.strengths.items():
+        assert strength > 0 and match.evidence[concept], t.concepts[concept].id
