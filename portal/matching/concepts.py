@@ -89,16 +89,20 @@ class Thesaurus:
         for i, term in enumerate(text_terms):
             positions[term].append(i)
         found: dict[int, dict[tuple[str, ...], str]] = defaultdict(dict)
-        for start, term in enumerate(text_terms):
+        for term, starts in positions.items():
             for phrase, concept, original in self.phrases.get(term, ()):
-                if phrase in found.get(concept, ()):
+                # Cheap test first: every word of the phrase occurs somewhere in the text.
+                if len(phrase) > 1 and not all(other in positions for other in phrase[1:]):
                     continue
                 window = len(phrase) + 2
-                if all(
-                    any(abs(p - start) <= window for p in positions.get(other, ()))
-                    for other in phrase[1:]
+                if any(
+                    all(
+                        any(abs(p - start) <= window for p in positions[other])
+                        for other in phrase[1:]
+                    )
+                    for start in starts
                 ):
-                    found[concept][phrase] = original
+                    found[concept].setdefault(phrase, original)
         result = ConceptMatch()
         for concept, by_phrase in found.items():
             # Several distinct phrases are much stronger evidence than one.

@@ -4,8 +4,9 @@ milliseconds (a long OR query through Whoosh took seconds)."""
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,59 +27,41 @@ class Bm25:
     average_length: float
 
     @classmethod
-    def build(cls, documents: Sequence[Sequence[str]], base: Bm25 | None = None) -> Bm25:
-        """Weights for ``documents``; with ``base``, in its vocabulary and statistics, so
-        that a few changed documents score on the same scale as the base's (terms the base
-        has never seen are left out until the next rebuild)."""
-        if base is not None:
-            return cls._build_on(documents, base)
-        vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[int] = []
-        lengths = np.zeros(len(documents), dtype=np.float32)
+    def build(cls, documents: Iterable[Sequence[str]], base: Bm25 | None = None) -> Bm25:
+        """Weights for ``documents`` (read once, so a generator streams); with ``base``, in
+        its vocabulary and statistics, so that a few changed documents score on the same
+        scale as the base's (terms the base has never seen are left out until the next
+        rebuild). Postings are kept in compact arrays: 100,000 vendors make ten million."""
+        # With a base its vocabulary is only read, never extended.
+        vocabulary: dict[str, int] = base.vocabulary if base is not None else {}
+        rows, cols, counts, lengths = array("i"), array("i"), array("f"), array("f")
         for row, document in enumerate(documents):
-            lengths[row] = len(document)
+            lengths.append(len(document))
             for term, count in Counter(document).items():
+                column = vocabulary.get(term)
+                if column is None:
+                    if base is not None:
+                        continue
+                    column = vocabulary[term] = len(vocabulary)
                 rows.append(row)
-                cols.append(vocabulary.setdefault(term, len(vocabulary)))
+                cols.append(column)
                 counts.append(count)
-        shape = (len(documents), len(vocabulary))
-        tf = sp.coo_matrix(
-            (np.asarray(counts, dtype=np.float32), (np.asarray(rows), np.asarray(cols))),
-            shape=shape,
-        )
-        df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocabulary))
-        n = max(len(documents), 1)
-        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        average = float(lengths.mean()) if len(documents) else 1.0
-        saturation = tf.data + K1 * (1 - B + B * lengths[tf.row] / max(average, 1.0))
-        data = idf[tf.col] * tf.data * (K1 + 1) / saturation
-        weights = sp.csc_matrix((data, (tf.row, tf.col)), shape=shape, dtype=np.float32)
-        return cls(vocabulary, idf, weights, average)
-
-    @classmethod
-    def _build_on(cls, documents: Sequence[Sequence[str]], base: Bm25) -> Bm25:
-        rows: list[int] = []
-        cols: list[int] = []
-        counts: list[float] = []
-        lengths = np.zeros(len(documents), dtype=np.float32)
-        for row, document in enumerate(documents):
-            lengths[row] = len(document)
-            for term, count in Counter(document).items():
-                column = base.vocabulary.get(term)
-                if column is not None:
-                    rows.append(row)
-                    cols.append(column)
-                    counts.append(count)
-        tf = np.asarray(counts, dtype=np.float32)
-        row_index = np.asarray(rows, dtype=np.int64)
-        col_index = np.asarray(cols, dtype=np.int64)
-        saturation = tf + K1 * (1 - B + B * lengths[row_index] / max(base.average_length, 1.0))
-        data = base.idf[col_index] * tf * (K1 + 1) / saturation
-        shape = (len(documents), len(base.vocabulary))
+        row_index = np.frombuffer(rows, dtype=np.int32).astype(np.int64)
+        col_index = np.frombuffer(cols, dtype=np.int32).astype(np.int64)
+        tf = np.frombuffer(counts, dtype=np.float32)
+        doc_lengths = np.frombuffer(lengths, dtype=np.float32)
+        shape = (len(doc_lengths), len(vocabulary))
+        if base is not None:
+            idf, average = base.idf, base.average_length
+        else:
+            df = np.bincount(col_index, minlength=len(vocabulary))
+            n = max(len(doc_lengths), 1)
+            idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+            average = float(doc_lengths.mean()) if len(doc_lengths) else 1.0
+        saturation = tf + K1 * (1 - B + B * doc_lengths[row_index] / max(average, 1.0))
+        data = idf[col_index] * tf * (K1 + 1) / saturation
         weights = sp.csc_matrix((data, (row_index, col_index)), shape=shape, dtype=np.float32)
-        return cls(base.vocabulary, base.idf, weights, base.average_length)
+        return cls(vocabulary, idf, weights, average)
 
     def save(self, folder: Path, name: str) -> None:
         terms_in_order = sorted(self.vocabulary, key=self.vocabulary.__getitem__)

@@ -15,7 +15,8 @@ changed since, scored on the snapshot's scale; snapshot rows that changed are ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import scipy.sparse as sp
 from portal.db import utc_today
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
-from portal.matching.text import phrase_terms, terms
+from portal.matching.text import both_terms
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 SECTOR_BITS = {code: 1 << i for i, code in enumerate(SECTORS)}
@@ -65,6 +66,17 @@ class Query:
     vector: np.ndarray | None = None  # the query's sentence embedding, when available
 
 
+@dataclass(frozen=True)
+class CandidateRow:
+    """What the ranking reads of one vendor or need."""
+
+    id: int
+    text: str
+    sectors: Sequence[str]
+    markets: Sequence[str]  # vendors: markets served; needs: the buyer's country
+    closes: int = NEVER  # the day (ordinal) after which it stops being a candidate
+
+
 @dataclass
 class Candidates:
     """Records of one side in row order, with each signal's matrix."""
@@ -83,33 +95,52 @@ class Candidates:
 
     @classmethod
     def build(
-        cls,
-        ids: Sequence[int],
-        texts: Sequence[str],
-        sectors: Sequence[Sequence[str]],
-        markets: Sequence[Sequence[str]],
-        thesaurus: Thesaurus,
-        base: Candidates | None = None,
-        closes: Sequence[int] | None = None,
+        cls, rows: Iterable[CandidateRow], thesaurus: Thesaurus, base: Candidates | None = None
     ) -> Candidates:
-        """Analyse ``texts``; with ``base``, on its scale (vocabulary, idf)."""
-        term_lists = [terms(text) for text in texts]
-        matches = [thesaurus.match(phrase_terms(text)) for text in texts]
-        concept_matrix = thesaurus.matrix(matches, len(term_lists))
+        """Analyse ``rows`` (read once: a generator streams 100,000 profiles without
+        holding them); with ``base``, on its scale (vocabulary, idf)."""
+        ids, closes = array("q"), array("q")
+        sector_bits, market_bits = array("q"), array("q")
+        concept_rows, concept_cols, concept_data = array("i"), array("i"), array("f")
+
+        def documents() -> Iterator[list[str]]:
+            for row, candidate in enumerate(rows):
+                ids.append(candidate.id)
+                closes.append(candidate.closes)
+                sector_bits.append(bits(candidate.sectors, SECTOR_BITS))
+                market_bits.append(bits(candidate.markets, COUNTRY_BITS))
+                ranking_terms, phrase_list = both_terms(candidate.text)
+                for concept, strength in thesaurus.match(phrase_list).strengths.items():
+                    concept_rows.append(row)
+                    concept_cols.append(concept)
+                    concept_data.append(strength)
+                yield ranking_terms
+
+        bm25 = Bm25.build(documents(), base.bm25 if base is not None else None)
+        concepts = sp.csr_matrix(
+            (
+                np.frombuffer(concept_data, dtype=np.float32),
+                (
+                    np.frombuffer(concept_rows, dtype=np.int32),
+                    np.frombuffer(concept_cols, dtype=np.int32),
+                ),
+            ),
+            shape=(len(ids), len(thesaurus.concepts)),
+        )
         if base is not None:
             concept_idf = base.concept_idf
         else:
-            df = np.asarray((concept_matrix > 0).sum(axis=0)).ravel()
-            n = max(len(term_lists), 1)
+            df = np.asarray((concepts > 0).sum(axis=0)).ravel()
+            n = max(len(ids), 1)
             concept_idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         return cls(
-            ids=np.asarray(ids, dtype=np.int64),
-            bm25=Bm25.build(term_lists, base.bm25 if base is not None else None),
-            concepts=concept_matrix,
+            ids=np.frombuffer(ids, dtype=np.int64).copy(),
+            bm25=bm25,
+            concepts=concepts,
             concept_idf=concept_idf,
-            sector_bits=np.asarray([bits(s, SECTOR_BITS) for s in sectors], dtype=np.int64),
-            market_bits=np.asarray([bits(m, COUNTRY_BITS) for m in markets], dtype=np.int64),
-            closes=np.asarray(closes if closes is not None else [NEVER] * len(ids), dtype=np.int64),
+            sector_bits=np.frombuffer(sector_bits, dtype=np.int64).copy(),
+            market_bits=np.frombuffer(market_bits, dtype=np.int64).copy(),
+            closes=np.frombuffer(closes, dtype=np.int64).copy(),
         )
 
     def __len__(self) -> int:

@@ -12,10 +12,10 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -32,13 +32,14 @@ from portal.matching.profiles import (
     vendor_profiles,
     verified_vendors,
 )
-from portal.matching.ranking import NEVER, Candidates, CandidateSet
+from portal.matching.ranking import NEVER, CandidateRow, Candidates, CandidateSet
 from portal.needs.models import Need
 from portal.search.index import IndexState, IndexStore, read_state
 from portal.search.models import IndexEvent
 from portal.search.sync import events_since
 
 SNAPSHOT_FOLDER = "leads"
+T = TypeVar("T")
 
 Progress = Callable[[int], None]
 
@@ -47,31 +48,33 @@ def _closes(need: NeedProfile) -> int:
     return need.closes_on.toordinal() if need.closes_on else NEVER
 
 
+def vendor_rows(vendors: Iterable[VendorProfile]) -> Iterator[CandidateRow]:
+    for v in vendors:
+        yield CandidateRow(v.id, v.text, v.sectors, v.markets)
+
+
+def need_rows(needs: Iterable[NeedProfile]) -> Iterator[CandidateRow]:
+    for n in needs:
+        yield CandidateRow(n.id, n.text, n.sectors, [n.country], _closes(n))
+
+
 def vendor_candidates(
-    vendors: list[VendorProfile], thes: Thesaurus, base: Candidates | None = None
+    vendors: Iterable[VendorProfile], thes: Thesaurus, base: Candidates | None = None
 ) -> Candidates:
-    return Candidates.build(
-        [v.id for v in vendors],
-        [v.text for v in vendors],
-        [v.sectors for v in vendors],
-        [v.markets for v in vendors],
-        thes,
-        base=base,
-    )
+    return Candidates.build(vendor_rows(vendors), thes, base=base)
 
 
 def need_candidates(
-    needs: list[NeedProfile], thes: Thesaurus, base: Candidates | None = None
+    needs: Iterable[NeedProfile], thes: Thesaurus, base: Candidates | None = None
 ) -> Candidates:
-    return Candidates.build(
-        [n.id for n in needs],
-        [n.text for n in needs],
-        [n.sectors for n in needs],
-        [[n.country] for n in needs],
-        thes,
-        base=base,
-        closes=[_closes(n) for n in needs],
-    )
+    return Candidates.build(need_rows(needs), thes, base=base)
+
+
+def _counting(items: Iterable[T], progress: Progress | None) -> Iterator[T]:
+    for item in items:
+        yield item
+        if progress is not None:
+            progress(1)
 
 
 @dataclass
@@ -88,15 +91,9 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
     while this runs is picked up as a change since the snapshot.
     """
     thes = thesaurus()
-    vendors: list[VendorProfile] = []
-    for vendor in verified_vendors():
-        vendors.append(vendor)
-        if progress is not None:
-            progress(1)
-    needs = list(open_needs())
-    vendor_side = vendor_candidates(vendors, thes)
-    need_side = need_candidates(needs, thes)
-    del vendors, needs
+    # Streamed: profiles are analysed as they are read, never all held at once.
+    vendor_side = vendor_candidates(_counting(verified_vendors(), progress), thes)
+    need_side = need_candidates(open_needs(), thes)
     tmp = generation / f"{SNAPSHOT_FOLDER}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -151,13 +148,13 @@ def changes_since(snapshot: Snapshot, thes: Thesaurus) -> Changes:
         need_ids.update(db.session.scalars(sa.select(Need.id).where(Need.buyer_id.in_(buyer_ids))))
     vendors = vendor_profiles(sorted(vendor_ids))
     needs = need_profiles(sorted(need_ids))
-    vendor_rows = [vendors[i] for i in sorted(vendors)]
-    need_rows = [needs[i] for i in sorted(needs)]
+    changed_vendors = [vendors[i] for i in sorted(vendors)]
+    changed_needs = [needs[i] for i in sorted(needs)]
     return Changes(
-        vendor_candidates(vendor_rows, thes, snapshot.vendors) if vendor_rows else None,
+        vendor_candidates(changed_vendors, thes, snapshot.vendors) if changed_vendors else None,
         vendor_ids,
         vendors,
-        need_candidates(need_rows, thes, snapshot.needs) if need_rows else None,
+        need_candidates(changed_needs, thes, snapshot.needs) if changed_needs else None,
         need_ids,
         needs,
     )

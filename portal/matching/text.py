@@ -62,3 +62,18 @@ def terms(text: str, stop: frozenset[str] = STOP) -> list[str]:
 def phrase_terms(text: str) -> list[str]:
     """Stemmed words with only the lightest stop list, for finding thesaurus phrases."""
     return terms(text, LIGHT_STOP)
+
+
+def both_terms(text: str) -> tuple[list[str], list[str]]:
+    """``(terms(text), phrase_terms(text))`` from one pass over the text."""
+    ranking: list[str] = []
+    phrases: list[str] = []
+    for word in words(text):
+        word = PLACE_VARIANTS.get(word, word)
+        if len(word) < 2 or word in LIGHT_STOP or word.isdigit():
+            continue
+        stemmed = stem(word.replace("'", ""))
+        phrases.append(stemmed)
+        if word not in GENERIC_WORDS:
+            ranking.append(stemmed)
+    return ranking, phrases

@@ -56,22 +56,32 @@ PLACE_VARIANTS: dict[str, str] = {
     "philippines": "philippines",
 }
 
-_MULTIWORD_PLACES = [
-    (re.compile(r"\bho\s+chi\s+minh(\s+city)?\b", re.I), "hochiminh"),
-    (re.compile(r"\bviet\s+nam\b", re.I), "vietnam"),
-    (re.compile(r"\bda\s+nang\b", re.I), "danang"),
-    (re.compile(r"\bphnom\s+penh\b", re.I), "phnompenh"),
-    (re.compile(r"\bkuala\s+lumpur\b", re.I), "kualalumpur"),
-    (re.compile(r"\bmetro\s+manila\b", re.I), "manila"),
-    (re.compile(r"\bkrung\s+thep\b", re.I), "bangkok"),
-]
+_MULTIWORD_PLACES = {
+    "ho chi minh city": "hochiminh",
+    "ho chi minh": "hochiminh",
+    "viet nam": "vietnam",
+    "da nang": "danang",
+    "phnom penh": "phnompenh",
+    "kuala lumpur": "kualalumpur",
+    "metro manila": "manila",
+    "krung thep": "bangkok",
+}
+# One pass over the text for every multi-word place (longest spelling first).
+_PLACE_PATTERN = re.compile(
+    r"\b(?:"
+    + "|".join(
+        r"\s+".join(name.split()) for name in sorted(_MULTIWORD_PLACES, key=len, reverse=True)
+    )
+    + r")\b",
+    re.IGNORECASE,
+)
 
 
 def fold_places(text: str) -> str:
     """Join multi-word place names into one word before tokenizing."""
-    for pattern, token in _MULTIWORD_PLACES:
-        text = pattern.sub(token, text)
-    return text
+    return _PLACE_PATTERN.sub(
+        lambda m: _MULTIWORD_PLACES[" ".join(m.group(0).lower().split())], text
+    )
 
 
 class PlaceFilter(Filter):
