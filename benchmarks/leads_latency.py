@@ -1,0 +1,126 @@
+"""Latency of leads and search on a loaded portal, in-process and as a whole command.
+
+    PORTAL_DATABASE_URL=... PORTAL_INDEX_DIR=... .venv/bin/python benchmarks/leads_latency.py
+
+Against the portal the environment points at (load it first, e.g. with
+``portal import`` of ``make_corpus.py --vendors 100000 --needs 20000``). Prints p50 and
+p95 of: leads for one need, leads for one vendor, a one-to-three-word search; the median
+wall time of ``portal leads need REF --json`` as a process; and this process's peak RSS.
+Warm: each measured call follows one unmeasured call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTAL = ROOT / ".venv" / "bin" / "portal"
+SEARCH_WORDS = [
+    "water",
+    "traffic",
+    "flood",
+    "lighting",
+    "waste",
+    "sensor",
+    "school",
+    "energy",
+    "health",
+    "cctv",
+    "drainage",
+    "bus",
+    "data",
+    "solar",
+]
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+
+
+def timed(call, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--processes", type=int, default=7, help="runs of the CLI command")
+    args = parser.parse_args()
+    rng = random.Random(1)
+
+    import sqlalchemy as sa
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.matching.profiles import NeedProfile, VendorProfile
+    from portal.matching.services import current_model
+    from portal.needs.models import Need
+    from portal.organizations.models import Organization
+    from portal.search.queries import search
+
+    app = create_app()
+    with app.app_context():
+        started = time.perf_counter()
+        model = current_model()
+        print(
+            f"model ready in {time.perf_counter() - started:.1f} s "
+            f"(vectors: {model.vendors.snapshot.vectors is not None})"
+        )
+        need_ids = db.session.scalars(sa.select(Need.id).where(Need.is_open)).all()
+        vendor_ids = db.session.scalars(
+            sa.select(Organization.id).where(Organization.kind == "vendor")
+        ).all()
+        needs = [
+            NeedProfile.of(db.session.get(Need, i)) for i in rng.sample(need_ids, args.samples)
+        ]
+        vendors = [
+            VendorProfile.of(db.session.get(Organization, i))
+            for i in rng.sample(vendor_ids, args.samples)
+        ]
+        model.vendors_for(needs[0])
+        need_times = [timed(lambda n=n: model.vendors_for(n), 1)[0] for n in needs]
+        model.needs_for(vendors[0])
+        vendor_times = [timed(lambda v=v: model.needs_for(v), 1)[0] for v in vendors]
+        queries = [
+            " ".join(rng.sample(SEARCH_WORDS, rng.randint(1, 3))) for _ in range(args.samples)
+        ]
+        search(queries[0])
+        search_times = [timed(lambda q=q: search(q), 1)[0] for q in queries]
+        ref = db.session.get(Need, need_ids[0]).ref
+    print(f"leads for a need    ({len(need_times)}): {percentiles(need_times)}")
+    print(f"leads for a vendor  ({len(vendor_times)}): {percentiles(vendor_times)}")
+    print(f"search, 1-3 words   ({len(search_times)}): {percentiles(search_times)}")
+    print(
+        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
+    )
+    walls = []
+    for _ in range(args.processes):
+        started = time.perf_counter()
+        subprocess.run(  # noqa: S603 - our own CLI
+            [str(PORTAL), "leads", "need", ref, "--json"],
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - started)
+    print(
+        f"`portal leads need REF --json` as a process ({args.processes}): "
+        f"median {statistics.median(walls):.2f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
