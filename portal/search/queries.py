@@ -68,19 +68,23 @@ class SearchFilters:
             notes,
         )
 
-    def as_query(self) -> wq.Query:
-        terms: list[wq.Query] = [
-            wq.Or(
-                [wq.Term("kind", self.kind)] if self.kind else [wq.Term("kind", k) for k in KINDS]
-            )
-        ]
+    def as_query(self) -> wq.Query | None:
+        """The filter, or None when nothing is selected (filtering costs a pass over
+        every posting of the filter's terms, so an empty one is not built)."""
+        terms: list[wq.Query] = []
+        if self.kind:
+            terms.append(wq.Term("kind", self.kind))
         if self.sector:
             terms.append(wq.Term("sectors", self.sector))
         if self.country:
             terms.append(wq.Term("country", self.country))
         if self.market:
             terms.append(wq.Term("markets", self.market))
-        return wq.And(terms)
+        return wq.And(terms) if terms else None
+
+
+# The index's own state document is never a result.
+NOT_RESULTS = wq.Term("kind", "__state__")
 
 
 @dataclass
@@ -176,6 +180,7 @@ def search(
         page,
         pagelen=page_size,
         filter=filters.as_query(),
+        mask=NOT_RESULTS,
         groupedby=facets,
         maptype=sorting.Count,
     )
@@ -187,6 +192,7 @@ def search(
                 page,
                 pagelen=page_size,
                 filter=filters.as_query(),
+                mask=NOT_RESULTS,
                 groupedby=facets,
                 maptype=sorting.Count,
             )
