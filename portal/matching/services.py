@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
@@ -48,9 +48,11 @@ from portal.matching.store import (
 from portal.matching.text import phrase_terms, terms
 
 DEFAULT_LIMIT = 10
+P = TypeVar("P", VendorProfile, NeedProfile)
 
 # Given the candidates' ids (in row order) and their scores, return adjusted scores: how
 # feedback (dismissed leads) reaches the ranking without the ranking knowing about it.
+# Scores are sums of z-scores and may be negative, so an adjuster must not just multiply.
 ScoreAdjuster = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -157,6 +159,28 @@ class LeadsModel:
         rows = top(scores, limit + 5, allowed)
         return [(int(ids[row]), float(scores[row])) for row in rows]
 
+    def _leads(
+        self,
+        side: CandidateSet,
+        query: Query,
+        limit: int,
+        exclude: set[int] | frozenset[int],
+        weights: Weights,
+        adjust: ScoreAdjuster | None,
+        load: Callable[[list[int]], dict[int, P]],
+        make: Callable[[P, float], Lead],
+    ) -> list[Lead]:
+        """Rank, then read the best records' profiles (skipping any that stopped being
+        candidates since the model was made) and turn them into leads."""
+        ranked = self._rank(side, query, limit, exclude, weights, adjust)
+        profiles = load([record_id for record_id, _ in ranked])
+        leads: list[Lead] = []
+        for record_id, score in ranked:
+            profile = profiles.get(record_id)
+            if profile is not None and len(leads) < limit:
+                leads.append(make(profile, score))
+        return leads
+
     def vendors_for(
         self,
         need: NeedProfile,
@@ -166,16 +190,14 @@ class LeadsModel:
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
-        ranked = self._rank(
-            self.vendors, self.query_for_need(need), limit, exclude, weights, adjust
+
+        def make(vendor: VendorProfile, score: float) -> Lead:
+            return Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus))
+
+        query = self.query_for_need(need)
+        return self._leads(
+            self.vendors, query, limit, exclude, weights, adjust, vendor_profiles, make
         )
-        profiles = vendor_profiles([vendor_id for vendor_id, _ in ranked])
-        leads = []
-        for vendor_id, score in ranked:
-            vendor = profiles.get(vendor_id)
-            if vendor is not None and len(leads) < limit:
-                leads.append(Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus)))
-        return leads
 
     def needs_for(
         self,
@@ -186,16 +208,12 @@ class LeadsModel:
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The open needs ``vendor`` could win, skipping the need ids in ``exclude``."""
-        ranked = self._rank(
-            self.needs, self.query_for_vendor(vendor), limit, exclude, weights, adjust
-        )
-        profiles = need_profiles([need_id for need_id, _ in ranked])
-        leads = []
-        for need_id, score in ranked:
-            need = profiles.get(need_id)
-            if need is not None and len(leads) < limit:
-                leads.append(Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus)))
-        return leads
+
+        def make(need: NeedProfile, score: float) -> Lead:
+            return Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus))
+
+        query = self.query_for_vendor(vendor)
+        return self._leads(self.needs, query, limit, exclude, weights, adjust, need_profiles, make)
 
 
 def current_model() -> LeadsModel:
