@@ -28,7 +28,15 @@ class NeedForm(FlaskForm):
     )
     closes_on = DateField("Closing date", validators=[Optional()])
 
+    # A budget is a range in the exchange format, so half of one could not be exported.
+    # (An empty field stops its own validators, so each side checks for the other.)
+    def validate_budget_min(self, field: IntegerField) -> None:
+        if field.data is not None and self.budget_max.data is None:
+            raise ValidationError("Give both a minimum and a maximum budget, or neither.")
+
     def validate_budget_max(self, field: IntegerField) -> None:
         low = self.budget_min.data
+        if field.data is not None and low is None and not self.budget_min.errors:
+            raise ValidationError("Give both a minimum and a maximum budget, or neither.")
         if field.data is not None and low is not None and field.data < low:
             raise ValidationError("The maximum must not be below the minimum.")

@@ -134,6 +134,10 @@ def _checked_fields(
     for value, field in ((budget_min, "budget_min"), (budget_max, "budget_max")):
         if value is not None and not 0 <= value <= MAX_BUDGET:
             raise NeedError(f"a budget must be between 0 and {MAX_BUDGET:,}", field)
+    if (budget_min is None) != (budget_max is None):
+        # The exchange format carries a budget as a range; half of one could not be
+        # exported, and an export must give back everything.
+        raise NeedError("give both a minimum and a maximum budget, or neither", "budget_max")
     if budget_min is not None and budget_max is not None and budget_min > budget_max:
         raise NeedError("the maximum must not be below the minimum", "budget_max")
     return {

@@ -34,7 +34,10 @@ def test_create_need_rules(app: Flask) -> None:
     with pytest.raises(NeedError, match="below the minimum"):
         create_need(buyer, title="Budget", budget_min=10, budget_max=5)
     with pytest.raises(NeedError, match="between 0"):
-        create_need(buyer, title="Budget", budget_min=-1)
+        create_need(buyer, title="Budget", budget_min=-1, budget_max=5)
+    with pytest.raises(NeedError, match="both a minimum and a maximum") as half:
+        create_need(buyer, title="Half a budget", budget_max=500_000)
+    assert half.value.field == "budget_max"
     with pytest.raises(NeedError, match="unknown sector"):
         create_need(buyer, title="Sector", sectors=["nope"])
     with pytest.raises(NeedError, match="past"):

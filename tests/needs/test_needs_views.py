@@ -190,6 +190,8 @@ def test_buyer_member_posts_a_need(client: FlaskClient) -> None:
         ({"budget_min": "-5"}, "Enter a whole number of dollars"),
         ({"budget_min": "12.5"}, "Not a valid integer value."),
         ({"budget_min": "500", "budget_max": "100"}, "The maximum must not be below the minimum."),
+        ({"budget_max": ""}, "Give both a minimum and a maximum budget, or neither."),
+        ({"budget_min": ""}, "Give both a minimum and a maximum budget, or neither."),
         ({"budget_max": "9" * 25}, "Enter a whole number of dollars"),
         ({"closes_on": "2000-01-01"}, "a new need cannot close in the past"),
         ({"closes_on": "not a date"}, "Not a valid date value."),
