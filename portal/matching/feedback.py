@@ -25,7 +25,8 @@ Services here add and flush and never commit; views commit once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,8 @@ from portal.needs.models import Need
 from portal.needs.services import is_public
 from portal.organizations.models import Organization, VerificationStatus
 from portal.organizations.services import is_staff
+
+log = logging.getLogger(__name__)
 
 NEED_PAGE_LIMIT = 10  # vendors shown on a need's page
 VENDOR_PAGE_LIMIT = 20  # needs shown on a vendor's "needs for you"
@@ -384,6 +387,18 @@ class LeadsPanel:
     rows: list[LeadRow]
     dismissed: list[LeadDismissal]
     can_dismiss: bool
+    unavailable: bool = False  # the ranking failed; the page still shows everything else
+
+
+def _ranked(rank: Callable[[], list[Lead]]) -> tuple[list[Lead], bool]:
+    """The leads ``rank`` gives, or none (and True) if it fails: a broken leads snapshot
+    must not take the need or profile page down with it."""
+    try:
+        return rank(), False
+    except Exception:
+        log.exception("leads are unavailable")
+        db.session.rollback()
+        return [], True
 
 
 def need_leads(need: Need, viewer: User | Any, limit: int = NEED_PAGE_LIMIT) -> LeadsPanel | None:
@@ -391,33 +406,33 @@ def need_leads(need: Need, viewer: User | Any, limit: int = NEED_PAGE_LIMIT) -> 
     member = is_member_of(viewer, need.buyer_id)
     if not need.is_open or not (member or is_staff(viewer)):
         return None
-    model = current_model()
     profile = NeedProfile.of(need)
     if member:
-        leads = model.vendors_for(
-            profile,
-            limit,
-            exclude=dismissed_vendor_ids(need.buyer_id, need.id),
-            adjust=adjuster(vendor_penalties(need)),
+        exclude = dismissed_vendor_ids(need.buyer_id, need.id)
+        adjust = adjuster(vendor_penalties(need))
+        leads, failed = _ranked(
+            lambda: current_model().vendors_for(profile, limit, exclude=exclude, adjust=adjust)
         )
-        return LeadsPanel([LeadRow(lead) for lead in leads], own_dismissals_on_need(need), True)
+        rows = [LeadRow(lead) for lead in leads]
+        return LeadsPanel(rows, own_dismissals_on_need(need), True, failed)
     dismissals = dismissals_for_need(need)
+    leads, failed = _ranked(lambda: current_model().vendors_for(profile, limit))
     rows = [
-        LeadRow(lead, [d for d in dismissals if d.vendor_id == lead.vendor.id])
-        for lead in model.vendors_for(profile, limit)
+        LeadRow(lead, [d for d in dismissals if d.vendor_id == lead.vendor.id]) for lead in leads
     ]
-    return LeadsPanel(rows, dismissals, False)
+    return LeadsPanel(rows, dismissals, False, failed)
 
 
 def needs_for_vendor(vendor: Organization, limit: int = VENDOR_PAGE_LIMIT) -> LeadsPanel:
     """Open needs the vendor could win, as its members see them."""
-    leads = current_model().needs_for(
-        VendorProfile.of(vendor),
-        limit,
-        exclude=dismissed_need_ids(vendor.id),
-        adjust=adjuster(need_penalties(vendor.id)),
+    profile = VendorProfile.of(vendor)
+    exclude = dismissed_need_ids(vendor.id)
+    adjust = adjuster(need_penalties(vendor.id))
+    leads, failed = _ranked(
+        lambda: current_model().needs_for(profile, limit, exclude=exclude, adjust=adjust)
     )
-    return LeadsPanel([LeadRow(lead) for lead in leads], own_dismissals_of_vendor(vendor), True)
+    rows = [LeadRow(lead) for lead in leads]
+    return LeadsPanel(rows, own_dismissals_of_vendor(vendor), True, failed)
 
 
 def vendor_leads_for_staff(
@@ -427,6 +442,7 @@ def vendor_leads_for_staff(
     if not organization.is_vendor or not is_staff(viewer):
         return None
     dismissals = dismissals_for_vendor(organization)
-    leads = current_model().needs_for(VendorProfile.of(organization), limit)
+    profile = VendorProfile.of(organization)
+    leads, failed = _ranked(lambda: current_model().needs_for(profile, limit))
     rows = [LeadRow(lead, [d for d in dismissals if d.need_id == lead.need.id]) for lead in leads]
-    return LeadsPanel(rows, dismissals, False)
+    return LeadsPanel(rows, dismissals, False, failed)

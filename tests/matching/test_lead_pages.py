@@ -300,3 +300,19 @@ def test_buyer_profiles_have_no_vendor_leads(client: FlaskClient, market: Market
     log_in(client, market.staff)
     response = client.get(f"/buyers/{market.danang.ref}")
     assert response.status_code == 200 and STAFF_PANEL not in response.text
+
+
+def test_a_failing_leads_model_leaves_the_need_page_up(
+    client: FlaskClient, market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken snapshot (here: the model raises) must not turn the need page into a 500."""
+
+    def broken() -> None:
+        raise RuntimeError("snapshot file is corrupt")
+
+    monkeypatch.setattr("portal.matching.feedback.current_model", broken)
+    log_in(client, market.buyer_member)
+    response = client.get(f"/needs/{market.lamps.ref}")
+    assert response.status_code == 200
+    assert market.lamps.title in response.text
+    assert "Suggestions are unavailable right now" in response.text
