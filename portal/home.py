@@ -24,13 +24,12 @@ def index() -> str:
     )
     recent_needs = db.session.scalars(
         sa.select(Need)
-        .join(Need.buyer)
-        .where(Need.is_open, verified)
+        .where(Need.is_public)
         .order_by(Need.created_at.desc(), Need.id.desc())
         .limit(6)
     ).all()
     open_count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Need).join(Need.buyer).where(Need.is_open, verified)
+        sa.select(sa.func.count()).select_from(Need).where(Need.is_public)
     )
     return render_template(
         "home/index.html",

@@ -44,7 +44,7 @@ from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.services import Lead, ScoreAdjuster, current_model
 from portal.needs.models import Need
 from portal.needs.services import is_public
-from portal.organizations.models import Organization, VerificationStatus
+from portal.organizations.models import Organization
 from portal.organizations.services import is_staff
 
 log = logging.getLogger(__name__)
@@ -324,11 +324,7 @@ def _vendor_dismissed_needs(vendor_org_id: int) -> list[tuple[str, NeedProfile]]
 
 def _open_need_ids(*conditions: sa.ColumnElement[bool]) -> frozenset[int]:
     return frozenset(
-        db.session.scalars(
-            sa.select(Need.id)
-            .join(Need.buyer)
-            .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED, *conditions)
-        )
+        db.session.scalars(sa.select(Need.id).join(Need.buyer).where(Need.is_public, *conditions))
     )
 
 

@@ -102,11 +102,7 @@ def count_vendors() -> int:
 
 
 def count_needs() -> int:
-    query = (
-        sa.select(sa.func.count(Need.id))
-        .join(Need.buyer)
-        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
-    )
+    query = sa.select(sa.func.count(Need.id)).where(Need.is_public)
     return db.session.scalar(query) or 0
 
 
@@ -125,8 +121,7 @@ def verified_vendors(batch_size: int = 2000) -> Iterator[VendorProfile]:
 def open_needs(batch_size: int = 2000) -> Iterator[NeedProfile]:
     query = (
         sa.select(Need)
-        .join(Need.buyer)
-        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .where(Need.is_public)
         .order_by(Need.id)
         .options(selectinload(Need.buyer))
         .execution_options(yield_per=batch_size)
@@ -152,9 +147,6 @@ def need_profiles(ids: list[int]) -> dict[int, NeedProfile]:
     if not ids:
         return {}
     query = (
-        sa.select(Need)
-        .join(Need.buyer)
-        .where(Need.id.in_(ids), Need.is_open, Organization.status == VerificationStatus.VERIFIED)
-        .options(selectinload(Need.buyer))
+        sa.select(Need).where(Need.id.in_(ids), Need.is_public).options(selectinload(Need.buyer))
     )
     return {need.id: NeedProfile.of(need) for need in db.session.scalars(query)}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.db import code_list, intpk, str200, str_ref, text, timestamp, utc_now, utc_today
@@ -68,6 +68,27 @@ class Need(db.Model):
                 cls.closes_on.is_(None), cls.closes_on >= sa.bindparam("today", callable_=utc_today)
             ),
         )
+
+    @hybrid_property
+    def is_public(self) -> bool:
+        """Listed for everyone, searchable and a possible lead: open, and posted by a
+        verified buyer. The one place this rule is written."""
+        return bool(self.is_open) and self.buyer is not None and self.buyer.is_verified
+
+    @is_public.inplace.expression
+    @classmethod
+    def _is_public_expression(cls) -> ColumnElement[bool]:
+        from portal.organizations.models import Organization, VerificationStatus
+
+        # Its own alias, so that a query that also joins the buyer does not swallow it.
+        buyer = aliased(Organization)
+        verified_buyer = (
+            sa.select(buyer.id)
+            .where(buyer.id == cls.buyer_id, buyer.status == VerificationStatus.VERIFIED)
+            .correlate_except(buyer)
+            .exists()
+        )
+        return sa.and_(cls.is_open, verified_buyer)
 
     @property
     def display_status(self) -> str:

@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.db import list_contains, utc_today
 from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
-from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
+from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import can_see_private, new_unique_ref
 from portal.vocab import SECTORS
 
@@ -34,7 +34,7 @@ class NeedError(ValueError):
 
 def is_public(need: Need) -> bool:
     """Listed for everyone: open (and not past its date) and posted by a verified buyer."""
-    return bool(need.is_open) and need.buyer.is_verified
+    return bool(need.is_public)
 
 
 def can_see_need(need: Need, viewer: User | Any) -> bool:
@@ -59,8 +59,8 @@ def public_needs_query(
     """Open needs of verified buyers, newest first, narrowed by the given filters."""
     query = (
         sa.select(Need)
-        .join(Need.buyer)
-        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .join(Need.buyer)  # the filters below read the buyer's country
+        .where(Need.is_public)
     )
     if sector:
         query = query.where(list_contains(Need.sectors, sector))

@@ -189,7 +189,7 @@ def is_searchable_organization(org: Organization | None) -> bool:
 
 def is_searchable_need(need: Need | None) -> bool:
     """Only open needs of verified buyers are searchable; the rest leave the index."""
-    return need is not None and need.is_open and is_searchable_organization(need.buyer)
+    return need is not None and bool(need.is_public)
 
 
 def load_organizations(ids: list[int]) -> dict[int, Organization]:
@@ -221,8 +221,7 @@ def all_documents(batch_size: int = 1000) -> Iterator[dict[str, Any]]:
         yield organization_document(org)
     need_query = (
         sa.select(Need)
-        .join(Need.buyer)
-        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
+        .where(Need.is_public)
         .order_by(Need.id)
         .options(selectinload(Need.buyer))
         .execution_options(yield_per=batch_size)
@@ -237,10 +236,5 @@ def count_searchable() -> int:
         .select_from(Organization)
         .where(Organization.status == VerificationStatus.VERIFIED)
     )
-    needs = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Need)
-        .join(Need.buyer)
-        .where(Need.is_open, Organization.status == VerificationStatus.VERIFIED)
-    )
+    needs = db.session.scalar(sa.select(sa.func.count()).select_from(Need).where(Need.is_public))
     return (orgs or 0) + (needs or 0)
