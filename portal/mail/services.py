@@ -19,11 +19,10 @@ from email.utils import formatdate, make_msgid
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
+from portal.after_commit import CommitMark
 from portal.db import utc_now
-from portal.extensions import PortalSession, db
+from portal.extensions import db
 from portal.mail.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -32,8 +31,7 @@ LEASE = dt.timedelta(minutes=5)
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=6)
 
-_QUEUED = "portal.mail.queued"
-_COMMITTED = "portal.mail.committed"
+MAIL_QUEUED = CommitMark("mail")
 
 
 def queue_mail(recipient: str, subject: str, template: str, **context: object) -> OutboxMessage:
@@ -48,7 +46,7 @@ def queue_mail(recipient: str, subject: str, template: str, **context: object) -
     )
     db.session.add(message)
     db.session.flush()
-    db.session.info[_QUEUED] = True
+    MAIL_QUEUED.mark(db.session())
     return message
 
 
@@ -172,24 +170,12 @@ def pending_count() -> int:
     )
 
 
-@event.listens_for(PortalSession, "after_commit")
-def _note_committed_mail(session: Session) -> None:
-    if session.info.pop(_QUEUED, False):
-        session.info[_COMMITTED] = True
-
-
-@event.listens_for(PortalSession, "after_soft_rollback")
-def _forget_rolled_back_mail(session: Session, previous_transaction: object) -> None:
-    session.info.pop(_QUEUED, None)
-
-
 def register_delivery(app: Flask) -> None:
     """In the embedded default, deliver right after a request whose commit queued mail."""
 
     @app.teardown_request
     def deliver_after_request(error: BaseException | None) -> None:
-        session = db.session()
-        if not session.info.pop(_COMMITTED, False):
+        if not MAIL_QUEUED.take(db.session()):
             return
         if app.config["PORTAL_MAIL_DELIVERY"] != "request" or error is not None:
             return

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.after_commit import CommitMark
 from portal.db import utc_now
 from portal.extensions import PortalSession
 from portal.needs.models import Need
@@ -22,8 +23,7 @@ from portal.organizations.models import Capability, Organization
 from portal.search.models import IndexEvent
 
 CURRENT_TXID = sa.text("pg_current_xact_id()::text::bigint")
-PENDING_FLAG = "portal.search.events_committed"
-_WRITTEN = "portal.search.events_written"
+EVENTS_WRITTEN = CommitMark("search.events")
 _RECORDED = "portal.search.recorded"
 
 
@@ -56,7 +56,7 @@ def record_index_events(session: Session, documents: Iterable[tuple[str, int]]) 
         if connection.dialect.name == "postgresql":
             statement = statement.values(txid=CURRENT_TXID)
         connection.execute(statement, rows)
-        session.info[_WRITTEN] = True
+        EVENTS_WRITTEN.mark(session)
     return len(rows)
 
 
@@ -74,15 +74,8 @@ def _capture_changes(session: Session, flush_context: Any) -> None:
 
 
 @event.listens_for(PortalSession, "after_commit")
-def _note_committed_events(session: Session) -> None:
-    session.info.pop(_RECORDED, None)
-    if session.info.pop(_WRITTEN, False):
-        session.info[PENDING_FLAG] = True
-
-
 @event.listens_for(PortalSession, "after_soft_rollback")
-def _forget_rolled_back_events(session: Session, previous_transaction: Any) -> None:
-    # Also after a SAVEPOINT rollback: its events are gone, so record them again.
+def _forget_recorded(session: Session, *_: Any) -> None:
+    # After a commit, a new transaction records afresh; after any rollback, SAVEPOINT
+    # included, the rolled-back events are gone, so they must be recorded again.
     session.info.pop(_RECORDED, None)
-    if not session.in_transaction():
-        session.info.pop(_WRITTEN, None)

@@ -20,7 +20,7 @@ from whoosh.index import LockError
 
 from portal.extensions import db
 from portal.needs.models import Need
-from portal.search.events import PENDING_FLAG
+from portal.search.events import EVENTS_WRITTEN
 from portal.search.index import IndexState, IndexStore, read_state, write_state
 from portal.search.models import IndexEvent
 from portal.search.schema import (
@@ -233,8 +233,7 @@ def register_sync(app: Flask) -> None:
 
     @app.teardown_request
     def sync_after_request(error: BaseException | None) -> None:
-        session = db.session()
-        if not session.info.pop(PENDING_FLAG, False) or error is not None:
+        if not EVENTS_WRITTEN.take(db.session()) or error is not None:
             return
         try:
             apply_pending_events()
