@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 PORTAL := $(BIN)/portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Screenshots of the browser tests' last pages (tests/e2e), one folder per database.
+PORTAL_E2E_ARTIFACTS ?= $(CURDIR)/test-artifacts/e2e
+export PORTAL_E2E_ARTIFACTS
 
 .PHONY: install install-dev run test test-sqlite test-postgresql lint format clean
 
