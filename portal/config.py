@@ -74,6 +74,26 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "SESSION_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host: 0 trusts
+        # none (direct serving); 1 for one nginx. Too high lets clients forge their address.
+        "PORTAL_PROXY_HOPS": _env_int("PORTAL_PROXY_HOPS", 0),
+        # Rate limits (Flask-Limiter syntax, several separated by ";"), per client address.
+        "PORTAL_RATELIMIT_ENABLED": _env_bool("PORTAL_RATELIMIT_ENABLED", True),
+        "PORTAL_RATELIMIT_STORAGE_URL": os.environ.get("PORTAL_RATELIMIT_STORAGE_URL", "memory://"),
+        "PORTAL_RATELIMIT_KEY_PREFIX": os.environ.get("PORTAL_RATELIMIT_KEY_PREFIX", "portal"),
+        "PORTAL_RATELIMIT_LOGIN": os.environ.get(
+            "PORTAL_RATELIMIT_LOGIN", "10 per minute; 100 per hour"
+        ),
+        "PORTAL_RATELIMIT_REGISTER": os.environ.get(
+            "PORTAL_RATELIMIT_REGISTER", "10 per minute; 50 per hour"
+        ),
+        "PORTAL_RATELIMIT_RESET": os.environ.get(
+            "PORTAL_RATELIMIT_RESET", "5 per minute; 30 per hour"
+        ),
+        "PORTAL_RATELIMIT_SEARCH": os.environ.get("PORTAL_RATELIMIT_SEARCH", "120 per minute"),
+        # "text" for development; "json" writes one JSON object a line, for log shippers.
+        "PORTAL_LOG_FORMAT": os.environ.get("PORTAL_LOG_FORMAT", "text"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     }

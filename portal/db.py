@@ -98,9 +98,10 @@ def _contains_pg(element: json_list_contains, compiler: Any, **kw: Any) -> str:
 @compiles(json_list_contains, "sqlite")
 def _contains_sqlite(element: json_list_contains, compiler: Any, **kw: Any) -> str:
     column, value = list(element.clauses)
-    # Both parts are compiled SQL elements (a column and a bound parameter), never text.
+    # Both parts are compiled SQL elements (a column and a bound parameter), never text,
+    # so the string building that ruff (S608) and bandit (B608) warn of injects nothing.
     return (
-        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "  # noqa: S608 # nosec B608
         f"WHERE json_each.value = {compiler.process(value, **kw)})"
     )
 

@@ -139,6 +139,8 @@ def _app(
             "PORTAL_BASE_URL": "http://localhost",
             "SERVER_NAME": "localhost",
             "WTF_CSRF_ENABLED": False,
+            # Off for the suite; tests/security turns it on in apps of their own.
+            "PORTAL_RATELIMIT_ENABLED": False,
         }
     )
     app.test_client_class = RequestIsolatingClient
