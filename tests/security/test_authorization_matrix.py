@@ -1,0 +1,241 @@
+"""Every route and every role gets exactly what it should.
+
+Each rule of ``app.url_map`` has an expected outcome for each of five visitors: an
+anonymous one, a member of the vendor that owns the objects in the URL, a buyer member of
+ANOTHER organization (an outsider to every object here), trade staff and an admin. A
+route with no expectation fails ``test_every_route_has_expectations``: a new route is
+added here with its outcomes, or the build is red.
+
+Routes that take GET are asked with GET; routes that only take POST are sent an empty
+POST (CSRF is off in tests, so what is checked is who may act, not the form). Each case
+runs on fresh objects in its own rolled-back transaction, so a delete allowed in one case
+never changes another. Outcomes are a status code, or LOGIN for a redirect to the login
+page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from organizations.directory_factories import log_in, make_contact, make_need, make_org, make_user
+
+from portal.accounts.models import Role
+from portal.extensions import db
+from portal.needs.models import NeedStatus
+from portal.organizations.models import Capability, OrganizationKind
+from portal.search.index import IndexStore
+
+ROLES = ("anonymous", "vendor", "other_buyer", "staff", "admin")
+LOGIN = "login"
+
+
+@dataclass
+class World:
+    """The objects the URLs name: a vendor with a capability and a contact, a buyer with
+    an open and a closed need, an organization waiting for verification."""
+
+    vendor: Any
+    capability: Any
+    contact: Any
+    buyer: Any
+    need: Any
+    closed_need: Any
+    pending: Any
+    other_buyer: Any
+
+
+@dataclass(frozen=True)
+class Case:
+    """One route: its URL values, and the outcome per role in ROLES order."""
+
+    values: Callable[[World], dict[str, Any]]
+    outcomes: tuple[int | str, int | str, int | str, int | str, int | str]
+    query: Callable[[World], dict[str, str]] = field(default=lambda w: {})
+
+
+def none(w: World) -> dict[str, Any]:
+    return {}
+
+
+def everyone(code: int) -> tuple[int, int, int, int, int]:
+    return (code, code, code, code, code)
+
+
+# anonymous, vendor member, buyer member of another organization, staff, admin
+EXPECTED: dict[str, Case] = {
+    # --- public pages
+    "home.index": Case(none, everyone(200)),
+    "static": Case(lambda w: {"filename": "portal.css"}, everyone(200)),
+    "search.search_page": Case(none, everyone(200)),
+    "health.healthz": Case(none, everyone(200)),
+    "organizations.vendors": Case(none, everyone(200)),
+    "organizations.buyers": Case(none, everyone(200)),
+    "organizations.vendor_detail": Case(lambda w: {"ref": w.vendor.ref}, everyone(200)),
+    "organizations.buyer_detail": Case(lambda w: {"ref": w.buyer.ref}, everyone(200)),
+    "needs.directory": Case(none, everyone(200)),
+    "needs.detail": Case(lambda w: {"ref": w.need.ref}, everyone(200)),
+    # --- accounts
+    "accounts.login": Case(none, (200, 302, 302, 302, 302)),  # logged in: sent home
+    "accounts.logout": Case(none, everyone(302)),
+    "accounts.register": Case(none, everyone(200)),
+    "accounts.check_inbox": Case(none, everyone(200)),
+    "accounts.confirm_email": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
+    "accounts.resend_confirmation": Case(none, everyone(200)),
+    "accounts.reset_request": Case(none, everyone(200)),
+    "accounts.reset_password": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
+    "accounts.settings": Case(none, (LOGIN, 200, 200, 200, 200)),
+    "accounts.change_password": Case(none, (LOGIN, 400, 400, 400, 400)),
+    # --- one's own organization (staff and admins have none)
+    "organizations.my_organization": Case(none, (LOGIN, 200, 200, 404, 404)),
+    "organizations.edit_own_profile": Case(none, (LOGIN, 302, 302, 404, 404)),
+    # --- managing the vendor's organization: its members and staff
+    "organizations.edit_profile": Case(
+        lambda w: {"ref": w.vendor.ref}, (LOGIN, 200, 403, 200, 200)
+    ),
+    "organizations.new_capability": Case(
+        lambda w: {"ref": w.vendor.ref}, (LOGIN, 200, 403, 200, 200)
+    ),
+    "organizations.edit_capability": Case(
+        lambda w: {"ref": w.vendor.ref, "capability_id": w.capability.id},
+        (LOGIN, 200, 403, 200, 200),
+    ),
+    "organizations.delete_capability": Case(
+        lambda w: {"ref": w.vendor.ref, "capability_id": w.capability.id},
+        (LOGIN, 302, 403, 302, 302),
+    ),
+    "organizations.new_contact": Case(lambda w: {"ref": w.vendor.ref}, (LOGIN, 200, 403, 200, 200)),
+    "organizations.edit_contact": Case(
+        lambda w: {"ref": w.vendor.ref, "contact_id": w.contact.id},
+        (LOGIN, 200, 403, 200, 200),
+    ),
+    "organizations.delete_contact": Case(
+        lambda w: {"ref": w.vendor.ref, "contact_id": w.contact.id},
+        (LOGIN, 302, 403, 302, 302),
+    ),
+    # --- needs: the buyer's own members (none of our roles) and staff
+    "needs.new": Case(
+        none, (LOGIN, 403, 200, 200, 200), query=lambda w: {"buyer": w.buyer.ref}
+    ),  # the other buyer posts for its own organization; staff for the one named
+    "needs.edit": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 403, 403, 200, 200)),
+    "needs.close": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 403, 403, 302, 302)),
+    "needs.award": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 403, 403, 302, 302)),
+    "needs.reopen": Case(lambda w: {"ref": w.closed_need.ref}, (LOGIN, 403, 403, 302, 302)),
+    # --- leads: the vendor's own list; dismissing is for the two sides of the lead
+    "matching.vendor_leads": Case(none, (LOGIN, 200, 403, 403, 403)),
+    "matching.dismiss": Case(
+        lambda w: {"need_ref": w.need.ref, "vendor_ref": w.vendor.ref},
+        (LOGIN, 400, 403, 403, 403),
+    ),
+    "matching.undo": Case(
+        lambda w: {"need_ref": w.need.ref, "vendor_ref": w.vendor.ref},
+        (LOGIN, 302, 403, 403, 403),
+    ),
+    # --- staff
+    "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "staff.approve": Case(lambda w: {"ref": w.pending.ref}, (LOGIN, 403, 403, 302, 302)),
+    "staff.reject": Case(lambda w: {"ref": w.pending.ref}, (LOGIN, 403, 403, 400, 400)),
+}
+
+# Objects that are not public: the same routes, a different answer for outsiders.
+HIDDEN: dict[str, Case] = {
+    # staff see an organization waiting for them, to verify it
+    "pending vendor profile": Case(lambda w: {"ref": w.pending.ref}, (404, 404, 404, 200, 200)),
+    "closed need page": Case(lambda w: {"ref": w.closed_need.ref}, (404, 404, 404, 200, 200)),
+    "lead on a closed need": Case(
+        lambda w: {"need_ref": w.closed_need.ref, "vendor_ref": w.vendor.ref},
+        (LOGIN, 404, 404, 403, 403),
+    ),
+}
+HIDDEN_ENDPOINTS = {
+    "pending vendor profile": "organizations.vendor_detail",
+    "closed need page": "needs.detail",
+    "lead on a closed need": "matching.dismiss",
+}
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    vendor = make_org(OrganizationKind.VENDOR, "Matrix Vendor Inc.")
+    capability = Capability(organization=vendor, title="Adaptive signals", description="x")
+    db.session.add(capability)
+    db.session.commit()
+    buyer = make_org(OrganizationKind.BUYER, "Matrix City Water")
+    IndexStore.from_app().open()  # a node that has built its index
+    return World(
+        vendor=vendor,
+        capability=capability,
+        contact=make_contact(vendor),
+        buyer=buyer,
+        need=make_need(buyer, "Matrix flood sensors"),
+        closed_need=make_need(buyer, "Matrix closed need", status=NeedStatus.CLOSED),
+        pending=make_org(OrganizationKind.VENDOR, "Matrix Pending Co.", verified=False),
+        other_buyer=make_org(OrganizationKind.BUYER, "Matrix Other Utility"),
+    )
+
+
+def sign_in(client: FlaskClient, world: World, role: str) -> None:
+    if role == "anonymous":
+        return
+    user = {
+        "vendor": lambda: make_user(Role.VENDOR, world.vendor),
+        "other_buyer": lambda: make_user(Role.BUYER, world.other_buyer),
+        "staff": lambda: make_user(Role.STAFF),
+        "admin": lambda: make_user(Role.ADMIN),
+    }[role]()
+    log_in(client, user)
+
+
+def methods_of(app: Flask, endpoint: str) -> set[str]:
+    [rule] = [r for r in app.url_map.iter_rules() if r.endpoint == endpoint]
+    return set(rule.methods or ()) - {"HEAD", "OPTIONS"}
+
+
+def outcome(app: Flask, client: FlaskClient, endpoint: str, case: Case, world: World) -> Any:
+    with app.test_request_context():
+        url = url_for(endpoint, **case.values(world), **case.query(world))
+    method = "GET" if "GET" in methods_of(app, endpoint) else "POST"
+    response = client.open(url, method=method)
+    response.close()
+    location = urlsplit(response.headers.get("Location", ""))
+    if response.status_code == 302 and location.path == "/login":
+        return LOGIN
+    return response.status_code
+
+
+def test_every_route_has_expectations(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(EXPECTED))
+    assert not missing, f"routes with no expected outcomes in this matrix: {missing}"
+    assert not set(EXPECTED) - endpoints, "expectations for routes that no longer exist"
+
+
+def test_only_get_and_post_are_served(app: Flask) -> None:
+    for rule in app.url_map.iter_rules():
+        assert methods_of(app, rule.endpoint) <= {"GET", "POST"}, rule
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED))
+def test_route_answers_each_role_as_it_should(
+    app: Flask, client: FlaskClient, world: World, endpoint: str, role: str
+) -> None:
+    case = EXPECTED[endpoint]
+    sign_in(client, world, role)
+    assert outcome(app, client, endpoint, case, world) == case.outcomes[ROLES.index(role)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(HIDDEN))
+def test_what_is_not_public_is_not_found_for_outsiders(
+    app: Flask, client: FlaskClient, world: World, name: str, role: str
+) -> None:
+    case = HIDDEN[name]
+    sign_in(client, world, role)
+    result = outcome(app, client, HIDDEN_ENDPOINTS[name], case, world)
+    assert result == case.outcomes[ROLES.index(role)]
