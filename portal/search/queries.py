@@ -12,20 +12,19 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
-from whoosh import query as wq
-from whoosh import sorting
-from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.highlight import SCORE, ContextFragmenter, HtmlFormatter, highlight
 from whoosh.spelling import ListCorrector
 
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization
+from portal.search.evaluate import Query, evaluate
 from portal.search.index import IndexStore
 from portal.search.schema import ANALYZER, fold_places, is_searchable_need, organization_text
 from portal.vocab import ASEAN_COUNTRIES, COUNTRY_NAMES, SECTORS
@@ -68,23 +67,19 @@ class SearchFilters:
             notes,
         )
 
-    def as_query(self) -> wq.Query | None:
-        """The filter, or None when nothing is selected (filtering costs a pass over
-        every posting of the filter's terms, so an empty one is not built)."""
-        terms: list[wq.Query] = []
-        if self.kind:
-            terms.append(wq.Term("kind", self.kind))
-        if self.sector:
-            terms.append(wq.Term("sectors", self.sector))
-        if self.country:
-            terms.append(wq.Term("country", self.country))
-        if self.market:
-            terms.append(wq.Term("markets", self.market))
-        return wq.And(terms) if terms else None
+    def as_terms(self) -> dict[str, str]:
+        """The selected facet values, by index field."""
+        chosen = {
+            "kind": self.kind,
+            "sectors": self.sector,
+            "country": self.country,
+            "markets": self.market,
+        }
+        return {name: value for name, value in chosen.items() if value}
 
 
 # The index's own state document is never a result.
-NOT_RESULTS = wq.Term("kind", "__state__")
+NOT_RESULTS = {"kind": "__state__"}
 
 
 @dataclass
@@ -132,22 +127,6 @@ def plain_words(text: str) -> list[str]:
     return WORD.findall(fold_places(text or ""))[:MAX_QUERY_WORDS]
 
 
-def _word_query(words: list[str], group: type[wq.CompoundQuery]) -> wq.Query | None:
-    clauses = []
-    for word in words:
-        tokens = [t.text for t in ANALYZER(word)]
-        if not tokens:
-            continue  # a stop word alone
-        per_field = [
-            wq.And([wq.Term(f, t) for t in tokens]) if len(tokens) > 1 else wq.Term(f, tokens[0])
-            for f in SEARCH_FIELDS
-        ]
-        clauses.append(wq.Or(per_field))
-    if not clauses:
-        return None
-    return group(clauses)
-
-
 class _MarkFormatter(HtmlFormatter):
     """Escapes the text and wraps matches in <mark>."""
 
@@ -168,48 +147,35 @@ def search(
     page = max(1, page)
     results = SearchResults(text=text, page=page, page_size=page_size)
     words = plain_words(text)
+    analysed = [tokens for tokens in (_tokens(word) for word in words) if tokens]
     searcher = (store or IndexStore.from_app()).searcher()
-    facets = sorting.Facets()
-    for name in FACETS:
-        facets.add_field(name, allow_overlap=name in ("sectors", "markets"))
-    query = _word_query(words, wq.And) if words else wq.Every()
-    if query is None:
-        query = wq.Every()
-    hits = searcher.search_page(
-        query,
-        page,
-        pagelen=page_size,
-        filter=filters.as_query(),
-        mask=NOT_RESULTS,
-        groupedby=facets,
-        maptype=sorting.Count,
-    )
-    if hits.total == 0 and len(words) > 1:
-        any_query = _word_query(words, wq.Or)
-        if any_query is not None:
-            hits = searcher.search_page(
-                any_query,
-                page,
-                pagelen=page_size,
-                filter=filters.as_query(),
-                mask=NOT_RESULTS,
-                groupedby=facets,
-                maptype=sorting.Count,
-            )
-            results.matched_any = hits.total > 0
-    results.total = hits.total
-    results.page = hits.pagenum  # a page past the end shows the last one
+    query = Query(analysed, require_all=True, filters=filters.as_terms(), exclude=NOT_RESULTS)
+    found = evaluate(searcher, query, SEARCH_FIELDS, FACETS, top=page * page_size)
+    if found.total == 0 and len(analysed) > 1:
+        query.require_all = False
+        found = evaluate(searcher, query, SEARCH_FIELDS, FACETS, top=page * page_size)
+        results.matched_any = found.total > 0
+    results.total = found.total
+    results.page = min(page, results.pages)  # a page past the end shows the last one
+    if results.page != page:
+        found = evaluate(searcher, query, SEARCH_FIELDS, FACETS, top=results.page * page_size)
     results.facets = {
         name: sorted(
-            ((str(value), count) for value, count in hits.results.groups(name).items() if value),
+            ((value, count) for value, count in found.facets[name].items() if value),
             key=lambda item: (-item[1], item[0]),
         )
         for name in FACETS
     }
     if words:
         results.suggestion = _suggestion(searcher, words)
-    results.hits = _load_hits(hits, words)
+    first = (results.page - 1) * page_size
+    page_docs = found.top[first : first + page_size]
+    results.hits = _load_hits(searcher, page_docs, {t for tokens in analysed for t in tokens})
     return results
+
+
+def _tokens(word: str) -> list[str]:
+    return [token.text for token in ANALYZER(word)]
 
 
 @cache
@@ -233,6 +199,12 @@ def _spelling() -> ListCorrector:
     return ListCorrector(sorted(vocabulary))
 
 
+@lru_cache(maxsize=4096)
+def _spelling_options(word: str) -> tuple[str, ...]:
+    """Close words of the vocabulary (static, so worth remembering: tens of ms each)."""
+    return tuple(_spelling().suggest(word, limit=5, maxdist=2))
+
+
 def _suggestion(searcher: Any, words: list[str]) -> str | None:
     """'Did you mean': each word the index does not know, replaced by the closest known
     word of the portal's vocabulary that the index does know."""
@@ -242,9 +214,7 @@ def _suggestion(searcher: Any, words: list[str]) -> str | None:
         if _known(searcher, word) or len(word) < 4:
             corrected.append(word)
             continue
-        options = [
-            o for o in _spelling().suggest(word.lower(), limit=5, maxdist=2) if _known(searcher, o)
-        ]
+        options = [o for o in _spelling_options(word.lower()) if _known(searcher, o)]
         if options:
             corrected.append(options[0])
             changed = True
@@ -258,9 +228,14 @@ def _known(searcher: Any, word: str) -> bool:
     return not tokens or any(searcher.doc_frequency(f, t) for f in SEARCH_FIELDS for t in tokens)
 
 
-def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
+def _load_hits(
+    searcher: Any, page_docs: list[tuple[float, int]], tokens: set[str]
+) -> list[SearchHit]:
     """Load the page's records from the database; drop any that are no longer public."""
-    wanted = [(hit["kind"], hit["record_id"], hit) for hit in hits]
+    wanted = []
+    for score, docnum in page_docs:
+        stored = searcher.stored_fields(docnum)
+        wanted.append((stored["kind"], stored["record_id"], score))
     org_ids = [rid for kind, rid, _ in wanted if kind in ("vendor", "buyer")]
     need_ids = [rid for kind, rid, _ in wanted if kind == "need"]
     orgs = (
@@ -282,8 +257,9 @@ def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
     )
     formatter = _MarkFormatter()
     fragmenter = ContextFragmenter(maxchars=220, surround=60)
+    terms = frozenset(tokens)
     out: list[SearchHit] = []
-    for kind, record_id, hit in wanted:
+    for kind, record_id, score in wanted:
         record: Organization | Need | None
         if kind == "need":
             record = needs.get(record_id)
@@ -293,16 +269,33 @@ def _load_hits(hits: Any, words: list[str]) -> list[SearchHit]:
             visible = record is not None and record.is_verified
         if not visible or record is None:
             continue
-        hit.results.fragmenter = fragmenter
-        hit.results.formatter = formatter
         text = record.description if isinstance(record, Need) else organization_text(record)
-        snippet = hit.highlights("text", text=text, top=2) if words else ""
+        snippet = _snippet(text, terms, fragmenter, formatter) if terms else ""
         if not snippet:
             snippet = str(Markup.escape(_first_words(text, 40)))
         # Not an XSS (ruff S704, bandit B704): Whoosh's HtmlFormatter escapes the text it
         # highlights, and the fallback was escaped just above.
-        out.append(SearchHit(kind, record, Markup(snippet), hit.score or 0.0))  # noqa: S704 # nosec B704
+        out.append(SearchHit(kind, record, Markup(snippet), score))  # noqa: S704 # nosec B704
     return out
+
+
+SNIPPET_WINDOW = 360  # characters of a long text that are analysed for a snippet
+
+
+def _snippet(text: str, terms: frozenset[str], fragmenter: Any, formatter: Any) -> str:
+    """Up to two highlighted fragments around the query's words.
+
+    Analysing a whole vendor profile for every hit costs milliseconds each; a cheap
+    case-insensitive scan for the stems' first letters finds where the words are, and
+    only a window around the first such place is analysed and highlighted.
+    """
+    excerpt = text
+    if len(text) > SNIPPET_WINDOW:
+        pattern = "|".join(re.escape(term[:4]) for term in sorted(terms) if term)
+        found = re.search(pattern, text, re.IGNORECASE) if pattern else None
+        start = max(0, (found.start() if found else 0) - SNIPPET_WINDOW // 3)
+        excerpt = text[start : start + SNIPPET_WINDOW]
+    return highlight(excerpt, terms, ANALYZER, fragmenter, formatter, top=2, order=SCORE)
 
 
 def _first_words(text: str, count: int) -> str:
