@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import secrets
 import zoneinfo
@@ -33,9 +34,15 @@ from portal.organizations.services import create_organization
 from portal.vocab import ASEAN_COUNTRIES
 
 _hasher = PasswordHasher()
-# Checked against when no account matches, so that a wrong email costs as much time as a
-# wrong password and response times do not tell the two apart.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when no account matches, so that a wrong email costs as much time
+    as a wrong password and response times do not tell the two apart. Made on first use:
+    hashing at import cost every command a quarter of a second."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -327,7 +334,7 @@ def sign_in(email: str, password: str) -> User:
     user = find_user_by_email(email)
     if user is None:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         raise InvalidCredentials("Email or password is incorrect.")
     if not verify_password(user, password):
         raise InvalidCredentials("Email or password is incorrect.")
