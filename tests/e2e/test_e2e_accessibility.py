@@ -46,6 +46,10 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     return result["violations"]
 
 
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    return [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+
+
 def describe(url: str, violations: list[dict[str, Any]]) -> str:
     lines = [f"{url}:"]
     for violation in violations:
@@ -65,7 +69,7 @@ def check_pages(page: Page, paths: list[str]) -> None:
         assert response is not None and response.status == 200, (
             f"{path}: {response and response.status}"
         )
-        serious = [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+        serious = serious_violations(page)
         if serious:
             problems.append(describe(path, serious))
     assert not problems, "accessibility violations:\n" + "\n".join(problems)
@@ -98,13 +102,13 @@ def test_forms_showing_their_errors(page: Page) -> None:
     page.goto("/register")
     page.get_by_role("button", name="Register").click()
     page.get_by_text("Enter your name.").wait_for()
-    serious = [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+    serious = serious_violations(page)
     assert not serious, describe("/register after an empty submit", serious)
 
     page.goto("/login")
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Enter your email address.").wait_for()
-    serious = [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+    serious = serious_violations(page)
     assert not serious, describe("/login after an empty submit", serious)
 
 
@@ -142,5 +146,5 @@ def test_staff_pages(page: Page, live_server: LiveServer) -> None:
 def test_error_pages(page: Page, path: str) -> None:
     response = page.goto(path)
     assert response is not None and response.status == 404
-    serious = [v for v in axe_violations(page) if v["impact"] in FAILING_IMPACTS]
+    serious = serious_violations(page)
     assert not serious, describe(path, serious)
