@@ -212,6 +212,18 @@ class CandidateSet:
     def __len__(self) -> int:
         return int(self.active.sum())
 
+    def vector_of(self, record_id: int) -> np.ndarray | None:
+        """The stored embedding of one record, if this set holds its current state."""
+        if self.changes is not None and self.changes.vectors is not None:
+            rows = np.flatnonzero(self.changes.ids == record_id)
+            if rows.size:
+                return self.changes.vectors[rows[0]]
+        if self.snapshot.vectors is not None:
+            rows = np.flatnonzero((self.snapshot.ids == record_id) & self.alive)
+            if rows.size:
+                return np.asarray(self.snapshot.vectors[rows[0]])
+        return None
+
 
 POOL_PER_SIGNAL = 200
 

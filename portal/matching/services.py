@@ -81,7 +81,15 @@ class LeadsModel:
         self.vendors = vendors
         self.needs = needs
         self.thesaurus = thes
-        self.encoder = encoder
+        # The encoder, or a function that makes it: making one costs a process a few
+        # tenths of a second, and most queries reuse a stored vector instead.
+        self._encoder = encoder
+
+    @property
+    def encoder(self) -> Any:
+        if callable(self._encoder) and not hasattr(self._encoder, "encode"):
+            self._encoder = self._encoder()
+        return self._encoder
 
     @classmethod
     def from_profiles(
@@ -96,8 +104,14 @@ class LeadsModel:
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus, encoder: Any = None) -> LeadsModel:
+        """``encoder`` may be a function that makes one, called only if needed."""
         changes = changes_since(snapshot, thes)
-        if encoder is not None:
+        vectors_wanted = (snapshot.vendors.vectors is not None and changes.vendors is not None) or (
+            snapshot.needs.vectors is not None and changes.needs is not None
+        )
+        if vectors_wanted and callable(encoder) and not hasattr(encoder, "encode"):
+            encoder = encoder()
+        if vectors_wanted and encoder is not None:
             # Changed records are few: embed them now, on the snapshot's terms.
             if snapshot.vendors.vectors is not None and changes.vendors is not None:
                 texts = [changes.vendor_profiles[int(i)].text for i in changes.vendors.ids]
@@ -112,9 +126,17 @@ class LeadsModel:
             encoder,
         )
 
-    def _vector(self, side: CandidateSet, text: str) -> np.ndarray | None:
-        """The query's embedding, if the side it is ranked against has vectors."""
-        if self.encoder is None or side.snapshot.vectors is None:
+    def _vector(
+        self, side: CandidateSet, text: str, own_side: CandidateSet, record_id: int
+    ) -> np.ndarray | None:
+        """The query's embedding, if the side it is ranked against has vectors: the
+        record's stored one when the model holds it, else computed now."""
+        if side.snapshot.vectors is None:
+            return None
+        stored = own_side.vector_of(record_id)
+        if stored is not None:
+            return stored
+        if self.encoder is None:
             return None
         return self.encoder.encode([text])[0]
 
@@ -124,7 +146,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(need.text)),
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
-            self._vector(self.vendors, need.text),
+            self._vector(self.vendors, need.text, self.needs, need.id),
         )
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
@@ -133,7 +155,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(vendor.text)),
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
-            self._vector(self.needs, vendor.text),
+            self._vector(self.needs, vendor.text, self.vendors, vendor.id),
         )
 
     def _rank(
@@ -223,7 +245,7 @@ def current_model() -> LeadsModel:
     cached = process_cache.models.get(generation)
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[return-value]
-    model = LeadsModel.from_snapshot(snapshot, thesaurus(), sentence_encoder())
+    model = LeadsModel.from_snapshot(snapshot, thesaurus(), sentence_encoder)
     process_cache.models[generation] = (key, model)
     return model
 
