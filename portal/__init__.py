@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
+    from portal.introductions.views import bp as introductions_bp
     from portal.matching.views import bp as matching_bp
     from portal.needs.views import bp as needs_bp
     from portal.organizations.views import bp as organizations_bp
@@ -83,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
         staff_bp,
         matching_bp,
         health_bp,
+        introductions_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -69,6 +69,11 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_MAIL_TIMEOUT": _env_int("PORTAL_MAIL_TIMEOUT", 10),
         "PORTAL_PASSWORD_RESET_HOURS": _env_int("PORTAL_PASSWORD_RESET_HOURS", 2),
         "PORTAL_PAGE_SIZE": _env_int("PORTAL_PAGE_SIZE", 20),
+        # Introductions: an unanswered request expires, with one reminder before it does;
+        # months after an introduction both sides are asked once how it went.
+        "PORTAL_INTRODUCTION_EXPIRY_DAYS": _env_int("PORTAL_INTRODUCTION_EXPIRY_DAYS", 21),
+        "PORTAL_INTRODUCTION_REMINDER_DAYS": _env_int("PORTAL_INTRODUCTION_REMINDER_DAYS", 7),
+        "PORTAL_OUTCOME_ASK_AFTER_DAYS": _env_int("PORTAL_OUTCOME_ASK_AFTER_DAYS", 90),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),

@@ -1,6 +1,7 @@
 """Every model module, imported in one place so Alembic and tests see the whole schema."""
 
 from portal.accounts.models import PasswordResetToken, Role, User
+from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal
 from portal.needs.models import Need, NeedStatus
@@ -19,6 +20,9 @@ __all__ = [
     "Contact",
     "DismissalReason",
     "IndexEvent",
+    "IntroState",
+    "Introduction",
+    "IntroductionEvent",
     "LeadDismissal",
     "Need",
     "NeedStatus",

@@ -1,0 +1,838 @@
+"""The introduction workflow: one table of allowed transitions, one function that takes them.
+
+Every change of state goes through ``transition``: it checks the pair (from, to) against
+``TRANSITIONS``, checks that the actor holds one of the roles that pair allows, applies
+what the new state means (consent, dates, contacts shared), writes one audit row, flushes
+and queues the mail. A broken rule raises an ``IntroductionError`` before anything is
+written. Two people acting at once: SQLAlchemy's version counter makes the UPDATE say
+``WHERE version = :seen``, the loser's flush matches no row and raises
+``ChangedByOthers``; the caller rolls back, so nothing is half-done.
+
+The helpers above ``transition`` (``accept``, ``decline`` ...) are what views and the CLI
+call; they only choose the target state. Services flush and never commit.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import IO, Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from portal.accounts.models import User
+from portal.db import utc_now
+from portal.extensions import db
+from portal.introductions import notifications
+from portal.introductions.models import (
+    CONTACT_SHARING_STATES,
+    ONGOING_OUTCOME_STATES,
+    OPEN_STATES,
+    EventKind,
+    Introduction,
+    IntroductionEvent,
+    IntroState,
+    Side,
+)
+from portal.needs.models import Need
+from portal.organizations.models import Organization, OrganizationKind
+
+MAX_NOTE = 5000
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class IntroductionError(ValueError):
+    """A rule of the workflow was broken; nothing was changed. ``field`` names a form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class IllegalTransition(IntroductionError):
+    """The introduction cannot go from its state to the one asked for."""
+
+
+class NotAllowed(IntroductionError):
+    """The user may see the introduction but may not take this step (views answer 403)."""
+
+
+class ChangedByOthers(IntroductionError):
+    """Someone else changed the introduction first; the caller must roll back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This introduction was changed by someone else in the meantime; nothing was "
+            "changed by you. Here is how it stands now."
+        )
+
+
+class DuplicateIntroduction(IntroductionError):
+    """The pair already has an open or introduced introduction; confirm to go on."""
+
+    def __init__(self, existing: list[Introduction]) -> None:
+        states = ", ".join(sorted({intro.state_label.lower() for intro in existing}))
+        super().__init__(
+            f"These two organizations already have {len(existing)} introduction(s) ({states}). "
+            "Tick the box to confirm that another one is wanted.",
+            field="confirm",
+        )
+        self.existing = existing
+
+
+# --- who may take which step ------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """What a user is to one introduction; a pair in ``TRANSITIONS`` names the roles."""
+
+    STAFF = "staff"
+    REQUESTER = "requester"  # a member of the organization that asked
+    AWAITED = "awaited"  # a member of a side whose consent is still missing
+    PARTY = "party"  # a member of either organization
+    SYSTEM = "system"  # the portal itself (expiry)
+
+
+S = IntroState
+_OUTCOME_ACTORS = frozenset({Role.PARTY, Role.STAFF})
+_WITHDRAWERS = frozenset({Role.PARTY})
+
+TRANSITIONS: dict[tuple[IntroState, IntroState], frozenset[Role]] = {
+    (S.REQUESTED, S.UNDER_REVIEW): frozenset({Role.STAFF}),
+    (S.REQUESTED, S.WITHDRAWN): _WITHDRAWERS,
+    (S.REQUESTED, S.EXPIRED): frozenset({Role.SYSTEM}),
+    (S.UNDER_REVIEW, S.APPROVED): frozenset({Role.STAFF}),
+    (S.UNDER_REVIEW, S.DECLINED): frozenset({Role.STAFF}),
+    (S.UNDER_REVIEW, S.WITHDRAWN): _WITHDRAWERS,
+    (S.UNDER_REVIEW, S.EXPIRED): frozenset({Role.SYSTEM}),
+    (S.APPROVED, S.ACCEPTED): frozenset({Role.AWAITED}),
+    (S.APPROVED, S.DECLINED): frozenset({Role.AWAITED}),
+    (S.APPROVED, S.WITHDRAWN): _WITHDRAWERS,
+    (S.APPROVED, S.EXPIRED): frozenset({Role.SYSTEM}),
+    (S.ACCEPTED, S.INTRODUCED): frozenset({Role.AWAITED}),
+    (S.ACCEPTED, S.DECLINED): frozenset({Role.AWAITED}),
+    (S.ACCEPTED, S.WITHDRAWN): _WITHDRAWERS,
+    (S.ACCEPTED, S.EXPIRED): frozenset({Role.SYSTEM}),
+    (S.INTRODUCED, S.MEETING_HELD): _OUTCOME_ACTORS,
+    (S.INTRODUCED, S.STALLED): _OUTCOME_ACTORS,
+    (S.MEETING_HELD, S.PROPOSAL_SUBMITTED): _OUTCOME_ACTORS,
+    (S.MEETING_HELD, S.STALLED): _OUTCOME_ACTORS,
+    (S.PROPOSAL_SUBMITTED, S.WON): _OUTCOME_ACTORS,
+    (S.PROPOSAL_SUBMITTED, S.LOST): _OUTCOME_ACTORS,
+    (S.PROPOSAL_SUBMITTED, S.STALLED): _OUTCOME_ACTORS,
+    # Leaving 'stalled' is logging progress: only to a step after the one it stalled at
+    # (checked against ``stalled_from``, see ``_check_guard``).
+    (S.STALLED, S.MEETING_HELD): _OUTCOME_ACTORS,
+    (S.STALLED, S.PROPOSAL_SUBMITTED): _OUTCOME_ACTORS,
+    (S.STALLED, S.WON): _OUTCOME_ACTORS,
+    (S.STALLED, S.LOST): _OUTCOME_ACTORS,
+}
+
+# The outcome steps in order; from 'stalled' only the next step of the state it left.
+NEXT_OUTCOME: dict[IntroState, frozenset[IntroState]] = {
+    S.INTRODUCED: frozenset({S.MEETING_HELD}),
+    S.MEETING_HELD: frozenset({S.PROPOSAL_SUBMITTED}),
+    S.PROPOSAL_SUBMITTED: frozenset({S.WON, S.LOST}),
+}
+OUTCOME_TARGETS = frozenset({S.MEETING_HELD, S.PROPOSAL_SUBMITTED, S.WON, S.LOST, S.STALLED})
+
+
+def side_of(introduction: Introduction, user: User | Any) -> Side | None:
+    """The side ``user`` belongs to in this introduction, if any."""
+    if not getattr(user, "is_authenticated", False) or user.organization_id is None:
+        return None
+    if user.organization_id == introduction.vendor_id:
+        return Side.VENDOR
+    if user.organization_id == introduction.buyer_id:
+        return Side.BUYER
+    return None
+
+
+def _is_staff(user: User | Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False))
+
+
+def awaited_sides(introduction: Introduction) -> list[Side]:
+    """The sides whose consent is still missing, once staff approved."""
+    if introduction.state not in (S.APPROVED, S.ACCEPTED):
+        return []
+    return [side for side in Side if introduction.consented_at(side) is None]
+
+
+def roles_of(introduction: Introduction, user: User | Any | None) -> frozenset[Role]:
+    if user is None:
+        return frozenset({Role.SYSTEM})
+    if _is_staff(user):
+        return frozenset({Role.STAFF})
+    side = side_of(introduction, user)
+    if side is None or not can_view(introduction, user):
+        return frozenset()
+    roles = {Role.PARTY}
+    if side == introduction.requesting_side:
+        roles.add(Role.REQUESTER)
+    if side in awaited_sides(introduction):
+        roles.add(Role.AWAITED)
+    return frozenset(roles)
+
+
+def can_view(introduction: Introduction, user: User | Any) -> bool:
+    """Staff see every introduction; the side that asked sees its own request; the other
+    side sees it once staff approved it (a request staff turn down never reaches it)."""
+    if _is_staff(user):
+        return True
+    side = side_of(introduction, user)
+    if side is None:
+        return False
+    return side == introduction.requesting_side or introduction.approved_at is not None
+
+
+def allowed_targets(introduction: Introduction, user: User | Any) -> list[IntroState]:
+    """The states ``user`` could move the introduction to now (for the page's buttons)."""
+    roles = roles_of(introduction, user)
+    targets = []
+    for (source, target), who in TRANSITIONS.items():
+        if source == introduction.state and roles & who and _guard_ok(introduction, target):
+            targets.append(target)
+    return targets
+
+
+def _guard_ok(introduction: Introduction, target: IntroState) -> bool:
+    if introduction.state == S.STALLED:
+        resumed = IntroState(introduction.stalled_from or S.INTRODUCED)
+        return target in NEXT_OUTCOME.get(resumed, frozenset())
+    return True
+
+
+# --- the one place states change ---------------------------------------------------------
+
+
+def _clean(note: str | None, field: str = "note") -> str:
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise IntroductionError(f"keep it under {MAX_NOTE} characters", field)
+    return note
+
+
+def _actor_role(introduction: Introduction, actor: User | None) -> str:
+    if actor is None:
+        return "system"
+    if _is_staff(actor):
+        return "staff"
+    side = side_of(introduction, actor)
+    if side is None:  # roles_of refused anyone else before we got here
+        raise NotAllowed("only the two organizations and trade staff act on an introduction")
+    return side.value
+
+
+def _log(
+    introduction: Introduction,
+    kind: EventKind,
+    actor: User | None,
+    *,
+    from_state: str | None,
+    to_state: str,
+    note: str = "",
+    private: bool = False,
+    now: dt.datetime,
+) -> IntroductionEvent:
+    event = IntroductionEvent(
+        introduction=introduction,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        actor_role=_actor_role(introduction, actor),
+        actor_name=(actor.full_name or actor.email) if actor is not None else "",
+        note=note,
+        private=private,
+        created_at=now,
+    )
+    db.session.add(event)
+    return event
+
+
+def _flush() -> None:
+    """Flush, turning a lost race on the version counter into ``ChangedByOthers``."""
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise ChangedByOthers() from exc
+
+
+def transition(
+    introduction: Introduction,
+    to_state: IntroState | str,
+    actor: User | None,
+    *,
+    note: str = "",
+    private_reason: str = "",
+    expected_state: str | None = None,
+    now: dt.datetime | None = None,
+) -> IntroductionEvent:
+    """Move ``introduction`` to ``to_state`` on behalf of ``actor`` (None: the portal).
+
+    ``note`` is shown to both sides and staff; ``private_reason`` only to staff (its own
+    audit row). ``expected_state`` is the state the actor saw: if it moved meanwhile, the
+    step is refused as ``ChangedByOthers``. Flushes; the caller commits or rolls back.
+    """
+    now = now or utc_now()
+    if expected_state is not None and expected_state != introduction.state:
+        raise ChangedByOthers()
+    source = IntroState(introduction.state)
+    try:
+        target = IntroState(to_state)
+    except ValueError:
+        raise IllegalTransition(f"'{to_state}' is not a state of an introduction") from None
+    allowed = TRANSITIONS.get((source, target))
+    if allowed is None or not _guard_ok(introduction, target):
+        raise IllegalTransition(
+            f"An introduction that is {source.label.lower()} cannot become "
+            f"{target.label.lower()}; nothing was changed."
+        )
+    if not roles_of(introduction, actor) & allowed:
+        raise NotAllowed(f"You may not mark this introduction as {target.label.lower()}.")
+    note = _clean(note)
+    private_reason = _clean(private_reason, "private_reason")
+    if target == S.DECLINED and _is_staff(actor) and not note:
+        raise IntroductionError("give the reason, so the requester knows why", "reason")
+
+    introduction.state = target
+    introduction.state_changed_at = now
+    introduction.reminder_sent_at = None
+    if target == S.APPROVED:
+        introduction.approved_at = now
+    elif target == S.INTRODUCED:
+        introduction.introduced_at = now
+    elif target == S.STALLED:
+        introduction.stalled_from = source
+    if source == S.STALLED:
+        introduction.stalled_from = None
+    event = _log(
+        introduction, EventKind.TRANSITION, actor, from_state=source, to_state=target, note=note,
+        now=now,
+    )  # fmt: skip
+    if private_reason:
+        _log(
+            introduction, EventKind.NOTE, actor, from_state=target, to_state=target,
+            note=private_reason, private=True, now=now,
+        )  # fmt: skip
+    _flush()
+    notifications.after_transition(introduction, source, target, actor, note)
+    return event
+
+
+# --- the steps people take ---------------------------------------------------------------
+
+
+def take_for_review(
+    introduction: Introduction, staff: User, *, expected_state: str | None = None
+) -> IntroductionEvent:
+    return transition(introduction, S.UNDER_REVIEW, staff, expected_state=expected_state)
+
+
+def approve(
+    introduction: Introduction, staff: User, *, note: str = "", expected_state: str | None = None
+) -> IntroductionEvent:
+    """Staff agree; ``note`` goes to both sides with the request for consent."""
+    return transition(introduction, S.APPROVED, staff, note=note, expected_state=expected_state)
+
+
+def decline(
+    introduction: Introduction,
+    user: User,
+    *,
+    reason: str = "",
+    private_reason: str = "",
+    expected_state: str | None = None,
+) -> IntroductionEvent:
+    """Staff decline with a ``reason`` the requester reads (and maybe a private one); a
+    side asked to consent declines with an optional ``private_reason`` only staff read."""
+    return transition(
+        introduction,
+        S.DECLINED,
+        user,
+        note=reason if _is_staff(user) else "",
+        private_reason=private_reason,
+        expected_state=expected_state,
+    )
+
+
+def accept(
+    introduction: Introduction,
+    user: User,
+    *,
+    expected_state: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[IntroductionEvent]:
+    """A side consents. The first of two consents takes approved -> accepted; the second
+    takes accepted -> introduced. A member's request carried its own side's consent, so
+    the other side's acceptance takes both steps, each logged."""
+    now = now or utc_now()
+    if expected_state is not None and expected_state != introduction.state:
+        raise ChangedByOthers()
+    side = side_of(introduction, user)
+    if side is None or not can_view(introduction, user):
+        raise NotAllowed("Only the two organizations accept an introduction.")
+    if introduction.state not in (S.APPROVED, S.ACCEPTED):
+        raise IllegalTransition(
+            f"This introduction is {introduction.state_label.lower()}; there is nothing to "
+            "accept. Nothing was changed."
+        )
+    if introduction.consented_at(side) is not None:
+        other = introduction.organization(side.other).name
+        raise IntroductionError(
+            f"Your organization has already accepted; it is up to {other} now. Nothing was changed."
+        )
+    events = []
+    if introduction.state == S.APPROVED:
+        events.append(transition(introduction, S.ACCEPTED, user, now=now))
+    if introduction.consented_at(side.other) is not None:
+        events.append(transition(introduction, S.INTRODUCED, user, now=now))
+    if side == Side.VENDOR:
+        introduction.vendor_consented_at = now
+    else:
+        introduction.buyer_consented_at = now
+    _flush()
+    return events
+
+
+def withdraw(
+    introduction: Introduction,
+    user: User,
+    *,
+    private_reason: str = "",
+    expected_state: str | None = None,
+) -> IntroductionEvent:
+    return transition(
+        introduction,
+        S.WITHDRAWN,
+        user,
+        private_reason=private_reason,
+        expected_state=expected_state,
+    )
+
+
+def log_outcome(
+    introduction: Introduction,
+    user: User,
+    outcome: IntroState | str,
+    *,
+    note: str = "",
+    expected_state: str | None = None,
+) -> IntroductionEvent:
+    """Record how an introduction went: a meeting, a proposal, won, lost, or stalled."""
+    if outcome not in OUTCOME_TARGETS:
+        raise IllegalTransition(f"'{outcome}' is not an outcome; nothing was changed.")
+    return transition(introduction, outcome, user, note=note, expected_state=expected_state)
+
+
+def add_note(
+    introduction: Introduction, staff: User, note: str, *, private: bool = True
+) -> IntroductionEvent:
+    """A staff note on the audit trail, private unless staff choose to share it."""
+    if not _is_staff(staff):
+        raise NotAllowed("Only trade staff add notes to an introduction.")
+    note = _clean(note)
+    if not note:
+        raise IntroductionError("write the note first", "note")
+    event = _log(
+        introduction, EventKind.NOTE, staff, from_state=introduction.state,
+        to_state=introduction.state, note=note, private=private, now=utc_now(),
+    )  # fmt: skip
+    db.session.flush()
+    return event
+
+
+# --- asking for an introduction ---------------------------------------------------------
+
+
+def find_introduction(introduction_id: int) -> Introduction | None:
+    return db.session.get(Introduction, introduction_id)
+
+
+def existing_between(vendor: Organization, buyer: Organization) -> list[Introduction]:
+    """Introductions of this pair that are still open or went as far as introduced."""
+    states = [state.value for state in OPEN_STATES | CONTACT_SHARING_STATES]
+    return list(
+        db.session.scalars(
+            sa.select(Introduction)
+            .where(
+                Introduction.vendor_id == vendor.id,
+                Introduction.buyer_id == buyer.id,
+                Introduction.state.in_(states),
+            )
+            .order_by(Introduction.id)
+        )
+    )
+
+
+def _check_pair(vendor: Organization, buyer: Organization, need: Need | None) -> None:
+    if vendor.kind != OrganizationKind.VENDOR:
+        raise IntroductionError("the vendor must be a U.S. vendor organization", "vendor")
+    if buyer.kind != OrganizationKind.BUYER:
+        raise IntroductionError("the buyer must be an ASEAN buyer organization", "buyer")
+    for organization, field in ((vendor, "vendor"), (buyer, "buyer")):
+        if not organization.is_verified:
+            raise IntroductionError(
+                f"{organization.name} is not verified yet; only verified organizations are "
+                "introduced",
+                field,
+            )
+    if need is not None:
+        if need.buyer_id != buyer.id:
+            raise IntroductionError("that need was posted by another buyer", "need")
+        if not need.is_public:
+            raise IntroductionError("that need is no longer open", "need")
+
+
+def _create(
+    vendor: Organization,
+    buyer: Organization,
+    need: Need | None,
+    origin: str,
+    user: User,
+    message: str,
+    confirm_duplicate: bool,
+    now: dt.datetime,
+) -> Introduction:
+    _check_pair(vendor, buyer, need)
+    message = _clean(message, "message")
+    existing = existing_between(vendor, buyer)
+    if existing and not confirm_duplicate:
+        raise DuplicateIntroduction(existing)
+    introduction = Introduction(
+        vendor=vendor,
+        vendor_id=vendor.id,
+        buyer=buyer,
+        buyer_id=buyer.id,
+        need=need,
+        state=S.REQUESTED,
+        requested_by_side=origin,
+        requested_by=user,
+        vendor_consented_at=now if origin == Side.VENDOR else None,
+        buyer_consented_at=now if origin == Side.BUYER else None,
+        state_changed_at=now,
+        created_at=now,
+    )
+    db.session.add(introduction)
+    _log(
+        introduction, EventKind.TRANSITION, user, from_state=None, to_state=S.REQUESTED,
+        note=message, now=now,
+    )  # fmt: skip
+    db.session.flush()
+    return introduction
+
+
+def request_introduction(
+    requester: User,
+    *,
+    vendor: Organization,
+    buyer: Organization,
+    need: Need | None = None,
+    message: str = "",
+    confirm_duplicate: bool = False,
+    now: dt.datetime | None = None,
+) -> Introduction:
+    """A member asks staff to introduce their organization to the other one. Asking is
+    their side's consent; staff review it before the other side hears of it."""
+    now = now or utc_now()
+    side = None
+    if getattr(requester, "organization_id", None) == vendor.id:
+        side = Side.VENDOR
+    elif getattr(requester, "organization_id", None) == buyer.id:
+        side = Side.BUYER
+    if side is None or _is_staff(requester):
+        raise NotAllowed("Members ask for introductions to their own organization.")
+    introduction = _create(vendor, buyer, need, side, requester, message, confirm_duplicate, now)
+    notifications.request_received(introduction, introduction.events[0].note)
+    return introduction
+
+
+def propose_introduction(
+    staff: User,
+    *,
+    vendor: Organization,
+    buyer: Organization,
+    need: Need | None = None,
+    note: str = "",
+    confirm_duplicate: bool = False,
+    now: dt.datetime | None = None,
+) -> Introduction:
+    """Staff propose a pair themselves: requested, reviewed and approved in one go (each
+    step logged), so both sides are asked for consent at once; ``note`` goes to both."""
+    if not _is_staff(staff):
+        raise NotAllowed("Only trade staff propose introductions.")
+    now = now or utc_now()
+    introduction = _create(vendor, buyer, need, "staff", staff, "", confirm_duplicate, now)
+    transition(introduction, S.UNDER_REVIEW, staff, now=now)
+    transition(introduction, S.APPROVED, staff, note=note, now=now)
+    return introduction
+
+
+# --- lists and what to do next ----------------------------------------------------------
+
+
+def _visible_to_side(organization_id: int) -> sa.ColumnElement[bool]:
+    """Introductions the members of this organization see (see ``can_view``)."""
+    approved = Introduction.approved_at.is_not(None)
+    return sa.or_(
+        sa.and_(
+            Introduction.vendor_id == organization_id,
+            sa.or_(Introduction.requested_by_side == Side.VENDOR, approved),
+        ),
+        sa.and_(
+            Introduction.buyer_id == organization_id,
+            sa.or_(Introduction.requested_by_side == Side.BUYER, approved),
+        ),
+    )
+
+
+def introductions_of(organization: Organization) -> list[Introduction]:
+    """An organization's introductions, the most recently changed first."""
+    return list(
+        db.session.scalars(
+            sa.select(Introduction)
+            .where(_visible_to_side(organization.id))
+            .options(selectinload(Introduction.vendor), selectinload(Introduction.buyer))
+            .order_by(Introduction.state_changed_at.desc(), Introduction.id.desc())
+        )
+    )
+
+
+def staff_introductions_query(state: str | None = None) -> sa.Select[tuple[Introduction]]:
+    """Every introduction for staff, narrowed to one state, the most recently changed first."""
+    query = sa.select(Introduction).options(
+        selectinload(Introduction.vendor), selectinload(Introduction.buyer)
+    )
+    if state:
+        query = query.where(Introduction.state == state)
+    return query.order_by(Introduction.state_changed_at.desc(), Introduction.id.desc())
+
+
+def visible_events(introduction: Introduction, viewer: User | Any) -> list[IntroductionEvent]:
+    """The audit trail as ``viewer`` may read it: everything for staff, the rest without
+    private rows."""
+    if _is_staff(viewer):
+        return list(introduction.events)
+    return [event for event in introduction.events if not event.private]
+
+
+def next_step(introduction: Introduction, viewer: User | Any) -> str:
+    """One sentence: what happens next, said to ``viewer``."""
+    state = IntroState(introduction.state)
+    side = side_of(introduction, viewer)
+    if state in (S.REQUESTED, S.UNDER_REVIEW):
+        if _is_staff(viewer):
+            return "Review it: approve it or decline it with a reason."
+        return "Trade staff review the request."
+    if state in (S.APPROVED, S.ACCEPTED):
+        awaited = awaited_sides(introduction)
+        if side is not None and side in awaited:
+            return "Accept or decline the introduction."
+        names = " and ".join(introduction.organization(s).name for s in awaited)
+        return f"Waiting for {names} to accept."
+    if state in ONGOING_OUTCOME_STATES:
+        return "Log how it goes: a meeting, a proposal, won or lost."
+    return "Nothing: this introduction is closed."
+
+
+# --- expiry, reminders and the outcome question -----------------------------------------
+
+
+@dataclass
+class TickReport:
+    expired: int = 0
+    reminded: int = 0
+    asked: int = 0
+    conflicts: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.expired + self.reminded + self.asked
+
+
+def _days(name: str) -> dt.timedelta:
+    return dt.timedelta(days=int(current_app.config[name]))
+
+
+def _open_states() -> list[str]:
+    return [state.value for state in OPEN_STATES]
+
+
+def expire_and_remind(now: dt.datetime) -> TickReport:
+    """Expire requests unanswered for ``PORTAL_INTRODUCTION_EXPIRY_DAYS``; remind whoever
+    must act, once, after ``PORTAL_INTRODUCTION_REMINDER_DAYS``; ask both sides once for
+    the outcome ``PORTAL_OUTCOME_ASK_AFTER_DAYS`` after an introduction.
+
+    Each introduction is handled in its own SAVEPOINT: one changed by someone else
+    meanwhile is skipped (and seen again on the next pass). Flushes, never commits.
+    """
+    report = TickReport()
+    expire_before = now - _days("PORTAL_INTRODUCTION_EXPIRY_DAYS")
+    remind_before = now - _days("PORTAL_INTRODUCTION_REMINDER_DAYS")
+    ask_before = now - _days("PORTAL_OUTCOME_ASK_AFTER_DAYS")
+
+    def each(query: sa.Select[tuple[Introduction]]) -> Iterator[Introduction]:
+        ids = list(db.session.scalars(query.with_only_columns(Introduction.id)))
+        for introduction_id in ids:
+            introduction = db.session.get(Introduction, introduction_id)
+            if introduction is not None:
+                yield introduction
+
+    open_query = sa.select(Introduction).where(Introduction.state.in_(_open_states()))
+    for introduction in each(
+        open_query.where(Introduction.state_changed_at <= expire_before).order_by(Introduction.id)
+    ):
+        if _in_savepoint(report, lambda i=introduction: transition(i, S.EXPIRED, None, now=now)):
+            report.expired += 1
+
+    for introduction in each(
+        open_query.where(
+            Introduction.state_changed_at <= remind_before,
+            Introduction.reminder_sent_at.is_(None),
+        ).order_by(Introduction.id)
+    ):
+        if _in_savepoint(report, lambda i=introduction: _remind(i, now)):
+            report.reminded += 1
+
+    ongoing = [state.value for state in ONGOING_OUTCOME_STATES]
+    for introduction in each(
+        sa.select(Introduction)
+        .where(
+            Introduction.state.in_(ongoing),
+            Introduction.introduced_at <= ask_before,
+            sa.or_(
+                Introduction.vendor_outcome_asked_at.is_(None),
+                Introduction.buyer_outcome_asked_at.is_(None),
+            ),
+        )
+        .order_by(Introduction.id)
+    ):
+        if _in_savepoint(report, lambda i=introduction: _ask_outcome(i, now)):
+            report.asked += 1
+    return report
+
+
+def _in_savepoint(report: TickReport, work: Any) -> bool:
+    try:
+        with db.session.begin_nested():
+            work()
+    except ChangedByOthers:
+        report.conflicts += 1
+        return False
+    return True
+
+
+def _remind(introduction: Introduction, now: dt.datetime) -> None:
+    state = introduction.state
+    if state in (S.REQUESTED, S.UNDER_REVIEW):
+        notifications.remind_staff(introduction)
+        note = "Reminder sent to trade staff."
+    else:
+        sides = awaited_sides(introduction)
+        for side in sides:
+            notifications.remind_side(introduction, side)
+        note = "Reminder sent to " + " and ".join(introduction.organization(s).name for s in sides)
+    introduction.reminder_sent_at = now
+    _log(
+        introduction, EventKind.REMINDER, None, from_state=state, to_state=state, note=note,
+        now=now,
+    )  # fmt: skip
+    _flush()
+
+
+def _ask_outcome(introduction: Introduction, now: dt.datetime) -> None:
+    for side in Side:
+        if introduction.outcome_asked_at(side) is not None:
+            continue
+        notifications.ask_outcome(introduction, side)
+        if side == Side.VENDOR:
+            introduction.vendor_outcome_asked_at = now
+        else:
+            introduction.buyer_outcome_asked_at = now
+        _log(
+            introduction, EventKind.OUTCOME_QUESTION, None, from_state=introduction.state,
+            to_state=introduction.state, note=f"Asked {introduction.organization(side).name} "
+            "how it went.", now=now,
+        )  # fmt: skip
+    _flush()
+
+
+# --- the audit trail as CSV ---------------------------------------------------------------
+
+AUDIT_COLUMNS = (
+    "introduction_id",
+    "event_id",
+    "at_utc",
+    "kind",
+    "from_state",
+    "to_state",
+    "actor_role",
+    "actor_name",
+    "actor_email",
+    "private",
+    "note",
+    "vendor_ref",
+    "vendor_name",
+    "buyer_ref",
+    "buyer_name",
+    "need_ref",
+)
+
+
+def _spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def audit_rows(introduction: Introduction | None = None) -> Iterator[dict[str, str]]:
+    """Every line of the audit trail (of one introduction, or all), oldest first."""
+    query = (
+        sa.select(IntroductionEvent, Introduction)
+        .join(Introduction, IntroductionEvent.introduction_id == Introduction.id)
+        .options(
+            selectinload(IntroductionEvent.actor),
+            selectinload(Introduction.vendor),
+            selectinload(Introduction.buyer),
+            selectinload(Introduction.need),
+        )
+        .order_by(IntroductionEvent.introduction_id, IntroductionEvent.id)
+    )
+    if introduction is not None:
+        query = query.where(IntroductionEvent.introduction_id == introduction.id)
+    for event, intro in db.session.execute(query).yield_per(500):
+        yield {
+            "introduction_id": str(intro.id),
+            "event_id": str(event.id),
+            "at_utc": event.created_at.isoformat(timespec="seconds"),
+            "kind": event.kind,
+            "from_state": event.from_state or "",
+            "to_state": event.to_state,
+            "actor_role": event.actor_role,
+            "actor_name": _spreadsheet_safe(event.actor_name),
+            "actor_email": event.actor.email if event.actor is not None else "",
+            "private": "yes" if event.private else "no",
+            "note": _spreadsheet_safe(event.note),
+            "vendor_ref": intro.vendor.ref,
+            "vendor_name": _spreadsheet_safe(intro.vendor.name),
+            "buyer_ref": intro.buyer.ref,
+            "buyer_name": _spreadsheet_safe(intro.buyer.name),
+            "need_ref": intro.need.ref if intro.need is not None else "",
+        }
+
+
+def write_audit_csv(out: IO[str], rows: Iterable[dict[str, str]]) -> int:
+    writer = csv.DictWriter(out, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
