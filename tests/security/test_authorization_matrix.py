@@ -136,6 +136,10 @@ EXPECTED: dict[str, Case] = {
         lambda w: {"need_ref": w.need.ref, "vendor_ref": w.vendor.ref},
         (LOGIN, 302, 403, 403, 403),
     ),
+    # --- introductions (an id no one has: the workflow's own tests cover real ones)
+    "introductions.detail": Case(
+        lambda w: {"introduction_id": 999999}, (LOGIN, 404, 404, 404, 404)
+    ),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.approve": Case(lambda w: {"ref": w.pending.ref}, (LOGIN, 403, 403, 302, 302)),
