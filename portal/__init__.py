@@ -71,6 +71,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.introductions.views import bp as introductions_bp
     from portal.matching.views import bp as matching_bp
     from portal.needs.views import bp as needs_bp
+    from portal.notifications.views import bp as notifications_bp
     from portal.organizations.views import bp as organizations_bp
     from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
@@ -85,12 +86,16 @@ def register_blueprints(app: Flask) -> None:
         matching_bp,
         health_bp,
         introductions_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
 
 
 def register_templates(app: Flask) -> None:
     from portal import vocab
+    from portal.timezones import register_filters
+
+    register_filters(app)
 
     app.jinja_env.filters["sector_label"] = vocab.sector_short_label
     app.jinja_env.filters["country_name"] = vocab.country_name

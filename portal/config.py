@@ -74,6 +74,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_INTRODUCTION_EXPIRY_DAYS": _env_int("PORTAL_INTRODUCTION_EXPIRY_DAYS", 21),
         "PORTAL_INTRODUCTION_REMINDER_DAYS": _env_int("PORTAL_INTRODUCTION_REMINDER_DAYS", 7),
         "PORTAL_OUTCOME_ASK_AFTER_DAYS": _env_int("PORTAL_OUTCOME_ASK_AFTER_DAYS", 90),
+        # The weekly digest goes on this weekday (0 = Monday) at this hour, in each
+        # member's own time zone.
+        "PORTAL_DIGEST_WEEKDAY": _env_int("PORTAL_DIGEST_WEEKDAY", 0),
+        "PORTAL_DIGEST_HOUR": _env_int("PORTAL_DIGEST_HOUR", 8),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),

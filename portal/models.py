@@ -5,6 +5,7 @@ from portal.introductions.models import Introduction, IntroductionEvent, IntroSt
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal
 from portal.needs.models import Need, NeedStatus
+from portal.notifications.models import DigestItem, NotificationMute, NotificationPreference
 from portal.organizations.models import (
     Capability,
     Contact,
@@ -18,6 +19,7 @@ from portal.search.models import IndexEvent
 __all__ = [
     "Capability",
     "Contact",
+    "DigestItem",
     "DismissalReason",
     "IndexEvent",
     "IntroState",
@@ -26,6 +28,8 @@ __all__ = [
     "LeadDismissal",
     "Need",
     "NeedStatus",
+    "NotificationMute",
+    "NotificationPreference",
     "Organization",
     "OrganizationKind",
     "OrganizationReview",

@@ -14,8 +14,10 @@ from types import FrameType
 import click
 from flask.cli import with_appcontext
 
+from portal.db import utc_now
 from portal.mail.services import deliver_pending
 from portal.matching.store import complete_vectors, live_snapshot, sentence_encoder
+from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
 
 VECTOR_ROWS_PER_PASS = 2048
@@ -30,6 +32,9 @@ def run_worker_cycle() -> int:
         before = complete_vectors(generation, encoder.encode, max_rows=0)
         after = complete_vectors(generation, encoder.encode, max_rows=VECTOR_ROWS_PER_PASS)
         done += after.done - before.done
+    # Weekly digests of the members whose slot came (a cheap check when none is due).
+    digests = run_digests(utc_now(), due_only=True)
+    done += digests.sent
     while True:
         report = deliver_pending()
         done += report.sent + report.failed

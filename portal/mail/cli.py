@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.mail.services import deliver_pending, pending_count
+from portal.notifications.cli import digest_command
 
 
 @click.group(cls=AppGroup)
@@ -32,3 +33,6 @@ def send_command() -> None:
 def status_command() -> None:
     """How many messages wait for delivery."""
     click.echo(f"{pending_count()} message(s) waiting for delivery")
+
+
+mail.add_command(digest_command)

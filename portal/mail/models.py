@@ -26,6 +26,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[text]
     body_html: Mapped[str | None] = mapped_column(sa.Text)
+    # The List-Unsubscribe URL of mail to a member (see portal.notifications.services).
+    list_unsubscribe: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[timestamp]
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utc_now)

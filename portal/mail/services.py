@@ -34,15 +34,38 @@ LONGEST_RETRY = dt.timedelta(hours=6)
 MAIL_QUEUED = CommitMark("mail")
 
 
-def queue_mail(recipient: str, subject: str, template: str, **context: object) -> OutboxMessage:
-    """Write a message rendered from ``templates/mail/<template>.txt`` (and ``.html`` if any)."""
+def queue_mail(
+    recipient: str, subject: str, template: str, **context: object
+) -> OutboxMessage | None:
+    """Write a message rendered from ``templates/mail/<template>.txt`` (and ``.html`` if any).
+
+    Every mail passes the member's preferences here, so none is forgotten: mail to a
+    member gets their unsubscribe link (footer and List-Unsubscribe header) and times in
+    their zone; optional mail to a member who unsubscribed is not queued (None).
+    """
+    from portal.notifications.services import mail_policy
+
+    policy = mail_policy(recipient, template)
+    if not policy.send:
+        return None
+    context.setdefault("mail_timezone", policy.timezone)
+    context.setdefault("unsubscribe_url", policy.unsubscribe_url)
     body_text = render_template(f"mail/{template}.txt", **context)
+    if policy.unsubscribe_url:
+        footer = render_template(
+            "mail/_unsubscribe_footer.txt", unsubscribe_url=policy.unsubscribe_url
+        )
+        body_text = f"{body_text.rstrip()}\n\n{footer}"
     try:
         body_html: str | None = render_template(f"mail/{template}.html", **context)
     except TemplateNotFound:
         body_html = None
     message = OutboxMessage(
-        recipient=recipient, subject=subject, body_text=body_text, body_html=body_html
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        list_unsubscribe=policy.unsubscribe_url,
     )
     db.session.add(message)
     db.session.flush()
@@ -65,6 +88,7 @@ class ClaimedMail:
     subject: str
     body_text: str
     body_html: str | None
+    list_unsubscribe: str | None = None
 
 
 @dataclass
@@ -115,7 +139,14 @@ def _claim_due(limit: int) -> list[ClaimedMail]:
         row.attempts += 1
         row.next_attempt_at = now + LEASE
         claimed.append(
-            ClaimedMail(row.id, row.recipient, row.subject, row.body_text, row.body_html)
+            ClaimedMail(
+                row.id,
+                row.recipient,
+                row.subject,
+                row.body_text,
+                row.body_html,
+                row.list_unsubscribe,
+            )
         )
     db.session.commit()
     return claimed
@@ -153,6 +184,9 @@ def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
     email["Subject"] = message.subject
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="portal.localhost")
+    if message.list_unsubscribe:  # RFC 2369 and RFC 8058 one-click (a POST to the link)
+        email["List-Unsubscribe"] = f"<{message.list_unsubscribe}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")

@@ -136,6 +136,11 @@ EXPECTED: dict[str, Case] = {
         lambda w: {"need_ref": w.need.ref, "vendor_ref": w.vendor.ref},
         (LOGIN, 302, 403, 403, 403),
     ),
+    # --- mail settings (one's own), and the signed links in mail (the token decides)
+    "notifications.settings": Case(none, (LOGIN, 200, 200, 200, 200)),
+    "notifications.remove_mute": Case(lambda w: {"mute_id": 999999}, (LOGIN, 404, 404, 404, 404)),
+    "notifications.unsubscribe": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
+    "notifications.mute": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
     # --- introductions (an id no one has: the workflow's own tests cover real ones)
     "introductions.detail": Case(
         lambda w: {"introduction_id": 999999}, (LOGIN, 404, 404, 404, 404)

@@ -1,0 +1,1 @@
+"""Member mail preferences: immediate mail or a weekly digest, mutes, unsubscribe."""

@@ -1,0 +1,25 @@
+"""The notification settings form: how often we write, and whether optional mail goes."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectChoice
+from wtforms.validators import InputRequired
+
+from portal.notifications.models import MailMode
+
+
+class PreferencesForm(FlaskForm):
+    mode = RadioField(
+        "How should we send you news?",
+        choices=[
+            SelectChoice(MailMode.IMMEDIATE.value, "Immediately: one mail per new step or lead"),
+            SelectChoice(MailMode.DIGEST.value, "A weekly digest of new leads and pending actions"),
+        ],
+        validators=[InputRequired(message="Choose immediate mail or the weekly digest.")],
+    )
+    optional_mail = BooleanField("Send me optional mail (digests, lead mail, reminders)")
+
+
+class ConfirmForm(FlaskForm):
+    """A POST button, so link scanners that follow a mail's links change nothing."""
