@@ -3,21 +3,34 @@ the need, whether the vendor already works in the buyer's country, the shared se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from portal.matching.concepts import Thesaurus
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import phrase_terms, terms, words
 from portal.vocab import country_name, sector_short_label
 
 MAX_REASONS = 3
+# Shared words rarer than this (BM25 idf over the vendors) are worth quoting; a word in
+# about a fifth of all profiles or more ("system", "city", "back") explains nothing.
+MIN_QUOTED_IDF = 1.6
+
+WordWeight = Callable[[str], float]
 
 
 def _quote(phrases: list[str], limit: int = 2) -> str:
     return ", ".join(f"“{p}”" for p in phrases[:limit])
 
 
-def capability_reason(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus) -> str | None:
+def capability_reason(
+    need: NeedProfile,
+    vendor: VendorProfile,
+    thesaurus: Thesaurus,
+    word_weight: WordWeight | None = None,
+) -> str | None:
     """The capability that best answers the need, named with the concept they share, or
-    failing that with the need's own words it covers."""
+    failing that with the need's distinctive words it covers (``word_weight`` gives a
+    stemmed word's idf; without it every word of four letters or more counts)."""
     need_match = thesaurus.match(phrase_terms(need.text))
     best: tuple[float, str] | None = None
     for capability in vendor.capabilities or []:
@@ -42,23 +55,37 @@ def capability_reason(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesa
         stemmed = terms(word)
         if stemmed:
             need_words.setdefault(stemmed[0], word)
-    best_overlap: tuple[int, str, list[str]] | None = None
+
+    def weight(term: str) -> float:
+        if word_weight is not None:
+            return word_weight(term)
+        return MIN_QUOTED_IDF if len(term) >= 4 else 0.0
+
+    best_overlap: tuple[float, str, list[str]] | None = None
     for capability in vendor.capabilities or []:
-        shared = [
-            need_words[t]
+        weighted = [
+            (weight(t), need_words[t])
             for t in dict.fromkeys(terms(capability.title + " " + capability.description))
             if t in need_words
         ]
-        if shared and (best_overlap is None or len(shared) > best_overlap[0]):
-            best_overlap = (len(shared), capability.title, shared)
+        weighted = sorted((w, word) for w, word in weighted if w >= MIN_QUOTED_IDF)[::-1]
+        total = sum(w for w, _ in weighted)
+        # One shared word is as often a coincidence ("back" up, cash "back") as a reason.
+        if len(weighted) >= 2 and (best_overlap is None or total > best_overlap[0]):
+            best_overlap = (total, capability.title, [word for _, word in weighted])
     if best_overlap is not None:
         return f"“{best_overlap[1]}” covers {_quote(best_overlap[2], 3)} from the need"
     return None
 
 
-def lead_reasons(need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus) -> list[str]:
+def lead_reasons(
+    need: NeedProfile,
+    vendor: VendorProfile,
+    thesaurus: Thesaurus,
+    word_weight: WordWeight | None = None,
+) -> list[str]:
     reasons: list[str] = []
-    capability = capability_reason(need, vendor, thesaurus)
+    capability = capability_reason(need, vendor, thesaurus, word_weight)
     if capability:
         reasons.append(capability)
     if need.country in vendor.markets:

@@ -85,6 +85,12 @@ class LeadsModel:
         # tenths of a second, and most queries reuse a stored vector instead.
         self._encoder = encoder
 
+    def word_weight(self, term: str) -> float:
+        """A stemmed word's idf over the vendors (0 if no vendor uses it)."""
+        bm25 = self.vendors.snapshot.bm25
+        column = bm25.vocabulary.get(term)
+        return float(bm25.idf[column]) if column is not None else 0.0
+
     @property
     def encoder(self) -> Any:
         if callable(self._encoder) and not hasattr(self._encoder, "encode"):
@@ -214,7 +220,9 @@ class LeadsModel:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
 
         def make(vendor: VendorProfile, score: float) -> Lead:
-            return Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus))
+            return Lead(
+                vendor, need, score, lead_reasons(need, vendor, self.thesaurus, self.word_weight)
+            )
 
         query = self.query_for_need(need)
         return self._leads(
@@ -232,7 +240,9 @@ class LeadsModel:
         """The open needs ``vendor`` could win, skipping the need ids in ``exclude``."""
 
         def make(need: NeedProfile, score: float) -> Lead:
-            return Lead(vendor, need, score, lead_reasons(need, vendor, self.thesaurus))
+            return Lead(
+                vendor, need, score, lead_reasons(need, vendor, self.thesaurus, self.word_weight)
+            )
 
         query = self.query_for_vendor(vendor)
         return self._leads(self.needs, query, limit, exclude, weights, adjust, need_profiles, make)

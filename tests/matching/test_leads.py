@@ -319,3 +319,48 @@ def test_concept_matches_carry_their_evidence() -> None:
     match = t.match(phrase_terms("Remote patient monitoring for clinics and street markets"))
     for concept, strength in match.strengths.items():
         assert strength > 0 and match.evidence[concept], t.concepts[concept].id
+
+
+def _profiles_sharing(words_of_capability: str) -> tuple[NeedProfile, VendorProfile]:
+    from portal.matching.profiles import CapabilityText
+
+    need = NeedProfile(
+        id=1,
+        ref="n",
+        title="Evening queues",
+        description="Cars back up for two kilometres near the regional centre every evening.",
+        sectors=[],
+        country="VN",
+        buyer_id=9,
+        buyer_name="City",
+    )
+    vendor = VendorProfile(
+        id=2,
+        ref="v",
+        name="Vendor",
+        summary="",
+        sectors=[],
+        markets=[],
+        capabilities=[CapabilityText("Ledger", words_of_capability)],
+    )
+    return need, vendor
+
+
+def test_one_shared_word_is_no_reason_two_distinctive_ones_are() -> None:
+    """Regression: a telehealth vendor's lead for a traffic need said it 'covers “back”
+    from the need' (cash back, back up): one shared word is a coincidence."""
+    from portal.matching.reasons import capability_reason
+
+    need, vendor = _profiles_sharing("Cash back on every purchase.")
+    assert capability_reason(need, vendor, thesaurus()) is None
+    need, vendor = _profiles_sharing("Counts queues of cars at every kilometre of road.")
+    reason = capability_reason(need, vendor, thesaurus())
+    assert reason is not None and "“Ledger” covers" in reason
+
+
+def test_common_words_are_not_quoted_when_the_vendors_idf_is_known() -> None:
+    from portal.matching.reasons import capability_reason
+
+    need, vendor = _profiles_sharing("Counts queues of cars at every kilometre of road.")
+    everywhere = {t: 0.1 for t in terms("queues cars kilometre")}
+    assert capability_reason(need, vendor, thesaurus(), lambda t: everywhere.get(t, 0.0)) is None
