@@ -1,8 +1,11 @@
-"""Trade staff pages: the queue of organizations waiting for verification."""
+"""Trade staff pages: the queue of organizations waiting for verification, and the
+pipeline dashboard of introductions."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,7 +15,8 @@ from portal.extensions import db
 from portal.organizations.forms import ConfirmForm, RejectForm, reject_form_for
 from portal.organizations.models import Organization, VerificationStatus
 from portal.organizations.services import find_organization
-from portal.staff import services
+from portal.staff import dashboard, services
+from portal.staff.forms import DashboardFilterForm
 from portal.staff.services import OrganizationError
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -92,3 +96,58 @@ def reject(ref: str) -> Response | tuple[str, int]:
 def _reviewer() -> User:
     """The logged-in staff user itself, not the proxy, so it can be stored on the review."""
     return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+# --- the pipeline dashboard ------------------------------------------------------------------
+
+
+def _dashboard_filters() -> tuple[DashboardFilterForm, dashboard.Filters, bool]:
+    """The filters from the query string; a bad value is a form error, and is ignored."""
+    form = DashboardFilterForm(request.args)
+    valid = form.validate() if request.args else True
+    if not valid:
+        return form, dashboard.Filters(), False
+    return (
+        form,
+        dashboard.Filters(
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+            sector=form.sector.data or "",
+            country=form.country.data or "",
+            state=form.state.data or "",
+        ),
+        True,
+    )
+
+
+@bp.get("/dashboard")
+@staff_required
+def dashboard_page() -> tuple[str, int]:
+    """Counts, funnel, breakdowns, time in each state, the oldest waiting items."""
+    form, filters, valid = _dashboard_filters()
+    pipeline = dashboard.pipeline(filters)
+    return render_template(
+        "staff/dashboard.html",
+        form=form,
+        pipeline=pipeline,
+        chart=dashboard.bar_chart,
+        state_items=[(state.label, count) for state, count in pipeline.by_state],
+        median_items=[(state.label, days) for state, days, _ in pipeline.median_days],
+        export_args={k: v for k, v in request.args.items() if v} if valid else {},
+    ), (200 if valid else 400)
+
+
+@bp.get("/dashboard/introductions.csv")
+@staff_required
+def dashboard_csv() -> Response:
+    """The filtered introductions with their outcomes, safe to open in a spreadsheet."""
+    _form, filters, valid = _dashboard_filters()
+    if not valid:
+        abort(400)
+    out = io.StringIO()
+    dashboard.write_csv(out, filters)
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=introductions.csv"},
+    )

@@ -147,6 +147,8 @@ EXPECTED: dict[str, Case] = {
     ),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "staff.dashboard_csv": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.approve": Case(lambda w: {"ref": w.pending.ref}, (LOGIN, 403, 403, 302, 302)),
     "staff.reject": Case(lambda w: {"ref": w.pending.ref}, (LOGIN, 403, 403, 400, 400)),
 }
