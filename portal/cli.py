@@ -13,12 +13,14 @@ from flask.cli import FlaskGroup
 def register_commands(app: Flask) -> None:
     from portal.accounts.cli import users
     from portal.exchange.cli import demo_command, export_command, import_command
+    from portal.introductions.cli import introductions
     from portal.mail.cli import mail
     from portal.matching.cli import leads
     from portal.search.cli import index
     from portal.worker import worker
 
-    commands = (users, mail, worker, index, leads, import_command, export_command, demo_command)
+    commands = (users, mail, worker, index, leads, introductions)
+    commands += (import_command, export_command, demo_command)
     for command in commands:
         app.cli.add_command(command)
 

@@ -15,6 +15,7 @@ import click
 from flask.cli import with_appcontext
 
 from portal.db import utc_now
+from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import complete_vectors, live_snapshot, sentence_encoder
 from portal.notifications.services import run_digests
@@ -35,6 +36,7 @@ def run_worker_cycle() -> int:
     # Weekly digests of the members whose slot came (a cheap check when none is due).
     digests = run_digests(utc_now(), due_only=True)
     done += digests.sent
+    done += run_introduction_tick().total  # expiry, reminders, outcome questions
     while True:
         report = deliver_pending()
         done += report.sent + report.failed

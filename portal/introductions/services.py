@@ -315,14 +315,25 @@ def transition(
     if source == S.STALLED:
         introduction.stalled_from = None
     event = _log(
-        introduction, EventKind.TRANSITION, actor, from_state=source, to_state=target, note=note,
+        introduction,
+        EventKind.TRANSITION,
+        actor,
+        from_state=source,
+        to_state=target,
+        note=note,
         now=now,
-    )  # fmt: skip
+    )
     if private_reason:
         _log(
-            introduction, EventKind.NOTE, actor, from_state=target, to_state=target,
-            note=private_reason, private=True, now=now,
-        )  # fmt: skip
+            introduction,
+            EventKind.NOTE,
+            actor,
+            from_state=target,
+            to_state=target,
+            note=private_reason,
+            private=True,
+            now=now,
+        )
     _flush()
     notifications.after_transition(introduction, source, target, actor, note)
     return event
@@ -443,9 +454,15 @@ def add_note(
     if not note:
         raise IntroductionError("write the note first", "note")
     event = _log(
-        introduction, EventKind.NOTE, staff, from_state=introduction.state,
-        to_state=introduction.state, note=note, private=private, now=utc_now(),
-    )  # fmt: skip
+        introduction,
+        EventKind.NOTE,
+        staff,
+        from_state=introduction.state,
+        to_state=introduction.state,
+        note=note,
+        private=private,
+        now=utc_now(),
+    )
     db.session.flush()
     return event
 
@@ -523,9 +540,14 @@ def _create(
     )
     db.session.add(introduction)
     _log(
-        introduction, EventKind.TRANSITION, user, from_state=None, to_state=S.REQUESTED,
-        note=message, now=now,
-    )  # fmt: skip
+        introduction,
+        EventKind.TRANSITION,
+        user,
+        from_state=None,
+        to_state=S.REQUESTED,
+        note=message,
+        now=now,
+    )
     db.session.flush()
     return introduction
 
@@ -742,9 +764,14 @@ def _remind(introduction: Introduction, now: dt.datetime) -> None:
         note = "Reminder sent to " + " and ".join(introduction.organization(s).name for s in sides)
     introduction.reminder_sent_at = now
     _log(
-        introduction, EventKind.REMINDER, None, from_state=state, to_state=state, note=note,
+        introduction,
+        EventKind.REMINDER,
+        None,
+        from_state=state,
+        to_state=state,
+        note=note,
         now=now,
-    )  # fmt: skip
+    )
     _flush()
 
 
@@ -758,10 +785,14 @@ def _ask_outcome(introduction: Introduction, now: dt.datetime) -> None:
         else:
             introduction.buyer_outcome_asked_at = now
         _log(
-            introduction, EventKind.OUTCOME_QUESTION, None, from_state=introduction.state,
-            to_state=introduction.state, note=f"Asked {introduction.organization(side).name} "
-            "how it went.", now=now,
-        )  # fmt: skip
+            introduction,
+            EventKind.OUTCOME_QUESTION,
+            None,
+            from_state=introduction.state,
+            to_state=introduction.state,
+            note=f"Asked {introduction.organization(side).name} how it went.",
+            now=now,
+        )
     _flush()
 
 

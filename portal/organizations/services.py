@@ -16,6 +16,7 @@ from portal.accounts.access import can_manage_organization, is_member_of
 from portal.accounts.models import User
 from portal.db import list_contains, utc_now
 from portal.extensions import db
+from portal.introductions.models import CONTACT_SHARING_STATES, Introduction
 from portal.mail.services import queue_mail
 from portal.organizations.models import (
     Capability,
@@ -108,12 +109,29 @@ def can_see_profile(organization: Organization, viewer: User | Any) -> bool:
 def visible_contacts(organization: Organization, viewer: User | Any) -> list[Contact]:
     """The contacts ``viewer`` may read: the ONE place the rule lives.
 
-    Contact details are private to the organization's own members and staff (introductions
-    will widen this later, here and nowhere else); everyone else gets an empty list.
+    Contact details are private to the organization's own members, staff, and the members
+    of an organization it has an introduction with that reached 'introduced' (or any
+    outcome after it: both sides consented); everyone else gets an empty list.
     """
-    if can_see_private(organization, viewer):
+    if can_see_private(organization, viewer) or _introduced_to(organization, viewer):
         return list(organization.contacts)
     return []
+
+
+def _introduced_to(organization: Organization, viewer: User | Any) -> bool:
+    """Whether ``viewer`` is a member of an organization introduced to ``organization``."""
+    other_id = getattr(viewer, "organization_id", None)
+    if not getattr(viewer, "is_authenticated", False) or other_id is None:
+        return False
+    sharing = [state.value for state in CONTACT_SHARING_STATES]
+    pair = sa.or_(
+        sa.and_(Introduction.vendor_id == organization.id, Introduction.buyer_id == other_id),
+        sa.and_(Introduction.buyer_id == organization.id, Introduction.vendor_id == other_id),
+    )
+    found = db.session.scalar(
+        sa.select(Introduction.id).where(pair, Introduction.state.in_(sharing)).limit(1)
+    )
+    return found is not None
 
 
 def can_manage(organization: Organization, user: User | Any) -> bool:

@@ -113,14 +113,22 @@ def walk_to(pair: Pair, state: IntroState, *, origin: str = "vendor") -> Introdu
         origin = "staff"
     if origin == "staff":
         intro = services.propose_introduction(
-            pair.staff, vendor=pair.vendor, buyer=pair.buyer, need=pair.need, note="Meet up.",
+            pair.staff,
+            vendor=pair.vendor,
+            buyer=pair.buyer,
+            need=pair.need,
+            note="Meet up.",
             confirm_duplicate=True,
-        )  # fmt: skip
+        )
     else:
         intro = services.request_introduction(
-            pair.member(origin), vendor=pair.vendor, buyer=pair.buyer, need=pair.need,
-            message="We would like to meet.", confirm_duplicate=True,
-        )  # fmt: skip
+            pair.member(origin),
+            vendor=pair.vendor,
+            buyer=pair.buyer,
+            need=pair.need,
+            message="We would like to meet.",
+            confirm_duplicate=True,
+        )
     other = "buyer" if origin == "vendor" else "vendor"
     steps: list = []
     if origin != "staff":

@@ -40,9 +40,12 @@ def transitions(intro: Introduction) -> list[tuple[str | None, str]]:
 
 def test_member_request_introduction_walks_every_state_and_logs_each(pair: Pair) -> None:
     intro = services.request_introduction(
-        pair.vendor_member, vendor=pair.vendor, buyer=pair.buyer, need=pair.need,
+        pair.vendor_member,
+        vendor=pair.vendor,
+        buyer=pair.buyer,
+        need=pair.need,
         message="We light old towns.",
-    )  # fmt: skip
+    )
     assert intro.state == S.REQUESTED
     assert intro.vendor_consented_at is not None and intro.buyer_consented_at is None
 

@@ -27,6 +27,7 @@ from organizations.directory_factories import log_in, make_contact, make_need, m
 
 from portal.accounts.models import Role
 from portal.extensions import db
+from portal.introductions.services import propose_introduction
 from portal.needs.models import NeedStatus
 from portal.organizations.models import Capability, OrganizationKind
 from portal.search.index import IndexStore
@@ -48,6 +49,7 @@ class World:
     closed_need: Any
     pending: Any
     other_buyer: Any
+    introduction: Any = None  # made by the introduction cases when first asked for
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ def none(w: World) -> dict[str, Any]:
 
 def everyone(code: int) -> tuple[int, int, int, int, int]:
     return (code, code, code, code, code)
+
+
+def introduction(w: World) -> dict[str, Any]:
+    """An introduction staff proposed between the world's vendor and buyer (made once)."""
+    if w.introduction is None:
+        w.introduction = propose_introduction(make_user(Role.STAFF), vendor=w.vendor, buyer=w.buyer)
+        db.session.commit()
+    return {"introduction_id": w.introduction.id}
 
 
 # anonymous, vendor member, buyer member of another organization, staff, admin
@@ -141,10 +151,25 @@ EXPECTED: dict[str, Case] = {
     "notifications.remove_mute": Case(lambda w: {"mute_id": 999999}, (LOGIN, 404, 404, 404, 404)),
     "notifications.unsubscribe": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
     "notifications.mute": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
-    # --- introductions (an id no one has: the workflow's own tests cover real ones)
-    "introductions.detail": Case(
-        lambda w: {"introduction_id": 999999}, (LOGIN, 404, 404, 404, 404)
-    ),
+    # --- introductions: one staff proposed between the vendor and the buyer (so the vendor
+    # is a party, the other buyer an outsider). An empty POST lacks the state the page was
+    # drawn in: 400 for whoever may reach the step at all.
+    "introductions.mine": Case(none, (LOGIN, 200, 200, 302, 302)),
+    "introductions.detail": Case(introduction, (LOGIN, 200, 404, 200, 200)),
+    "introductions.accept": Case(introduction, (LOGIN, 400, 404, 400, 400)),
+    "introductions.decline": Case(introduction, (LOGIN, 400, 404, 400, 400)),
+    "introductions.withdraw": Case(introduction, (LOGIN, 400, 404, 400, 400)),
+    "introductions.log_outcome": Case(introduction, (LOGIN, 400, 404, 400, 400)),
+    "introductions.take_for_review": Case(introduction, (LOGIN, 403, 403, 400, 400)),
+    "introductions.approve": Case(introduction, (LOGIN, 403, 403, 400, 400)),
+    "introductions.staff_decline": Case(introduction, (LOGIN, 403, 403, 400, 400)),
+    "introductions.add_note": Case(introduction, (LOGIN, 403, 403, 400, 400)),
+    "introductions.new": Case(
+        none, (LOGIN, 404, 200, 302, 302), query=lambda w: {"with": w.vendor.ref}
+    ),  # the vendor cannot ask for its own kind; staff are sent to the propose form
+    "introductions.staff_list": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "introductions.audit_export": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "introductions.propose": Case(none, (LOGIN, 403, 403, 200, 200)),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
