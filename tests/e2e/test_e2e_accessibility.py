@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import log_in_as, unique
-from live_portal import LiveServer
+from e2e_helpers import DEMO, log_in_as, unique
+from live_portal import Browsing, LiveServer
 from playwright.sync_api import Page
 
+from portal.accounts.services import find_user_by_email
+from portal.introductions.services import request_introduction
 from portal.organizations.models import OrganizationKind
-from portal.organizations.services import create_organization
+from portal.organizations.services import create_organization, find_organization
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 FAILING_IMPACTS = {"serious", "critical"}
@@ -140,6 +142,34 @@ def test_staff_pages(page: Page, live_server: LiveServer) -> None:
     )
     log_in_as(page, "staff")
     check_pages(page, ["/staff/verification", f"/vendors/{VENDOR}", f"/needs/{NEED}"])
+
+
+def _introduction_asked_by_the_demo_buyer() -> int:
+    """An introduction waiting for staff, asked by the demo buyer of a demo vendor."""
+    introduction = request_introduction(
+        find_user_by_email(DEMO["buyer"].email),  # type: ignore[arg-type]
+        vendor=find_organization("demo-v-tidewater"),  # type: ignore[arg-type]
+        buyer=find_organization(BUYER),  # type: ignore[arg-type]
+        message="Our river wards flood every rainy season.",
+        confirm_duplicate=True,  # another run of this test may have asked already
+    )
+    return introduction.id
+
+
+def test_introduction_pages(browsing: Browsing, live_server: LiveServer) -> None:
+    introduction = f"/introductions/{live_server.run(_introduction_asked_by_the_demo_buyer)}"
+    staff = browsing.new_page()
+    log_in_as(staff, "staff")
+    check_pages(
+        staff,
+        ["/staff/dashboard", "/staff/introductions", "/staff/introductions/propose", introduction],
+    )
+    buyer = browsing.new_page()
+    log_in_as(buyer, "buyer")
+    check_pages(buyer, ["/introductions", introduction])
+    vendor = browsing.new_page()
+    log_in_as(vendor, "vendor")
+    check_pages(vendor, ["/introductions", f"/introductions/new?with={BUYER}"])
 
 
 @pytest.mark.parametrize("path", ["/no-such-page", f"/needs/{NEED}-gone"])
