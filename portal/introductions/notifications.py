@@ -93,9 +93,10 @@ def _pair(introduction: Introduction) -> str:
     return f"{introduction.vendor.name} and {introduction.buyer.name}"
 
 
-def _expires_on(introduction: Introduction) -> dt.date:
+def _expires_on(introduction: Introduction) -> dt.datetime:
+    """When a waiting introduction expires (mail shows it in the recipient's zone)."""
     days = int(current_app.config["PORTAL_INTRODUCTION_EXPIRY_DAYS"])
-    return (introduction.state_changed_at + dt.timedelta(days=days)).date()
+    return introduction.state_changed_at + dt.timedelta(days=days)
 
 
 def _sides_who_know(introduction: Introduction) -> list[Side]:
