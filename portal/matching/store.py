@@ -264,11 +264,32 @@ def complete_vectors(
     max_rows: int | None = None,
     progress: Progress | None = None,
 ) -> VectorProgress:
-    """Embed the snapshot's rows that have no vector yet, at most ``max_rows`` of them."""
+    """Embed the snapshot's rows that have no vector yet, at most ``max_rows`` of them.
+
+    A rebuild may swap in a newer generation and remove this one while it is being
+    worked on (the worker and ``portal index rebuild`` run side by side): then the
+    vectors are no longer wanted, and what was done so far is returned, not an error.
+    """
     snapshot = load_snapshot(generation)
     if snapshot is None:
         return VectorProgress(0, 0)
-    done_all = total_all = 0
+    result = VectorProgress(0, 0)
+    try:
+        _complete_vectors(generation, snapshot, encode, max_rows, progress, result)
+    except FileNotFoundError:
+        if generation.exists():
+            raise
+    return result
+
+
+def _complete_vectors(
+    generation: Path,
+    snapshot: Snapshot,
+    encode: Callable[[list[str]], np.ndarray],
+    max_rows: int | None,
+    progress: Progress | None,
+    result: VectorProgress,
+) -> None:
     budget = max_rows
     for name, side in (("needs", snapshot.needs), ("vendors", snapshot.vendors)):
         path, done_file = _vector_paths(generation, name)
@@ -293,9 +314,8 @@ def complete_vectors(
                 if progress is not None:
                     progress(len(ids))
             del array
-        done_all += done
-        total_all += total
-    return VectorProgress(done_all, total_all)
+        result.done += done
+        result.total += total
 
 
 def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
