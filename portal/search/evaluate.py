@@ -194,18 +194,24 @@ def evaluate(
     ``require_all`` every word must match, otherwise any. No words: every document,
     scored zero (ordered by document number, i.e. index order).
     """
-    total_docs = max(1, searcher.doc_count())
-    idf = {
-        (name, token): math.log(total_docs / (searcher.doc_frequency(name, token) + 1)) + 1
-        for word in query.words
-        for token in word
-        for name in text_fields
-    }
+    parts = segments(searcher, text_fields, facet_fields)
+    # Document frequencies over live documents only: Whoosh's count includes deleted
+    # documents until their segment is merged, so the same records would score
+    # differently depending on the index's history.
+    total_docs = max(1, sum(int(part.live().sum()) for part in parts))
+    idf = {}
+    for name in text_fields:
+        for token in {token for word in query.words for token in word}:
+            frequency = sum(
+                int(np.count_nonzero(part.live()[part.postings(name, token).docs]))
+                for part in parts
+            )
+            idf[(name, token)] = math.log(total_docs / (frequency + 1)) + 1
     average = {name: max(searcher.avg_field_length(name, 1.0), 1e-6) for name in text_fields}
     counts: dict[str, dict[str, int]] = {name: {} for name in facet_fields}
     total = 0
     best: list[tuple[np.ndarray, np.ndarray]] = []
-    for segment in segments(searcher, text_fields, facet_fields):
+    for segment in parts:
         arrays = segment.arrays
         mask = segment.live().copy()
         for name, value in query.exclude.items():
