@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -12,6 +13,17 @@ from sqlalchemy.orm import selectinload
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
+
+# Where one sentence ends and the next begins (after . ! or ?).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+# A need's sentence this short ("Budget approved.") says little on its own.
+_MIN_SENTENCE_WORDS = 4
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` that say something on their own."""
+    found = [s.strip() for s in _SENTENCE_BREAK.split(text or "")]
+    return [s for s in found if len(s.split()) >= _MIN_SENTENCE_WORDS]
 
 
 @dataclass
@@ -36,6 +48,15 @@ class VendorProfile:
         parts = [self.name, self.summary]
         parts += [f"{c.title}. {c.description}" for c in self.capabilities]
         return "\n".join(p for p in parts if p)
+
+    @property
+    def pieces(self) -> list[str]:
+        """What the sentence embedding reads, one text per thing the vendor offers: the
+        company in a line, then each capability. Embedding the whole profile at once cut
+        it at 128 word pieces, so long profiles lost their later capabilities."""
+        pieces = [f"{self.name}. {self.summary}" if self.summary else self.name]
+        pieces += [f"{c.title}. {c.description}" for c in self.capabilities]
+        return pieces
 
     @classmethod
     def of(cls, org: Organization) -> VendorProfile:
@@ -70,6 +91,13 @@ class NeedProfile:
     @property
     def text(self) -> str:
         return f"{self.title}.\n{self.description}"
+
+    @property
+    def pieces(self) -> list[str]:
+        """What the sentence embedding reads: the title, then each sentence of the
+        description. A city often lists several problems in one need; a sentence each keeps
+        every problem in the need's vector instead of the first 128 word pieces."""
+        return [self.title, *(sentences(self.description) or [self.description])]
 
     @classmethod
     def of(cls, need: Need) -> NeedProfile:

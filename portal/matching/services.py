@@ -41,6 +41,7 @@ from portal.matching.store import (
     events_version,
     live_snapshot,
     need_candidates,
+    pooled_vectors,
     process_cache,
     sentence_encoder,
     vendor_candidates,
@@ -120,11 +121,11 @@ class LeadsModel:
         if vectors_wanted and encoder is not None:
             # Changed records are few: embed them now, on the snapshot's terms.
             if snapshot.vendors.vectors is not None and changes.vendors is not None:
-                texts = [changes.vendor_profiles[int(i)].text for i in changes.vendors.ids]
-                changes.vendors.vectors = encoder.encode(texts)
+                pieces = [changes.vendor_profiles[int(i)].pieces for i in changes.vendors.ids]
+                changes.vendors.vectors = pooled_vectors(encoder.encode, pieces)
             if snapshot.needs.vectors is not None and changes.needs is not None:
-                texts = [changes.need_profiles[int(i)].text for i in changes.needs.ids]
-                changes.needs.vectors = encoder.encode(texts)
+                pieces = [changes.need_profiles[int(i)].pieces for i in changes.needs.ids]
+                changes.needs.vectors = pooled_vectors(encoder.encode, pieces)
         return cls(
             candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
             candidate_set(snapshot.needs, changes.needs, changes.need_ids),
@@ -133,7 +134,7 @@ class LeadsModel:
         )
 
     def _vector(
-        self, side: CandidateSet, text: str, own_side: CandidateSet, record_id: int
+        self, side: CandidateSet, pieces: list[str], own_side: CandidateSet, record_id: int
     ) -> np.ndarray | None:
         """The query's embedding, if the side it is ranked against has vectors: the
         record's stored one when the model holds it, else computed now."""
@@ -144,7 +145,7 @@ class LeadsModel:
             return stored
         if self.encoder is None:
             return None
-        return self.encoder.encode([text])[0]
+        return pooled_vectors(self.encoder.encode, [pieces])[0]
 
     def query_for_need(self, need: NeedProfile) -> Query:
         return Query(
@@ -152,7 +153,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(need.text)),
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
-            self._vector(self.vendors, need.text, self.needs, need.id),
+            self._vector(self.vendors, need.pieces, self.needs, need.id),
         )
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
@@ -161,7 +162,7 @@ class LeadsModel:
             self.thesaurus.match(phrase_terms(vendor.text)),
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
-            self._vector(self.needs, vendor.text, self.vendors, vendor.id),
+            self._vector(self.needs, vendor.pieces, self.vendors, vendor.id),
         )
 
     def _rank(

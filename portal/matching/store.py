@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -239,12 +239,34 @@ def load_vectors(generation: Path, name: str, rows: int) -> np.ndarray | None:
     return np.load(path, mmap_mode="r")
 
 
-def _texts(name: str, ids: list[int]) -> list[str]:
+Encode = Callable[[list[str]], np.ndarray]
+
+
+def pooled_vectors(encode: Encode, records: Sequence[Sequence[str]]) -> np.ndarray:
+    """One unit vector per record: the mean of its pieces' vectors (a vendor's
+    capabilities, a need's sentences), normalised. All pieces go to ``encode`` in one
+    call, so they are batched together; a record with no pieces gets the vector of "".
+    """
+    flat: list[str] = []
+    owners: list[int] = []
+    for row, pieces in enumerate(records):
+        for piece in pieces or [""]:
+            flat.append(piece)
+            owners.append(row)
+    if not flat:
+        return np.zeros((0, VECTOR_DIM), dtype=np.float32)
+    pooled = np.zeros((len(records), VECTOR_DIM), dtype=np.float32)
+    np.add.at(pooled, np.asarray(owners), np.asarray(encode(flat), dtype=np.float32))
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return pooled / np.maximum(norms, 1e-12)
+
+
+def _pieces(name: str, ids: list[int]) -> list[list[str]]:
     if name == "vendors":
         vendors = vendor_profiles(ids)
-        return [vendors[i].text if i in vendors else "" for i in ids]
+        return [vendors[i].pieces if i in vendors else [] for i in ids]
     needs = need_profiles(ids)
-    return [needs[i].text if i in needs else "" for i in ids]
+    return [needs[i].pieces if i in needs else [] for i in ids]
 
 
 @dataclass
@@ -259,7 +281,7 @@ class VectorProgress:
 
 def complete_vectors(
     generation: Path,
-    encode: Callable[[list[str]], np.ndarray],
+    encode: Encode,
     *,
     max_rows: int | None = None,
     progress: Progress | None = None,
@@ -285,7 +307,7 @@ def complete_vectors(
 def _complete_vectors(
     generation: Path,
     snapshot: Snapshot,
-    encode: Callable[[list[str]], np.ndarray],
+    encode: Encode,
     max_rows: int | None,
     progress: Progress | None,
     result: VectorProgress,
@@ -303,7 +325,7 @@ def _complete_vectors(
             while done < total and (budget is None or budget > 0):
                 size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
                 ids = [int(i) for i in side.ids[done : done + size]]
-                array[done : done + len(ids)] = encode(_texts(name, ids))
+                array[done : done + len(ids)] = pooled_vectors(encode, _pieces(name, ids))
                 array.flush()
                 done += len(ids)
                 tmp = done_file.with_suffix(f".{os.getpid()}.tmp")
