@@ -78,6 +78,8 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         # member's own time zone.
         "PORTAL_DIGEST_WEEKDAY": _env_int("PORTAL_DIGEST_WEEKDAY", 0),
         "PORTAL_DIGEST_HOUR": _env_int("PORTAL_DIGEST_HOUR", 8),
+        # Immediate-mode members get new leads in one mail at most this often.
+        "PORTAL_LEAD_ALERT_MINUTES": _env_int("PORTAL_LEAD_ALERT_MINUTES", 60),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("PORTAL_SECURE_COOKIES", False),

@@ -5,7 +5,12 @@ from portal.introductions.models import Introduction, IntroductionEvent, IntroSt
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal
 from portal.needs.models import Need, NeedStatus
-from portal.notifications.models import DigestItem, NotificationMute, NotificationPreference
+from portal.notifications.models import (
+    DigestItem,
+    LeadAlertState,
+    NotificationMute,
+    NotificationPreference,
+)
 from portal.organizations.models import (
     Capability,
     Contact,
@@ -25,6 +30,7 @@ __all__ = [
     "IntroState",
     "Introduction",
     "IntroductionEvent",
+    "LeadAlertState",
     "LeadDismissal",
     "Need",
     "NeedStatus",

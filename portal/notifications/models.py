@@ -38,6 +38,10 @@ class NotificationPreference(db.Model):
     # (the worker's weekly due-time check compares the latter with this week's slot).
     last_digest_at: Mapped[dt.datetime | None]
     digest_checked_at: Mapped[dt.datetime | None]
+    # Immediate mode: when a lead alert last went (at most one per PORTAL_LEAD_ALERT_MINUTES),
+    # and the LeadAlertState.version this member's leads were last fully told at.
+    last_lead_alert_at: Mapped[dt.datetime | None]
+    lead_alerts_version: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
@@ -68,3 +72,24 @@ class DigestItem(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     item_key: Mapped[str] = mapped_column(sa.String(120))
     sent_at: Mapped[timestamp]
+
+
+class LeadAlertState(db.Model):
+    """Where the lead alerts last looked at the index events (one row, id 1).
+
+    ``version`` goes up whenever anything searchable changed since the last alert pass;
+    a member whose ``lead_alerts_version`` is behind it may have new leads, so a pass with
+    no change and nobody behind computes no leads at all. ``event_horizon`` and
+    ``event_mark`` say how far the events were seen: on SQLite the highest event id
+    (writers commit in id order); on PostgreSQL a transaction-id horizon and how many
+    events at or above it were visible, because there ids are not in commit order and a
+    late commit of a lower id must still count as a change.
+    """
+
+    __tablename__ = "lead_alert_state"
+
+    id: Mapped[intpk]
+    version: Mapped[int] = mapped_column(default=0)
+    event_horizon: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    event_mark: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    changed_at: Mapped[dt.datetime | None]  # when a pass last saw a change
