@@ -1,7 +1,8 @@
 """``portal worker``: the long-running process for work that follows commits.
 
 Each pass applies pending index events, computes a slice of the sentence vectors the
-leads still lack, and delivers due mail; Ctrl-C or SIGTERM end it after the current pass.
+leads still lack, queues due digests and lead alerts, and delivers due mail; Ctrl-C or
+SIGTERM end it after the current pass.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from portal.db import utc_now
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import complete_vectors, live_snapshot, sentence_encoder
+from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
 
@@ -36,6 +38,7 @@ def run_worker_cycle() -> int:
     # Weekly digests of the members whose slot came (a cheap check when none is due).
     digests = run_digests(utc_now(), due_only=True)
     done += digests.sent
+    done += run_lead_alerts(utc_now()).sent  # new leads for immediate-mode members
     done += run_introduction_tick().total  # expiry, reminders, outcome questions
     while True:
         report = deliver_pending()

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.mail.services import deliver_pending, pending_count
-from portal.notifications.cli import digest_command
+from portal.notifications.cli import alerts_command, digest_command
 
 
 @click.group(cls=AppGroup)
@@ -36,3 +36,4 @@ def status_command() -> None:
 
 
 mail.add_command(digest_command)
+mail.add_command(alerts_command)

@@ -1,4 +1,4 @@
-"""``portal mail digest``: queue the weekly digests now."""
+"""``portal mail digest`` and ``portal mail alerts``: queue digests and lead alerts now."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 import click
 
 from portal.db import utc_now
+from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 
 
@@ -30,6 +31,20 @@ def digest_command(now_text: str | None, due_only: bool) -> None:
     report = run_digests(_parse_now(now_text), due_only=due_only)
     click.echo(
         f"digests queued: {report.sent}, nothing new: {report.empty}, failed: {report.failed}"
+    )
+    if report.failed:
+        raise SystemExit(1)
+
+
+@click.command("alerts")
+@click.option("--now", "now_text", help="Act as if it were this ISO time (UTC if no zone).")
+def alerts_command(now_text: str | None) -> None:
+    """Queue one lead alert per immediate-mode member with new leads (as the worker does)."""
+    report = run_lead_alerts(_parse_now(now_text))
+    changed = "something" if report.changed else "nothing"
+    click.echo(
+        f"lead alerts queued: {report.sent}, nothing new: {report.empty}, "
+        f"failed: {report.failed}; {changed} searchable changed since the last pass"
     )
     if report.failed:
         raise SystemExit(1)

@@ -13,7 +13,10 @@ class PreferencesForm(FlaskForm):
     mode = RadioField(
         "How should we send you news?",
         choices=[
-            SelectChoice(MailMode.IMMEDIATE.value, "Immediately: one mail per new step or lead"),
+            SelectChoice(
+                MailMode.IMMEDIATE.value,
+                "Immediately: each introduction step at once, new leads as they appear",
+            ),
             SelectChoice(MailMode.DIGEST.value, "A weekly digest of new leads and pending actions"),
         ],
         validators=[InputRequired(message="Choose immediate mail or the weekly digest.")],

@@ -328,8 +328,8 @@ def _lead_items(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
     from portal.needs.models import Need
 
     organization = user.organization
-    if organization is None:
-        return []
+    if organization is None or not organization.is_verified:
+        return []  # a pending or rejected organization takes no part in the matching
     items: list[LeadItem] = []
 
     def mute_links(sectors: list[str]) -> list[tuple[str, str]]:
