@@ -1,21 +1,26 @@
 """``portal worker``: the long-running process for work that follows commits.
 
-Each pass applies pending index events, computes a slice of the sentence vectors the
-leads still lack, queues due digests and lead alerts, and delivers due mail; Ctrl-C or
-SIGTERM end it after the current pass.
+Each cycle applies pending index events, computes a slice of the sentence vectors the
+leads still lack, queues due digests and lead alerts, expires and reminds introductions,
+and delivers due mail; Ctrl-C or SIGTERM end it after the current cycle. The passes fail
+independently: one that raises is logged with its name and rolled back, and the others
+still run (a broken index must not stop mail), so the worker lives on to the next cycle.
 """
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 
 import click
 from flask.cli import with_appcontext
 
 from portal.db import utc_now
+from portal.extensions import db
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import complete_vectors, live_snapshot, sentence_encoder
@@ -23,23 +28,42 @@ from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
 
+log = logging.getLogger(__name__)
+
 VECTOR_ROWS_PER_PASS = 2048
 
 
-def run_worker_cycle() -> int:
-    """One pass of everything the worker does; returns how much work it found."""
-    done = apply_pending_events(wait=5.0).events
+def index_events_pass() -> int:
+    return apply_pending_events(wait=5.0).events
+
+
+def vectors_pass() -> int:
+    """A slice of the vectors still missing, then back to mail."""
     encoder = sentence_encoder(prepare=True)
-    if encoder is not None:  # a slice of the vectors still missing, then back to mail
-        generation, _ = live_snapshot()
-        before = complete_vectors(generation, encoder.encode, max_rows=0)
-        after = complete_vectors(generation, encoder.encode, max_rows=VECTOR_ROWS_PER_PASS)
-        done += after.done - before.done
-    # Weekly digests of the members whose slot came (a cheap check when none is due).
-    digests = run_digests(utc_now(), due_only=True)
-    done += digests.sent
-    done += run_lead_alerts(utc_now()).sent  # new leads for immediate-mode members
-    done += run_introduction_tick().total  # expiry, reminders, outcome questions
+    if encoder is None:
+        return 0
+    generation, _ = live_snapshot()
+    before = complete_vectors(generation, encoder.encode, max_rows=0)
+    after = complete_vectors(generation, encoder.encode, max_rows=VECTOR_ROWS_PER_PASS)
+    return after.done - before.done
+
+
+def digests_pass() -> int:
+    """Weekly digests of the members whose slot came (a cheap check when none is due)."""
+    return run_digests(utc_now(), due_only=True).sent
+
+
+def lead_alerts_pass() -> int:
+    """Immediate-mode members' new leads (no lead computed when nothing changed)."""
+    return run_lead_alerts(utc_now()).sent
+
+
+def introductions_pass() -> int:
+    return run_introduction_tick().total  # expiry, reminders, outcome questions
+
+
+def mail_pass() -> int:
+    done = 0
     while True:
         report = deliver_pending()
         done += report.sent + report.failed
@@ -47,16 +71,46 @@ def run_worker_cycle() -> int:
             return done
 
 
+# In order: mail goes last, so what the other passes queued leaves in the same cycle.
+PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
+    ("index events", index_events_pass),
+    ("vectors", vectors_pass),
+    ("digests", digests_pass),
+    ("lead alerts", lead_alerts_pass),
+    ("introductions", introductions_pass),
+    ("mail", mail_pass),
+)
+
+
+def _run_pass(name: str, work: Callable[[], int]) -> int:
+    """Run one pass; an exception is logged with the pass's name and rolled back."""
+    try:
+        return work()
+    except Exception:
+        log.exception("worker pass %r failed; the other passes go on", name)
+        try:
+            db.session.rollback()
+        except Exception:  # a lost connection: the pool reconnects on the next checkout
+            log.exception("rollback after worker pass %r failed", name)
+            db.session.remove()
+        return 0
+
+
+def run_worker_cycle() -> int:
+    """One pass of everything the worker does; returns how much work it found."""
+    return sum(_run_pass(name, work) for name, work in PASSES)
+
+
 @click.command("worker")
 @with_appcontext
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Do one pass and exit (for cron and tests).")
 def worker(interval: float, once: bool) -> None:
-    """Apply index events and deliver mail until stopped with Ctrl-C or SIGTERM."""
+    """Apply index events, queue digests and lead alerts, deliver mail, until stopped."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        click.echo("stopping after the current pass")
+        click.echo("stopping after the current cycle")
         stop.set()
 
     if not once:
