@@ -40,6 +40,7 @@ from portal.organizations.models import (
     VerificationStatus,
 )
 from portal.search.events import record_index_events
+from portal.versioning import IMPORT_EDITOR
 
 BATCH_SIZE = 1000
 LOOKUP_CHUNK = 1000
@@ -282,7 +283,7 @@ def _write_organizations(
         row = {name: getattr(record, name) for name in fields}
         row["updated_at"] = now
         if record.ref in existing:
-            row["org_id"] = existing[record.ref]
+            row.update(org_id=existing[record.ref], edited_by=IMPORT_EDITOR, edited_at=now)
             changed_rows.append(row)
         else:
             row.update(
@@ -305,8 +306,12 @@ def _write_organizations(
         ids.update(inserted.all())
     if changed_rows:
         # An existing organization keeps its status and its kind (checked in validation).
+        # Its version moves on, so an edit form opened before the import cannot overwrite
+        # it (portal.versioning); its capabilities and contacts are new rows.
         session.execute(
-            sa.update(_organizations).where(_organizations.c.id == sa.bindparam("org_id")),
+            sa.update(_organizations)
+            .where(_organizations.c.id == sa.bindparam("org_id"))
+            .values(version=_organizations.c.version + 1),
             changed_rows,
         )
         changed_ids = [row["org_id"] for row in changed_rows]
@@ -365,7 +370,7 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
             "updated_at": now,
         }
         if record.ref in existing:
-            row["need_id"] = existing[record.ref]
+            row.update(need_id=existing[record.ref], edited_by=IMPORT_EDITOR, edited_at=now)
             changed_rows.append(row)
         else:
             row.update(ref=record.ref, created_at=now)
@@ -375,8 +380,11 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
         inserted = session.execute(sa.insert(_needs).returning(_needs.c.ref, _needs.c.id), new_rows)
         ids.update(inserted.all())
     if changed_rows:
-        session.execute(
-            sa.update(_needs).where(_needs.c.id == sa.bindparam("need_id")), changed_rows
+        session.execute(  # the version moves on, as for organizations above
+            sa.update(_needs)
+            .where(_needs.c.id == sa.bindparam("need_id"))
+            .values(version=_needs.c.version + 1),
+            changed_rows,
         )
     record_index_events(session, [("need", ids[record.ref]) for record in batch])
     report.needs_new += len(new_rows)

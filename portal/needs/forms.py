@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.needs.services import MAX_BUDGET, MAX_DESCRIPTION, MAX_TITLE
@@ -27,6 +34,9 @@ class NeedForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     closes_on = DateField("Closing date", validators=[Optional()])
+    # When editing, the version the form was opened on (``portal.versioning``); empty
+    # when posting a new need.
+    version = HiddenField()
 
     # A budget is a range in the exchange format, so half of one could not be exported.
     # (An empty field stops its own validators, so each side checks for the other.)

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal.db import code_list, intpk, str200, str_ref, text, timestamp, utc_now, utc_today
 from portal.extensions import db
+from portal.versioning import Versioned
 
 if TYPE_CHECKING:
     from portal.organizations.models import Organization
@@ -24,7 +25,7 @@ class NeedStatus(StrEnum):
     AWARDED = "awarded"
 
 
-class Need(db.Model):
+class Need(Versioned, db.Model):
     __tablename__ = "needs"
     __table_args__ = (
         sa.CheckConstraint("status IN ('open', 'closed', 'awarded')", name="status"),

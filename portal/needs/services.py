@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import can_see_private, new_unique_ref
+from portal.versioning import claim_version
 from portal.vocab import SECTORS
 
 MAX_TITLE = 200
@@ -192,11 +193,16 @@ def update_need(
     budget_min: int | None = None,
     budget_max: int | None = None,
     closes_on: dt.date | None = None,
+    expected_version: int | None = None,
+    editor: User | Any = None,
 ) -> Need:
     """Edit a need's text, budget and date; its status changes only through the buttons.
 
-    A past closing date may stay as it was, but cannot be newly set.
+    A past closing date may stay as it was, but cannot be newly set. ``expected_version``
+    is the version the edit form was opened on: if the buyer's members, staff or an
+    import saved since, ``EditConflict`` is raised and nothing is written.
     """
+    claim_version(need, expected_version, editor, "need")
     fields = _checked_fields(
         title=title,
         description=description,

@@ -18,6 +18,7 @@ from portal.needs.services import NeedError
 from portal.organizations.forms import ConfirmForm, read_directory_filters
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import find_organization, is_staff
+from portal.versioning import EditConflict, conflict_for, submitted_version
 
 bp = Blueprint("needs", __name__)
 
@@ -135,7 +136,20 @@ def edit(ref: str) -> str | Response | tuple[str, int]:
     form = NeedForm(obj=need)
     if form.validate_on_submit():
         try:
-            services.update_need(need, **_values(form))  # type: ignore[arg-type]
+            services.update_need(
+                need,
+                **_values(form),  # type: ignore[arg-type]
+                expected_version=submitted_version(form.version),
+                editor=current_user,
+            )
+        except EditConflict as error:
+            # Someone saved since this form was opened: their values above, ours below.
+            db.session.rollback()
+            conflict = conflict_for(error, form, submitted=submitted_version(form.version))
+            page = render_template(
+                "needs/form.html", form=form, buyer=need.buyer, need=need, conflict=conflict
+            )
+            return page, 409
         except NeedError as error:
             db.session.rollback()
             _show_error(form, error)

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    HiddenField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import URL, DataRequired, Email, Length, Optional
 
 from portal.organizations.models import Organization
@@ -46,6 +53,8 @@ class ProfileForm(FlaskForm):
         "ASEAN markets you serve or want to enter", choices=COUNTRY_CHOICES, validators=[Optional()]
     )
     country = SelectField("Country", choices=COUNTRY_CHOICES)
+    # The version the form was opened on, so a save over someone else's is refused.
+    version = HiddenField()
 
 
 def profile_form_for(organization: Organization, **kwargs: Any) -> ProfileForm:
@@ -62,6 +71,7 @@ class CapabilityForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     sectors = SelectMultipleField("Sectors", choices=SECTOR_CHOICES, validators=[Optional()])
+    version = HiddenField()  # when editing: see ProfileForm.version; empty when adding
 
 
 class ContactForm(FlaskForm):
@@ -69,6 +79,7 @@ class ContactForm(FlaskForm):
     title = StringField("Job title", validators=[Optional(), Length(max=200)])
     email = StringField("Email", validators=[Optional(), Length(max=254), Email()])
     phone = StringField("Phone", validators=[Optional(), Length(max=64)])
+    version = HiddenField()  # when editing: see ProfileForm.version; empty when adding
 
 
 class ConfirmForm(FlaskForm):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import code_list, intpk, str200, str_ref, text, timestamp, utc_now
 from portal.extensions import db
+from portal.versioning import Versioned
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -30,7 +31,7 @@ class VerificationStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class Organization(db.Model):
+class Organization(Versioned, db.Model):
     __tablename__ = "organizations"
     __table_args__ = (
         sa.CheckConstraint("kind IN ('vendor', 'buyer')", name="kind"),
@@ -88,7 +89,7 @@ class Organization(db.Model):
         return f"<Organization {self.ref} {self.kind} {self.status}>"
 
 
-class Capability(db.Model):
+class Capability(Versioned, db.Model):
     """A vendor's product, service or past project: what leads are matched on."""
 
     __tablename__ = "capabilities"
@@ -105,7 +106,7 @@ class Capability(db.Model):
     organization: Mapped[Organization] = relationship(back_populates="capabilities")
 
 
-class Contact(db.Model):
+class Contact(Versioned, db.Model):
     """A person to talk to; private to the organization, staff and introduced partners."""
 
     __tablename__ = "contacts"

@@ -26,6 +26,7 @@ from portal.organizations.models import (
     OrganizationReview,
     VerificationStatus,
 )
+from portal.versioning import claim_version
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -200,8 +201,15 @@ def update_profile(
     sectors: list[str] | None = None,
     markets: list[str] | None = None,
     country: str | None = None,
+    expected_version: int | None = None,
+    editor: User | Any = None,
 ) -> Organization:
-    """Change the public profile. Vendors stay in the US; buyers pick an ASEAN country."""
+    """Change the public profile. Vendors stay in the US; buyers pick an ASEAN country.
+
+    ``expected_version`` is the version the edit form was opened on: if someone saved
+    since, ``EditConflict`` is raised and nothing is written (``portal.versioning``).
+    """
+    claim_version(organization, expected_version, editor, "profile")
     name = name.strip()
     if not name or len(name) > 200:
         raise OrganizationError("the name must have 1 to 200 characters", "name")
@@ -259,8 +267,17 @@ def add_capability(
 
 
 def update_capability(
-    capability: Capability, *, title: str, description: str = "", sectors: list[str] | None = None
+    capability: Capability,
+    *,
+    title: str,
+    description: str = "",
+    sectors: list[str] | None = None,
+    expected_version: int | None = None,
+    editor: User | Any = None,
 ) -> Capability:
+    """Change a capability; refused as ``EditConflict`` if saved by someone else since
+    ``expected_version``."""
+    claim_version(capability, expected_version, editor, "capability")
     capability.title = _check_title(title)
     capability.description = description.strip()
     capability.sectors = _check_codes(sectors or [], SECTORS, "sectors", "sector")
@@ -318,8 +335,18 @@ def add_contact(
 
 
 def update_contact(
-    contact: Contact, *, name: str, email: str = "", phone: str = "", title: str = ""
+    contact: Contact,
+    *,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    title: str = "",
+    expected_version: int | None = None,
+    editor: User | Any = None,
 ) -> Contact:
+    """Change a contact; refused as ``EditConflict`` if saved by someone else since
+    ``expected_version``."""
+    claim_version(contact, expected_version, editor, "contact")
     contact.name, contact.email = _check_contact(name, email)
     contact.phone = phone.strip()
     contact.title = title.strip()

@@ -34,6 +34,7 @@ from portal.organizations.forms import (
 )
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import OrganizationError
+from portal.versioning import EditConflict, conflict_for, submitted_version
 
 bp = Blueprint("organizations", __name__)
 
@@ -191,7 +192,12 @@ def edit_profile(ref: str) -> str | Response | tuple[str, int]:
                 sectors=form.sectors.data,
                 markets=form.markets.data if "markets" in form else None,
                 country=form.country.data if "country" in form else None,
+                expected_version=submitted_version(form.version),
+                editor=current_user,
             )
+        except EditConflict as conflict:
+            db.session.rollback()
+            return _conflict_page("organizations/edit.html", form, organization, conflict)
         except OrganizationError as error:
             db.session.rollback()
             _show_error(form, error)
@@ -207,6 +213,22 @@ def _form_page(
 ) -> str | tuple[str, int]:
     page = render_template(template, form=form, organization=organization, **context)
     return (page, 400) if form.errors else page
+
+
+def _conflict_page(
+    template: str,
+    form: FlaskForm,
+    organization: Organization,
+    error: EditConflict,
+    **context: object,
+) -> tuple[str, int]:
+    """The form again after a refused stale save (rolled back already): the reader's own
+    values in the fields, the saved ones above, and the current version to save over."""
+    conflict = conflict_for(error, form, submitted=submitted_version(form.version))  # type: ignore[attr-defined]
+    page = render_template(
+        template, form=form, organization=organization, conflict=conflict, **context
+    )
+    return page, 409
 
 
 # --- capabilities ----------------------------------------------------------------------
@@ -248,7 +270,21 @@ def edit_capability(ref: str, capability_id: int) -> str | Response | tuple[str,
     form = CapabilityForm(obj=capability)
     if form.validate_on_submit():
         try:
-            services.update_capability(capability, **_capability_values(form))  # type: ignore[arg-type]
+            services.update_capability(
+                capability,
+                **_capability_values(form),  # type: ignore[arg-type]
+                expected_version=submitted_version(form.version),
+                editor=current_user,
+            )
+        except EditConflict as conflict:
+            db.session.rollback()
+            return _conflict_page(
+                "organizations/capability_form.html",
+                form,
+                organization,
+                conflict,
+                capability=capability,
+            )
         except OrganizationError as error:
             db.session.rollback()
             _show_error(form, error)
@@ -312,7 +348,17 @@ def edit_contact(ref: str, contact_id: int) -> str | Response | tuple[str, int]:
     form = ContactForm(obj=contact)
     if form.validate_on_submit():
         try:
-            services.update_contact(contact, **_contact_values(form))
+            services.update_contact(
+                contact,
+                **_contact_values(form),
+                expected_version=submitted_version(form.version),
+                editor=current_user,
+            )
+        except EditConflict as conflict:
+            db.session.rollback()
+            return _conflict_page(
+                "organizations/contact_form.html", form, organization, conflict, contact=contact
+            )
         except OrganizationError as error:
             db.session.rollback()
             _show_error(form, error)

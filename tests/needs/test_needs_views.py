@@ -228,10 +228,12 @@ def test_owner_edits_a_need(client: FlaskClient) -> None:
     log_in(client, make_member(buyer))
 
     kept_past_date = client.post(
-        f"/needs/{need.ref}/edit", data=_need_form(title="Better title", closes_on="2000-01-01")
+        f"/needs/{need.ref}/edit",
+        data=_need_form(title="Better title", closes_on="2000-01-01", version=1),
     )
-    new_past_date = client.post(
-        f"/needs/{need.ref}/edit", data=_need_form(title="Worse title", closes_on="2001-01-01")
+    new_past_date = client.post(  # on the form the first save came back to: version 2
+        f"/needs/{need.ref}/edit",
+        data=_need_form(title="Worse title", closes_on="2001-01-01", version=2),
     )
 
     assert kept_past_date.status_code == 302

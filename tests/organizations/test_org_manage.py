@@ -79,6 +79,7 @@ def test_edit_own_profile_saves_and_redirects(client: FlaskClient) -> None:
             "summary": "We build grids.",
             "sectors": ["energy", "water"],
             "markets": ["VN", "SG"],
+            "version": vendor.version,  # the version the form was opened on
         },
     )
 
@@ -97,7 +98,7 @@ def test_buyer_profile_has_a_country_not_markets(client: FlaskClient) -> None:
     page = client.get(f"/organizations/{buyer.ref}/edit").get_data(as_text=True)
     client.post(
         f"/organizations/{buyer.ref}/edit",
-        data={"name": "Da Nang DOST", "country": "TH", "markets": ["SG"]},
+        data={"name": "Da Nang DOST", "country": "TH", "markets": ["SG"], "version": 1},
     )
 
     assert 'name="country"' in page and 'name="markets"' not in page
@@ -134,7 +135,7 @@ def test_editing_a_rejected_organization_sends_it_back_for_review(client: FlaskC
     db.session.commit()
     log_in(client, make_member(vendor))
 
-    client.post(f"/organizations/{vendor.ref}/edit", data={"name": "Try Again Inc"})
+    client.post(f"/organizations/{vendor.ref}/edit", data={"name": "Try Again Inc", "version": 1})
 
     assert _reload(vendor).status == VerificationStatus.PENDING
 
@@ -150,7 +151,7 @@ def test_capability_add_edit_delete(client: FlaskClient) -> None:
     capability = db.session.scalars(db.select(Capability)).one()
     edited = client.post(
         f"/organizations/{vendor.ref}/capabilities/{capability.id}/edit",
-        data={"title": "Smart water meters", "sectors": ["water"]},
+        data={"title": "Smart water meters", "sectors": ["water"], "version": 1},
     )
     db.session.expire_all()
     assert (capability.title, capability.sectors) == ("Smart water meters", ["water"])
@@ -191,7 +192,13 @@ def test_contact_add_edit_delete_and_email_validation(client: FlaskClient) -> No
     contact = db.session.scalars(db.select(Contact)).one()
     client.post(
         f"/organizations/{buyer.ref}/contacts/{contact.id}/edit",
-        data={"name": "Mai Nguyen", "email": "mai.nguyen@city.example", "phone": "", "title": ""},
+        data={
+            "name": "Mai Nguyen",
+            "email": "mai.nguyen@city.example",
+            "phone": "",
+            "title": "",
+            "version": 1,
+        },
     )
     db.session.expire_all()
     assert (contact.name, contact.email, contact.phone) == (
@@ -257,7 +264,9 @@ def test_staff_can_edit_any_organization(app: Flask, client: FlaskClient) -> Non
     vendor = make_org(VENDOR, "Needs A Fix")
     log_in(client, make_user(Role.STAFF))
 
-    response = client.post(f"/organizations/{vendor.ref}/edit", data={"name": "Fixed By Staff"})
+    response = client.post(
+        f"/organizations/{vendor.ref}/edit", data={"name": "Fixed By Staff", "version": 1}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/vendors/{vendor.ref}")
