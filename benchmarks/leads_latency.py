@@ -19,24 +19,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from search_words import SEARCH_WORDS
+
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
-SEARCH_WORDS = [
-    "water",
-    "traffic",
-    "flood",
-    "lighting",
-    "waste",
-    "sensor",
-    "school",
-    "energy",
-    "health",
-    "cctv",
-    "drainage",
-    "bus",
-    "data",
-    "solar",
-]
 
 
 def percentiles(samples: list[float]) -> str:
