@@ -11,17 +11,23 @@ underneath until the end.
 
 Each simulated user is a thread with its own cookie session that logs in through the real
 form with its CSRF token, then browses without pause: directory pages with filters and
-pages, search with facets, leads pages, profile edits (each appends a unique marker to its
-organization's summary; one editing user per organization), and introduction steps (members
-ask, staff take for review and approve, the other side accepts). A step refused because
-another user got there first is a correct answer; a 5xx, a connection error or any other
+pages, search with facets, leads pages, profile edits, and introduction steps (members
+ask, staff take for review and approve, the other side accepts). Every member edits its
+organization's profile and staff edit them too, so two people often save one profile at
+once: each edit appends a unique marker to the summary of the form it loaded and sends
+back the version that form was opened on. A save over someone else's is refused with 409
+and the form again (stale-edit detection); the user then reloads and tries once more. A
+step refused because another user got there first (a 409 edit, an introduction step
+taken meanwhile) is a correct answer, counted; a 5xx, a connection error or any other
 unexpected status is an error.
 
 Then, at the same concurrency, short alternating phases of only a trivial page (/healthz,
 and the home page) and only leads pages (a vendor's /leads, a buyer's need page), for a
-fair ratio of requests per second. Finally it checks that every recorded edit's marker and
-every recorded introduction step is in the database. Exit status 1 on any error, any lost
-write, or a leads/trivial ratio under 0.25 (against the faster trivial page).
+fair ratio of requests per second. Finally it checks that every edit the server confirmed
+(302) has its marker in the database, that no edit refused with 409 has, and that every
+recorded introduction step is there. Exit status 1 on any error, any lost write, any
+refused edit written anyway, or a leads/trivial ratio under 0.25 (against the faster
+trivial page).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from search_words import SEARCH_WORDS
+
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,23 +68,6 @@ GUNICORN = BIN / "gunicorn"
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PASSWORD = "load-test-password-" + secrets.token_hex(4)
 MAIL_DOMAIN = "loadtest.example.org"
-SEARCH_WORDS = [
-    "water",
-    "traffic",
-    "flood",
-    "lighting",
-    "waste",
-    "sensor",
-    "school",
-    "energy",
-    "health",
-    "drainage",
-    "bus",
-    "data",
-    "solar",
-    "parking",
-    "meter",
-]
 REQUEST_TIMEOUT = 120.0
 
 
@@ -178,6 +169,7 @@ def form_having(body: str, field_name: str) -> dict[str, Any] | None:
 
 
 FLASH = re.compile(r'class="flash flash-(\w+)"')
+STALE_EDIT = "since you opened it; your changes are below"  # the 409 page's message
 INTRO_LINK = re.compile(r'href="/introductions/(\d+)"')
 
 
@@ -285,7 +277,7 @@ class World:
     buyers: list[str]
     open_needs: list[str]
     own_needs: dict[str, list[str]]  # buyer ref -> its open needs
-    members: list[tuple[str, str, str, bool]]  # email, kind, org ref, edits the profile
+    members: list[tuple[str, str, str]]  # email, kind, org ref
     staff: list[str]
 
 
@@ -295,11 +287,16 @@ class Records:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     markers: list[tuple[str, str]] = field(default_factory=list)  # org ref, marker
+    refused: list[tuple[str, str]] = field(default_factory=list)  # 409: must not be saved
     steps: list[tuple[int, str, frozenset[str]]] = field(default_factory=list)
 
     def marker(self, ref: str, marker: str) -> None:
         with self.lock:
             self.markers.append((ref, marker))
+
+    def refusal(self, ref: str, marker: str) -> None:
+        with self.lock:
+            self.refused.append((ref, marker))
 
     def step(self, introduction: int, email: str, states: frozenset[str]) -> None:
         with self.lock:
@@ -317,10 +314,9 @@ class User:
         kind: str,
         email: str = "",
         ref: str = "",
-        editor: bool = False,
     ) -> None:
         self.c, self.world, self.records, self.rng = client, world, records, rng
-        self.kind, self.email, self.ref, self.editor = kind, email, ref, editor
+        self.kind, self.email, self.ref = kind, email, ref
 
     # browsing, for everyone
     def directory(self) -> None:
@@ -363,20 +359,40 @@ class User:
 
     # writes
     def edit_profile(self) -> None:
-        moved = self.c.get("profile", "/organization/edit", expect=(302,))
-        path = urllib.parse.urlsplit(moved.location).path
+        """A member edits its own profile; staff edit one of the members' organizations."""
+        if self.kind == "staff":
+            ref = self.rng.choice(self.world.members)[2]
+            path = f"/organizations/{ref}/edit"
+        else:
+            ref = self.ref
+            moved = self.c.get("profile", "/organization/edit", expect=(302,))
+            path = urllib.parse.urlsplit(moved.location).path
+        for attempt in ("first", "after reloading"):
+            if self._save_profile(ref, path, attempt):
+                return
+
+    def _save_profile(self, ref: str, path: str, attempt: str) -> bool:
+        """Load the form, append a marker, save: True if saved, False if refused (409)."""
         page = self.c.get("profile", path)
         form = form_having(page.body, "summary")
-        if form is None:
-            self.c.stats.error("unexpected page", f"no profile form at {path}")
+        if form is None or not any(name == "version" for name, _ in form["f"]):
+            self.c.stats.error("unexpected page", f"no profile form with a version at {path}")
             raise Unexpected
         marker = f"lt{secrets.token_hex(6)}"
         for pair in form["f"]:
             if pair[0] == "summary":
                 pair[1] = f"{pair[1].rstrip()} {marker}".strip()
-        self.c.submit("profile-save", path, form)
-        self.records.marker(self.ref, marker)
-        self.c.stats.outcome("profile edit saved")
+        answer = self.c.submit("profile-save", path, form, expect=(302, 409))
+        if answer.status == 302:
+            self.records.marker(ref, marker)
+            self.c.stats.outcome(f"profile edit saved ({attempt})")
+            return True
+        if STALE_EDIT not in answer.body:
+            self.c.stats.error("unexpected page", f"a 409 without the stale-edit message at {path}")
+            raise Unexpected
+        self.records.refusal(ref, marker)
+        self.c.stats.outcome(f"profile edit refused as stale, 409 ({attempt})")
+        return False
 
     def request_introduction(self) -> None:
         rng = self.rng
@@ -461,8 +477,10 @@ class User:
                 self.staff_review()
             elif r < 0.65:
                 self.c.get("dashboard", "/staff/dashboard")
-            elif r < 0.85:
+            elif r < 0.75:
                 self.directory()
+            elif r < 0.85:
+                self.edit_profile()  # on a member's behalf: races the members' own edits
             else:
                 self.search()
         elif r < 0.25:
@@ -472,10 +490,7 @@ class User:
         elif r < 0.65:
             self.leads()
         elif r < 0.77:
-            if self.editor:
-                self.edit_profile()
-            else:
-                self.directory()
+            self.edit_profile()
         elif r < 0.87:
             self.request_introduction()
         else:
@@ -691,7 +706,7 @@ def create_accounts(args: argparse.Namespace) -> World:
             .where(Need.is_public)
         ):
             own_needs[buyer_ref].append(need_ref)
-        members: list[tuple[str, str, str, bool]] = []
+        members: list[tuple[str, str, str]] = []
         per_kind = args.users * 2 // 5
         for kind, pool in (("vendor", sorted(vendors)), ("buyer", sorted(own_needs))):
             refs = rng.sample(pool, min(args.orgs, len(pool)))
@@ -702,7 +717,7 @@ def create_accounts(args: argparse.Namespace) -> World:
                 create_user(
                     email, PASSWORD, Role(kind), organization_id=org.id, email_confirmed=True
                 )
-                members.append((email, kind, ref, i < len(refs)))
+                members.append((email, kind, ref))
         staff = []
         for i in range(max(1, args.users // 10)):
             email = f"staff{i}@{MAIL_DOMAIN}"
@@ -719,8 +734,9 @@ def create_accounts(args: argparse.Namespace) -> World:
     )
 
 
-def check_writes(database_url: str, records: Records) -> tuple[int, int, list[str]]:
-    """Markers and introduction steps missing from the database (lost writes)."""
+def check_writes(database_url: str, records: Records) -> tuple[int, int, list[str], list[str]]:
+    """Confirmed markers and introduction steps missing from the database (lost writes),
+    and markers of edits refused with 409 found in it (a refusal that wrote anyway)."""
     import psycopg
 
     lost: list[str] = []
@@ -736,10 +752,15 @@ def check_writes(database_url: str, records: Records) -> tuple[int, int, list[st
     for ref, marker in records.markers:
         if marker not in (summaries.get(ref) or "").split():
             lost.append(f"edit {marker} of {ref}")
+    written_anyway = [
+        f"refused edit {marker} of {ref}"
+        for ref, marker in records.refused
+        if marker in (summaries.get(ref) or "").split()
+    ]
     for introduction, email, states in records.steps:
         if not any((introduction, users.get(email), state) in events for state in states):
             lost.append(f"introduction {introduction}: {email} -> {'/'.join(sorted(states))}")
-    return len(records.markers), len(records.steps), lost
+    return len(records.markers), len(records.steps), lost, written_anyway
 
 
 def scan_log(path: Path) -> int:
@@ -843,7 +864,7 @@ def main() -> int:
             records = Records()
             rng = random.Random(args.seed)
             users: list[User] = []
-            for email, kind, ref, editor in world.members:
+            for email, kind, ref in world.members:
                 client = Client(base, stats)
                 client.login(email)
                 users.append(
@@ -855,7 +876,6 @@ def main() -> int:
                         kind=kind,
                         email=email,
                         ref=ref,
-                        editor=editor,
                     )
                 )
             member_clients = [u.c for u in users]
@@ -896,7 +916,7 @@ def main() -> int:
             }
 
             rebuilds.halt()
-            markers, steps, lost = check_writes(database_url, records)
+            markers, steps, lost, written_anyway = check_writes(database_url, records)
             processes.stop_all()
             mail_count = mail.count
 
@@ -944,12 +964,18 @@ def main() -> int:
         for sample in stats.samples[:10]:
             print(f"      e.g. {sample}")
         print(
-            f"writes: {markers} profile edits, {steps} introduction steps recorded; "
+            f"writes: {markers} profile edits saved, {steps} introduction steps recorded; "
             f"{len(lost)} lost"
+        )
+        print(
+            f"stale edits: {len(records.refused)} refused with 409 (saved by someone else "
+            f"since the form was opened); {len(written_anyway)} of them written anyway"
         )
         for item in lost[:10]:
             print(f"      lost: {item}")
-        ok = errors == 0 and not lost and ratio >= 0.25
+        for item in written_anyway[:10]:
+            print(f"      written anyway: {item}")
+        ok = errors == 0 and not lost and not written_anyway and ratio >= 0.25
         print("PASS" if ok else "FAIL")
         if args.keep_logs or not ok:
             kept = Path(tempfile.mkdtemp(prefix="portal-load-logs-"))
