@@ -8,6 +8,7 @@ snapshot's scale, so leads follow every edit without waiting for a rebuild.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,21 @@ def need_candidates(
     return Candidates.build(need_rows(needs), thes, base=base)
 
 
+def fingerprint(pieces: Sequence[str]) -> int:
+    """What a record's vector is made of, as 64 bits: equal fingerprints, equal vectors."""
+    digest = hashlib.blake2b("\x1f".join(pieces).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+P = TypeVar("P", VendorProfile, NeedProfile)
+
+
+def _fingerprinted(profiles: Iterable[P], out: list[int]) -> Iterator[P]:
+    for profile in profiles:
+        out.append(fingerprint(profile.pieces))
+        yield profile
+
+
 def _counting(items: Iterable[T], progress: Progress | None) -> Iterator[T]:
     for item in items:
         yield item
@@ -92,19 +108,26 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
     """
     thes = thesaurus()
     # Streamed: profiles are analysed as they are read, never all held at once.
-    vendor_side = vendor_candidates(_counting(verified_vendors(), progress), thes)
-    need_side = need_candidates(open_needs(), thes)
+    vendor_prints: list[int] = []
+    need_prints: list[int] = []
+    vendor_side = vendor_candidates(
+        _fingerprinted(_counting(verified_vendors(), progress), vendor_prints), thes
+    )
+    need_side = need_candidates(_fingerprinted(open_needs(), need_prints), thes)
     tmp = generation / f"{SNAPSHOT_FOLDER}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     vendor_side.save(tmp, "vendors")
     need_side.save(tmp, "needs")
+    np.save(tmp / "vendors.fingerprints.npy", np.asarray(vendor_prints, dtype=np.uint64))
+    np.save(tmp / "needs.fingerprints.npy", np.asarray(need_prints, dtype=np.uint64))
     meta = {
         "last_event": state.last_event,
         "horizon": state.horizon,
         "vendors": len(vendor_side),
         "needs": len(need_side),
         "built_at": utc_now().isoformat(),
+        "vector_recipe": VECTOR_RECIPE,
     }
     (tmp / "meta.json").write_text(json.dumps(meta))
     target = generation / SNAPSHOT_FOLDER
@@ -112,6 +135,10 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
         os.rename(tmp, target)
     except OSError:  # another process built it first: theirs is as good as ours
         shutil.rmtree(tmp, ignore_errors=True)
+        return
+    live = IndexStore.from_app().current_generation()
+    if live is not None and live != generation:
+        carry_vectors(live, generation)
 
 
 def load_snapshot(generation: Path) -> Snapshot | None:
@@ -215,11 +242,99 @@ def events_version() -> int:
 
 VECTOR_DIM = 384
 VECTOR_CHUNK = 512
+# What a stored vector means: the model and how a record's text becomes one vector. Change
+# it whenever that changes, so that a rebuild never carries over vectors of the old kind.
+VECTOR_RECIPE = "all-MiniLM-L6-v2/mean-of-pieces/1"
 
 
 def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
     folder = generation / SNAPSHOT_FOLDER
     return folder / f"{name}.vectors.npy", folder / f"{name}.vectors.done"
+
+
+def _carried_path(generation: Path, name: str) -> Path:
+    return generation / SNAPSHOT_FOLDER / f"{name}.vectors.carried.npy"
+
+
+def _vector_recipe(generation: Path) -> str | None:
+    try:
+        meta = json.loads((generation / SNAPSHOT_FOLDER / "meta.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return meta.get("vector_recipe")
+
+
+def _keys_path(generation: Path, name: str) -> Path:
+    """The fingerprint of the pieces each stored vector was made from."""
+    return generation / SNAPSHOT_FOLDER / f"{name}.vectors.keys.npy"
+
+
+def _load(path: Path) -> np.ndarray | None:
+    try:
+        return np.load(path, mmap_mode="r")
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def carry_vectors(old: Path, new: Path) -> dict[str, int]:
+    """Copy into ``new``'s snapshot the vectors ``old`` already has for records whose text
+    has not changed, so that a rebuild embeds only what changed (at 100,000 vendors,
+    embedding everything again takes minutes, with leads lexical meanwhile).
+
+    "Not changed" is decided by content, not by index events: each stored vector keeps
+    the fingerprint of the pieces it was made from, and each snapshot row the fingerprint
+    of its pieces when the snapshot was built. Returns the rows carried per side.
+    """
+    carried = {"vendors": 0, "needs": 0}
+    if _vector_recipe(old) != VECTOR_RECIPE or _vector_recipe(new) != VECTOR_RECIPE:
+        return carried
+    old_snapshot, new_snapshot = load_snapshot(old), load_snapshot(new)
+    if old_snapshot is None or new_snapshot is None:
+        return carried
+    folder = new / SNAPSHOT_FOLDER
+    for name, old_side, new_side in (
+        ("vendors", old_snapshot.vendors, new_snapshot.vendors),
+        ("needs", old_snapshot.needs, new_snapshot.needs),
+    ):
+        have = vectors_done(old, name)
+        old_keys = _load(_keys_path(old, name))
+        new_keys = _load(folder / f"{name}.fingerprints.npy")
+        source = _load(_vector_paths(old, name)[0])
+        if not have or old_keys is None or new_keys is None or source is None:
+            continue
+        known = {
+            (int(i), int(key)): row
+            for row, (i, key) in enumerate(zip(old_side.ids[:have], old_keys[:have], strict=True))
+        }
+        pairs = [
+            (row, known[(int(i), int(key))])
+            for row, (i, key) in enumerate(zip(new_side.ids, new_keys, strict=True))
+            if (int(i), int(key)) in known
+        ]
+        if not pairs:
+            continue
+        rows = np.asarray([new_row for new_row, _ in pairs])
+        from_rows = np.asarray([old_row for _, old_row in pairs])
+        target = np.lib.format.open_memmap(
+            _vector_paths(new, name)[0],
+            mode="w+",
+            dtype=np.float32,
+            shape=(len(new_side), VECTOR_DIM),
+        )
+        target[rows] = source[from_rows]
+        target.flush()
+        del target
+        keys = np.lib.format.open_memmap(
+            _keys_path(new, name), mode="w+", dtype=np.uint64, shape=(len(new_side),)
+        )
+        keys[rows] = np.asarray(old_keys)[from_rows]
+        keys.flush()
+        del keys
+        mask = np.zeros(len(new_side), dtype=bool)
+        mask[rows] = True
+        np.save(_carried_path(new, name), mask)
+        carried[name] = len(pairs)
+    return carried
 
 
 def vectors_done(generation: Path, name: str) -> int:
@@ -322,20 +437,34 @@ def _complete_vectors(
             array = np.lib.format.open_memmap(
                 path, mode=mode, dtype=np.float32, shape=(total, VECTOR_DIM)
             )
+            keys = np.lib.format.open_memmap(
+                _keys_path(generation, name),
+                mode="r+" if _keys_path(generation, name).exists() else "w+",
+                dtype=np.uint64,
+                shape=(total,),
+            )
+            carried_file = _carried_path(generation, name)
+            carried = np.load(carried_file) if carried_file.exists() else None
             while done < total and (budget is None or budget > 0):
                 size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
-                ids = [int(i) for i in side.ids[done : done + size]]
-                array[done : done + len(ids)] = pooled_vectors(encode, _pieces(name, ids))
-                array.flush()
-                done += len(ids)
+                chunk = np.arange(done, min(done + size, total))
+                # rows carried over from the previous generation need no work
+                rows = chunk if carried is None else chunk[~carried[chunk]]
+                if len(rows):
+                    pieces = _pieces(name, [int(i) for i in side.ids[rows]])
+                    array[rows] = pooled_vectors(encode, pieces)
+                    keys[rows] = [fingerprint(p) for p in pieces]
+                    array.flush()
+                    keys.flush()
+                done += len(chunk)
                 tmp = done_file.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_text(str(done))
                 os.replace(tmp, done_file)
-                if budget is not None:
-                    budget -= len(ids)
+                if budget is not None:  # the budget is of rows embedded
+                    budget -= len(rows)
                 if progress is not None:
-                    progress(len(ids))
-            del array
+                    progress(len(chunk))
+            del array, keys
         result.done += done
         result.total += total
 
