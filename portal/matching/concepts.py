@@ -23,6 +23,7 @@ from portal.matching.text import phrase_terms
 
 CONCEPTS_FILE = Path(__file__).with_name("concepts.toml")
 RELATED_WEIGHT = 0.35
+TEXT_MATCHES_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Thesaurus:
     # first stemmed term of a phrase -> [(phrase terms, concept index, original phrase)]
     phrases: dict[str, list[tuple[tuple[str, ...], int, str]]]
     related: sp.csr_matrix  # concepts x concepts: 1 on the diagonal, RELATED_WEIGHT off it
+    # text -> its match: a leads page asks about the same need and capabilities for every
+    # lead it lists, and again on the next request
+    _text_matches: dict[str, ConceptMatch] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: Path = CONCEPTS_FILE) -> Thesaurus:
@@ -109,6 +113,16 @@ class Thesaurus:
             result.strengths[concept] = 1.0 - math.exp(-0.7 * len(by_phrase))
             result.evidence[concept] = sorted(by_phrase.values(), key=len, reverse=True)
         return result
+
+    def match_text(self, text: str) -> ConceptMatch:
+        """``match(phrase_terms(text))``, remembered for the most recent texts. The
+        result is shared: read it, never change it."""
+        found = self._text_matches.get(text)
+        if found is None:
+            if len(self._text_matches) >= TEXT_MATCHES_KEPT:
+                self._text_matches.clear()
+            found = self._text_matches[text] = self.match(phrase_terms(text))
+        return found
 
     def matrix(self, matches: Iterable[ConceptMatch], rows: int) -> sp.csr_matrix:
         data, r, c = [], [], []

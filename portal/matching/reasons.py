@@ -4,10 +4,11 @@ the need, whether the vendor already works in the buyer's country, the shared se
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from portal.matching.concepts import Thesaurus
 from portal.matching.profiles import NeedProfile, VendorProfile
-from portal.matching.text import phrase_terms, terms, words
+from portal.matching.text import terms, words
 from portal.vocab import country_name, sector_short_label
 
 MAX_REASONS = 3
@@ -22,6 +23,22 @@ def _quote(phrases: list[str], limit: int = 2) -> str:
     return ", ".join(f"“{p}”" for p in phrases[:limit])
 
 
+@lru_cache(maxsize=4096)
+def _words_by_stem(text: str) -> dict[str, str]:
+    """The text's content words by stem, each as first written (read, never changed)."""
+    found: dict[str, str] = {}
+    for word in words(text):
+        stemmed = terms(word)
+        if stemmed:
+            found.setdefault(stemmed[0], word)
+    return found
+
+
+@lru_cache(maxsize=20_000)
+def _distinct_terms(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(terms(text)))
+
+
 def capability_reason(
     need: NeedProfile,
     vendor: VendorProfile,
@@ -31,10 +48,10 @@ def capability_reason(
     """The capability that best answers the need, named with the concept they share, or
     failing that with the need's distinctive words it covers (``word_weight`` gives a
     stemmed word's idf; without it every word of four letters or more counts)."""
-    need_match = thesaurus.match(phrase_terms(need.text))
+    need_match = thesaurus.match_text(need.text)
     best: tuple[float, str] | None = None
     for capability in vendor.capabilities or []:
-        cap_match = thesaurus.match(phrase_terms(f"{capability.title}. {capability.description}"))
+        cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
         for concept, strength in cap_match.strengths.items():
             if concept in need_match.strengths:
                 weight = strength * need_match.strengths[concept]
@@ -50,11 +67,7 @@ def capability_reason(
     if best is not None:
         return best[1]
     # No shared concept: name the need's words the best capability also uses.
-    need_words = {}
-    for word in words(need.text):
-        stemmed = terms(word)
-        if stemmed:
-            need_words.setdefault(stemmed[0], word)
+    need_words = _words_by_stem(need.text)
 
     def weight(term: str) -> float:
         if word_weight is not None:
@@ -65,7 +78,7 @@ def capability_reason(
     for capability in vendor.capabilities or []:
         weighted = [
             (weight(t), need_words[t])
-            for t in dict.fromkeys(terms(capability.title + " " + capability.description))
+            for t in _distinct_terms(capability.title + " " + capability.description)
             if t in need_words
         ]
         weighted = sorted((w, word) for w, word in weighted if w >= MIN_QUOTED_IDF)[::-1]

@@ -46,7 +46,7 @@ from portal.matching.store import (
     sentence_encoder,
     vendor_candidates,
 )
-from portal.matching.text import phrase_terms, terms
+from portal.matching.text import terms
 
 DEFAULT_LIMIT = 10
 P = TypeVar("P", VendorProfile, NeedProfile)
@@ -150,7 +150,7 @@ class LeadsModel:
     def query_for_need(self, need: NeedProfile) -> Query:
         return Query(
             terms(need.text),
-            self.thesaurus.match(phrase_terms(need.text)),
+            self.thesaurus.match_text(need.text),
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
             self._vector(self.vendors, need.pieces, self.needs, need.id),
@@ -159,7 +159,7 @@ class LeadsModel:
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
         return Query(
             terms(vendor.text),
-            self.thesaurus.match(phrase_terms(vendor.text)),
+            self.thesaurus.match_text(vendor.text),
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
             self._vector(self.needs, vendor.pieces, self.vendors, vendor.id),
