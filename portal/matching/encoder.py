@@ -306,6 +306,8 @@ class SentenceEncoder:
     BF16) it runs the float graph in bfloat16 with float32 accumulation, about five times
     onnxruntime's speed with 8-bit weights on our two cores (docs/benchmarks.md), and a
     text's vector still does not depend on its batch neighbours. Elsewhere it runs float32.
+    Batches go through ``streams`` requests at once, so that one batch's tokenising and
+    pooling in Python overlaps the next batch's inference.
     """
 
     def __init__(
@@ -315,6 +317,7 @@ class SentenceEncoder:
         max_tokens: int = 128,
         threads: int = 2,
         cache_dir: Path | None = None,
+        streams: int = 2,
     ) -> None:
         import openvino as ov
         from tokenizers import Tokenizer
@@ -324,22 +327,24 @@ class SentenceEncoder:
             core.set_property({"CACHE_DIR": str(cache_dir)})
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         self.precision = "bf16" if "BF16" in capabilities else "f32"
+        self.streams = max(1, min(streams, threads))
         self.model = core.compile_model(
             str(model_path),
             "CPU",
             {
                 "INFERENCE_NUM_THREADS": threads,
                 "INFERENCE_PRECISION_HINT": self.precision,
-                "PERFORMANCE_HINT": "LATENCY",
+                "PERFORMANCE_HINT": "THROUGHPUT" if self.streams > 1 else "LATENCY",
+                "NUM_STREAMS": self.streams,
             },
         )
-        self.request = self.model.create_infer_request()
+        self.requests = ov.AsyncInferQueue(self.model, self.streams)
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         # the shipped tokenizer.json pads every text to 128; we pad per batch instead
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=max_tokens)
         self.max_tokens = max_tokens
-        # one request is not safe to run from two threads at once
+        # the request queue is not safe to use from two threads at once
         self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
@@ -350,22 +355,28 @@ class SentenceEncoder:
             return result
         ids = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
         order = np.argsort([len(row) for row in ids], kind="stable")
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            width = max(len(ids[i]) for i in batch)
-            input_ids = np.zeros((len(batch), width), dtype=np.int64)
-            attention_mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = ids[i]
-                attention_mask[row, : len(ids[i])] = 1
-            with self._lock:
-                outputs = self.request.infer(
-                    {"input_ids": input_ids, "attention_mask": attention_mask}
-                )
-                hidden = np.array(outputs[0])
+
+        def pool(request: Any, job: tuple[np.ndarray, np.ndarray]) -> None:
+            batch, attention_mask = job
+            hidden = request.get_output_tensor(0).data
             weights = attention_mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
-            result[batch] = pooled
+            result[batch] = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
+
+        with self._lock:
+            self.requests.set_callback(pool)
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                width = max(len(ids[i]) for i in batch)
+                input_ids = np.zeros((len(batch), width), dtype=np.int64)
+                attention_mask = np.zeros((len(batch), width), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    input_ids[row, : len(ids[i])] = ids[i]
+                    attention_mask[row, : len(ids[i])] = 1
+                self.requests.start_async(
+                    {"input_ids": input_ids, "attention_mask": attention_mask},
+                    (batch, attention_mask),
+                )
+            self.requests.wait_all()
         norms = np.linalg.norm(result, axis=1, keepdims=True)
         return result / np.maximum(norms, 1e-12)
 

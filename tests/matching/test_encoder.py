@@ -110,3 +110,25 @@ def test_default_encoder_is_none_without_the_weights(
     monkeypatch.setattr(enc, "model_dir", lambda: None)
     assert enc.default_encoder(tmp_path) is None
     assert enc.weights_sha256() is None
+
+
+def test_two_threads_encoding_at_once_get_their_own_vectors(
+    encoder: enc.SentenceEncoder,
+) -> None:
+    """Batches run as asynchronous requests; a web worker's threads share one encoder."""
+    import threading
+
+    lists = [TEXTS * 5, [f"water meter {i} reading" for i in range(70)]]
+    expected = [encoder.encode(texts) for texts in lists]
+    results: dict[int, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        results[i] = encoder.encode(lists[i], batch_size=8)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i in range(2):
+        np.testing.assert_allclose(results[i], expected[i], atol=1e-4)
