@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 
 from portal.extensions import db
+from portal.matching.store import vector_progress
 from portal.search.index import IndexStore, read_state
 from portal.search.models import IndexEvent
 
@@ -43,6 +44,9 @@ def check_index(database_ok: bool = True) -> dict[str, Any]:
         "generation": generation.name,
         "last_applied_event": state.last_event,
     }
+    vectors = vector_progress(generation)
+    if vectors is not None:  # information: leads work (lexically) while these are missing
+        result["sentence_vectors"] = {"done": vectors.done, "total": vectors.total}
     if not database_ok:
         return result
     latest, pending = db.session.execute(

@@ -394,6 +394,18 @@ class VectorProgress:
         return self.done >= self.total
 
 
+def vector_progress(generation: Path) -> VectorProgress | None:
+    """How many of the snapshot's records have their sentence vector: cheap (two small
+    files and the snapshot's meta), for status commands and health checks."""
+    try:
+        meta = json.loads((generation / SNAPSHOT_FOLDER / "meta.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    sides = ("vendors", "needs")
+    done = sum(min(vectors_done(generation, name), int(meta.get(name, 0))) for name in sides)
+    return VectorProgress(done, sum(int(meta.get(name, 0)) for name in sides))
+
+
 def complete_vectors(
     generation: Path,
     encode: Encode,

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from portal.matching.store import build_snapshot
+from portal.matching.store import build_snapshot, vector_progress
 from portal.search.index import IndexStore, read_state
 from portal.search.sync import apply_pending_events, check, expected_count, rebuild
 
@@ -86,5 +86,12 @@ def status_command() -> None:
     with store.open().searcher() as searcher:
         state = read_state(searcher)
         count = searcher.doc_count() - 1
-    click.echo(f"live generation: {store.current_generation()}")
+    generation = store.current_generation()
+    click.echo(f"live generation: {generation}")
     click.echo(f"documents: {count}; last event applied: {state.last_event}")
+    vectors = vector_progress(generation) if generation is not None else None
+    if vectors is None:
+        click.echo("leads snapshot: not built yet (the first leads request builds it)")
+    else:
+        note = "" if vectors.complete else " (leads rank without the semantic signal until then)"
+        click.echo(f"sentence vectors: {vectors.done} of {vectors.total} records{note}")

@@ -125,3 +125,22 @@ def test_stored_vectors_are_pooled_from_the_records_pieces(app: Flask, runner) -
     expected = pooled_vectors(word_count_encode, [profiles[i].pieces for i in ids])
     np.testing.assert_allclose(np.asarray(stored), expected, atol=1e-6)
     assert IndexStore.from_app().current_generation() == generation
+
+
+def test_status_and_healthz_show_how_many_vectors_are_ready(app: Flask, runner, client) -> None:
+    build_market()
+    result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    generation, snapshot = live_snapshot()
+    total = len(snapshot.vendors) + len(snapshot.needs)
+
+    status = runner.invoke(args=["index", "status"])
+    assert f"sentence vectors: 0 of {total} records (leads rank without" in status.output
+    vectors = client.get("/healthz").get_json()["checks"]["index"]["sentence_vectors"]
+    assert vectors == {"done": 0, "total": total}
+
+    complete_vectors(generation, word_count_encode)
+    status = runner.invoke(args=["index", "status"])
+    assert f"sentence vectors: {total} of {total} records\n" in status.output
+    vectors = client.get("/healthz").get_json()["checks"]["index"]["sentence_vectors"]
+    assert vectors == {"done": total, "total": total}
