@@ -41,6 +41,10 @@ _LAYERS = 6
 _HEADS = 12
 _HEAD_SIZE = DIMENSIONS // _HEADS
 _LAYER_NORM_EPSILON = 1e-12
+# Word pieces read of each text: a vendor's company line or one capability, a need's title
+# or one sentence. 96 scored as 128 on the dev set (nDCG@10 0.909 / 0.911, the semantic
+# signal alone 0.832 both) at three quarters of the encoder work; 80 lost 0.005-0.012.
+PIECE_TOKENS = 96
 # added to the attention scores of padding, so softmax gives them no weight (as transformers does)
 _MASKED = float(np.finfo(np.float32).min)
 
@@ -394,7 +398,10 @@ def default_encoder(cache_dir: Path) -> SentenceEncoder | None:
             try:
                 model_path = prepare_model(cache_dir, folder / WEIGHTS_FILE)
                 return SentenceEncoder(
-                    model_path, folder / TOKENIZER_FILE, cache_dir=cache_dir / "compiled"
+                    model_path,
+                    folder / TOKENIZER_FILE,
+                    max_tokens=PIECE_TOKENS,
+                    cache_dir=cache_dir / "compiled",
                 )
             except Exception:  # degrade to lexical ranking rather than fail a page
                 log.exception("could not prepare the sentence encoder; ranking without it")

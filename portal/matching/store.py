@@ -244,7 +244,7 @@ VECTOR_DIM = 384
 VECTOR_CHUNK = 512
 # What a stored vector means: the model and how a record's text becomes one vector. Change
 # it whenever that changes, so that a rebuild never carries over vectors of the old kind.
-VECTOR_RECIPE = "all-MiniLM-L6-v2/mean-of-pieces/1"
+VECTOR_RECIPE = "all-MiniLM-L6-v2/mean-of-pieces/96-tokens"
 
 
 def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
