@@ -4,18 +4,17 @@ and both save; the second save is refused (409) and changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 import pytest
+from edit_forms import TAIL, hidden, named, open_form
 from exchange.exchange_factories import buyer as buyer_record
 from exchange.exchange_factories import need as need_record
 from exchange.exchange_factories import write_file
 from flask import Flask
-from flask.testing import FlaskClient
 from organizations.directory_factories import log_in, make_member, make_need, make_org, make_user
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import Role
 from portal.db import utc_today
 from portal.exchange.importer import import_file
 from portal.extensions import db
@@ -26,29 +25,11 @@ from portal.timezones import UTC_ZONE, format_local
 from portal.versioning import IMPORT_EDITOR, EditConflict
 
 BUYER = OrganizationKind.BUYER
-TAIL = "since you opened it; your changes are below — review them and save again."
 
 
 def _reload(need: Need) -> Need:
     db.session.expire_all()
     return db.session.get(Need, need.id)  # type: ignore[return-value]
-
-
-def _named(user: User, name: str) -> User:
-    user.full_name = name
-    db.session.commit()
-    return user
-
-
-def _hidden(html: str, name: str) -> str:
-    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', html)
-    assert match, f"no {name} in the page"
-    return match.group(1)
-
-
-def _open_form(client: FlaskClient, url: str) -> dict[str, str]:
-    html = client.get(url).get_data(as_text=True)
-    return {"csrf_token": _hidden(html, "csrf_token"), "version": _hidden(html, "version")}
 
 
 def _need_form(title: str, hidden: dict[str, str], **overrides: object) -> dict[str, object]:
@@ -119,13 +100,13 @@ def test_staff_and_the_buyer_edit_one_need_the_second_save_gets_409(
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     buyer = make_org(BUYER, "Contested City")
     need = make_need(buyer, "Street lighting")
-    member = _named(make_member(buyer), "Linh Buyer")
-    staff_user = _named(make_user(Role.STAFF), "Sam Staff")
+    member = named(make_member(buyer), "Linh Buyer")
+    staff_user = named(make_user(Role.STAFF), "Sam Staff")
     member_client, staff_client = app.test_client(), app.test_client()
     log_in(member_client, member)
     log_in(staff_client, staff_user)
     url = f"/needs/{need.ref}/edit"
-    member_form, staff_form = _open_form(member_client, url), _open_form(staff_client, url)
+    member_form, staff_form = open_form(member_client, url), open_form(staff_client, url)
 
     saved = staff_client.post(url, data=_need_form("Street lighting (staff)", staff_form))
     refused = member_client.post(
@@ -143,7 +124,7 @@ def test_staff_and_the_buyer_edit_one_need_the_second_save_gets_409(
     assert (need.title, need.budget_max, need.version) == ("Street lighting (staff)", 2_500_000, 2)
 
     # The buyer saves the 409 page's form again (it carries the current version): accepted.
-    again = {"csrf_token": _hidden(html, "csrf_token"), "version": _hidden(html, "version")}
+    again = {"csrf_token": hidden(html, "csrf_token"), "version": hidden(html, "version")}
     resaved = member_client.post(url, data=_need_form("Street lighting (both)", again))
     assert resaved.status_code == 302
     need = _reload(need)

@@ -8,11 +8,11 @@ transaction read the row before another one committed.
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
 import pytest
+from edit_forms import TAIL, hidden, named, open_form
 from exchange.exchange_factories import vendor as vendor_record
 from exchange.exchange_factories import write_file
 from flask import Flask
@@ -35,33 +35,11 @@ from portal.timezones import UTC_ZONE, format_local
 from portal.versioning import IMPORT_EDITOR, EditConflict
 
 VENDOR = OrganizationKind.VENDOR
-TAIL = "since you opened it; your changes are below — review them and save again."
 
 
 def _reload(organization: Organization) -> Organization:
     db.session.expire_all()
     return db.session.get(Organization, organization.id)  # type: ignore[return-value]
-
-
-def _named(user: User, name: str) -> User:
-    user.full_name = name
-    db.session.commit()
-    return user
-
-
-def _hidden(html: str, name: str) -> str:
-    """The value of a hidden input of the page's form (the CSRF token, the version)."""
-    match = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', html)
-    assert match, f"no {name} in the page"
-    return match.group(1)
-
-
-def _open_form(client: FlaskClient, url: str) -> dict[str, str]:
-    """GET an edit form: the hidden fields a browser would send back with it."""
-    page = client.get(url)
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    return {"csrf_token": _hidden(html, "csrf_token"), "version": _hidden(html, "version")}
 
 
 # --- through the services ---------------------------------------------------------------
@@ -70,7 +48,7 @@ def _open_form(client: FlaskClient, url: str) -> dict[str, str]:
 @pytest.mark.usefixtures("app")
 def test_a_save_on_the_current_version_bumps_it_and_records_the_editor() -> None:
     vendor = make_org(VENDOR, "Versioned Vendor")
-    editor = _named(make_member(vendor), "Ada Editor")
+    editor = named(make_member(vendor), "Ada Editor")
     assert vendor.version == 1 and vendor.edited_by == "" and vendor.edited_at is None
 
     update_profile(vendor, name="Versioned Vendor Inc", expected_version=1, editor=editor)
@@ -171,8 +149,8 @@ def csrf_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _two_members(app: Flask, vendor: Organization) -> tuple[FlaskClient, FlaskClient, User]:
-    first_user = _named(make_member(vendor), "Ada First")
-    second_user = _named(make_member(vendor), "Bo Second")
+    first_user = named(make_member(vendor), "Ada First")
+    second_user = named(make_member(vendor), "Bo Second")
     first, second = app.test_client(), app.test_client()
     log_in(first, first_user)
     log_in(second, second_user)
@@ -198,7 +176,7 @@ def test_two_members_save_one_profile_the_second_gets_409_and_loses_nothing(
     vendor = make_org(VENDOR, "Shared Vendor", summary="We build grids.")
     first, second, first_user = _two_members(app, vendor)
     url = f"/organizations/{vendor.ref}/edit"
-    first_form, second_form = _open_form(first, url), _open_form(second, url)
+    first_form, second_form = open_form(first, url), open_form(second, url)
     assert first_form["version"] == second_form["version"] == "1"
 
     saved = first.post(url, data=_profile("Shared Vendor", "First summary.", first_form))
@@ -212,13 +190,13 @@ def test_two_members_save_one_profile_the_second_gets_409_and_loses_nothing(
     # The reader's own values stay in the form; the saved ones are shown above it.
     assert 'value="Renamed Vendor"' in html and "Second summary.</textarea>" in html
     assert "Saved now" in html and "<td>First summary.</td>" in html
-    assert _hidden(html, "version") == "2"  # the form now carries the current version
+    assert hidden(html, "version") == "2"  # the form now carries the current version
     vendor = _reload(vendor)
     assert (vendor.name, vendor.summary, vendor.version) == ("Shared Vendor", "First summary.", 2)
     assert vendor.edited_by == first_user.full_name
 
     # Reloading and saving again is accepted (so is saving the 409 page's form).
-    again = _open_form(second, url)
+    again = open_form(second, url)
     resaved = second.post(url, data=_profile("Renamed Vendor", "Both summaries.", again))
     assert resaved.status_code == 302
     vendor = _reload(vendor)
@@ -229,13 +207,13 @@ def test_two_members_save_one_profile_the_second_gets_409_and_loses_nothing(
 @pytest.mark.usefixtures("csrf_on")
 def test_staff_saving_over_a_member_gets_409_too(app: Flask) -> None:
     vendor = make_org(VENDOR, "Helped Vendor")
-    member = _named(make_member(vendor), "Mia Member")
-    staff_user = _named(make_user(Role.STAFF), "Sam Staff")
+    member = named(make_member(vendor), "Mia Member")
+    staff_user = named(make_user(Role.STAFF), "Sam Staff")
     member_client, staff_client = app.test_client(), app.test_client()
     log_in(member_client, member)
     log_in(staff_client, staff_user)
     url = f"/organizations/{vendor.ref}/edit"
-    staff_form, member_form = _open_form(staff_client, url), _open_form(member_client, url)
+    staff_form, member_form = open_form(staff_client, url), open_form(member_client, url)
 
     assert member_client.post(url, data=_profile("Mia's Name", "", member_form)).status_code == 302
     refused = staff_client.post(url, data=_profile("Staff Name", "", staff_form))
@@ -252,7 +230,7 @@ def test_a_form_without_its_version_is_refused_not_saved(app: Flask) -> None:
     client = app.test_client()
     log_in(client, member)
     url = f"/organizations/{vendor.ref}/edit"
-    hidden = _open_form(client, url)
+    hidden = open_form(client, url)
 
     for version in ("", "abc", "9" * 30):
         data = _profile("Overwritten", "", {**hidden, "version": version})
@@ -281,16 +259,14 @@ def test_stale_capability_and_contact_saves_get_409(app: Flask) -> None:
         (f"{base}/contacts/{contact.id}/edit", "name", "contact"),
     ]
     for url, field, what in cases:
-        first_form, second_form = _open_form(first, url), _open_form(second, url)
+        first_form, second_form = open_form(first, url), open_form(second, url)
         assert first.post(url, data={field: "First", **first_form}).status_code == 302
         refused = second.post(url, data={field: "Second", **second_form})
         assert refused.status_code == 409
         html = refused.get_data(as_text=True)
         assert f"This {what} was changed by Ada First at " in html
         assert 'value="Second"' in html
-        assert (
-            second.post(url, data={field: "Second", **_open_form(second, url)}).status_code == 302
-        )
+        assert second.post(url, data={field: "Second", **open_form(second, url)}).status_code == 302
 
     db.session.expire_all()
     assert db.session.get(Capability, capability.id).title == "Second"
