@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from lead_quality import parse_arguments, throwaway_portal
+
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
 LIMIT = 20
@@ -78,20 +80,10 @@ def score(args: argparse.Namespace, leads: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="an exchange file with needs and vendors")
-    parser.add_argument("--qrels", required=True, help="graded labels: need, vendor, grade")
-    parser.add_argument("--eval", required=True, help="the eval_leads.py script")
-    parser.add_argument("--model-dir", help="where the prepared model is kept between runs")
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        os.environ.update(
-            PORTAL_DATABASE_URL=f"sqlite:///{folder}/portal.sqlite",
-            PORTAL_INDEX_DIR=f"{folder}/index",
-            PORTAL_MODEL_DIR=args.model_dir or f"{folder}/models",
-            PORTAL_SECRET_KEY="benchmark-only",  # noqa: S106 - a throwaway database
-        )
+        os.environ.update(throwaway_portal(tmp, args.model_dir))  # this process ranks too
         for words in (["db", "upgrade"], ["import", args.data], ["leads", "vectors"]):
             subprocess.run([str(PORTAL), *words], check=True, capture_output=True)  # noqa: S603 - our CLI
         print("| variant | nDCG@10 | P@5 | MRR | recall@20 |")

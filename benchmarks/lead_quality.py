@@ -22,21 +22,30 @@ ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description: str) -> argparse.Namespace:
+    """The options both quality scripts take (lead_ablation.py imports this)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", required=True, help="an exchange file with needs and vendors")
     parser.add_argument("--qrels", required=True, help="graded labels: need, vendor, grade")
     parser.add_argument("--eval", required=True, help="the eval_leads.py script")
     parser.add_argument("--model-dir", help="where the prepared model is kept between runs")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def throwaway_portal(folder: str, model_dir: str | None) -> dict[str, str]:
+    """Settings of a portal on a fresh SQLite database and index inside ``folder``."""
+    return {
+        "PORTAL_DATABASE_URL": f"sqlite:///{folder}/portal.sqlite",
+        "PORTAL_INDEX_DIR": f"{folder}/index",
+        "PORTAL_MODEL_DIR": model_dir or f"{folder}/models",
+        "PORTAL_SECRET_KEY": "benchmark-only",
+    }
+
+
+def main() -> int:
+    args = parse_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "PORTAL_DATABASE_URL": f"sqlite:///{folder}/portal.sqlite",
-            "PORTAL_INDEX_DIR": f"{folder}/index",
-            "PORTAL_MODEL_DIR": args.model_dir or f"{folder}/models",
-            "PORTAL_SECRET_KEY": "benchmark-only",
-        }
+        env = {**os.environ, **throwaway_portal(folder, args.model_dir)}
 
         def portal(*words: str) -> None:
             subprocess.run([str(PORTAL), *words], env=env, check=True, capture_output=True)  # noqa: S603 - our CLI
