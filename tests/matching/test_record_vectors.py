@@ -19,7 +19,6 @@ from portal.matching.store import (
 )
 from portal.search.index import IndexStore
 
-
 MAX_WORDS = 128  # like the sentence encoder, which reads at most 128 word pieces
 
 

@@ -124,7 +124,6 @@ def test_vectors_of_another_recipe_are_never_carried(app: Flask, runner) -> None
     encoder = CountingEncoder()
     complete_vectors(second, encoder)
     assert len(encoder.texts) == sum(
-        len(p.pieces)
-        for p in vendor_profiles([int(i) for i in snapshot.vendors.ids]).values()
+        len(p.pieces) for p in vendor_profiles([int(i) for i in snapshot.vendors.ids]).values()
     ) + sum(len(p.pieces) for p in need_profiles([int(i) for i in snapshot.needs.ids]).values())
     assert IndexStore.from_app().current_generation() == second
