@@ -25,6 +25,7 @@ from flask import current_app
 from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
+from portal.matching.encoder import PIECE_TOKENS
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -119,8 +120,8 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
     tmp.mkdir(parents=True)
     vendor_side.save(tmp, "vendors")
     need_side.save(tmp, "needs")
-    np.save(tmp / "vendors.fingerprints.npy", np.asarray(vendor_prints, dtype=np.uint64))
-    np.save(tmp / "needs.fingerprints.npy", np.asarray(need_prints, dtype=np.uint64))
+    for name, prints in (("vendors", vendor_prints), ("needs", need_prints)):
+        np.save(tmp / f"{name}.fingerprints.npy", np.asarray(prints, dtype=np.uint64))
     meta = {
         "last_event": state.last_event,
         "horizon": state.horizon,
@@ -244,16 +245,12 @@ VECTOR_DIM = 384
 VECTOR_CHUNK = 2048  # records per encoder call: fewer pipeline drains than 512, +3-6 %
 # What a stored vector means: the model and how a record's text becomes one vector. Change
 # it whenever that changes, so that a rebuild never carries over vectors of the old kind.
-VECTOR_RECIPE = "all-MiniLM-L6-v2/mean-of-pieces/96-tokens"
+VECTOR_RECIPE = f"all-MiniLM-L6-v2/mean-of-pieces/{PIECE_TOKENS}-tokens"
 
 
 def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
     folder = generation / SNAPSHOT_FOLDER
     return folder / f"{name}.vectors.npy", folder / f"{name}.vectors.done"
-
-
-def _carried_path(generation: Path, name: str) -> Path:
-    return generation / SNAPSHOT_FOLDER / f"{name}.vectors.carried.npy"
 
 
 def _vector_recipe(generation: Path) -> str | None:
@@ -267,6 +264,11 @@ def _vector_recipe(generation: Path) -> str | None:
 def _keys_path(generation: Path, name: str) -> Path:
     """The fingerprint of the pieces each stored vector was made from."""
     return generation / SNAPSHOT_FOLDER / f"{name}.vectors.keys.npy"
+
+
+def _fingerprints_path(generation: Path, name: str) -> Path:
+    """The fingerprint of each snapshot row's pieces when the snapshot was built."""
+    return generation / SNAPSHOT_FOLDER / f"{name}.fingerprints.npy"
 
 
 def _load(path: Path) -> np.ndarray | None:
@@ -291,14 +293,13 @@ def carry_vectors(old: Path, new: Path) -> dict[str, int]:
     old_snapshot, new_snapshot = load_snapshot(old), load_snapshot(new)
     if old_snapshot is None or new_snapshot is None:
         return carried
-    folder = new / SNAPSHOT_FOLDER
     for name, old_side, new_side in (
         ("vendors", old_snapshot.vendors, new_snapshot.vendors),
         ("needs", old_snapshot.needs, new_snapshot.needs),
     ):
         have = vectors_done(old, name)
         old_keys = _load(_keys_path(old, name))
-        new_keys = _load(folder / f"{name}.fingerprints.npy")
+        new_keys = _load(_fingerprints_path(new, name))
         source = _load(_vector_paths(old, name)[0])
         if not have or old_keys is None or new_keys is None or source is None:
             continue
@@ -330,9 +331,6 @@ def carry_vectors(old: Path, new: Path) -> dict[str, int]:
         keys[rows] = np.asarray(old_keys)[from_rows]
         keys.flush()
         del keys
-        mask = np.zeros(len(new_side), dtype=bool)
-        mask[rows] = True
-        np.save(_carried_path(new, name), mask)
         carried[name] = len(pairs)
     return carried
 
@@ -455,13 +453,13 @@ def _complete_vectors(
                 dtype=np.uint64,
                 shape=(total,),
             )
-            carried_file = _carried_path(generation, name)
-            carried = np.load(carried_file) if carried_file.exists() else None
+            # a row whose stored key is already its snapshot fingerprint was carried over
+            # from the previous generation (``carry_vectors``) and needs no work
+            prints = _load(_fingerprints_path(generation, name))
             while done < total and (budget is None or budget > 0):
                 size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
                 chunk = np.arange(done, min(done + size, total))
-                # rows carried over from the previous generation need no work
-                rows = chunk if carried is None else chunk[~carried[chunk]]
+                rows = chunk if prints is None else chunk[keys[chunk] != prints[chunk]]
                 if len(rows):
                     pieces = _pieces(name, [int(i) for i in side.ids[rows]])
                     array[rows] = pooled_vectors(encode, pieces)
