@@ -4,6 +4,11 @@
 due rows with a short lease, sends them over SMTP with no transaction open, then records
 each outcome; a failure is retried with exponential backoff and never dropped. If a
 process dies mid-send, the lease runs out and the message is sent again (at least once).
+
+Each message fails alone: one that cannot be built or is refused is recorded as failed
+and the rest of the batch goes on, so one bad record never holds up the others. Headers
+are built from one-line values (``portal.cleaning``), both when a message is queued and
+again when it is sent, so a name with a line break cannot break a subject.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from flask import Flask, current_app, render_template
 from jinja2 import TemplateNotFound
 
 from portal.after_commit import CommitMark
+from portal.cleaning import header_line, one_line
 from portal.db import utc_now
 from portal.extensions import db
 from portal.mail.models import OutboxMessage
@@ -32,6 +38,9 @@ FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=6)
 
 MAIL_QUEUED = CommitMark("mail")
+
+# The subject column's length: a subject is cut to fit (with "…"), never refused.
+SUBJECT_LENGTH: int = OutboxMessage.__table__.c.subject.type.length  # type: ignore[attr-defined]
 
 
 def queue_mail(
@@ -62,7 +71,8 @@ def queue_mail(
         body_html = None
     message = OutboxMessage(
         recipient=recipient,
-        subject=subject,
+        # Subjects are made of names and titles people typed: one line, cut to fit.
+        subject=header_line(subject, SUBJECT_LENGTH),
         body_text=body_text,
         body_html=body_html,
         list_unsubscribe=policy.unsubscribe_url,
@@ -106,7 +116,7 @@ def deliver_pending(limit: int = 100) -> DeliveryReport:
     report = DeliveryReport()
     now = utc_now()
     for message in claimed:
-        error = outcomes.get(message.id)
+        error = outcomes.get(message.id, "no outcome was recorded for this message")
         row = db.session.get(OutboxMessage, message.id)
         if row is None:
             continue
@@ -153,6 +163,26 @@ def _claim_due(limit: int) -> list[ClaimedMail]:
 
 
 def _send_all(messages: Sequence[ClaimedMail]) -> dict[int, str | None]:
+    """Send each message and return its outcome: None when it went, else the error.
+
+    A message that cannot be built or is refused fails alone; only a lost connection
+    fails the messages not yet sent, and never those already accepted.
+    """
+    config = current_app.config
+    outcomes: dict[int, str | None] = {}
+    ready: dict[int, EmailMessage] = {}
+    for message in messages:
+        try:
+            ready[message.id] = _as_email(message, config["PORTAL_MAIL_SENDER"])
+        except Exception as exc:  # a bad record must not stop the others
+            log.exception("mail %s cannot be built", message.id)
+            outcomes[message.id] = f"cannot build the message: {type(exc).__name__}: {exc}"
+    if ready:
+        outcomes.update(_send_smtp(ready))
+    return outcomes
+
+
+def _send_smtp(ready: dict[int, EmailMessage]) -> dict[int, str | None]:
     config = current_app.config
     outcomes: dict[int, str | None] = {}
     try:
@@ -165,27 +195,41 @@ def _send_all(messages: Sequence[ClaimedMail]) -> dict[int, str | None]:
                 smtp.starttls()
             if config["PORTAL_MAIL_USERNAME"]:
                 smtp.login(config["PORTAL_MAIL_USERNAME"], config["PORTAL_MAIL_PASSWORD"])
-            for message in messages:
+            for message_id, email in ready.items():
                 try:
-                    smtp.send_message(_as_email(message, config["PORTAL_MAIL_SENDER"]))
-                    outcomes[message.id] = None
-                except smtplib.SMTPException as exc:
-                    outcomes[message.id] = f"{type(exc).__name__}: {exc}"
+                    smtp.send_message(email)
+                    outcomes[message_id] = None
+                except smtplib.SMTPServerDisconnected:
+                    raise  # the connection is gone: the rest fail below
+                except smtplib.SMTPException as exc:  # refused: this message only
+                    outcomes[message_id] = f"{type(exc).__name__}: {exc}"
+                except OSError:
+                    raise  # the socket broke (SMTPException is an OSError too, above)
+                except Exception as exc:  # e.g. an address smtplib cannot encode
+                    outcomes[message_id] = f"{type(exc).__name__}: {exc}"
     except (OSError, smtplib.SMTPException) as exc:
-        for message in messages:
-            outcomes.setdefault(message.id, f"{type(exc).__name__}: {exc}")
+        for message_id in ready:
+            outcomes.setdefault(message_id, f"{type(exc).__name__}: {exc}")
     return outcomes
 
 
+class UnsendableMessage(ValueError):
+    """A stored message whose recipient cannot be put in a header as it is."""
+
+
 def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
+    recipient = message.recipient.strip()
+    if not recipient or one_line(recipient) != recipient or " " in recipient:
+        raise UnsendableMessage(f"the recipient {recipient!r} is not one email address")
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
+    email["To"] = recipient
+    # Cleaned again here for rows queued before subjects were cleaned on the way in.
+    email["Subject"] = header_line(message.subject, SUBJECT_LENGTH)
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="portal.localhost")
     if message.list_unsubscribe:  # RFC 2369 and RFC 8058 one-click (a POST to the link)
-        email["List-Unsubscribe"] = f"<{message.list_unsubscribe}>"
+        email["List-Unsubscribe"] = f"<{one_line(message.list_unsubscribe)}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
     if message.body_html:
