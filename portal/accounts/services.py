@@ -26,6 +26,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import PasswordResetToken, Role, User
+from portal.cleaning import one_line
 from portal.db import utc_now
 from portal.extensions import db
 from portal.mail.services import queue_mail
@@ -177,7 +178,7 @@ def create_user(
         raise AccountError(f"unknown time zone {timezone!r}")
     user = User(
         email=email,
-        full_name=full_name.strip() or email.split("@")[0],
+        full_name=one_line(full_name) or email.split("@")[0],
         password_hash=hash_password(password),
         role=role,
         organization_id=organization_id,
@@ -348,11 +349,11 @@ def sign_in(email: str, password: str) -> User:
 
 
 def update_profile(user: User, *, full_name: str, timezone: str) -> None:
-    if not full_name.strip():
+    if not one_line(full_name):
         raise AccountError("a full name is needed")
     if not is_valid_timezone(timezone):
         raise AccountError(f"unknown time zone {timezone!r}")
-    user.full_name = full_name.strip()
+    user.full_name = one_line(full_name)
     user.timezone = timezone
     db.session.flush()
 

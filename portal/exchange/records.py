@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from portal.cleaning import one_line
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 FORMAT = "smartcity-matchmaking/1"
@@ -185,8 +186,14 @@ class _Checker:
         required: bool = False,
         max_length: int | None = None,
         label: str | None = None,
+        line: bool = False,
     ) -> str:
-        """The string field ``name`` of ``data`` ("" when absent), or "" after an error."""
+        """The string field ``name`` of ``data`` ("" when absent), or "" after an error.
+
+        ``line``: a one-line value (a name, a title, a city), whose line breaks and tabs
+        are folded into spaces as a web form's text box does, so that it can go into a
+        mail subject or a CSV cell as it is.
+        """
         label = label or name
         value = data.get(name)
         if value is None:
@@ -205,6 +212,10 @@ class _Checker:
         if not _storable(value):
             self.error(f"{label} contains a NUL character or an unpaired surrogate")
             return ""
+        if line:
+            value = one_line(value)
+            if required and not value:  # only control characters
+                self.error(f"{label} must not be empty")
         return value
 
     def codes(
@@ -284,7 +295,7 @@ def check_organization(value: dict[str, Any]) -> tuple[OrganizationRecord | None
     checker.unknown_fields(ORGANIZATION_FIELDS)
     ref = checker.ref()
     kind = checker.choice("kind", KINDS)
-    name = checker.string(value, "name", required=True, max_length=200)
+    name = checker.string(value, "name", required=True, max_length=200, line=True)
     country = value.get("country")
     if country is None:
         checker.error("country is required")
@@ -293,7 +304,7 @@ def check_organization(value: dict[str, Any]) -> tuple[OrganizationRecord | None
     elif kind == "buyer" and (not isinstance(country, str) or country not in ASEAN_COUNTRIES):
         codes = " ".join(ASEAN_COUNTRIES)
         checker.error(f"country {_show(country)}: buyers must be in an ASEAN country ({codes})")
-    city = checker.string(value, "city", max_length=120)
+    city = checker.string(value, "city", max_length=120, line=True)
     website = _website(checker)
     summary = checker.string(value, "summary", max_length=5000)
     sectors = checker.sectors(value)
@@ -307,7 +318,7 @@ def check_organization(value: dict[str, Any]) -> tuple[OrganizationRecord | None
         capabilities.append(
             {
                 "title": checker.string(
-                    item, "title", required=True, max_length=200, label=f"{where}.title"
+                    item, "title", required=True, max_length=200, label=f"{where}.title", line=True
                 ),
                 "description": checker.string(
                     item, "description", max_length=10000, label=f"{where}.description"
@@ -327,11 +338,15 @@ def check_organization(value: dict[str, Any]) -> tuple[OrganizationRecord | None
         contacts.append(
             {
                 "name": checker.string(
-                    item, "name", required=True, max_length=200, label=f"{where}.name"
+                    item, "name", required=True, max_length=200, label=f"{where}.name", line=True
                 ),
                 "email": email,
-                "phone": checker.string(item, "phone", max_length=64, label=f"{where}.phone"),
-                "title": checker.string(item, "title", max_length=200, label=f"{where}.title"),
+                "phone": checker.string(
+                    item, "phone", max_length=64, label=f"{where}.phone", line=True
+                ),
+                "title": checker.string(
+                    item, "title", max_length=200, label=f"{where}.title", line=True
+                ),
             }
         )
 
@@ -393,7 +408,7 @@ def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
     checker.unknown_fields(NEED_FIELDS)
     ref = checker.ref()
     buyer = checker.ref("buyer")
-    title = checker.string(value, "title", required=True, max_length=200)
+    title = checker.string(value, "title", required=True, max_length=200, line=True)
     description = checker.string(value, "description", required=True, max_length=10000)
     sectors = checker.sectors(value)
     low, high = _budget(checker)

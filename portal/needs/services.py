@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from portal.accounts.access import can_manage_organization
 from portal.accounts.models import User
+from portal.cleaning import one_line
 from portal.db import list_contains, utc_today
 from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
@@ -120,7 +121,7 @@ def _checked_fields(
     budget_min: int | None,
     budget_max: int | None,
 ) -> dict[str, Any]:
-    title = title.strip()
+    title = one_line(title)
     if not title or len(title) > MAX_TITLE:
         raise NeedError(f"the title must have 1 to {MAX_TITLE} characters", "title")
     description = description.strip()

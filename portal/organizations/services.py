@@ -14,6 +14,7 @@ from flask import current_app
 
 from portal.accounts.access import can_manage_organization, is_member_of
 from portal.accounts.models import User
+from portal.cleaning import one_line
 from portal.db import list_contains, utc_now
 from portal.extensions import db
 from portal.introductions.models import CONTACT_SHARING_STATES, Introduction
@@ -67,9 +68,9 @@ def create_organization(
     organization = Organization(
         ref=new_unique_ref(Organization, name),
         kind=kind,
-        name=name.strip(),
+        name=one_line(name),
         country=country,
-        city=city.strip(),
+        city=one_line(city),
         website=website.strip(),
         summary=summary.strip(),
         sectors=list(sectors or []),
@@ -210,14 +211,14 @@ def update_profile(
     since, ``EditConflict`` is raised and nothing is written (``portal.versioning``).
     """
     claim_version(organization, expected_version, editor, "profile")
-    name = name.strip()
+    name = one_line(name)
     if not name or len(name) > 200:
         raise OrganizationError("the name must have 1 to 200 characters", "name")
     website = website.strip()
     if website and not website.lower().startswith(("http://", "https://")):
         raise OrganizationError("the website must start with http:// or https://", "website")
     organization.name = name
-    organization.city = city.strip()
+    organization.city = one_line(city)
     organization.website = website
     organization.summary = summary.strip()
     organization.sectors = _check_codes(sectors or [], SECTORS, "sectors", "sector")
@@ -237,7 +238,7 @@ def _next_position(items: list[Capability] | list[Contact]) -> int:
 
 
 def _check_title(title: str) -> str:
-    title = title.strip()
+    title = one_line(title)
     if not title or len(title) > 200:
         raise OrganizationError("the title must have 1 to 200 characters", "title")
     return title
@@ -303,7 +304,7 @@ def find_capability(organization: Organization, capability_id: int) -> Capabilit
 
 
 def _check_contact(name: str, email: str) -> tuple[str, str]:
-    name = name.strip()
+    name = one_line(name)
     if not name or len(name) > 200:
         raise OrganizationError("the name must have 1 to 200 characters", "name")
     email = email.strip()
@@ -325,8 +326,8 @@ def add_contact(
         position=_next_position(organization.contacts),
         name=name,
         email=email,
-        phone=phone.strip(),
-        title=title.strip(),
+        phone=one_line(phone),
+        title=one_line(title),
     )
     db.session.add(contact)
     _back_to_review_if_rejected(organization)
@@ -348,8 +349,8 @@ def update_contact(
     ``expected_version``."""
     claim_version(contact, expected_version, editor, "contact")
     contact.name, contact.email = _check_contact(name, email)
-    contact.phone = phone.strip()
-    contact.title = title.strip()
+    contact.phone = one_line(phone)
+    contact.title = one_line(title)
     _back_to_review_if_rejected(contact.organization)
     db.session.flush()
     return contact

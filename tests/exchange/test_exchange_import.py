@@ -356,3 +356,35 @@ def test_the_import_records_search_index_events(app: Flask, tmp_path: Path) -> N
     }
     events = set(db.session.execute(sa.select(IndexEvent.kind, IndexEvent.record_id)).all())
     assert events == {("buyer", ids["city"]), ("vendor", ids["acme"]), ("need", ids["n1"])}
+
+
+def test_line_breaks_in_one_line_fields_are_folded_on_import(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
+    """An organization name with a line break would break every mail subject it goes in."""
+    path = write_file(
+        tmp_path / "breaks.jsonl",
+        vendor(
+            "acme",
+            name="Acme\r\nBcc: victim@example.org",
+            capabilities=[{"title": "Smart\tpoles\n", "description": "Two\nlines stay."}],
+            contacts=[{"name": "Jane\nRoe", "title": "CEO\u2028CTO"}],
+        ),
+        buyer("city", city="Da\nNang"),
+        need("need-1", buyer="city", title="Flood\r\nsensors"),
+        vendor("blank", name="\x01\x02"),  # nothing left once folded
+    )
+
+    result = runner.invoke(args=["import", "--skip-bad", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert 'organization "blank": name must not be empty' in result.output
+    acme = db.session.scalar(sa.select(Organization).where(Organization.ref == "acme"))
+    assert acme is not None and acme.name == "Acme Bcc: victim@example.org"
+    assert [(c.title, c.description) for c in acme.capabilities] == [
+        ("Smart poles", "Two\nlines stay.")
+    ]
+    assert [(c.name, c.title) for c in acme.contacts] == [("Jane Roe", "CEO CTO")]
+    city = db.session.scalar(sa.select(Organization).where(Organization.ref == "city"))
+    assert city is not None and city.city == "Da Nang"
+    assert db.session.scalar(sa.select(Need.title).where(Need.ref == "need-1")) == "Flood sensors"

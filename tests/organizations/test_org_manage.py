@@ -23,7 +23,8 @@ from portal.organizations.models import (
     OrganizationKind,
     VerificationStatus,
 )
-from portal.organizations.services import add_capability
+from portal.mail.services import deliver_pending
+from portal.organizations.services import add_capability, verify_organization
 
 VENDOR = OrganizationKind.VENDOR
 BUYER = OrganizationKind.BUYER
@@ -271,3 +272,30 @@ def test_staff_can_edit_any_organization(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/vendors/{vendor.ref}")
     assert _reload(vendor).name == "Fixed By Staff"
+
+
+def test_line_breaks_in_names_are_folded_and_the_mail_about_them_goes(
+    client: FlaskClient, mailbox
+) -> None:
+    """Regression: a name with a line break went into a mail subject and stopped all mail."""
+    vendor = make_org(VENDOR, "Old Name", verified=False)
+    log_in(client, make_member(vendor))
+
+    response = client.post(
+        f"/organizations/{vendor.ref}/edit",
+        data={"name": "Acme\r\nBcc: victim@example.org", "city": "Austin\nTX", "version": 1},
+    )
+    capability = client.post(
+        f"/organizations/{vendor.ref}/capabilities/new", data={"title": "Smart\npoles"}
+    )
+
+    assert response.status_code == 302 and capability.status_code == 302
+    vendor = _reload(vendor)
+    assert (vendor.name, vendor.city) == ("Acme Bcc: victim@example.org", "Austin TX")
+    assert [c.title for c in vendor.capabilities] == ["Smart poles"]
+    verify_organization(vendor, make_user(Role.STAFF))
+    db.session.commit()
+    assert deliver_pending().failed == 0
+    [mail] = mailbox.messages
+    assert mail["Subject"] == "Acme Bcc: victim@example.org is verified"
+    assert mail["Bcc"] is None
