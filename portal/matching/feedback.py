@@ -8,7 +8,9 @@ The reasons also reach the ranking, through the model's ``adjust`` hook. The rul
 deliberately few and multiplicative (penalties on one candidate multiply):
 
 For a vendor's "needs for you" (its own dismissals):
-- ``not_our_market``: open needs of buyers in the dismissed needs' countries, x0.5;
+- ``not_our_market``: open needs of buyers in the dismissed needs' countries lose the gain of
+  serving the buyer's country (calibration.GAIN_ELSEWHERE / GAIN_IN_MARKET) and are then
+  halved, x0.21;
 - ``too_small``: open needs whose budget_max is at or below the smallest budget among the
   needs dismissed as too small (their budget_max, or budget_min when only that is known),
   x0.5; needs that state no maximum are left alone;
@@ -39,6 +41,7 @@ from portal.accounts.access import is_member_of
 from portal.accounts.models import User
 from portal.db import list_contains
 from portal.extensions import db
+from portal.matching.calibration import GAIN_ELSEWHERE, GAIN_IN_MARKET
 from portal.matching.models import MAX_NOTE, DismissalReason, LeadDismissal
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.services import Lead, ScoreAdjuster, current_model
@@ -54,7 +57,7 @@ VENDOR_PAGE_LIMIT = 20  # needs shown on a vendor's "needs for you"
 STAFF_VENDOR_LIMIT = 10  # needs shown to staff on a vendor's profile
 
 # How much each reason lowers similar candidates (see the module docstring).
-OTHER_MARKET_FACTOR = 0.5
+OTHER_MARKET_FACTOR = 0.5 * GAIN_ELSEWHERE / GAIN_IN_MARKET
 TOO_SMALL_FACTOR = 0.5
 SAME_SECTOR_FACTOR = 0.85
 VENDOR_NOT_RELEVANT_FACTOR = 0.6

@@ -1,13 +1,18 @@
 """Scoring one side (vendors, or needs) against a query from the other side.
 
-Four signals, each cheap over 100,000 candidates with numpy:
+Signals, each cheap over 100,000 candidates with numpy:
 - lexical: BM25 of the query's terms over the candidates' texts;
 - concepts: the thesaurus concepts both texts name (a city's "lamps failing" and a
   vendor's "LED retrofit" both name street lighting), weighted by how rare the concept
   is among candidates, with a weaker bonus for related concepts;
+- semantic and cover: the sentence vectors of both records' pieces
+  (portal/matching/pieces.py); cover is computed for the pool of candidates only;
 - sector: the two share a sector code;
-- market: the vendor already serves the buyer's country, which is worth more to a city
-  than an equally good vendor that has never worked there.
+- market: the vendor already serves the buyer's country.
+
+They become a probability that the vendor solves the need (portal/matching/calibration.py)
+and leads are ranked by their value to the buyer: that probability times what a solving
+vendor is worth, more when it already serves the buyer's country.
 
 A side is a ``CandidateSet``: the snapshot built at the last rebuild, plus the records
 changed since, scored on the snapshot's scale; snapshot rows that changed are masked.
@@ -24,8 +29,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from portal.db import utc_today
+from portal.matching.calibration import calibration, expected_value
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
+from portal.matching.pieces import (
+    PieceVectors,
+    centred,
+    cover_by_vendors,
+    cover_of_needs,
+    pooled,
+)
 from portal.matching.text import both_terms
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
@@ -41,29 +54,17 @@ def bits(codes: Sequence[str], table: dict[str, int]) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class Weights:
-    """How much each signal counts. Lexical, concept and semantic scores are z-scores over
-    the candidates (how far above the usual a candidate stands); sector and market are 0
-    or 1."""
-
-    lexical: float = 0.5
-    concepts: float = 0.5
-    semantic: float = 1.0
-    sector: float = 1.0
-    market: float = 1.0
-
-
-DEFAULT_WEIGHTS = Weights()
-
-
 @dataclass
 class Query:
     terms: list[str]
     concepts: ConceptMatch
     sector_bits: int
     market_bits: int
-    vector: np.ndarray | None = None  # the query's sentence embedding, when available
+    is_need: bool  # a need's query ranks vendors; a vendor's ranks needs
+    # the query record's piece vectors, centred on its own side's mean, and their pooled
+    # vector (portal/matching/pieces.py), when available
+    pieces: np.ndarray | None = None
+    vector: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,14 @@ class Candidates:
     # The day (proleptic ordinal) after which a row stops being a candidate: needs close
     # on their date with no job running, so the ranking checks it at query time.
     closes: np.ndarray
-    # Unit sentence embeddings in row order, once computed (they come after the rest).
+    # Unit sentence embeddings in row order, once computed (they come after the rest):
+    # the mean of each record's pieces, and the pieces themselves.
     vectors: np.ndarray | None = None
+    pieces: PieceVectors | None = None
+    # Derived from ``pieces`` by ``CandidateSet.prepare``: the mean piece of the side, and
+    # each row's pooled vector of centred pieces (what the semantic signal reads).
+    piece_mean: np.ndarray | None = None
+    semantic: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -191,6 +198,31 @@ class CandidateSet:
     def __post_init__(self) -> None:
         if len(self.alive) != len(self.snapshot):
             self.alive = np.ones(len(self.snapshot), dtype=bool)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Derive what the semantic signals read from the piece vectors, once each: the
+        snapshot's (kept with it for the process) and the changes' (on the snapshot's
+        mean, so that both score on one scale)."""
+        snapshot = self.snapshot
+        if snapshot.pieces is None:
+            return
+        if snapshot.piece_mean is None:
+            snapshot.piece_mean = snapshot.pieces.mean()
+        if snapshot.semantic is None:
+            snapshot.semantic = pooled(snapshot.pieces, snapshot.piece_mean)
+        changes = self.changes
+        if changes is not None and changes.pieces is not None and changes.semantic is None:
+            changes.semantic = pooled(changes.pieces, snapshot.piece_mean)
+
+    @property
+    def has_pieces(self) -> bool:
+        return all(part.pieces is not None for part in self.parts)
+
+    @property
+    def mean(self) -> np.ndarray:
+        assert self.snapshot.piece_mean is not None
+        return self.snapshot.piece_mean
 
     @property
     def parts(self) -> list[Candidates]:
@@ -212,16 +244,16 @@ class CandidateSet:
     def __len__(self) -> int:
         return int(self.active.sum())
 
-    def vector_of(self, record_id: int) -> np.ndarray | None:
-        """The stored embedding of one record, if this set holds its current state."""
-        if self.changes is not None and self.changes.vectors is not None:
+    def pieces_of(self, record_id: int) -> np.ndarray | None:
+        """The stored piece vectors of one record, if this set holds its current state."""
+        if self.changes is not None and self.changes.pieces is not None:
             rows = np.flatnonzero(self.changes.ids == record_id)
             if rows.size:
-                return self.changes.vectors[rows[0]]
-        if self.snapshot.vectors is not None:
+                return self.changes.pieces.of(int(rows[0]))
+        if self.snapshot.pieces is not None:
             rows = np.flatnonzero((self.snapshot.ids == record_id) & self.alive)
             if rows.size:
-                return np.asarray(self.snapshot.vectors[rows[0]])
+                return self.snapshot.pieces.of(int(rows[0]))
         return None
 
 
@@ -229,17 +261,14 @@ POOL_PER_SIGNAL = 200
 
 
 @dataclass
-class Signals:
-    lexical: np.ndarray
-    concepts: np.ndarray
-    semantic: np.ndarray | None
-    sector: np.ndarray
-    market: np.ndarray
-    # The candidates worth ranking: the best few hundred by any text signal. Scores are
-    # standardised over this pool, so that the sector and market boosts weigh the same
-    # against 160 vendors or 100,000 (over everyone, a huge tail of unrelated vendors
-    # would shrink the spread and make every text score dwarf the boosts).
-    pool: np.ndarray
+class Scored:
+    """A query's candidates, scored: the pool worth ranking, each pool row's probability
+    of solving the need and its value to the buyer (``expected_value``; -inf off the pool).
+    """
+
+    pool: np.ndarray  # bool over the candidate rows
+    probability: np.ndarray  # float32 over the candidate rows (0 off the pool)
+    value: np.ndarray  # float32 over the candidate rows
 
 
 def _best(values: np.ndarray, active: np.ndarray, count: int) -> np.ndarray:
@@ -251,11 +280,13 @@ def _best(values: np.ndarray, active: np.ndarray, count: int) -> np.ndarray:
     return chosen & active & (values > 0)
 
 
-def _z(values: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Standard scores over the pool: comparable across signals and queries."""
-    if not active.any():
+def _z(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Standard scores over the pool: comparable across signals and queries. Over the
+    pool, not everyone: a long tail of unrelated records at 100,000 would shrink the
+    spread, and the same evidence would weigh differently at 160 records and 100,000."""
+    if not pool.any():
         return values
-    sample = values[active]
+    sample = values[pool]
     spread = float(sample.std())
     if spread <= 1e-9:
         return np.zeros_like(values)
@@ -264,8 +295,8 @@ def _z(values: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 def _raw(part: Candidates, query: Query, spread: np.ndarray | None) -> tuple[np.ndarray, ...]:
     lexical = part.bm25.scores(query.terms)
-    if query.vector is not None and part.vectors is not None:
-        semantic = part.vectors @ query.vector
+    if query.vector is not None and part.semantic is not None:
+        semantic = part.semantic @ query.vector
     else:
         semantic = np.zeros(len(part), dtype=np.float32)
     if spread is not None:
@@ -277,7 +308,40 @@ def _raw(part: Candidates, query: Query, spread: np.ndarray | None) -> tuple[np.
     return lexical, concepts, semantic, sector, market
 
 
-def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Signals:
+def _cover(candidates: CandidateSet, query: Query, pool: np.ndarray) -> np.ndarray:
+    """``cover`` of every pool row (in row order) against the query's pieces."""
+    assert query.pieces is not None
+    found: list[np.ndarray] = []
+    start = 0
+    for part in candidates.parts:
+        assert part.pieces is not None
+        rows = np.flatnonzero(pool[start : start + len(part)])
+        start += len(part)
+        chosen = part.pieces.take(rows)
+        chosen.vectors = centred(chosen.vectors, candidates.mean)
+        if query.is_need:
+            found.append(cover_by_vendors(query.pieces, chosen))
+        else:
+            found.append(cover_of_needs(chosen, query.pieces))
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.float32)
+
+
+@dataclass
+class Features:
+    """The calibration's features (``calibration.FEATURES``) of every pool row."""
+
+    pool: np.ndarray  # bool over the candidate rows
+    columns: dict[str, np.ndarray]  # feature name -> values of the pool rows, in row order
+    market: np.ndarray  # float32 over the candidate rows: serves the buyer's country
+    has_vectors: bool
+
+    def matrix(self, names: tuple[str, ...]) -> np.ndarray:
+        return np.stack([self.columns[name] for name in names], axis=1)
+
+
+def features(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Features:
+    """The signals of the query against the pool of the best few hundred candidates by
+    any text signal (the rest are not leads), as the calibration reads them."""
     spread = None
     if query.concepts.strengths:
         q = np.zeros(len(thesaurus.concepts), dtype=np.float32)
@@ -289,34 +353,39 @@ def signals(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Sig
         np.concatenate(arrays) for arrays in zip(*parts, strict=True)
     )
     active = candidates.active
-    # Semantic scores only count when every candidate has a vector: until then (while
+    # Semantic signals only count when every candidate has its vectors: until then (while
     # vectors are being computed) the ranking is the lexical one, never a mix.
-    has_vectors = query.vector is not None and all(p.vectors is not None for p in candidates.parts)
+    has_vectors = query.pieces is not None and candidates.has_pieces
     pool = _best(lexical, active, POOL_PER_SIGNAL) | _best(concepts, active, POOL_PER_SIGNAL)
     if has_vectors:
         pool |= _best(semantic, active, POOL_PER_SIGNAL)
     if not pool.any():
         pool = active
-    return Signals(
-        _z(lexical, pool),
-        _z(concepts, pool),
-        _z(semantic, pool) if has_vectors else None,
-        sector,
-        market,
-        pool,
-    )
+    columns = {
+        "lexical": _z(lexical, pool)[pool],
+        "concepts": _z(concepts, pool)[pool],
+        "sector": sector[pool],
+    }
+    if has_vectors:
+        cover = _cover(candidates, query, pool)
+        columns["semantic"] = semantic[pool]
+        columns["cover"] = cover
+        columns["cover_gap"] = cover - (cover.max() if len(cover) else 0.0)
+    return Features(pool, columns, market, has_vectors)
 
 
-def combine(s: Signals, weights: Weights = DEFAULT_WEIGHTS) -> np.ndarray:
-    scores = (
-        weights.lexical * s.lexical
-        + weights.concepts * s.concepts
-        + weights.sector * s.sector
-        + weights.market * s.market
-    )
-    if s.semantic is not None:
-        scores = scores + weights.semantic * s.semantic
-    return scores
+def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Scored:
+    """Every candidate's probability of solving the need (or, for a vendor's query, of
+    being solved by it) and value to the buyer; only pool rows can be leads."""
+    found = features(candidates, query, thesaurus)
+    shipped = calibration()
+    model = shipped.full if found.has_vectors else shipped.lexical
+    pool = found.pool
+    probability = np.zeros(len(pool), dtype=np.float32)
+    probability[pool] = model.probability(found.matrix(model.features))
+    value = np.full(len(pool), -np.inf, dtype=np.float32)
+    value[pool] = expected_value(probability[pool], found.market[pool])
+    return Scored(pool, probability, value)
 
 
 def top(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> np.ndarray:

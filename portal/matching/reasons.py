@@ -4,6 +4,7 @@ the need, whether the vendor already works in the buyer's country, the shared se
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from portal.matching.concepts import Thesaurus
@@ -12,6 +13,7 @@ from portal.matching.text import terms, words
 from portal.vocab import country_name, sector_short_label
 
 MAX_REASONS = 3
+QUOTED_WORDS = 14  # a part of the need quoted in a reason is cut to about this many words
 # Shared words rarer than this (BM25 idf over the vendors) are worth quoting; a word in
 # about a fifth of all profiles or more ("system", "city", "back") explains nothing.
 MIN_QUOTED_IDF = 1.6
@@ -39,15 +41,57 @@ def _distinct_terms(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(terms(text)))
 
 
+@dataclass(frozen=True)
+class Answer:
+    """Which capability best answers which part of the need, by their sentence vectors
+    (``portal.matching.pieces.best_answer``)."""
+
+    capability: int  # index into the vendor's capabilities
+    need_part: str  # the need's title or one of its sentences
+
+
+def _excerpt(text: str, limit: int = QUOTED_WORDS) -> str:
+    found = text.split()
+    cut = " ".join(found[:limit]).rstrip(".,;:")
+    return cut + ("…" if len(found) > limit else "")
+
+
+def answer_reason(
+    need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus, answer: Answer
+) -> str:
+    """Name the capability that answers the need, with the concept it shares with the need
+    when there is one, else with the part of the need it answers."""
+    capability = vendor.capabilities[answer.capability]
+    need_match = thesaurus.match_text(need.text)
+    cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
+    shared = [
+        (strength * need_match.strengths[concept], concept)
+        for concept, strength in cap_match.strengths.items()
+        if concept in need_match.strengths
+    ]
+    if shared:
+        _, concept = max(shared)
+        label = thesaurus.concepts[concept].label
+        return (
+            f"“{capability.title}” answers the need's {label} problem "
+            f"({_quote(need_match.evidence[concept])})"
+        )
+    return f"“{capability.title}” answers “{_excerpt(answer.need_part)}”"
+
+
 def capability_reason(
     need: NeedProfile,
     vendor: VendorProfile,
     thesaurus: Thesaurus,
     word_weight: WordWeight | None = None,
+    answer: Answer | None = None,
 ) -> str | None:
-    """The capability that best answers the need, named with the concept they share, or
-    failing that with the need's distinctive words it covers (``word_weight`` gives a
-    stemmed word's idf; without it every word of four letters or more counts)."""
+    """The capability that best answers the need: by the sentence vectors when ``answer``
+    says which, else the one sharing the strongest concept with it, or failing that the
+    one covering most of the need's distinctive words (``word_weight`` gives a stemmed
+    word's idf; without it every word of four letters or more counts)."""
+    if answer is not None and 0 <= answer.capability < len(vendor.capabilities):
+        return answer_reason(need, vendor, thesaurus, answer)
     need_match = thesaurus.match_text(need.text)
     best: tuple[float, str] | None = None
     for capability in vendor.capabilities or []:
@@ -96,9 +140,11 @@ def lead_reasons(
     vendor: VendorProfile,
     thesaurus: Thesaurus,
     word_weight: WordWeight | None = None,
+    answer: Answer | None = None,
 ) -> list[str]:
+    """The capability that answers the need first; market and sector only support it."""
     reasons: list[str] = []
-    capability = capability_reason(need, vendor, thesaurus, word_weight)
+    capability = capability_reason(need, vendor, thesaurus, word_weight, answer)
     if capability:
         reasons.append(capability)
     if need.country in vendor.markets:

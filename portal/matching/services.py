@@ -11,7 +11,9 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 
+from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
+from portal.matching.pieces import best_answer, centred, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -22,26 +24,23 @@ from portal.matching.profiles import (
 )
 from portal.matching.ranking import (
     COUNTRY_BITS,
-    DEFAULT_WEIGHTS,
     SECTOR_BITS,
     CandidateSet,
     Query,
-    Weights,
     bits,
-    combine,
-    signals,
+    score,
     top,
 )
-from portal.matching.reasons import lead_reasons
+from portal.matching.reasons import Answer, lead_reasons
 from portal.matching.store import (
     Snapshot,
     attach_vectors,
     candidate_set,
     changes_since,
+    embed_pieces,
     events_version,
     live_snapshot,
     need_candidates,
-    pooled_vectors,
     process_cache,
     sentence_encoder,
     vendor_candidates,
@@ -53,7 +52,7 @@ P = TypeVar("P", VendorProfile, NeedProfile)
 
 # Given the candidates' ids (in row order) and their scores, return adjusted scores: how
 # feedback (dismissed leads) reaches the ranking without the ranking knowing about it.
-# Scores are sums of z-scores and may be negative, so an adjuster must not just multiply.
+# Scores are values to the buyer (0 or more; -inf off the candidate pool).
 ScoreAdjuster = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -61,12 +60,30 @@ ScoreAdjuster = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Lead:
     vendor: VendorProfile
     need: NeedProfile
-    score: float
+    score: float  # the value to the buyer (calibration.expected_value), after feedback
     reasons: list[str]
+    probability: float = 0.0  # that the vendor solves the need
+
+    @property
+    def strength(self) -> str:
+        """ "strong", "possible" or "weak", in words a person reads on the page."""
+        return calibration().strength(self.probability)
+
+    @property
+    def shown(self) -> bool:
+        """Whether a page shows this lead by default (the rest are behind "show more")."""
+        return self.probability >= calibration().shown
 
     def as_json(self, side: str) -> dict[str, object]:
         other = self.vendor.ref if side == "vendor" else self.need.ref
-        return {side: other, "score": round(self.score, 4), "reasons": self.reasons}
+        return {
+            side: other,
+            "score": round(self.score, 4),
+            "probability": round(self.probability, 4),
+            "strength": self.strength,
+            "shown": self.shown,
+            "reasons": self.reasons,
+        }
 
 
 class LeadsModel:
@@ -113,19 +130,19 @@ class LeadsModel:
     def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus, encoder: Any = None) -> LeadsModel:
         """``encoder`` may be a function that makes one, called only if needed."""
         changes = changes_since(snapshot, thes)
-        vectors_wanted = (snapshot.vendors.vectors is not None and changes.vendors is not None) or (
-            snapshot.needs.vectors is not None and changes.needs is not None
+        vectors_wanted = (snapshot.vendors.pieces is not None and changes.vendors is not None) or (
+            snapshot.needs.pieces is not None and changes.needs is not None
         )
         if vectors_wanted and callable(encoder) and not hasattr(encoder, "encode"):
             encoder = encoder()
         if vectors_wanted and encoder is not None:
             # Changed records are few: embed them now, on the snapshot's terms.
-            if snapshot.vendors.vectors is not None and changes.vendors is not None:
+            if snapshot.vendors.pieces is not None and changes.vendors is not None:
                 pieces = [changes.vendor_profiles[int(i)].pieces for i in changes.vendors.ids]
-                changes.vendors.vectors = pooled_vectors(encoder.encode, pieces)
-            if snapshot.needs.vectors is not None and changes.needs is not None:
+                changes.vendors.pieces = embed_pieces(encoder.encode, pieces)
+            if snapshot.needs.pieces is not None and changes.needs is not None:
                 pieces = [changes.need_profiles[int(i)].pieces for i in changes.needs.ids]
-                changes.needs.vectors = pooled_vectors(encoder.encode, pieces)
+                changes.needs.pieces = embed_pieces(encoder.encode, pieces)
         return cls(
             candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
             candidate_set(snapshot.needs, changes.needs, changes.need_ids),
@@ -133,19 +150,21 @@ class LeadsModel:
             encoder,
         )
 
-    def _vector(
+    def _pieces(
         self, side: CandidateSet, pieces: list[str], own_side: CandidateSet, record_id: int
-    ) -> np.ndarray | None:
-        """The query's embedding, if the side it is ranked against has vectors: the
-        record's stored one when the model holds it, else computed now."""
-        if side.snapshot.vectors is None:
-            return None
-        stored = own_side.vector_of(record_id)
-        if stored is not None:
-            return stored
-        if self.encoder is None:
-            return None
-        return pooled_vectors(self.encoder.encode, [pieces])[0]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The query's piece vectors centred on its own side's mean, and their pooled
+        vector, if both sides have vectors: the record's stored ones when the model holds
+        them, else computed now."""
+        if not side.has_pieces or not own_side.has_pieces:
+            return None, None
+        found = own_side.pieces_of(record_id)
+        if found is None:
+            if self.encoder is None:
+                return None, None
+            found = embed_pieces(self.encoder.encode, [pieces]).vectors
+        mine = centred(found, own_side.mean)
+        return mine, unit_rows(mine.sum(axis=0))
 
     def query_for_need(self, need: NeedProfile) -> Query:
         return Query(
@@ -153,7 +172,8 @@ class LeadsModel:
             self.thesaurus.match_text(need.text),
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
-            self._vector(self.vendors, need.pieces, self.needs, need.id),
+            True,
+            *self._pieces(self.vendors, need.pieces, self.needs, need.id),
         )
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
@@ -162,8 +182,25 @@ class LeadsModel:
             self.thesaurus.match_text(vendor.text),
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
-            self._vector(self.needs, vendor.pieces, self.vendors, vendor.id),
+            False,
+            *self._pieces(self.needs, vendor.pieces, self.vendors, vendor.id),
         )
+
+    def answer(
+        self, need: np.ndarray | None, need_profile: NeedProfile, vendor_id: int
+    ) -> Answer | None:
+        """Which of the vendor's capabilities best answers which part of the need, by their
+        centred piece vectors (``need``: the need's), when the model holds both."""
+        if need is None or not self.vendors.has_pieces:
+            return None
+        raw = self.vendors.pieces_of(vendor_id)
+        if raw is None:
+            return None
+        piece, part, _ = best_answer(need, centred(raw, self.vendors.mean))
+        if piece < 1:
+            return None
+        parts = need_profile.pieces
+        return Answer(piece - 1, parts[part] if part < len(parts) else need_profile.title)
 
     def _rank(
         self,
@@ -171,22 +208,22 @@ class LeadsModel:
         query: Query,
         limit: int,
         exclude: set[int] | frozenset[int],
-        weights: Weights,
         adjust: ScoreAdjuster | None,
-    ) -> list[tuple[int, float]]:
+    ) -> list[tuple[int, float, float]]:
+        """(record id, value, probability) of the best candidates, best first."""
         ids = side.ids
         if not len(ids):
             return []
-        found = signals(side, query, self.thesaurus)
-        scores = combine(found, weights)
+        scored = score(side, query, self.thesaurus)
+        values = scored.value
         if adjust is not None:
-            scores = adjust(ids, scores)
-        allowed = side.active & found.pool
+            values = adjust(ids, values)
+        allowed = side.active & scored.pool
         if exclude:
             allowed &= ~np.isin(ids, np.fromiter(exclude, dtype=np.int64))
         # A few more than asked, in case a record changed since the model was made.
-        rows = top(scores, limit + 5, allowed)
-        return [(int(ids[row]), float(scores[row])) for row in rows]
+        rows = top(values, limit + 5, allowed)
+        return [(int(ids[row]), float(values[row]), float(scored.probability[row])) for row in rows]
 
     def _leads(
         self,
@@ -194,20 +231,19 @@ class LeadsModel:
         query: Query,
         limit: int,
         exclude: set[int] | frozenset[int],
-        weights: Weights,
         adjust: ScoreAdjuster | None,
         load: Callable[[list[int]], dict[int, P]],
-        make: Callable[[P, float], Lead],
+        make: Callable[[P, float, float], Lead],
     ) -> list[Lead]:
         """Rank, then read the best records' profiles (skipping any that stopped being
         candidates since the model was made) and turn them into leads."""
-        ranked = self._rank(side, query, limit, exclude, weights, adjust)
-        profiles = load([record_id for record_id, _ in ranked])
+        ranked = self._rank(side, query, limit, exclude, adjust)
+        profiles = load([record_id for record_id, _, _ in ranked])
         leads: list[Lead] = []
-        for record_id, score in ranked:
+        for record_id, value, probability in ranked:
             profile = profiles.get(record_id)
             if profile is not None and len(leads) < limit:
-                leads.append(make(profile, score))
+                leads.append(make(profile, value, probability))
         return leads
 
     def vendors_for(
@@ -215,38 +251,35 @@ class LeadsModel:
         need: NeedProfile,
         limit: int = DEFAULT_LIMIT,
         exclude: set[int] | frozenset[int] = frozenset(),
-        weights: Weights = DEFAULT_WEIGHTS,
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
-
-        def make(vendor: VendorProfile, score: float) -> Lead:
-            return Lead(
-                vendor, need, score, lead_reasons(need, vendor, self.thesaurus, self.word_weight)
-            )
-
         query = self.query_for_need(need)
-        return self._leads(
-            self.vendors, query, limit, exclude, weights, adjust, vendor_profiles, make
-        )
+
+        def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
+            answer = self.answer(query.pieces, need, vendor.id)
+            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
+            return Lead(vendor, need, value, reasons, probability)
+
+        return self._leads(self.vendors, query, limit, exclude, adjust, vendor_profiles, make)
 
     def needs_for(
         self,
         vendor: VendorProfile,
         limit: int = DEFAULT_LIMIT,
         exclude: set[int] | frozenset[int] = frozenset(),
-        weights: Weights = DEFAULT_WEIGHTS,
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The open needs ``vendor`` could win, skipping the need ids in ``exclude``."""
-
-        def make(need: NeedProfile, score: float) -> Lead:
-            return Lead(
-                vendor, need, score, lead_reasons(need, vendor, self.thesaurus, self.word_weight)
-            )
-
         query = self.query_for_vendor(vendor)
-        return self._leads(self.needs, query, limit, exclude, weights, adjust, need_profiles, make)
+
+        def make(need: NeedProfile, value: float, probability: float) -> Lead:
+            need_pieces, _ = self._pieces(self.vendors, need.pieces, self.needs, need.id)
+            answer = self.answer(need_pieces, need, vendor.id)
+            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
+            return Lead(vendor, need, value, reasons, probability)
+
+        return self._leads(self.needs, query, limit, exclude, adjust, need_profiles, make)
 
 
 def current_model() -> LeadsModel:

@@ -26,6 +26,7 @@ from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS
+from portal.matching.pieces import PieceVectors, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -81,10 +82,16 @@ def fingerprint(pieces: Sequence[str]) -> int:
 P = TypeVar("P", VendorProfile, NeedProfile)
 
 
-def _fingerprinted(profiles: Iterable[P], out: list[int]) -> Iterator[P]:
+def _fingerprinted(profiles: Iterable[P], out: list[int], counts: list[int]) -> Iterator[P]:
     for profile in profiles:
         out.append(fingerprint(profile.pieces))
+        counts.append(piece_count(profile.pieces))
         yield profile
+
+
+def piece_count(pieces: Sequence[str]) -> int:
+    """How many vectors a record's pieces make (a record with none is embedded as "")."""
+    return max(len(pieces), 1)
 
 
 def _counting(items: Iterable[T], progress: Progress | None) -> Iterator[T]:
@@ -111,17 +118,26 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
     # Streamed: profiles are analysed as they are read, never all held at once.
     vendor_prints: list[int] = []
     need_prints: list[int] = []
+    vendor_counts: list[int] = []
+    need_counts: list[int] = []
     vendor_side = vendor_candidates(
-        _fingerprinted(_counting(verified_vendors(), progress), vendor_prints), thes
+        _fingerprinted(_counting(verified_vendors(), progress), vendor_prints, vendor_counts),
+        thes,
     )
-    need_side = need_candidates(_fingerprinted(open_needs(), need_prints), thes)
+    need_side = need_candidates(_fingerprinted(open_needs(), need_prints, need_counts), thes)
     tmp = generation / f"{SNAPSHOT_FOLDER}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     vendor_side.save(tmp, "vendors")
     need_side.save(tmp, "needs")
-    for name, prints in (("vendors", vendor_prints), ("needs", need_prints)):
+    for name, prints, counts in (
+        ("vendors", vendor_prints, vendor_counts),
+        ("needs", need_prints, need_counts),
+    ):
         np.save(tmp / f"{name}.fingerprints.npy", np.asarray(prints, dtype=np.uint64))
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        np.save(tmp / f"{name}.piece_offsets.npy", offsets)
     meta = {
         "last_event": state.last_event,
         "horizon": state.horizon,
@@ -245,7 +261,7 @@ VECTOR_DIM = 384
 VECTOR_CHUNK = 2048  # records per encoder call: fewer pipeline drains than 512, +3-6 %
 # What a stored vector means: the model and how a record's text becomes one vector. Change
 # it whenever that changes, so that a rebuild never carries over vectors of the old kind.
-VECTOR_RECIPE = f"all-MiniLM-L6-v2/mean-of-pieces/{PIECE_TOKENS}-tokens"
+VECTOR_RECIPE = f"all-MiniLM-L6-v2/pieces-kept/{PIECE_TOKENS}-tokens"
 
 
 def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
@@ -269,6 +285,15 @@ def _keys_path(generation: Path, name: str) -> Path:
 def _fingerprints_path(generation: Path, name: str) -> Path:
     """The fingerprint of each snapshot row's pieces when the snapshot was built."""
     return generation / SNAPSHOT_FOLDER / f"{name}.fingerprints.npy"
+
+
+def _pieces_path(generation: Path, name: str) -> Path:
+    """Every snapshot row's piece vectors (float16), in the ranges of its piece offsets."""
+    return generation / SNAPSHOT_FOLDER / f"{name}.pieces.npy"
+
+
+def _offsets_path(generation: Path, name: str) -> Path:
+    return generation / SNAPSHOT_FOLDER / f"{name}.piece_offsets.npy"
 
 
 def _load(path: Path) -> np.ndarray | None:
@@ -331,8 +356,39 @@ def carry_vectors(old: Path, new: Path) -> dict[str, int]:
         keys[rows] = np.asarray(old_keys)[from_rows]
         keys.flush()
         del keys
+        _carry_pieces(old, new, name, rows, from_rows)
         carried[name] = len(pairs)
     return carried
+
+
+def _piece_store(generation: Path, name: str) -> np.ndarray | None:
+    """The side's piece vector file, opened for writing (made on first use)."""
+    offsets = _load(_offsets_path(generation, name))
+    if offsets is None:
+        return None
+    path = _pieces_path(generation, name)
+    return np.lib.format.open_memmap(
+        path,
+        mode="r+" if path.exists() else "w+",
+        dtype=np.float16,
+        shape=(int(offsets[-1]), VECTOR_DIM),
+    )
+
+
+def _carry_pieces(old: Path, new: Path, name: str, rows: np.ndarray, from_rows: np.ndarray) -> None:
+    """Copy the piece vectors of carried rows: same fingerprint, so the same pieces."""
+    source = _load(_pieces_path(old, name))
+    old_offsets = _load(_offsets_path(old, name))
+    new_offsets = _load(_offsets_path(new, name))
+    target = _piece_store(new, name)
+    if source is None or old_offsets is None or new_offsets is None or target is None:
+        return
+    for row, from_row in zip(rows.tolist(), from_rows.tolist(), strict=True):
+        start, end = old_offsets[from_row], old_offsets[from_row + 1]
+        if end - start == new_offsets[row + 1] - new_offsets[row]:
+            target[new_offsets[row] : new_offsets[row + 1]] = source[start:end]
+    target.flush()
+    del target
 
 
 def vectors_done(generation: Path, name: str) -> int:
@@ -352,26 +408,43 @@ def load_vectors(generation: Path, name: str, rows: int) -> np.ndarray | None:
     return np.load(path, mmap_mode="r")
 
 
+def load_pieces(generation: Path, name: str, rows: int) -> PieceVectors | None:
+    """The side's piece vectors, memory-mapped, or None while they are incomplete."""
+    offsets = _load(_offsets_path(generation, name))
+    if rows == 0 or offsets is None or vectors_done(generation, name) < rows:
+        return None
+    vectors = _load(_pieces_path(generation, name))
+    if vectors is None:
+        return None
+    return PieceVectors(vectors, np.asarray(offsets))
+
+
 Encode = Callable[[list[str]], np.ndarray]
 
 
-def pooled_vectors(encode: Encode, records: Sequence[Sequence[str]]) -> np.ndarray:
-    """One unit vector per record: the mean of its pieces' vectors (a vendor's
-    capabilities, a need's sentences), normalised. All pieces go to ``encode`` in one
-    call, so they are batched together; a record with no pieces gets the vector of "".
-    """
-    flat: list[str] = []
-    owners: list[int] = []
-    for row, pieces in enumerate(records):
-        for piece in pieces or [""]:
-            flat.append(piece)
-            owners.append(row)
+def embed_pieces(encode: Encode, records: Sequence[Sequence[str]]) -> PieceVectors:
+    """Unit vectors of every record's pieces (a vendor's company line and capabilities, a
+    need's title and sentences). All pieces go to ``encode`` in one call, so they are
+    batched together; a record with no pieces gets the vector of ""."""
+    flat = [piece for pieces in records for piece in (pieces or [""])]
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([piece_count(pieces) for pieces in records], out=offsets[1:])
     if not flat:
-        return np.zeros((0, VECTOR_DIM), dtype=np.float32)
-    pooled = np.zeros((len(records), VECTOR_DIM), dtype=np.float32)
-    np.add.at(pooled, np.asarray(owners), np.asarray(encode(flat), dtype=np.float32))
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return pooled / np.maximum(norms, 1e-12)
+        return PieceVectors(np.zeros((0, VECTOR_DIM), dtype=np.float32), offsets)
+    return PieceVectors(unit_rows(np.asarray(encode(flat), dtype=np.float32)), offsets)
+
+
+def pooled_vectors(encode: Encode, records: Sequence[Sequence[str]]) -> np.ndarray:
+    """One unit vector per record: the normalised mean of its pieces' vectors."""
+    return mean_of_pieces(embed_pieces(encode, records))
+
+
+def mean_of_pieces(pieces: PieceVectors) -> np.ndarray:
+    pooled = np.zeros((len(pieces), VECTOR_DIM), dtype=np.float32)
+    if len(pieces.vectors):
+        owners = np.repeat(np.arange(len(pieces)), np.diff(pieces.offsets))
+        np.add.at(pooled, owners, pieces.vectors)
+    return unit_rows(pooled)
 
 
 def _pieces(name: str, ids: list[int]) -> list[list[str]]:
@@ -456,14 +529,20 @@ def _complete_vectors(
             # a row whose stored key is already its snapshot fingerprint was carried over
             # from the previous generation (``carry_vectors``) and needs no work
             prints = _load(_fingerprints_path(generation, name))
+            piece_store = _piece_store(generation, name)
+            offsets = _load(_offsets_path(generation, name))
             while done < total and (budget is None or budget > 0):
                 size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
                 chunk = np.arange(done, min(done + size, total))
                 rows = chunk if prints is None else chunk[keys[chunk] != prints[chunk]]
                 if len(rows):
                     pieces = _pieces(name, [int(i) for i in side.ids[rows]])
-                    array[rows] = pooled_vectors(encode, pieces)
+                    embedded = embed_pieces(encode, pieces)
+                    array[rows] = mean_of_pieces(embedded)
                     keys[rows] = [fingerprint(p) for p in pieces]
+                    if piece_store is not None and offsets is not None:
+                        _store_pieces(piece_store, offsets, rows, embedded)
+                        piece_store.flush()
                     array.flush()
                     keys.flush()
                 done += len(chunk)
@@ -474,17 +553,32 @@ def _complete_vectors(
                     budget -= len(rows)
                 if progress is not None:
                     progress(len(chunk))
-            del array, keys
+            del array, keys, piece_store
         result.done += done
         result.total += total
+
+
+def _store_pieces(
+    store: np.ndarray, offsets: np.ndarray, rows: np.ndarray, embedded: PieceVectors
+) -> None:
+    """Write each row's piece vectors into its range. A record edited since the snapshot
+    may have another number of pieces: its snapshot row is masked by the change, so its
+    range is left as it is."""
+    for position, row in enumerate(rows.tolist()):
+        start, end = offsets[row], offsets[row + 1]
+        mine = embedded.vectors[embedded.offsets[position] : embedded.offsets[position + 1]]
+        if len(mine) == end - start:
+            store[start:end] = mine
 
 
 def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
     """Give the snapshot's sides their vectors once complete; whether each side has them."""
     for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs)):
-        if side.vectors is None:
-            side.vectors = load_vectors(generation, name, len(side))
-    return snapshot.vendors.vectors is not None, snapshot.needs.vectors is not None
+        if side.pieces is None:
+            side.pieces = load_pieces(generation, name, len(side))
+            if side.pieces is not None:
+                side.vectors = load_vectors(generation, name, len(side))
+    return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
 
 
 def sentence_encoder(*, prepare: bool = False) -> Any:

@@ -11,6 +11,7 @@ from support import count_rows
 from portal.extensions import db
 from portal.matching import feedback
 from portal.matching.feedback import (
+    OTHER_MARKET_FACTOR,
     FeedbackError,
     NeedLessons,
     NotAllowed,
@@ -173,14 +174,14 @@ def test_a_vendors_lessons_follow_the_documented_rules() -> None:
     assert lessons.countries == {"PH"}
     assert lessons.budget_ceiling == 50_000  # the smallest dismissed budget
     assert lessons.sectors == {"mobility"}
-    assert lessons.factor(_profile(9, "PH", [])) == 0.5
+    assert lessons.factor(_profile(9, "PH", [])) == OTHER_MARKET_FACTOR
     assert lessons.factor(_profile(9, "VN", [], budget_max=50_000)) == 0.5
     assert lessons.factor(_profile(9, "VN", [], budget_max=60_000)) == 1.0
     assert lessons.factor(_profile(9, "VN", [])) == 1.0  # no budget stated: left alone
     assert lessons.factor(_profile(9, "TH", ["mobility", "energy"])) == 0.85
     assert lessons.factor(_profile(9, "MY", ["health"])) == 1.0  # in contact teaches nothing
     assert lessons.factor(_profile(9, "PH", ["mobility"], budget_max=1)) == pytest.approx(
-        0.5 * 0.5 * 0.85
+        OTHER_MARKET_FACTOR * 0.5 * 0.85
     )
 
 
@@ -202,18 +203,19 @@ def test_need_penalties_match_the_lessons_on_every_open_need(market: Market) -> 
     dismiss_lead(market.aquasonic_member, market.cebu_lamps, market.aquasonic, "not_our_market")
     dismiss_lead(market.aquasonic_member, big, market.aquasonic, "too_small")
     db.session.commit()
-    # not our market: every Cebu (PH) need x0.5; too small: needs at or below 2,000,000
+    # not our market: every Cebu (PH) need x0.21; too small: needs at or below 2,000,000
     # (Da Nang's lamps need, up to 500,000, too); closed needs are never leads at all
     ids = [market.lamps.id, small.id, big.id, water.id, market.closed.id]
-    assert _factors(need_penalties(market.aquasonic.id), ids) == [0.5, 0.25, 0.25, 0.25, 1.0]
+    both = round(OTHER_MARKET_FACTOR * 0.5, 4)
+    assert _factors(need_penalties(market.aquasonic.id), ids) == [0.5, both, both, both, 1.0]
     dismiss_lead(market.aquasonic_member, market.lamps, market.aquasonic, "not_relevant")
     db.session.commit()
     # not relevant: needs sharing "energy" x0.85 (Da Nang's lamps need itself is hidden)
     assert _factors(need_penalties(market.aquasonic.id), ids) == [
         0.425,
-        0.2125,
-        0.2125,
-        0.25,
+        round(OTHER_MARKET_FACTOR * 0.5 * 0.85, 4),
+        round(OTHER_MARKET_FACTOR * 0.5 * 0.85, 4),
+        both,
         1.0,
     ]
     assert need_penalties(market.lumenark.id) == []

@@ -1,0 +1,273 @@
+"""Fit the lead calibration on labelled sets, measured on the set it was not fitted on.
+
+    .venv/bin/python benchmarks/fit_calibration.py \\
+        --set ../shared/data/dev.jsonl ../shared/data/dev-qrels.tsv \\
+        --set ../shared/data/dev-b.jsonl ../shared/data/dev-b-qrels.tsv [--write]
+
+For each set, on a fresh SQLite portal in a temporary folder (``portal db upgrade``,
+``portal import``, ``portal leads vectors``), every labelled open need is queried through
+the ranking's own code (``ranking.features``) and each pool vendor's features are paired
+with its label (solves the need: grade 2 or 3). Then:
+
+- cross-set: a regularised logistic regression fitted on one set is measured on each
+  other set (nDCG@10 of the value ranking, shown precision and recall at the threshold,
+  and a calibration table: predicted against observed rates);
+- ablation: the same, with one feature left out at a time;
+- with ``--write``: the model fitted on all sets together, with the threshold chosen on
+  the held-out figures, is written to ``portal/matching/calibration.json``.
+
+Only coefficients leave this script; the labelled data stays where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PORTAL = ROOT / ".venv" / "bin" / "portal"
+
+from portal.matching.calibration import (  # noqa: E402 - after the path is set
+    FEATURES,
+    LEXICAL_FEATURES,
+    Calibration,
+    Model,
+    expected_value,
+)
+
+L2 = 1.0  # ridge penalty on the standardised coefficients
+TOP = 20  # leads per need in an export
+STRONG = 0.5  # "strong": the vendor more likely solves the need than not
+# The bars a page's shown leads are held to: of those shown, the share that solve the need,
+# and of the vendors that solve it, the share shown. The threshold chosen is the one whose
+# held-out figures stand furthest above both bars on the worst set.
+MIN_PRECISION = 0.6
+MIN_RECALL = 0.8
+
+
+@dataclass
+class Need:
+    ref: str
+    refs: list[str]  # the pool's vendors
+    columns: dict[str, np.ndarray]
+    market: np.ndarray
+    grades: np.ndarray  # of the pool's vendors
+    labels: dict[str, int]  # every labelled vendor of the need
+
+
+def read_qrels(path: str) -> dict[str, dict[str, int]]:
+    grades: dict[str, dict[str, int]] = defaultdict(dict)
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            need, vendor, grade = line.split("\t")
+            grades[need][vendor] = int(grade)
+    return grades
+
+
+def collect(data: str, qrels: str, model_dir: str | None) -> list[Need]:
+    """Every labelled open need's pool, with features and labels, from a fresh portal."""
+    labels = read_qrels(qrels)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = {
+            "PORTAL_DATABASE_URL": f"sqlite:///{folder}/portal.sqlite",
+            "PORTAL_INDEX_DIR": f"{folder}/index",
+            "PORTAL_MODEL_DIR": model_dir or f"{folder}/models",
+            "PORTAL_SECRET_KEY": "benchmark-only",
+        }
+        env = {**os.environ, **settings}
+        for words in (["db", "upgrade"], ["import", data], ["leads", "vectors"]):
+            subprocess.run([str(PORTAL), *words], env=env, check=True, capture_output=True)  # noqa: S603 - our CLI
+        from portal import create_app
+        from portal.matching.profiles import open_needs, verified_vendors
+        from portal.matching.ranking import features
+        from portal.matching.services import current_model
+
+        os.environ.update(settings)  # the app of this process reads its settings from there
+        app = create_app()
+        found = []
+        with app.app_context():
+            model = current_model()
+            refs_by_id = {vendor.id: vendor.ref for vendor in verified_vendors()}
+            for need in open_needs():
+                if need.ref not in labels:
+                    continue
+                query = model.query_for_need(need)
+                result = features(model.vendors, query, model.thesaurus)
+                if not result.has_vectors:
+                    raise SystemExit("the sentence vectors are incomplete: is the model installed?")
+                ids = model.vendors.ids[result.pool]
+                refs = [refs_by_id[int(i)] for i in ids]
+                grades = np.asarray([labels[need.ref].get(r, 0) for r in refs])
+                found.append(
+                    Need(
+                        need.ref,
+                        refs,
+                        result.columns,
+                        result.market[result.pool],
+                        grades,
+                        labels[need.ref],
+                    )
+                )
+    return found
+
+
+def matrix(needs: list[Need], names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.vstack([np.stack([n.columns[k] for k in names], axis=1) for n in needs])
+    y = np.concatenate([(n.grades >= 2).astype(float) for n in needs])
+    return x, y
+
+
+def fit(needs: list[Need], names: tuple[str, ...]) -> Model:
+    """L2-regularised logistic regression on standardised features."""
+    x, y = matrix(needs, names)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    xs = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+
+    def loss(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xs @ beta
+        p = 1 / (1 + np.exp(-z))
+        value = float((y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)).sum())
+        value += 0.5 * L2 * float((beta[:-1] ** 2).sum())
+        gradient = xs.T @ (p - y) + np.r_[L2 * beta[:-1], 0.0]
+        return value, gradient
+
+    beta = minimize(loss, np.zeros(xs.shape[1]), jac=True, method="L-BFGS-B").x
+    return Model(
+        names, mean.astype(np.float32), scale.astype(np.float32), beta[:-1], float(beta[-1])
+    )
+
+
+def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
+    dcg = sum((2 ** grades.get(v, 0) - 1) / math.log2(i + 2) for i, v in enumerate(ranked[:k]))
+    ideal = sorted(grades.values(), reverse=True)[:k]
+    best = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / best if best else 0.0
+
+
+def measure(model: Model, needs: list[Need], shown: float) -> dict[str, float]:
+    """What eval_leads.py measures of an export: nDCG@10, and shown precision and recall."""
+    scores, precision, recall = [], [], []
+    for need in needs:
+        p = model.probability(np.stack([need.columns[k] for k in model.features], axis=1))
+        order = np.argsort(-expected_value(p, need.market), kind="stable")[:TOP]
+        scores.append(ndcg([need.refs[i] for i in order], need.labels))
+        visible = [need.refs[i] for i in order if p[i] >= shown]
+        relevant = {v for v, g in need.labels.items() if g >= 2}
+        if visible:
+            precision.append(sum(v in relevant for v in visible) / len(visible))
+        if relevant:
+            recall.append(len(relevant & set(visible)) / len(relevant))
+    return {
+        "ndcg@10": float(np.mean(scores)),
+        "shown_precision": float(np.mean(precision)) if precision else 0.0,
+        "shown_recall": float(np.mean(recall)),
+    }
+
+
+def calibration_table(model: Model, needs: list[Need]) -> list[tuple[str, int, float, float]]:
+    x, y = matrix(needs, model.features)
+    p = model.probability(x)
+    rows = []
+    for low, high in ((0, 0.05), (0.05, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 1.01)):
+        inside = (p >= low) & (p < high)
+        if inside.any():
+            rows.append(
+                (
+                    f"{low:.2f}-{min(high, 1):.2f}",
+                    int(inside.sum()),
+                    float(p[inside].mean()),
+                    float(y[inside].mean()),
+                )
+            )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", nargs=2, action="append", metavar=("DATA", "QRELS"), required=True)
+    parser.add_argument("--model-dir", help="where the prepared sentence model is kept")
+    parser.add_argument(
+        "--write", action="store_true", help="write portal/matching/calibration.json"
+    )
+    args = parser.parse_args()
+    if len(args.set) < 2:
+        parser.error("give at least two --set: each is measured with a model fitted on the others")
+    sets = {Path(data).stem: collect(data, qrels, args.model_dir) for data, qrels in args.set}
+    full = tuple(FEATURES)
+    thresholds = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
+
+    def held_out(names: tuple[str, ...]) -> dict[str, tuple[Model, list[Need]]]:
+        return {
+            name: (
+                fit([n for other, ns in sets.items() if other != name for n in ns], names),
+                needs,
+            )
+            for name, needs in sets.items()
+        }
+
+    print("## Cross-set: fitted on the other set(s), measured on this one\n")
+    crossed = held_out(full)
+    print("| threshold | " + " | ".join(f"{s} nDCG@10 / shown P / shown R" for s in sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    chosen, margin = thresholds[0], -np.inf
+    for t in thresholds:
+        figures = {s: measure(m, ns, t) for s, (m, ns) in crossed.items()}
+        cells = [
+            f"{f['ndcg@10']:.3f} / {f['shown_precision']:.3f} / {f['shown_recall']:.3f}"
+            for f in figures.values()
+        ]
+        print(f"| {t:.2f} | " + " | ".join(cells) + " |")
+        worst = min(
+            min(f["shown_precision"] - MIN_PRECISION, f["shown_recall"] - MIN_RECALL)
+            for f in figures.values()
+        )
+        if worst > margin:
+            chosen, margin = t, worst
+    print(
+        f"\nshown threshold: {chosen:.2f} (held-out shown precision and recall stand at least"
+        f" {margin:.3f} above {MIN_PRECISION} and {MIN_RECALL} on every set)"
+    )
+
+    print("\n## Calibration on the held-out set (predicted against observed share that solve)\n")
+    for name, (model, needs) in crossed.items():
+        print(f"{name}: | p range | pairs | mean predicted | observed |")
+        for row in calibration_table(model, needs):
+            print(f"  | {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} |")
+
+    print("\n## Ablation (held-out nDCG@10 per set, one feature left out)\n")
+    for left_out in (None, *full):
+        names = tuple(k for k in full if k != left_out)
+        cells = [f"{measure(m, ns, chosen)['ndcg@10']:.3f}" for m, ns in held_out(names).values()]
+        print(
+            f"| {'all features' if left_out is None else 'without ' + left_out} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lexical_cells = [
+        f"{measure(m, ns, chosen)['ndcg@10']:.3f}" for m, ns in held_out(LEXICAL_FEATURES).values()
+    ]
+    print("| lexical model (no sentence vectors) | " + " | ".join(lexical_cells) + " |")
+
+    if args.write:
+        everything = [n for needs in sets.values() for n in needs]
+        shipped = Calibration(
+            fit(everything, full), fit(everything, LEXICAL_FEATURES), chosen, max(STRONG, chosen)
+        )
+        shipped.save()
+        print("\nwrote portal/matching/calibration.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""How likely a vendor is to solve a need, from the ranking's signals, and what a lead is
+worth to the buyer.
+
+The probability is a logistic regression over a few signals of the pair, fitted on
+labelled sets (``benchmarks/fit_calibration.py``: fitted on one set, measured on the
+other, then fitted on both; the labelled data never ships, the coefficients do, in
+``calibration.json``). Because the score means a probability, it can decide what a page
+shows: leads at or above ``shown`` by default, the rest behind "show more".
+
+The value of a lead to the buyer is the probability times what a solving vendor is worth:
+more when it already serves the buyer's country (our labels' grade 3 against grade 2, as
+nDCG counts them, 2^3 - 1 against 2^2 - 1). Serving the country multiplies the chance
+that the vendor solves the need; it never makes a vendor that does not solve it a lead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+# What each feature of a (need, vendor) pair is; the order of a feature matrix's columns.
+FEATURES: dict[str, str] = {
+    "lexical": "BM25 of the query's words, standard score over the candidate pool",
+    "concepts": "thesaurus concepts both name, standard score over the candidate pool",
+    "sector": "1 when need and vendor share a sector code",
+    "semantic": "cosine of the centred mean piece vectors (portal/matching/pieces.py)",
+    "cover": "the need's pieces' best match among the vendor's pieces, averaged",
+    "cover_gap": "cover minus the best cover among the candidates: how far behind the best",
+}
+# Without sentence vectors (while they are being computed) only these are known.
+LEXICAL_FEATURES = ("lexical", "concepts", "sector")
+
+GAIN_IN_MARKET = 7.0  # solves the need and already serves the buyer's country
+GAIN_ELSEWHERE = 3.0  # solves the need, not yet in that country
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted logistic regression over ``features`` (standardised with mean and scale)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coefficients: np.ndarray
+    intercept: float
+
+    def probability(self, matrix: np.ndarray) -> np.ndarray:
+        """P(the vendor solves the need) for each row of ``matrix`` (columns: features)."""
+        z = ((matrix - self.mean) / self.scale) @ self.coefficients + self.intercept
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coefficients": self.coefficients.tolist(),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, object]) -> Model:
+        return cls(
+            tuple(raw["features"]),  # type: ignore[arg-type]
+            np.asarray(raw["mean"], dtype=np.float32),
+            np.asarray(raw["scale"], dtype=np.float32),
+            np.asarray(raw["coefficients"], dtype=np.float32),
+            float(raw["intercept"]),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    full: Model  # with sentence vectors
+    lexical: Model  # before they are complete
+    shown: float  # a lead at or above this probability is shown by default
+    strong: float  # ... and called a strong match at or above this one
+
+    def strength(self, probability: float) -> str:
+        if probability >= self.strong:
+            return "strong"
+        if probability >= self.shown:
+            return "possible"
+        return "weak"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "full": self.full.as_json(),
+            "lexical": self.lexical.as_json(),
+            "shown": self.shown,
+            "strong": self.strong,
+        }
+
+    def save(self, path: Path = CALIBRATION_FILE) -> None:
+        path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
+        raw = json.loads(path.read_text())
+        return cls(
+            Model.from_json(raw["full"]),
+            Model.from_json(raw["lexical"]),
+            float(raw["shown"]),
+            float(raw["strong"]),
+        )
+
+
+@cache
+def calibration() -> Calibration:
+    """The shipped calibration, loaded once per process."""
+    return Calibration.load()
+
+
+def expected_value(probability: np.ndarray, in_market: np.ndarray) -> np.ndarray:
+    """What each lead is worth to the buyer: the chance it solves the need times the gain."""
+    return probability * np.where(in_market > 0, GAIN_IN_MARKET, GAIN_ELSEWHERE)

@@ -1,0 +1,127 @@
+"""Sentence vectors of each record's pieces, and the two semantic signals read from them.
+
+A record is embedded piece by piece: a vendor's company line and each capability, a
+need's title and each sentence. Two things are read from those vectors:
+
+- ``pooled``: one vector per record, the mean of its pieces, after taking away the
+  *mean piece of its side*. Needs are written in problem language and vendors in
+  solution language; every need shares a direction ("we", "our city", "residents") and
+  every vendor another ("our platform", "we deliver"). Left in, those shared directions
+  make a need look a little like every need-shaped text; taken out, what remains is what
+  the record is about. The means come from the portal's own records, never from labels.
+- ``cover``: how well a vendor's best piece answers each part of a need, averaged over
+  the need's pieces. A need that lists three problems is answered by a vendor whose
+  capabilities cover all three, not by one that matches the first very well.
+
+On the development sets (docs/ranking.md) both lift the ranking on needs written in
+problem language, where a single whole-text vector did not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DIMENSIONS = 384
+_CHUNK = 65_536  # pieces converted to float32 at a time when pooling a whole side
+
+
+@dataclass
+class PieceVectors:
+    """Unit piece vectors of several records, flat, with each record's range of rows:
+    record ``r``'s pieces are ``vectors[offsets[r]:offsets[r + 1]]``."""
+
+    vectors: np.ndarray  # (pieces, DIMENSIONS); float16 on disk, float32 in memory
+    offsets: np.ndarray  # (records + 1,) int64
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def of(self, row: int) -> np.ndarray:
+        return np.asarray(self.vectors[self.offsets[row] : self.offsets[row + 1]], np.float32)
+
+    def take(self, rows: np.ndarray) -> PieceVectors:
+        """The pieces of ``rows`` only, in that order."""
+        counts = self.offsets[rows + 1] - self.offsets[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        if not len(rows):
+            return PieceVectors(np.zeros((0, DIMENSIONS), np.float32), offsets)
+        index = np.concatenate(
+            [np.arange(self.offsets[r], self.offsets[r + 1]) for r in rows.tolist()]
+        )
+        return PieceVectors(np.asarray(self.vectors[index], np.float32), offsets)
+
+    def mean(self) -> np.ndarray:
+        """The side's mean piece: the direction every record of the side shares."""
+        total = np.zeros(DIMENSIONS, dtype=np.float64)
+        for start in range(0, len(self.vectors), _CHUNK):
+            total += np.asarray(self.vectors[start : start + _CHUNK], np.float32).sum(axis=0)
+        return (total / max(len(self.vectors), 1)).astype(np.float32)
+
+    @classmethod
+    def of_records(cls, records: list[np.ndarray]) -> PieceVectors:
+        """From one (pieces, DIMENSIONS) array per record."""
+        offsets = np.zeros(len(records) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in records], out=offsets[1:])
+        vectors = (
+            np.concatenate(records).astype(np.float32)
+            if records
+            else np.zeros((0, DIMENSIONS), np.float32)
+        )
+        return cls(vectors, offsets)
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Piece vectors with their side's shared direction taken out, back to unit length."""
+    return unit_rows(np.asarray(vectors, np.float32) - mean)
+
+
+def pooled(pieces: PieceVectors, mean: np.ndarray) -> np.ndarray:
+    """One unit vector per record: the mean of its centred pieces (records x DIMENSIONS)."""
+    out = np.zeros((len(pieces), DIMENSIONS), dtype=np.float32)
+    owners = np.repeat(np.arange(len(pieces)), np.diff(pieces.offsets))
+    for start in range(0, len(pieces.vectors), _CHUNK):
+        block = centred(pieces.vectors[start : start + _CHUNK], mean)
+        np.add.at(out, owners[start : start + len(block)], block)
+    return unit_rows(out)
+
+
+def cover_of_needs(need_pieces: PieceVectors, vendor: np.ndarray) -> np.ndarray:
+    """For each need (its centred pieces in ``need_pieces``), the mean over its pieces of
+    the best match among the vendor's centred pieces ``vendor``."""
+    if not len(need_pieces) or not len(vendor):
+        return np.zeros(len(need_pieces), dtype=np.float32)
+    best = (np.asarray(need_pieces.vectors, np.float32) @ vendor.T).max(axis=1)
+    sums = np.add.reduceat(best, need_pieces.offsets[:-1]) if len(best) else best
+    return (sums / np.maximum(np.diff(need_pieces.offsets), 1)).astype(np.float32)
+
+
+def cover_by_vendors(need: np.ndarray, vendor_pieces: PieceVectors) -> np.ndarray:
+    """For each vendor (its centred pieces in ``vendor_pieces``), the mean over the need's
+    centred pieces ``need`` of the vendor's best matching piece."""
+    if not len(vendor_pieces) or not len(need):
+        return np.zeros(len(vendor_pieces), dtype=np.float32)
+    similarity = need @ np.asarray(vendor_pieces.vectors, np.float32).T  # need x pieces
+    best = np.maximum.reduceat(similarity, vendor_pieces.offsets[:-1], axis=1)
+    return best.mean(axis=0).astype(np.float32)
+
+
+def best_answer(need: np.ndarray, vendor: np.ndarray, first: int = 1) -> tuple[int, int, float]:
+    """Which of the vendor's pieces (from ``first``: piece 0 is the company line, not a
+    capability) best answers which of the need's pieces, both centred: (vendor piece,
+    need piece, similarity); (-1, -1, 0.0) when the vendor has no such piece."""
+    if len(vendor) <= first or not len(need):
+        return -1, -1, 0.0
+    similarity = need @ vendor[first:].T  # need pieces x capabilities
+    # Judged by its best match and by how much of the whole need it answers, so that one
+    # sentence of background shared with a side line does not outweigh the need's core.
+    capability = int((similarity.max(axis=0) + similarity.mean(axis=0)).argmax())
+    sentence = int(similarity[:, capability].argmax())
+    return capability + first, sentence, float(similarity[sentence, capability])
