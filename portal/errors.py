@@ -1,10 +1,21 @@
-"""Error pages in the portal's own look: 400, 403, 404, 405, 413, 429 and 500."""
+"""Error pages in the portal's own look: 400, 403, 404, 405, 413, 429 and 500.
+
+Every error page first rolls back what the request had not committed: an error ends the
+request's unit of work, and the page itself (which reads the logged-in user) must not
+run inside a transaction that a failed statement has already broken.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 EXPLANATIONS = {
     400: "The request could not be understood. Please check what you entered and try again.",
@@ -17,7 +28,17 @@ EXPLANATIONS = {
 }
 
 
+def end_unit_of_work() -> None:
+    """Roll back whatever the failed request left uncommitted."""
+    try:
+        db.session.rollback()
+    except Exception:  # a lost connection: the pool replaces it on the next checkout
+        log.exception("rollback before an error page failed")
+        db.session.remove()
+
+
 def render_error(error: HTTPException) -> tuple[str, int]:
+    end_unit_of_work()
     code = error.code or 500
     return (
         render_template(
@@ -33,6 +54,7 @@ def render_error(error: HTTPException) -> tuple[str, int]:
 def register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
+        end_unit_of_work()
         return (
             render_template(
                 "errors/error.html",

@@ -12,6 +12,7 @@ from introductions.intro_factories import Pair, make_pair, walk_to
 from organizations.directory_factories import log_in
 from support import count_rows
 
+from portal.extensions import db
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 
 S = IntroState
@@ -133,6 +134,26 @@ def test_stale_introduction_form_is_told_changed_by_someone_else(
     assert intro.state == S.UNDER_REVIEW
     # a form without the state it was drawn in is a bad request
     assert client.post(f"/introductions/{intro.id}/approve", data={}).status_code == 400
+
+
+def test_an_introduction_between_two_longest_names_is_requested_and_mailed(
+    client: FlaskClient, pair: Pair, mailbox
+) -> None:
+    """Regression: two 200-character names made a subject longer than the outbox column,
+    a 500 on PostgreSQL."""
+    pair.vendor.name = "V" * 200
+    pair.buyer.name = "B" * 200
+    db.session.commit()
+    log_in(client, pair.vendor_member)
+
+    response = client.post(
+        f"/introductions/new?with={pair.buyer.ref}", data={"need": "", "message": "Hello."}
+    )
+
+    assert response.status_code == 302
+    [to_staff] = mailbox.to(pair.staff.email)
+    assert to_staff["Subject"].startswith("Introduction requested: VVV")
+    assert len(to_staff["Subject"]) == 300 and to_staff["Subject"].endswith("…")
 
 
 def test_vendor_requests_an_introduction_from_a_need_page(
