@@ -1,0 +1,166 @@
+"""The calibrated ranking: piece vectors kept and centred, cover, probabilities, the shown
+flag, the value to the buyer, and a first reason naming the capability that answers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from flask import Flask
+from matching.feedback_factories import build_market
+from matching.test_record_vectors import word_count_encode
+
+from portal.matching.calibration import (
+    FEATURES,
+    GAIN_ELSEWHERE,
+    GAIN_IN_MARKET,
+    Calibration,
+    calibration,
+    expected_value,
+)
+from portal.matching.concepts import thesaurus
+from portal.matching.pieces import (
+    PieceVectors,
+    best_answer,
+    cover_by_vendors,
+    cover_of_needs,
+    pooled,
+    unit_rows,
+)
+from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile, vendor_profiles
+from portal.matching.reasons import Answer, lead_reasons
+from portal.matching.services import Lead, current_model
+from portal.matching.store import complete_vectors, embed_pieces, live_snapshot, load_pieces
+
+
+def _basis(*rows: list[float]) -> np.ndarray:
+    vectors = np.zeros((len(rows), 384), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vectors[i, : len(row)] = row
+    return unit_rows(vectors)
+
+
+def test_cover_rewards_a_vendor_that_answers_every_part_of_the_need() -> None:
+    need = _basis([1, 0, 0], [0, 1, 0])  # two problems
+    both = _basis([1, 0, 0], [0, 1, 0])  # a vendor with a capability for each
+    one = _basis([1, 0, 0], [1, 0.1, 0])  # a vendor answering the first twice
+    vendors = PieceVectors.of_records([both, one])
+    covered = cover_by_vendors(need, vendors)
+    assert covered[0] > covered[1]
+    # the same figure from the other direction (a vendor's query over needs)
+    needs = PieceVectors.of_records([need])
+    assert cover_of_needs(needs, both)[0] == covered[0]
+    assert cover_of_needs(needs, one)[0] == covered[1]
+
+
+def test_pooling_takes_out_the_sides_shared_direction() -> None:
+    shared = [0, 0, 5]  # every record of the side leans this way
+    pieces = PieceVectors.of_records([_basis([1, 0, 5]), _basis([0, 1, 5])])
+    raw = pooled(pieces, np.zeros(384, dtype=np.float32))
+    centred_pooled = pooled(pieces, pieces.mean())
+    assert float(raw[0] @ raw[1]) > 0.9  # alike only by what every record shares
+    assert float(centred_pooled[0] @ centred_pooled[1]) < 0  # different once it is out
+    assert float(_basis(shared)[0] @ centred_pooled[0]) < 0.1
+
+
+def test_best_answer_picks_the_capability_that_answers_the_need_not_the_company_line() -> None:
+    need = _basis([1, 0, 0], [0.9, 0.1, 0])
+    vendor = _basis([1, 0, 0], [0, 1, 0], [0.8, 0, 0.2])  # company line, two capabilities
+    piece, part, similarity = best_answer(need, vendor)
+    assert piece == 2 and part == 0 and similarity > 0.9
+    assert best_answer(need, vendor[:1]) == (-1, -1, 0.0)  # no capability at all
+
+
+def test_value_multiplies_the_probability_by_the_gain_of_serving_the_country() -> None:
+    value = expected_value(np.asarray([0.5, 0.5, 0.1]), np.asarray([1.0, 0.0, 1.0]))
+    assert list(value) == [0.5 * GAIN_IN_MARKET, 0.5 * GAIN_ELSEWHERE, 0.1 * GAIN_IN_MARKET]
+    # a vendor in the country that probably does not solve the need stays below one
+    # elsewhere that probably does
+    assert value[2] < value[1]
+
+
+def test_the_shipped_calibration_is_a_probability_that_rises_with_the_evidence() -> None:
+    shipped = Calibration.load()
+    assert shipped.full.features == tuple(FEATURES)
+    assert 0 < shipped.shown <= shipped.strong < 1
+    weak = np.zeros((1, len(FEATURES)), dtype=np.float32)
+    strong = weak.copy()
+    for i, name in enumerate(FEATURES):
+        strong[0, i] = {"semantic": 0.5, "cover": 0.5, "cover_gap": 0.0, "sector": 1.0}.get(
+            name, 3.0
+        )
+    weak[0, FEATURES_INDEX["cover_gap"]] = -0.5
+    p_weak, p_strong = shipped.full.probability(weak)[0], shipped.full.probability(strong)[0]
+    assert 0 <= p_weak < shipped.shown <= shipped.strong <= p_strong <= 1
+    assert shipped.strength(p_strong) == "strong" and shipped.strength(p_weak) == "weak"
+
+
+FEATURES_INDEX = {name: i for i, name in enumerate(FEATURES)}
+
+
+def _vendor(capabilities: list[tuple[str, str]]) -> VendorProfile:
+    return VendorProfile(
+        1,
+        "v",
+        "Harbourlight",
+        "Engineering firm.",
+        [],
+        ["VN"],
+        [CapabilityText(t, d) for t, d in capabilities],
+    )
+
+
+def test_the_first_reason_names_the_capability_the_vectors_chose() -> None:
+    need = NeedProfile(1, "n", "Our pumps", "The pumps stop at night.", ["water"], "VN", 2, "Hue")
+    vendor = _vendor([("Street lighting", "LED lamps."), ("Pump control", "Variable drives.")])
+    reasons = lead_reasons(need, vendor, thesaurus(), answer=Answer(1, "The pumps stop at night."))
+    assert reasons[0].startswith("“Pump control”")
+    assert "Street lighting" not in reasons[0]
+    assert reasons[1] == "Already serves Viet Nam, the buyer's country"
+
+
+def test_stored_piece_vectors_are_each_records_pieces(app: Flask, runner) -> None:
+    build_market()
+    result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    generation, snapshot = live_snapshot()
+    assert load_pieces(generation, "vendors", len(snapshot.vendors)) is None  # not yet
+    assert complete_vectors(generation, word_count_encode).complete
+    stored = load_pieces(generation, "vendors", len(snapshot.vendors))
+    assert stored is not None
+    ids = [int(i) for i in snapshot.vendors.ids]
+    profiles = vendor_profiles(ids)
+    expected = embed_pieces(word_count_encode, [profiles[i].pieces for i in ids])
+    np.testing.assert_array_equal(stored.offsets, expected.offsets)
+    np.testing.assert_allclose(np.asarray(stored.vectors, np.float32), expected.vectors, atol=2e-3)
+
+
+def test_leads_carry_a_probability_and_whether_a_page_shows_them(app: Flask, runner, tmp_path):
+    build_market()
+    assert runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"]).exit_code == 0
+    generation, _ = live_snapshot()
+    complete_vectors(generation, word_count_encode)
+    model = current_model()
+    assert model.vendors.has_pieces and model.needs.has_pieces
+    out = tmp_path / "leads.jsonl"
+    result = runner.invoke(args=["leads", "export", "--for", "needs", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows
+    shown_threshold = calibration().shown
+    for row in rows:
+        for lead in row["leads"]:
+            assert 0 <= lead["probability"] <= 1
+            assert lead["shown"] == (lead["probability"] >= shown_threshold)
+            assert lead["strength"] in {"strong", "possible", "weak"}
+            assert lead["reasons"]
+        values = [lead["score"] for lead in row["leads"]]
+        assert values == sorted(values, reverse=True)
+
+
+def test_a_lead_is_shown_by_its_probability() -> None:
+    need = NeedProfile(1, "n", "t", "d", [], "VN", 2, "Hue")
+    vendor = _vendor([])
+    threshold = calibration().shown
+    assert Lead(vendor, need, 1.0, ["r"], threshold).shown
+    assert not Lead(vendor, need, 1.0, ["r"], threshold * 0.99).shown
