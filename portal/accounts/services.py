@@ -22,14 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import PasswordResetToken, Role, User
 from portal.cleaning import one_line
 from portal.db import utc_now
 from portal.extensions import db
-from portal.mail.services import queue_mail
+from portal.mail.services import mail_link, queue_mail
 from portal.organizations.models import OrganizationKind
 from portal.organizations.services import create_organization
 from portal.vocab import ASEAN_COUNTRIES
@@ -254,8 +254,8 @@ def register_member(
             "Someone tried to register with your address",
             "already_registered",
             user=existing,
-            login_url=url_for("accounts.login", _external=True),
-            reset_url=url_for("accounts.reset_request", _external=True),
+            login_url=mail_link("accounts.login"),
+            reset_url=mail_link("accounts.reset_request"),
         )
         return None
 
@@ -289,9 +289,7 @@ def send_confirmation_mail(user: User) -> None:
         "Confirm your email address",
         "confirm_email",
         user=user,
-        confirm_url=url_for(
-            "accounts.confirm_email", token=make_confirmation_token(user), _external=True
-        ),
+        confirm_url=mail_link("accounts.confirm_email", token=make_confirmation_token(user)),
         valid_days=CONFIRM_MAX_AGE.days,
     )
 
@@ -400,7 +398,7 @@ def request_password_reset(email: str) -> None:
         "Reset your password",
         "reset_password",
         user=user,
-        reset_url=url_for("accounts.reset_password", token=token, _external=True),
+        reset_url=mail_link("accounts.reset_password", token=token),
         valid_hours=current_app.config["PORTAL_PASSWORD_RESET_HOURS"],
     )
 

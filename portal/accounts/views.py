@@ -33,6 +33,7 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.mail.services import send_after_response
 
 bp = Blueprint("accounts", __name__)
 
@@ -122,8 +123,9 @@ def resend_confirmation() -> ResponseLike:
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("accounts/resend_confirmation.html", form=form), status
-    services.resend_confirmation(form.email.data or "")
-    db.session.commit()
+    # After the response, so that neither the answer nor its timing tells whether the
+    # address has an unconfirmed account.
+    send_after_response(services.resend_confirmation, form.email.data or "")
     return redirect(url_for("accounts.check_inbox"))
 
 
@@ -241,8 +243,9 @@ def reset_request() -> ResponseLike:
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("accounts/reset_request.html", form=form), status
-    services.request_password_reset(form.email.data or "")
-    db.session.commit()
+    # After the response: the page answers before anything about the address is looked
+    # up, so neither its text nor its timing tells whether it has an account.
+    send_after_response(services.request_password_reset, form.email.data or "")
     flash(
         "If an account exists for that address, we have sent it a link to reset the "
         "password. Please check your inbox.",

@@ -16,13 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, render_template
+from flask import Flask, Response, after_this_request, current_app, render_template
 from jinja2 import TemplateNotFound
 
 from portal.after_commit import CommitMark
@@ -248,17 +249,57 @@ def pending_count() -> int:
     )
 
 
-def register_delivery(app: Flask) -> None:
-    """In the embedded default, deliver right after a request whose commit queued mail."""
+def mail_link(endpoint: str, **values: Any) -> str:
+    """An absolute link for mail, on ``PORTAL_BASE_URL``, built with or without a request
+    (mail is also queued by the CLI, the worker and after a response)."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
-    @app.teardown_request
-    def deliver_after_request(error: BaseException | None) -> None:
-        if not MAIL_QUEUED.take(db.session()):
-            return
-        if app.config["PORTAL_MAIL_DELIVERY"] != "request" or error is not None:
-            return
-        try:
-            deliver_pending()
-        except Exception:  # the worker or the next request retries; never fail the page
-            log.exception("mail delivery after request failed")
-            db.session.rollback()
+
+def _in_app_context(app: Flask, work: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:  # the page has gone out already; the worker retries mail
+                log.exception("work after the response failed")
+                db.session.rollback()
+
+    return run
+
+
+def _deliver_if_queued() -> None:
+    if MAIL_QUEUED.take(db.session()) and current_app.config["PORTAL_MAIL_DELIVERY"] == "request":
+        deliver_pending()
+
+
+def send_after_response(work: Callable[..., object], *args: Any) -> None:
+    """Run ``work(*args)`` once this request's response has gone out, commit it, and
+    deliver the mail it queued (in request mode; else the worker does).
+
+    For the pages that must answer the same whether or not an email has an account:
+    nothing about the account is looked up, written or sent before the response, so
+    neither its text nor its timing can tell (password reset, resending a confirmation).
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        work(*args)
+        db.session.commit()
+        _deliver_if_queued()
+
+    @after_this_request
+    def attach(response: Response) -> Response:
+        response.call_on_close(_in_app_context(app, run))
+        return response
+
+
+def register_delivery(app: Flask) -> None:
+    """In the embedded default, deliver a request's committed mail once its response has
+    gone out: the page never waits for the SMTP server."""
+
+    @app.after_request
+    def deliver_after_response(response: Response) -> Response:
+        if MAIL_QUEUED.take(db.session()) and app.config["PORTAL_MAIL_DELIVERY"] == "request":
+            response.call_on_close(_in_app_context(app, deliver_pending))
+        return response

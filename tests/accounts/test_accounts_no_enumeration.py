@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from account_helpers import page_text
+import sqlalchemy as sa
+from account_helpers import count_rows, page_text
+from flask.testing import FlaskClient
+
+from portal.accounts.models import PasswordResetToken
+from portal.extensions import db
 
 STATES = {
     "confirmed@vendor.example": {"confirmed": True, "active": True},
@@ -73,3 +78,43 @@ def test_every_account_state_gets_the_answer_an_unknown_address_gets(
     expected = answers[UNKNOWN]
     for email, answer in answers.items():
         assert answer == expected, f"{path} answers {email} differently"
+
+
+@pytest.mark.parametrize(
+    ("path", "mailed"),
+    [
+        ("/reset", {"confirmed@vendor.example", "unconfirmed@vendor.example"}),
+        ("/confirm/resend", {"unconfirmed@vendor.example"}),
+    ],
+    ids=["reset", "resend"],
+)
+def test_nothing_about_the_address_is_done_before_the_answer_has_gone_out(
+    app: Any, accounts: list[str], mailbox: Any, path: str, mailed: set[str]
+) -> None:
+    """Regression: a known address waited for the token write and the SMTP conversation,
+    so the time of the answer told which addresses have accounts. Now the answer is made
+    with the same statements for every address, none about users, and the work runs once
+    the server has sent it (closed the response)."""
+    app.test_client().get(path)  # the accounts' organizations are indexed after this one
+    statements: dict[str, list[str]] = {}
+    for email in accounts:
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any, seen=seen) -> None:
+            seen.append(statement)
+
+        client = FlaskClient(app, app.response_class)  # does not close the response itself
+        before = (len(mailbox.messages), count_rows(PasswordResetToken))
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            response = client.post(path, data={"email": email})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+        assert response.status_code == 302
+        assert (len(mailbox.messages), count_rows(PasswordResetToken)) == before
+        statements[email] = seen
+        response.close()  # what the server does once it has sent the answer
+
+    assert all(seen == statements[UNKNOWN] for seen in statements.values())
+    assert not any("users" in statement for statement in statements[UNKNOWN])
+    assert {message["To"] for message in mailbox.messages} == mailed
