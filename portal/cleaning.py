@@ -31,4 +31,3 @@ def header_line(value: str, limit: int) -> str:
     if len(value) <= limit:
         return value
     return value[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
-

@@ -16,6 +16,7 @@ from organizations.directory_factories import (
 
 from portal.accounts.models import Role
 from portal.extensions import db
+from portal.mail.services import deliver_pending
 from portal.organizations.models import (
     Capability,
     Contact,
@@ -23,7 +24,6 @@ from portal.organizations.models import (
     OrganizationKind,
     VerificationStatus,
 )
-from portal.mail.services import deliver_pending
 from portal.organizations.services import add_capability, verify_organization
 
 VENDOR = OrganizationKind.VENDOR
