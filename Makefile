@@ -31,11 +31,16 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	touch $@
 
 ## run: upgrade the database, load the demo data on first run, prepare the leads
-##      sentence vectors, serve on 127.0.0.1:5000
+##      sentence vectors, say where mail goes, serve on 127.0.0.1:5000
 run: install
 	$(PORTAL) db upgrade
 	$(PORTAL) demo --if-empty
 	$(PORTAL) leads vectors --no-progress
+	@if [ -z "$$PORTAL_MAIL_SERVER" ]; then \
+	  echo "Mail: no SMTP server is set, so every message is written as a file to"; \
+	  echo "  $${PORTAL_MAIL_DIR:-$(CURDIR)/instance/mail}/ (one .eml per message, newest last):"; \
+	  echo "  open it to follow a confirmation or password-reset link."; \
+	fi
 	$(PORTAL) run --host $(HOST) --port $(PORT)
 
 ## test: lint and bandit, then the whole suite on SQLite and again on PostgreSQL

@@ -2,7 +2,8 @@
 
 A newcomer runs the portal with no environment at all: SQLite under ``instance/``, the
 Whoosh index under ``search_index/``, a secret key generated into ``instance/`` on first run
-and mail delivered right after each request to an SMTP server on localhost.
+and mail written right after each request as files under ``instance/mail/`` (no SMTP
+server needed to confirm an account; set ``PORTAL_MAIL_SERVER`` to send for real).
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         # Mail: "request" delivers right after the request that queued it (embedded
         # default); "worker" leaves delivery to the long-running `portal worker`.
         "PORTAL_MAIL_DELIVERY": os.environ.get("PORTAL_MAIL_DELIVERY", "request"),
-        "PORTAL_MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", "127.0.0.1"),
+        # No SMTP server (the embedded default): mail is written as .eml files to
+        # PORTAL_MAIL_DIR instead, where a developer reads the confirmation link.
+        "PORTAL_MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", ""),
+        "PORTAL_MAIL_DIR": os.environ.get("PORTAL_MAIL_DIR") or str(instance_path / "mail"),
         "PORTAL_MAIL_PORT": _env_int("PORTAL_MAIL_PORT", 25),
         "PORTAL_MAIL_USERNAME": os.environ.get("PORTAL_MAIL_USERNAME", ""),
         "PORTAL_MAIL_PASSWORD": os.environ.get("PORTAL_MAIL_PASSWORD", ""),

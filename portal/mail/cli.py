@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from portal.mail.services import deliver_pending, pending_count
+from portal.mail.services import deliver_pending, mail_folder, pending_count
 from portal.notifications.cli import alerts_command, digest_command
 
 
@@ -31,8 +32,10 @@ def send_command() -> None:
 
 @mail.command("status")
 def status_command() -> None:
-    """How many messages wait for delivery."""
+    """How many messages wait for delivery, and where mail goes."""
     click.echo(f"{pending_count()} message(s) waiting for delivery")
+    if not current_app.config["PORTAL_MAIL_SERVER"]:
+        click.echo(f"no SMTP server set (PORTAL_MAIL_SERVER): mail is written to {mail_folder()}")
 
 
 mail.add_command(digest_command)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -170,16 +173,20 @@ def _send_all(messages: Sequence[ClaimedMail]) -> dict[int, str | None]:
     fails the messages not yet sent, and never those already accepted.
     """
     config = current_app.config
+    to_files = not config["PORTAL_MAIL_SERVER"]
     outcomes: dict[int, str | None] = {}
     ready: dict[int, EmailMessage] = {}
     for message in messages:
         try:
-            ready[message.id] = _as_email(message, config["PORTAL_MAIL_SENDER"])
+            ready[message.id] = _as_email(
+                message, config["PORTAL_MAIL_SENDER"], readable=to_files
+            )
         except Exception as exc:  # a bad record must not stop the others
             log.exception("mail %s cannot be built", message.id)
             outcomes[message.id] = f"cannot build the message: {type(exc).__name__}: {exc}"
     if ready:
-        outcomes.update(_send_smtp(ready))
+        send = _write_files if to_files else _send_smtp
+        outcomes.update(send(ready))
     return outcomes
 
 
@@ -214,15 +221,50 @@ def _send_smtp(ready: dict[int, EmailMessage]) -> dict[int, str | None]:
     return outcomes
 
 
+def mail_folder() -> Path:
+    """Where mail is written when no SMTP server is set (development)."""
+    return Path(current_app.config["PORTAL_MAIL_DIR"])
+
+
+def _write_files(ready: dict[int, EmailMessage]) -> dict[int, str | None]:
+    """Development's mail catcher: each message as an ``.eml`` file any mail program
+    opens (and readable as plain text), newest last by name."""
+    outcomes: dict[int, str | None] = {}
+    folder = mail_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return dict.fromkeys(ready, f"cannot create the mail folder: {exc.strerror or exc}")
+    stamp = utc_now().strftime("%Y%m%dT%H%M%S")
+    for message_id, email in ready.items():
+        path = folder / f"{stamp}-{message_id:06d}.eml"
+        tmp = path.with_suffix(".tmp")
+        try:
+            tmp.write_bytes(email.as_bytes())
+            os.replace(tmp, path)
+        except OSError as exc:
+            outcomes[message_id] = f"cannot write {path.name}: {exc.strerror or exc}"
+            continue
+        log.info("mail %s written to %s", message_id, path)
+        outcomes[message_id] = None
+    return outcomes
+
+
 class UnsendableMessage(ValueError):
     """A stored message whose recipient cannot be put in a header as it is."""
 
 
-def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
+# Files keep each body line whole, in UTF-8 (8bit), so that a link can be copied from
+# the file as it is; over SMTP the default policy folds and encodes for any server.
+_READABLE = email_policy.default.clone(max_line_length=998)
+
+
+def _as_email(message: ClaimedMail, sender: str, *, readable: bool = False) -> EmailMessage:
     recipient = message.recipient.strip()
     if not recipient or one_line(recipient) != recipient or " " in recipient:
         raise UnsendableMessage(f"the recipient {recipient!r} is not one email address")
-    email = EmailMessage()
+    email = EmailMessage(policy=_READABLE) if readable else EmailMessage()
+    cte = "8bit" if readable else None
     email["From"] = sender
     email["To"] = recipient
     # Cleaned again here for rows queued before subjects were cleaned on the way in.
@@ -232,9 +274,9 @@ def _as_email(message: ClaimedMail, sender: str) -> EmailMessage:
     if message.list_unsubscribe:  # RFC 2369 and RFC 8058 one-click (a POST to the link)
         email["List-Unsubscribe"] = f"<{one_line(message.list_unsubscribe)}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(message.body_text)
+    email.set_content(message.body_text, cte=cte)
     if message.body_html:
-        email.add_alternative(message.body_html, subtype="html")
+        email.add_alternative(message.body_html, subtype="html", cte=cte)
     return email
 
 

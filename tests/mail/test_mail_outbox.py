@@ -185,3 +185,28 @@ def test_retry_delay_doubles_from_thirty_seconds_up_to_six_hours() -> None:
 @pytest.mark.parametrize("attempts", [43, 100, 10_000])
 def test_retry_delay_stays_capped_after_many_failures(attempts: int) -> None:
     assert retry_delay(attempts) == LONGEST_RETRY
+
+
+def test_without_an_smtp_server_mail_is_written_to_files_a_developer_reads(
+    app: Flask, client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded default has no SMTP server: a newcomer who registers must still be
+    able to follow the confirmation link."""
+    folder = tmp_path / "mail"
+    monkeypatch.setitem(app.config, "PORTAL_MAIL_SERVER", "")
+    monkeypatch.setitem(app.config, "PORTAL_MAIL_DIR", str(folder))
+    create_user("ada@vendor.example", "correct horse battery", Role.VENDOR, email_confirmed=True)
+    db.session.commit()
+
+    assert client.post("/reset", data={"email": "ada@vendor.example"}).status_code == 302
+
+    [path] = folder.glob("*.eml")
+    text = path.read_text(encoding="utf-8")
+    assert "To: ada@vendor.example" in text
+    assert "Subject: Reset your password" in text
+    # The link is whole on one line, to copy from the file as it is.
+    [link] = [line for line in text.splitlines() if line.startswith("http://localhost/reset/")]
+    assert client.get(link.removeprefix("http://localhost")).status_code == 200
+    assert pending_count() == 0
+    result = app.test_cli_runner().invoke(args=["mail", "status"])
+    assert str(folder) in result.output
