@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(override)
 
     register_logging(app)
+    register_request_input(app)
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
@@ -38,6 +39,13 @@ def register_logging(app: Flask) -> None:
     from portal.logs import configure_logging
 
     configure_logging(app)
+
+
+def register_request_input(app: Flask) -> None:
+    """NUL characters and out-of-range ids become 400s and 404s before any view runs."""
+    from portal.request_input import register_request_input as register
+
+    register(app)
 
 
 def register_security(app: Flask) -> None:

@@ -48,6 +48,7 @@ from portal.needs.models import Need
 from portal.needs.services import find_need, open_needs_of
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import find_organization, is_staff, visible_contacts
+from portal.request_input import MAX_ID, int_arg
 
 bp = Blueprint("introductions", __name__)
 
@@ -291,10 +292,9 @@ def staff_list() -> str:
     if state and state not in IntroState.__members__.values():
         flash(f"Unknown state “{state}”: showing every introduction.", "warning")
         state = ""
-    page_number = request.args.get("page", 1, type=int) or 1
     page = db.paginate(
         services.staff_introductions_query(state or None),
-        page=max(page_number, 1),
+        page=int_arg("page", 1),
         per_page=current_app.config["PORTAL_PAGE_SIZE"],
         error_out=False,
     )
@@ -313,7 +313,7 @@ def audit_export() -> Response:
     """The audit trail as CSV: every introduction, or one with ``?introduction=ID``."""
     introduction = None
     if "introduction" in request.args:
-        introduction_id = request.args.get("introduction", type=int)
+        introduction_id = int_arg("introduction", maximum=MAX_ID)
         introduction = services.find_introduction(introduction_id) if introduction_id else None
         if introduction is None:
             abort(404)

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, Optional
 
 from portal.organizations.models import Organization
+from portal.request_input import MAX_PAGE
 from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label
 
 # Sectors grouped under their ASEAN Smart Cities Network focal area, as in the vocabulary.
@@ -102,8 +103,6 @@ def reject_form_for(organization: Organization, **kwargs: Any) -> RejectForm:
 
 
 # --- the directory's query string ------------------------------------------------------
-
-MAX_PAGE = 100_000  # beyond any real directory; keeps the offset within every integer type
 
 
 @dataclass

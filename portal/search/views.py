@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
+from portal.request_input import int_arg
 from portal.search.queries import SearchFilters, search
 
 bp = Blueprint("search", __name__)
@@ -13,8 +14,10 @@ bp = Blueprint("search", __name__)
 def search_page() -> str:
     text = (request.args.get("q") or "")[:500]
     filters, notes = SearchFilters.from_args(request.args)
-    page = request.args.get("page", 1, type=int) or 1
     results = search(
-        text, filters, page=min(max(page, 1), 500), page_size=current_app.config["PORTAL_PAGE_SIZE"]
+        text,
+        filters,
+        page=int_arg("page", 1, maximum=500) or 1,
+        page_size=current_app.config["PORTAL_PAGE_SIZE"],
     )
     return render_template("search/results.html", results=results, filters=filters, notes=notes)
