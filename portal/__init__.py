@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
     login_manager.user_loader(load_user_for_session)
+    # Flask-Login's remember-me cookie lives as long as the session it names.
+    app.config["REMEMBER_COOKIE_DURATION"] = dt.timedelta(days=app.config["PORTAL_REMEMBER_DAYS"])
 
 
 def register_blueprints(app: Flask) -> None:

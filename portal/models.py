@@ -1,6 +1,6 @@
 """Every model module, imported in one place so Alembic and tests see the whole schema."""
 
-from portal.accounts.models import PasswordResetToken, Role, User
+from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal
@@ -32,6 +32,7 @@ __all__ = [
     "IntroductionEvent",
     "LeadAlertState",
     "LeadDismissal",
+    "LoginSession",
     "Need",
     "NeedStatus",
     "NotificationMute",

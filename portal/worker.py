@@ -2,9 +2,10 @@
 
 Each cycle applies pending index events, computes a slice of the sentence vectors the
 leads still lack, queues due digests and lead alerts, expires and reminds introductions,
-and delivers due mail; Ctrl-C or SIGTERM end it after the current cycle. The passes fail
-independently: one that raises is logged with its name and rolled back, and the others
-still run (a broken index must not stop mail), so the worker lives on to the next cycle.
+forgets old login sessions and delivers due mail; Ctrl-C or SIGTERM end it after the
+current cycle. The passes fail independently: one that raises is logged with its name
+and rolled back, and the others still run (a broken index must not stop mail), so the
+worker lives on to the next cycle.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import FrameType
 import click
 from flask.cli import with_appcontext
 
+from portal.accounts.services import remove_old_sessions
 from portal.db import utc_now
 from portal.extensions import db
 from portal.introductions.cli import run_tick as run_introduction_tick
@@ -62,6 +64,13 @@ def introductions_pass() -> int:
     return run_introduction_tick().total  # expiry, reminders, outcome questions
 
 
+def sessions_pass() -> int:
+    """Forget login sessions that ended or expired over a day ago."""
+    removed = remove_old_sessions(utc_now())
+    db.session.commit()
+    return removed
+
+
 def mail_pass() -> int:
     done = 0
     while True:
@@ -78,6 +87,7 @@ PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
     ("digests", digests_pass),
     ("lead alerts", lead_alerts_pass),
     ("introductions", introductions_pass),
+    ("sessions", sessions_pass),
     ("mail", mail_pass),
 )
 

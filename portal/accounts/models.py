@@ -1,4 +1,4 @@
-"""Users and the single-use tokens that reset their passwords."""
+"""Users, their login sessions and the single-use tokens that reset their passwords."""
 
 from __future__ import annotations
 
@@ -44,15 +44,24 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Set when the owner follows the link mailed at registration; login waits for it.
     email_confirmed_at: Mapped[dt.datetime | None]
-    # Bumped on every password change so that sessions opened with the old password end.
+    # Bumped on every password change. No longer read: sessions are LoginSession rows now.
+    # Kept (and bumped) for one release, so that code still running during an upgrade
+    # keeps ending its own sessions on a password change; dropped in the next migration.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[timestamp]
     last_login_at: Mapped[dt.datetime | None]
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
 
+    # The token of the login session this object was loaded for (or just started):
+    # what Flask-Login keeps in the session cookie and the remember-me cookie. A plain
+    # attribute, not a column (an annotation would make SQLAlchemy map it).
+    login_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        if not self.login_token:
+            raise LookupError("no login session: start one with accounts.services.start_session")
+        return self.login_token
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this before logging a user in
@@ -82,5 +91,26 @@ class PasswordResetToken(db.Model):
     created_at: Mapped[timestamp]
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class LoginSession(db.Model):
+    """One login: the server-side half of a session cookie or a remember-me cookie.
+
+    The cookies carry a random token; only its hash is stored. A request is logged in
+    only while its row is neither ended (logout, a password change) nor expired, so a
+    cookie captured before a logout is worth nothing after it.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    ended_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship()

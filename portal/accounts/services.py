@@ -5,8 +5,10 @@ calls it commits once. Mail is queued in the outbox, so it only leaves after tha
 
 Two rules run through this module. No answer may reveal whether an email has an account
 (registration, resend and reset behave alike for known and unknown addresses; a failed
-login says the same for a wrong email and a wrong password). And a password change ends
-every other session, because it bumps ``User.session_version``, which the session id holds.
+login says the same for a wrong email and a wrong password). And a session lives on the
+server: every login is a ``LoginSession`` row that the cookies only name by a random
+token, checked on every request, so that logging out, changing the password or being
+deactivated ends it, whatever cookie someone kept.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from portal.accounts.models import PasswordResetToken, Role, User
+from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.cleaning import one_line
 from portal.db import utc_now
 from portal.extensions import db
@@ -145,7 +147,8 @@ def set_password(user: User, new_password: str) -> None:
     """Store a new password and end every session opened with the old one."""
     _check_password_rules(new_password)
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
+    user.session_version += 1  # for code of the previous release, during an upgrade
+    end_sessions_of(user)
 
 
 # --- users ---------------------------------------------------------------------------
@@ -200,16 +203,84 @@ def list_users() -> list[User]:
     return list(db.session.scalars(sa.select(User).order_by(role_order, User.email)))
 
 
-def load_user_for_session(session_id: str) -> User | None:
-    """Flask-Login's loader: the id carries the session version, so a changed password
-    (which bumps the version) ends every session opened before it; so does deactivation."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+# --- login sessions ------------------------------------------------------------------
+
+
+def session_lifetime(remember: bool) -> dt.timedelta:
+    """How long a login lasts: ``PORTAL_REMEMBER_DAYS`` with 'keep me logged in' (as long
+    as its cookie), else ``PORTAL_SESSION_HOURS`` at most, even if the browser stays open."""
+    config = current_app.config
+    if remember:
+        return dt.timedelta(days=int(config["PORTAL_REMEMBER_DAYS"]))
+    return dt.timedelta(hours=int(config["PORTAL_SESSION_HOURS"]))
+
+
+def start_session(user: User, *, remember: bool = False, now: dt.datetime | None = None) -> str:
+    """Open a login session for ``user`` and return its token (only the cookies hold it;
+    the database keeps its hash). ``user.get_id()`` returns it from now on."""
+    now = now or utc_now()
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        LoginSession(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            remember=remember,
+            created_at=now,
+            expires_at=now + session_lifetime(remember),
+        )
+    )
+    db.session.flush()
+    user.login_token = token
+    return token
+
+
+def end_session(token: str | None) -> None:
+    """End one login session (logout): its cookies, wherever they were copied, stop working."""
+    if token:
+        db.session.execute(
+            sa.update(LoginSession)
+            .where(LoginSession.token_hash == _token_hash(token), LoginSession.ended_at.is_(None))
+            .values(ended_at=utc_now())
+        )
+
+
+def end_sessions_of(user: User) -> None:
+    """End every login session of ``user`` (a password change or reset)."""
+    db.session.execute(
+        sa.update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=utc_now())
+    )
+
+
+def load_user_for_session(token: str) -> User | None:
+    """Flask-Login's loader, on every request: the user of a login session that has not
+    ended or expired, if the account is still active; else None (logged out)."""
+    if not token or len(token) > 100:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version) or not user.active:
+    found = db.session.execute(
+        sa.select(LoginSession.ended_at, LoginSession.expires_at, User)
+        .join(User, LoginSession.user_id == User.id)
+        .where(LoginSession.token_hash == _token_hash(token))
+    ).first()
+    if found is None:
         return None
+    ended_at, expires_at, user = found
+    if ended_at is not None or expires_at <= utc_now() or not user.active:
+        return None
+    user.login_token = token
     return user
+
+
+def remove_old_sessions(now: dt.datetime | None = None) -> int:
+    """Delete login sessions that ended or expired over a day ago (a worker pass)."""
+    cutoff = (now or utc_now()) - dt.timedelta(days=1)
+    result = db.session.execute(
+        sa.delete(LoginSession).where(
+            sa.or_(LoginSession.expires_at < cutoff, LoginSession.ended_at < cutoff)
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # --- registration and email confirmation ---------------------------------------------

@@ -67,6 +67,13 @@ def _remembered() -> bool:
     return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
 
+def _log_in(user: User, *, remember: bool) -> None:
+    """Open a server-side login session and hand its token to Flask-Login's cookies."""
+    services.start_session(user, remember=remember)
+    db.session.commit()
+    login_user(user, remember=remember)
+
+
 # --- registration and confirmation ---------------------------------------------------
 
 
@@ -151,8 +158,7 @@ def login() -> ResponseLike:
             db.session.rollback()
             login_error = str(exc)
         else:
-            db.session.commit()
-            login_user(user, remember=bool(form.remember.data))
+            _log_in(user, remember=bool(form.remember.data))
             flash("You are logged in.", "success")
             return redirect(next_url or url_for("home.index"))
     status = 400 if form.is_submitted() else 200
@@ -167,6 +173,10 @@ def login() -> ResponseLike:
 
 @bp.post("/logout")
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # Server-side: a copy of the session or remember-me cookie is now worth nothing.
+        services.end_session(_current_user().login_token)
+        db.session.commit()
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("home.index"))
@@ -227,9 +237,8 @@ def change_password() -> ResponseLike:
         db.session.rollback()
         password_form.current_password.errors = [str(exc)]
         return _settings_page(profile_form, password_form, 400)
-    db.session.commit()
-    # The new session version ended every session, this one too: open it again.
-    login_user(user, remember=_remembered())
+    # The change ended every session of the user, this one too: open a new one.
+    _log_in(user, remember=_remembered())
     flash("Your password is changed. Other devices have been logged out.", "success")
     return redirect(url_for("accounts.settings"))
 
@@ -278,7 +287,6 @@ def reset_password(token: str) -> Response:
         db.session.rollback()
         form.password.errors = [str(exc)]
         return _no_referrer(render_template("accounts/reset_password.html", form=form), 400)
-    db.session.commit()
-    login_user(user)
+    _log_in(user, remember=False)
     flash("Your password is changed and you are logged in.", "success")
     return redirect(url_for("home.index"))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from account_helpers import PASSWORD, count_rows, is_logged_in, link_in, log_in
 
 from portal.accounts.models import PasswordResetToken
-from portal.accounts.services import create_password_reset, verify_password
+from portal.accounts.services import create_password_reset, start_session, verify_password
 from portal.db import utc_now
 from portal.extensions import db
 
@@ -100,7 +100,7 @@ def test_using_the_link_sets_the_password_logs_in_and_ends_other_sessions(
     user = make_member("ada@vendor.example", confirmed=False)
     elsewhere = app.test_client()
     with elsewhere.session_transaction() as session:  # a session opened before the reset
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = start_session(user)
         session["_fresh"] = True
     assert is_logged_in(elsewhere)
     link = _reset_link(client, mailbox, "ada@vendor.example")

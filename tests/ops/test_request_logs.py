@@ -14,7 +14,7 @@ from flask import Flask
 from separate_app import separate_app
 
 from portal.accounts.models import Role, User
-from portal.accounts.services import create_user
+from portal.accounts.services import create_user, start_session
 from portal.db import utc_now
 from portal.extensions import db
 from portal.logs import JsonFormatter
@@ -99,8 +99,9 @@ def test_the_logged_in_users_id_is_logged(json_app: tuple[Flask, io.StringIO]) -
     with app.app_context():
         user = create_user("log-test@staff.example", PASSWORD, Role.STAFF, full_name="Log Test")
         user.email_confirmed_at = utc_now()
+        session_id = start_session(user)
         db.session.commit()
-        user_id, session_id = user.id, user.get_id()
+        user_id = user.id
     try:
         client = app.test_client()
         with client.session_transaction() as session:

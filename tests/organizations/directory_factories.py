@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from support import count_rows  # noqa: F401 - re-exported for this feature's tests
 
 from portal.accounts.models import Role, User
-from portal.accounts.services import create_user
+from portal.accounts.services import create_user, start_session
 from portal.db import utc_now
 from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
@@ -105,7 +105,9 @@ def make_need(
 
 
 def log_in(client: FlaskClient, user: User) -> None:
-    """Log a test client in by setting the session Flask-Login reads."""
+    """Log a test client in: a login session, and the cookie Flask-Login reads."""
+    token = start_session(user)
+    db.session.commit()
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = token
         session["_fresh"] = True
