@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.access import can_manage_organization, is_member_of
 from portal.accounts.models import User
@@ -396,6 +397,27 @@ def _check_reviewable(organization: Organization, reviewer: User) -> None:
         )
 
 
+def _claim_decision(organization: Organization, decision: VerificationStatus) -> None:
+    """Move the organization out of 'pending' only if it still is, in one conditional
+    UPDATE: of two staff deciding at once, the second matches no row (PostgreSQL makes it
+    wait for the first's row lock, then sees the status moved) and nothing of theirs is
+    written or mailed."""
+    claimed = db.session.execute(
+        sa.update(Organization)
+        .where(
+            Organization.id == organization.id,
+            Organization.status == VerificationStatus.PENDING,
+        )
+        .values(status=decision)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise OrganizationError(
+            f"{organization.name} was decided by someone else meanwhile; nothing was changed"
+        )
+    set_committed_value(organization, "status", decision)  # what the row holds now
+
+
 def _portal_url(endpoint: str, **values: Any) -> str:
     """An absolute link for mail, built without a request (mail may be queued by the CLI)."""
     path = current_app.url_map.bind("localhost").build(endpoint, values)
@@ -433,7 +455,7 @@ def _record_decision(
 def verify_organization(organization: Organization, reviewer: User) -> OrganizationReview:
     """Publish a pending organization; its members are told by mail."""
     _check_reviewable(organization, reviewer)
-    organization.status = VerificationStatus.VERIFIED
+    _claim_decision(organization, VerificationStatus.VERIFIED)
     organization.verified_at = utc_now()
     organization.rejection_reason = ""
     return _record_decision(organization, reviewer, VerificationStatus.VERIFIED, "")
@@ -447,7 +469,7 @@ def reject_organization(
     if not reason:
         raise OrganizationError("give the reason, so the organization can fix it", "reason")
     _check_reviewable(organization, reviewer)
-    organization.status = VerificationStatus.REJECTED
+    _claim_decision(organization, VerificationStatus.REJECTED)
     organization.rejection_reason = reason
     organization.verified_at = None
     return _record_decision(organization, reviewer, VerificationStatus.REJECTED, reason)
