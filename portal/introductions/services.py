@@ -646,6 +646,25 @@ def visible_events(introduction: Introduction, viewer: User | Any) -> list[Intro
     return [event for event in introduction.events if not event.private]
 
 
+def actor_shown(event: IntroductionEvent, introduction: Introduction, viewer: User | Any) -> str:
+    """Who took a step, as ``viewer`` may read it.
+
+    A member's name is one of their organization's private details, like its contacts:
+    staff see every name; members see their own side's, and the other side's only once
+    the two are introduced (when contacts are shared too). Before that, the other side's
+    steps show its organization's name; staff steps show "trade staff" to members.
+    """
+    if event.actor_role == "system":
+        return "the portal"
+    if event.actor_role == "staff":
+        return event.actor_name if _is_staff(viewer) else "trade staff"
+    side = Side(event.actor_role)
+    introduced = introduction.state in CONTACT_SHARING_STATES
+    if _is_staff(viewer) or side_of(introduction, viewer) == side or introduced:
+        return f"{event.actor_name} ({side.value})"
+    return f"{introduction.organization(side).name} ({side.value})"
+
+
 def next_step(introduction: Introduction, viewer: User | Any) -> str:
     """One sentence: what happens next, said to ``viewer``."""
     state = IntroState(introduction.state)

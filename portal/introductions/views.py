@@ -83,6 +83,7 @@ def mine() -> str | Response:
         organization=organization,
         introductions=introductions,
         next_step=services.next_step,
+        actor_shown=services.actor_shown,
         other_of=lambda intro: intro.buyer if intro.vendor_id == organization.id else intro.vendor,
     )
 
@@ -104,6 +105,7 @@ def _page(introduction: Introduction, **forms: Any) -> str:
         "introductions/detail.html",
         introduction=introduction,
         events=services.visible_events(introduction, current_user),
+        actor_shown=services.actor_shown,
         next_step=services.next_step(introduction, current_user),
         is_staff=staff,
         side=side,

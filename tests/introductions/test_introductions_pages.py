@@ -13,6 +13,7 @@ from organizations.directory_factories import log_in
 from support import count_rows
 
 from portal.extensions import db
+from portal.introductions import services
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 
 S = IntroState
@@ -419,3 +420,26 @@ def test_introduction_csv_cells_never_start_a_formula(pair: Pair) -> None:
     services.add_note(intro, pair.staff, '=HYPERLINK("http://evil")')
     [row] = [r for r in services.audit_rows(intro) if r["kind"] == "note"]
     assert row["note"].startswith("'=")
+
+
+def test_a_members_name_reaches_the_other_side_only_once_they_are_introduced(
+    client: FlaskClient, pair: Pair
+) -> None:
+    """Regression: the history showed the requesting member's full name to the other side
+    before the introduction, when the name is as private as the contacts."""
+    intro = walk_to(pair, S.APPROVED, origin="vendor")
+    name = pair.vendor_member.full_name
+    for url in (f"/introductions/{intro.id}", "/introductions"):
+        log_in(client, pair.buyer_member)
+        html = page(client, url)
+        assert name not in html, url
+        assert f"{pair.vendor.name} (vendor)" in html
+        log_in(client, pair.vendor_member)  # their own side sees their own names
+        assert name in page(client, url)
+    log_in(client, pair.staff)
+    assert name in page(client, f"/introductions/{intro.id}")
+
+    services.accept(intro, pair.buyer_member)  # both sides accepted: introduced
+    db.session.commit()
+    log_in(client, pair.buyer_member)
+    assert name in page(client, f"/introductions/{intro.id}")
