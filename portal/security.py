@@ -4,11 +4,17 @@ The Content-Security-Policy allows scripts, styles and images from this site onl
 ``data:`` images): no inline script or style runs, so an injected ``<script>`` or
 ``onclick=`` does nothing even if some text slipped through unescaped. Templates therefore
 carry no inline script, style or event handler (``tests/security`` checks them all).
+
+Pages made for one person are never stored by a browser or a shared cache
+(``Cache-Control: no-store``): every page seen logged in (it shows at least the user's
+address in the menu), and every page whose session changed (a form's CSRF token, a flash
+message), so that the back button on a shared computer or a proxy never shows it to
+someone else. Public pages seen anonymously, static files and /healthz keep their own.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -56,4 +62,14 @@ def register_security(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        if "Cache-Control" not in response.headers and is_private_response():
+            response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def is_private_response() -> bool:
+    """Whether this response was made for one person: a user was logged in (Flask-Login
+    keeps the user it loaded in ``g``; reading it there loads no one for a static file) or
+    the session changed."""
+    user = g.get("_login_user")
+    return bool(getattr(user, "is_authenticated", False)) or session.modified

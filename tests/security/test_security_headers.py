@@ -8,9 +8,16 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from organizations.directory_factories import PASSWORD, make_member, make_org
+from organizations.directory_factories import (
+    PASSWORD,
+    log_in,
+    make_member,
+    make_org,
+    make_user,
+)
 from separate_app import separate_app
 
+from portal.accounts.models import Role
 from portal.config import PROJECT_ROOT, load_settings
 from portal.security import CONTENT_SECURITY_POLICY
 
@@ -159,3 +166,19 @@ def test_no_template_has_anything_the_policy_would_block(template: Path) -> None
     text = template.read_text(encoding="utf-8")
     found = {name for name, pattern in INLINE.items() if pattern.search(text)}
     assert not found, f"{template.name}: {found}"
+
+
+def test_private_pages_are_never_stored_public_ones_and_static_files_may_be(
+    client: FlaskClient, _app: Flask, tmp_path: Path
+) -> None:
+    """Regression: pages made for one person had no Cache-Control, so a shared cache or
+    the back button on a shared computer could show them to someone else."""
+    assert "no-store" not in client.get("/vendors").headers.get("Cache-Control", "")
+    with separate_app(_app, tmp_path / "index", WTF_CSRF_ENABLED=True) as csrf_app:
+        form = csrf_app.test_client().get("/login")  # its CSRF token is this visitor's
+        assert form.headers["Cache-Control"] == "no-store"
+
+    log_in(client, make_user(Role.VENDOR, make_org()))
+    for path in ("/account", "/vendors", "/introductions"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/portal.css").headers.get("Cache-Control", "")
