@@ -111,6 +111,9 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
             "PORTAL_RATELIMIT_RESET", "5 per minute; 30 per hour"
         ),
         "PORTAL_RATELIMIT_SEARCH": os.environ.get("PORTAL_RATELIMIT_SEARCH", "120 per minute"),
+        # /healthz fails the index check when index events have waited longer than this
+        # (this node's worker is not running).
+        "PORTAL_HEALTH_MAX_LAG_SECONDS": _env_int("PORTAL_HEALTH_MAX_LAG_SECONDS", 300),
         # "text" for development; "json" writes one JSON object a line, for log shippers.
         "PORTAL_LOG_FORMAT": os.environ.get("PORTAL_LOG_FORMAT", "text"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -4,8 +4,13 @@
 session: a probe every few seconds must cost one ``SELECT 1`` and one small index read,
 and must not create sessions or cookies. The index check also reports how far this
 node's index has followed the event table (``pending_events``: written but not yet
-applied here), which a monitor can alert on; lag alone does not fail the check, since
-searches still answer, from a slightly older index.
+applied here, and ``lag_seconds``: how long the oldest of them has waited). A short lag
+is normal (a large import, a worker pass not yet run) and searches still answer from a
+slightly older index; events waiting longer than ``PORTAL_HEALTH_MAX_LAG_SECONDS`` mean
+this node's worker is not running, and fail the check.
+
+The answer is public: it holds numbers and fixed words, never a path, a host, a folder
+name or an exception's message.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
+from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.store import vector_progress
 from portal.search.index import IndexStore, read_state
@@ -39,23 +45,30 @@ def check_index(database_ok: bool = True) -> dict[str, Any]:
         return {"ok": False, "error": "no live index generation; run `portal index rebuild`"}
     with store.open().searcher() as searcher:
         state = read_state(searcher)
-    result: dict[str, Any] = {
-        "ok": True,
-        "generation": generation.name,
-        "last_applied_event": state.last_event,
-    }
+    result: dict[str, Any] = {"ok": True, "last_applied_event": state.last_event}
     vectors = vector_progress(generation)
     if vectors is not None:  # information: leads work (lexically) while these are missing
         result["sentence_vectors"] = {"done": vectors.done, "total": vectors.total}
     if not database_ok:
         return result
-    latest, pending = db.session.execute(
+    waiting = IndexEvent.id > state.last_event
+    latest, pending, oldest = db.session.execute(
         sa.select(
             sa.func.max(IndexEvent.id),
-            sa.func.count().filter(IndexEvent.id > state.last_event),
+            sa.func.count().filter(waiting),
+            sa.func.min(IndexEvent.created_at).filter(waiting),
         )
     ).one()
-    result.update(latest_event=latest or 0, pending_events=pending or 0)
+    lag = 0
+    if oldest is not None:
+        lag = max(int((utc_now() - oldest).total_seconds()), 0)
+    result.update(latest_event=latest or 0, pending_events=pending or 0, lag_seconds=lag)
+    longest = int(current_app.config["PORTAL_HEALTH_MAX_LAG_SECONDS"])
+    if lag > longest:
+        result["ok"] = False
+        result["error"] = (
+            f"index events have waited {lag} s (over {longest} s): is `portal worker` running?"
+        )
     return result
 
 
