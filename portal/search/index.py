@@ -1,10 +1,13 @@
 """The Whoosh index on disk: generations, the applied-events state, readers and writers.
 
 ``PORTAL_INDEX_DIR`` holds one folder per generation (``gen-…``) and a ``CURRENT`` file
-naming the live one. A rebuild writes a new generation beside the live one and swaps
-``CURRENT`` atomically when it is complete, so an interrupted rebuild leaves the live
-index serving. Each generation keeps, in a state document written in the same commit as
-the documents, how far into the event table it has applied.
+naming the live one. A rebuild writes a new generation beside the live one, in a folder
+named ``building-…-<pid>``, renames it ``gen-…`` once it is complete, then swaps
+``CURRENT`` atomically; so an interrupted rebuild leaves the live index serving, and only
+complete generations are ever named ``gen-`` (and kept as the previous one). A rebuild
+that fails removes its own folder; one that was killed leaves it, and the next rebuild
+removes it once its process is gone. Each generation keeps, in a state document written
+in the same commit as the documents, how far into the event table it has applied.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from portal.db import utc_now
 from portal.search.schema import STATE_DOC_ID, make_schema
 
 CURRENT_FILE = "CURRENT"
+BUILDING = "building-"
+GENERATION = "gen-"
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,30 @@ class IndexStore:
         return path if name and whoosh_index.exists_in(path) else None
 
     def new_generation(self, state: IndexState) -> tuple[Path, Index]:
-        """Create an empty generation (not yet live) that starts from ``state``."""
+        """Create an empty generation that starts from ``state``, in a ``building-``
+        folder: not a generation until ``finish_generation`` names it one."""
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
-        path = self.root / f"gen-{stamp}-{os.getpid()}"
+        path = self.root / f"{BUILDING}{stamp}-{os.getpid()}"
         path.mkdir()
-        ix = whoosh_index.create_in(path, make_schema())
-        with ix.writer() as writer:
-            write_state(writer, state)
+        try:
+            ix = whoosh_index.create_in(path, make_schema())
+            with ix.writer() as writer:
+                write_state(writer, state)
+        except BaseException:
+            self.discard(path)
+            raise
         return path, ix
+
+    def finish_generation(self, building: Path) -> Path:
+        """Name a complete ``building-`` folder as a generation (not yet live)."""
+        generation = building.with_name(GENERATION + building.name.removeprefix(BUILDING))
+        os.rename(building, generation)
+        return generation
+
+    def discard(self, building: Path) -> None:
+        """Remove a generation that will not be finished (a failed or interrupted build)."""
+        shutil.rmtree(building, ignore_errors=True)
 
     def make_live(self, generation: Path) -> None:
         """Point CURRENT at ``generation`` atomically (a rename on the same filesystem)."""
@@ -81,8 +101,8 @@ class IndexStore:
         but never one younger than an hour, which may still be being written.
         """
         live = self.current_generation()
-        gens = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
-        removed = []
+        gens = sorted(p for p in self.root.glob(f"{GENERATION}*") if p.is_dir())
+        removed = [path.name for path in self._abandoned_builds()]
         older = [p for p in gens if live is None or p.name < live.name]
         younger = [p for p in gens if live is not None and p.name > live.name]
         cutoff = utc_now().timestamp() - 3600
@@ -93,19 +113,42 @@ class IndexStore:
             removed.append(path.name)
         return removed
 
+    def _abandoned_builds(self) -> list[Path]:
+        """Remove the ``building-`` folders of rebuilds that were killed: their process is
+        gone (the index is local to this node, so the pid is this machine's), or a day has
+        passed."""
+        removed = []
+        cutoff = utc_now().timestamp() - 86400
+        for path in self.root.glob(f"{BUILDING}*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if (pid.isdigit() and not _process_alive(int(pid))) or path.stat().st_mtime < cutoff:
+                self.discard(path)
+                removed.append(path)
+        return removed
+
     # -- opening ---------------------------------------------------------------
     def open(self) -> Index:
         """The live index, created empty on first use."""
         generation = self.current_generation()
         if generation is None:
-            generation, ix = self.new_generation(IndexState())
+            building, _ = self.new_generation(IndexState())
+            generation = self.finish_generation(building)
             self.make_live(generation)
-            return ix
         return whoosh_index.open_dir(generation)
 
     def searcher(self) -> Searcher:
         """A searcher on the live generation, kept per thread and refreshed when stale."""
         return _searchers.get(self)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only the process's existence checked
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def read_state(searcher: Searcher) -> IndexState:

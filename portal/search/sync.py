@@ -167,25 +167,30 @@ def rebuild(
         start_state = read_state(searcher)
     _, start_state = events_since(start_state)
     db.session.rollback()  # a fresh snapshot for the documents, taken after the position
-    generation, new_ix = store.new_generation(start_state)
+    building, new_ix = store.new_generation(start_state)
     writer_options: dict[str, Any] = {"limitmb": 256}
     if procs > 1:
         writer_options.update(procs=procs, multisegment=True)
     writer = new_ix.writer(**writer_options)
     count = 0
     try:
-        for document in all_documents():
-            writer.add_document(**document)
-            count += 1
-            if progress is not None:
-                progress(1)
-        write_state(writer, start_state)
+        try:
+            for document in all_documents():
+                writer.add_document(**document)
+                count += 1
+                if progress is not None:
+                    progress(1)
+            write_state(writer, start_state)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        if also_build is not None:
+            also_build(building, start_state)  # e.g. the leads snapshot, beside the index
+        generation = store.finish_generation(building)
     except BaseException:
-        writer.cancel()
+        store.discard(building)  # never left behind to be taken for a generation
         raise
-    writer.commit()
-    if also_build is not None:
-        also_build(generation, start_state)  # e.g. the leads snapshot, beside the index
     store.make_live(generation)
     caught_up = apply_pending_events(store, wait=10.0)
     store.remove_stale_generations()

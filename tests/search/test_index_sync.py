@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -158,6 +163,49 @@ def test_an_interrupted_rebuild_leaves_the_live_index_serving(app: Flask) -> Non
         rebuild(progress=interrupt)
     assert store.current_generation() == live
     assert indexed_ids() == {f"vendor:{vendor.id}"}
+
+
+def test_an_interrupted_rebuild_leaves_no_folder_behind(app: Flask) -> None:
+    make_vendor()
+    db.session.commit()
+    store = IndexStore.from_app()
+    store.open()
+
+    def interrupt_the_second_build(generation: Path, state: object) -> None:
+        raise KeyboardInterrupt  # e.g. Ctrl-C while the leads snapshot is built
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(also_build=interrupt_the_second_build)
+
+    assert sorted(p.name.split("-")[0] for p in store.root.iterdir() if p.is_dir()) == ["gen"]
+
+
+def test_a_killed_rebuilds_folder_is_never_kept_as_the_previous_generation(
+    app: Flask,
+) -> None:
+    """Regression: a rebuild killed mid-way left a partial generation folder that the next
+    rebuild kept as "previous" (the one to fall back to)."""
+    make_vendor()
+    db.session.commit()
+    store = IndexStore.from_app()
+    store.open()
+    first = store.current_generation()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])  # a process that has finished
+    gone.wait()
+    killed = store.root / f"building-20260101T000000000000-{gone.pid}"
+    killed.mkdir()
+    (killed / "MAIN_WRITELOCK").touch()
+    running = store.root / f"building-29990101T000000000000-{os.getpid()}"
+    running.mkdir()  # a rebuild still at work in a live process: left alone
+
+    rebuild()
+
+    assert not killed.exists()
+    assert running.exists()
+    generations = sorted(p.name for p in store.root.glob("gen-*"))
+    assert first is not None and generations == sorted(
+        [first.name, store.current_generation().name]
+    )
 
 
 def test_check_reports_missing_and_stale_documents(app: Flask) -> None:
