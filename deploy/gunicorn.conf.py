@@ -36,6 +36,22 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("PORTAL_WEB_LOGLEVEL", "info")
 
+
+def when_ready(server) -> None:  # type: ignore[no-untyped-def]  # gunicorn's hook
+    """Say at start-up when each worker keeps its own rate-limit counters."""
+    enabled = os.environ.get("PORTAL_RATELIMIT_ENABLED", "true").strip().lower()
+    storage = os.environ.get("PORTAL_RATELIMIT_STORAGE_URL", "memory://")
+    if workers > 1 and storage.startswith("memory://") and enabled in {"1", "true", "yes", "on"}:
+        server.log.warning(
+            "rate limits are counted per worker (PORTAL_RATELIMIT_STORAGE_URL=memory://): "
+            "with %d workers a client gets %d times each limit; set "
+            "PORTAL_RATELIMIT_STORAGE_URL=redis://127.0.0.1:6379/0 to share the counters "
+            "(docs/deploy.md)",
+            workers,
+            workers,
+        )
+
+
 if os.environ.get("PORTAL_LOG_FORMAT") == "json":
     # gunicorn's own messages (workers booting, timeouts) as JSON lines too.
     logconfig_dict = {

@@ -104,6 +104,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_RATELIMIT_LOGIN": os.environ.get(
             "PORTAL_RATELIMIT_LOGIN", "10 per minute; 100 per hour"
         ),
+        # Failed logins per account, from any address (a reset link still logs in).
+        "PORTAL_RATELIMIT_LOGIN_ACCOUNT": os.environ.get(
+            "PORTAL_RATELIMIT_LOGIN_ACCOUNT", "5 per minute; 30 per hour"
+        ),
         "PORTAL_RATELIMIT_REGISTER": os.environ.get(
             "PORTAL_RATELIMIT_REGISTER", "10 per minute; 50 per hour"
         ),

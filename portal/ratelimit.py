@@ -3,9 +3,14 @@
 Login, registration (and resending its link) and password reset are limited on POST,
 search on GET. Counters live in ``PORTAL_RATELIMIT_STORAGE_URL``: ``memory://`` for one
 process (the embedded default), ``redis://127.0.0.1:6379/N`` when several gunicorn
-workers or nodes must share them. The client is ``request.remote_addr``, which
-``PORTAL_PROXY_HOPS`` makes the real client's address behind a reverse proxy (see
-``portal.security``). A limit reached gives the portal's 429 page with ``Retry-After``.
+workers or nodes must share them (with ``memory://`` each worker counts alone, which
+multiplies every limit by the number of workers; gunicorn says so when it starts). The
+client is ``request.remote_addr``, which ``PORTAL_PROXY_HOPS`` makes the real client's
+address behind a reverse proxy (see ``portal.security``). Failed logins are also counted
+per account (``PORTAL_RATELIMIT_LOGIN_ACCOUNT``), whichever addresses they come from, so
+that guessing one account's password from many addresses is slowed too; the key is a
+hash of the email as typed, known or not, so a 429 tells nothing about which emails have
+accounts. A limit reached gives the portal's 429 page with ``Retry-After``.
 
 Each app gets its own ``Limiter``: Flask-Limiter keeps its storage on the instance, so a
 module-level one would be shared (and reconfigured) by every app a process creates.
@@ -13,9 +18,10 @@ module-level one would be shared (and reconfigured) by every app a process creat
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -28,6 +34,17 @@ LIMITED_ENDPOINTS: dict[str, tuple[str, list[str]]] = {
     "accounts.reset_password": ("PORTAL_RATELIMIT_RESET", ["POST"]),
     "search.search_page": ("PORTAL_RATELIMIT_SEARCH", ["GET"]),
 }
+
+
+def _login_account() -> str:
+    """The account a login names: a hash of the email as a login normalises it."""
+    email = (request.form.get("email") or "").strip().lower()
+    return "account-" + hashlib.sha256(email.encode()).hexdigest()
+
+
+def _failed_login(response: Response) -> bool:
+    """A login that did not log in (a success redirects)."""
+    return response.status_code != 302
 
 
 def _setting(name: str) -> Callable[[], str]:
@@ -53,5 +70,12 @@ def register_rate_limits(app: Flask) -> Limiter | None:
     for endpoint, (setting, methods) in LIMITED_ENDPOINTS.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(_setting(setting), methods=methods)(view)
+    app.view_functions["accounts.login"] = limiter.limit(
+        _setting("PORTAL_RATELIMIT_LOGIN_ACCOUNT"),
+        key_func=_login_account,
+        methods=["POST"],
+        deduct_when=_failed_login,
+        scope="login-account",
+    )(app.view_functions["accounts.login"])
     app.extensions["portal_limiter"] = limiter
     return limiter

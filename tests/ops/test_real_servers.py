@@ -143,3 +143,18 @@ def test_request_lines_are_json(server: tuple[str, int, Path]) -> None:
     [line] = lines
     assert line["path"] == "/healthz"
     assert line["status"] == 200
+
+
+def test_gunicorn_says_when_each_worker_counts_rate_limits_alone(
+    server: tuple[str, int, Path],
+) -> None:
+    """With memory:// (the default) every worker keeps its own counters: a client gets
+    each limit once per worker. gunicorn says so when it starts."""
+    kind, port, log_file = server
+    if kind != "gunicorn":
+        pytest.skip("a gunicorn start-up message")
+    # A worker answered, so the master has started up (it logs this before any worker).
+    assert _get(port, "/healthz").status in (200, 503)
+    text = log_file.read_text(encoding="utf-8")
+    assert "rate limits are counted per worker" in text
+    assert "PORTAL_RATELIMIT_STORAGE_URL=redis://" in text

@@ -59,7 +59,13 @@ def storage(request: pytest.FixtureRequest) -> str:
     return "memory://"
 
 
-def limited_app(_app: Flask, tmp_path: Path, storage: str, limit: str = "3 per minute") -> object:
+def limited_app(
+    _app: Flask,
+    tmp_path: Path,
+    storage: str,
+    limit: str = "3 per minute",
+    account_limit: str = "100 per minute",
+) -> object:
     return separate_app(
         _app,
         tmp_path / "index",
@@ -68,6 +74,7 @@ def limited_app(_app: Flask, tmp_path: Path, storage: str, limit: str = "3 per m
         # A prefix per test: counters never carry over from one test to the next.
         PORTAL_RATELIMIT_KEY_PREFIX=f"{RUN_PREFIX}-{uuid.uuid4().hex[:8]}",
         PORTAL_RATELIMIT_LOGIN=limit,
+        PORTAL_RATELIMIT_LOGIN_ACCOUNT=account_limit,
         PORTAL_RATELIMIT_REGISTER=limit,
         PORTAL_RATELIMIT_RESET=limit,
         PORTAL_RATELIMIT_SEARCH=limit,
@@ -120,6 +127,28 @@ def test_a_known_and_an_unknown_email_are_limited_alike(_app: Flask, tmp_path: P
             for email in ("a@vendor.example", "b@vendor.example", "c@vendor.example")
         ]
     assert statuses == [400, 400, 429]
+
+
+def test_failed_logins_are_counted_per_account_from_any_address(
+    _app: Flask, tmp_path: Path, storage: str
+) -> None:
+    """Guessing one account's password from many addresses is limited too; the key is
+    the email as typed, known or not, so a 429 tells nothing about accounts."""
+    with limited_app(
+        _app, tmp_path, storage, limit="100 per minute", account_limit="3 per minute"
+    ) as app:
+        client = app.test_client()
+
+        def guess(email: str, address: str) -> int:
+            form = {"email": email, "password": "guess guess"}
+            return client.post(
+                "/login", data=form, environ_base={"REMOTE_ADDR": address}
+            ).status_code
+
+        statuses = [guess(" Victim@Vendor.example", f"127.0.1.{i}") for i in range(1, 5)]
+        assert statuses == [400, 400, 400, 429]
+        assert guess("victim@vendor.example", "127.0.1.9") == 429  # the same account
+        assert guess("someone.else@vendor.example", "127.0.1.1") == 400
 
 
 def test_redis_holds_the_counters_and_two_apps_share_them(
