@@ -127,7 +127,11 @@ def run_import(path: Path, skip_bad: bool = False, commit: bool = True) -> Impor
     if commit:
         db.session.commit()
     if report.skipped:
-        _print_errors(report.skipped, f"skipped {len(report.skipped)} bad records:")
+        errors = len(report.skipped)
+        _print_errors(
+            report.skipped,
+            f"skipped {report.skipped_records} bad record(s), with {errors} error(s):",
+        )
     return report
 
 

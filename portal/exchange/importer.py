@@ -90,7 +90,10 @@ class ImportReport:
     organizations_updated: int = 0
     needs_new: int = 0
     needs_updated: int = 0
+    # With --skip-bad: every error found, and how many records (lines) they left out; a
+    # record can have several errors.
     skipped: list[RecordError] = field(default_factory=list)
+    skipped_records: int = 0
 
     @property
     def organizations(self) -> int:
@@ -106,8 +109,8 @@ class ImportReport:
             f"{self.organizations_updated} updated) and {self.needs} needs "
             f"({self.needs_new} new, {self.needs_updated} updated)"
         )
-        if self.skipped:
-            text += f"; skipped {len(self.skipped)} bad records"
+        if self.skipped_records:
+            text += f"; skipped {self.skipped_records} bad record(s)"
         return text
 
 
@@ -406,7 +409,9 @@ def import_file(
     if validation.header_error is not None or (validation.errors and not skip_bad):
         raise InvalidFile(validation)
 
-    report = ImportReport(skipped=list(validation.errors))
+    report = ImportReport(
+        skipped=list(validation.errors), skipped_records=len(validation.bad_lines)
+    )
     total = validation.importable
     done = 0
     if progress is not None:

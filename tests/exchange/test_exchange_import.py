@@ -230,12 +230,29 @@ def test_skip_bad_imports_the_good_and_lists_the_bad(
     )
     result = runner.invoke(args=["import", "--skip-bad", str(path)])
     assert result.exit_code == 0, result.output
-    assert "skipped 2 bad records" in result.output
+    assert "skipped 2 bad record(s), with 2 error(s):" in result.output
     assert 'line 3: organization "bad": country "TH"' in result.output
     assert 'line 5: need "n2": buyer "bad" is not imported: its line 3 has errors' in result.output
     refs = set(db.session.scalars(sa.select(Organization.ref)))
     assert refs == {"city", "good"}
     assert list(db.session.scalars(sa.select(Need.ref))) == ["n1"]
+
+
+def test_skip_bad_counts_records_not_errors(app: Flask, runner: Any, tmp_path: Path) -> None:
+    """Regression: a record with three errors was counted as three skipped records."""
+    path = write_file(
+        tmp_path / "mixed.jsonl",
+        vendor("bad", country="TH", website="ftp://x", sectors=["nope"]),  # three errors
+        vendor("good"),
+    )
+
+    result = runner.invoke(args=["import", "--skip-bad", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 bad record(s), with 3 error(s):" in result.output
+    assert result.output.count("line 2:") == 3
+    assert "imported 1 organizations (1 new, 0 updated)" in result.output
+    assert "; skipped 1 bad record(s)" in result.output
 
 
 def test_importing_twice_changes_nothing_and_keeps_the_status(
