@@ -184,7 +184,14 @@ def demo_command(if_empty: bool) -> None:
     The demo accounts have fixed, published passwords; use them on a laptop or a test
     portal only.
     """
-    from portal.demo import DEMO_ACCOUNTS, create_demo_accounts, demo_file, portal_is_empty
+    from portal.demo import (
+        DEMO_ACCOUNTS,
+        PENDING_ORGANIZATIONS,
+        create_demo_accounts,
+        create_demo_activity,
+        demo_file,
+        portal_is_empty,
+    )
 
     if if_empty and not portal_is_empty():
         click.echo("the portal already holds organizations; demo data not loaded")
@@ -192,8 +199,14 @@ def demo_command(if_empty: bool) -> None:
     with demo_file() as path:
         report = run_import(path, commit=False)
     created = create_demo_accounts()
+    made = create_demo_activity()
     db.session.commit()
     click.echo(f"demo data: {report.summary()}")
+    if made:
+        click.echo(
+            f"demo activity: {made} introductions at every stage and "
+            f"{len(PENDING_ORGANIZATIONS)} organizations waiting for verification"
+        )
     update_search_index(report.organizations + report.needs)
     click.echo("demo logins (demo-only passwords, published in the code):")
     for account in DEMO_ACCOUNTS:

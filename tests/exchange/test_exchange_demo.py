@@ -7,12 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from organizations.directory_factories import log_in
 from support import count_rows
 
 from portal.accounts.models import User
 from portal.accounts.services import verify_password
-from portal.demo import DEMO_ACCOUNTS, demo_file
+from portal.demo import DEMO_ACCOUNTS, PENDING_ORGANIZATIONS, demo_file
 from portal.extensions import db
+from portal.introductions.models import Introduction, IntroState
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 
@@ -35,7 +37,7 @@ def test_the_demo_file_is_original_and_varied() -> None:
 def test_demo_loads_data_and_logins(app: Flask, runner: Any) -> None:
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
-    assert count_rows(Organization) == 43
+    assert count_rows(Organization) == 43 + len(PENDING_ORGANIZATIONS)
     assert count_rows(Need) == 25
     for account in DEMO_ACCOUNTS:
         assert account.email in result.output
@@ -64,8 +66,41 @@ def test_demo_twice_without_if_empty_reloads_and_keeps_the_accounts(
     app: Flask, runner: Any
 ) -> None:
     assert runner.invoke(args=["demo"]).exit_code == 0
+    users, introductions = count_rows(User), count_rows(Introduction)
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert "already existed" in result.output
-    assert count_rows(User) == len(DEMO_ACCOUNTS)
-    assert count_rows(Organization) == 43
+    assert count_rows(User) == users
+    assert count_rows(Organization) == 43 + len(PENDING_ORGANIZATIONS)
+    assert count_rows(Introduction) == introductions  # the activity is made once
+
+
+def test_the_demo_gives_staff_work_to_do_and_a_pipeline_to_read(
+    app: Flask, runner: Any, client: Any
+) -> None:
+    """Regression: the demo left the staff pages empty (no introductions, no pending
+    organizations), so a newcomer saw blank charts and a headers-only table."""
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    states = set(db.session.scalars(sa.select(Introduction.state)))
+    assert {IntroState.REQUESTED, IntroState.UNDER_REVIEW, IntroState.APPROVED} <= states
+    assert {IntroState.WON, IntroState.DECLINED, IntroState.EXPIRED} <= states
+    staff = db.session.scalar(sa.select(User).where(User.email == "staff@demo.example"))
+    log_in(client, staff)
+
+    queue = client.get("/staff/verification").text
+    for _, name, *_ in PENDING_ORGANIZATIONS:
+        assert name in queue
+    dashboard = client.get("/staff/dashboard").text
+    assert "6 introduction(s) match" in dashboard
+    median = dashboard.split('id="days-heading"')[1].split("</section>")[0]
+    assert median.count("<tr>") > 3  # a row per state, not only the headers
+    # The demo vendor and buyer are left to meet through the journey a newcomer clicks.
+    vendor, buyer = (
+        db.session.scalar(sa.select(Organization.id).where(Organization.ref == ref))
+        for ref in ("demo-v-brightpath", "demo-b-danang-dst")
+    )
+    assert not db.session.scalar(
+        sa.select(Introduction.id).where(
+            Introduction.vendor_id == vendor, Introduction.buyer_id == buyer
+        )
+    )
