@@ -181,31 +181,43 @@ def pipeline(filters: Filters) -> Pipeline:
 
 # --- charts ----------------------------------------------------------------------------------
 
-BAR_HEIGHT = 22
-LABEL_WIDTH = 190
-BAR_AREA = 320
+# The chart is drawn at its natural size in CSS pixels (its width attribute) and only
+# shrinks when its column is narrower, so its text stays at the 14px of portal.css
+# (.chart-label) instead of being scaled down with a wide drawing into a narrow column.
+BAR_HEIGHT = 26
+BAR_AREA = 170
+VALUE_WIDTH = 44
+CHAR_WIDTH = 8  # a generous average width of one character of the 14px label
+LONGEST_LABEL = 26  # characters; longer labels are cut with "…" (the table has them whole)
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= LONGEST_LABEL else text[: LONGEST_LABEL - 1].rstrip() + "…"
 
 
 def bar_chart(chart_id: str, title: str, desc: str, items: list[tuple[str, float]]) -> Markup:
     """A horizontal bar chart as inline SVG: presentation attributes and CSS classes only."""
-    height = max(len(items), 1) * BAR_HEIGHT + 10
-    width = LABEL_WIDTH + BAR_AREA + 60
+    labels = [_label(label) for label, _ in items]
+    label_width = max((len(label) for label in labels), default=4) * CHAR_WIDTH + 10
+    height = max(len(items), 1) * BAR_HEIGHT + 8
+    width = label_width + BAR_AREA + VALUE_WIDTH
     top = max((value for _, value in items), default=0) or 1
     parts = [
         f'<svg class="chart" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
-        f'viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">',
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        'xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
     ]
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * BAR_HEIGHT
+    for i, ((full, value), label) in enumerate(zip(items, labels, strict=True)):
+        y = 4 + i * BAR_HEIGHT
         bar = round(BAR_AREA * value / top, 1)
         parts.append(
-            f'<text class="chart-label" x="{LABEL_WIDTH - 6}" y="{y + 15}" '
-            f'text-anchor="end">{escape(label)}</text>'
-            f'<rect class="chart-bar" x="{LABEL_WIDTH}" y="{y + 3}" width="{bar}" '
-            f'height="{BAR_HEIGHT - 6}"></rect>'
-            f'<text class="chart-value" x="{LABEL_WIDTH + bar + 4}" y="{y + 15}">'
+            f'<text class="chart-label" x="{label_width - 8}" y="{y + 18}" '
+            f'text-anchor="end">{escape(label)}<title>{escape(full)}</title></text>'
+            f'<rect class="chart-bar" x="{label_width}" y="{y + 4}" width="{bar}" '
+            f'height="{BAR_HEIGHT - 8}"></rect>'
+            f'<text class="chart-value" x="{label_width + bar + 5}" y="{y + 18}">'
             f"{escape(_number(value))}</text>"
         )
     parts.append("</svg>")

@@ -41,7 +41,9 @@ def test_dashboard_counts_introductions_per_state_with_a_funnel_and_breakdowns(
     assert "2 introduction(s) match" in text
     assert "<td>Won</td><td>1</td>" in text and "<td>Under staff review</td><td>1</td>" in text
     month = f"{dt.datetime.now(dt.UTC):%Y-%m}"
-    assert f"<tr><td>{month}</td><td>2</td><td>1</td><td>1</td><td>1</td></tr>" in text
+    assert (
+        f'<tr><td class="nowrap">{month}</td><td>2</td><td>1</td><td>1</td><td>1</td></tr>' in text
+    )
     assert "<td>Viet Nam</td><td>2</td>" in text
     assert "Median days in each state" in text and "Stays measured" in text
     assert "/staff/verification" in text
@@ -53,7 +55,9 @@ def test_dashboard_charts_are_inline_svg_with_titles_and_no_style_or_script(
     walk_to(pair, IntroState.INTRODUCED)
     _log_in(client, pair.staff)
     text = client.get("/staff/dashboard").text
-    assert text.count('<svg class="chart"') == 5
+    # No chart for the sectors: the pair's need and vendor name none (the table says so).
+    assert text.count('<svg class="chart"') == 4
+    assert "No sector: neither the needs nor the vendors name one." in text
     assert '<title id="chart-states-title">' in text and '<desc id="chart-funnel-desc">' in text
     assert "style=" not in text and "<script" not in text
 
@@ -140,3 +144,28 @@ def test_the_dashboard_shows_waiting_times_in_the_staff_members_own_zone(
     db.session.commit()
     _log_in(client, pair.staff)
     assert "since 2026-03-01 21:30 EST" in client.get("/staff/dashboard").text
+
+
+def test_an_empty_dashboard_says_so_instead_of_empty_charts_and_bare_headers(
+    client: FlaskClient, pair: Pair
+) -> None:
+    """Regression: with no introductions the median-days table was headers only."""
+    _log_in(client, pair.staff)
+    text = client.get("/staff/dashboard").text
+    assert "0 introduction(s) match" in text
+    assert '<svg class="chart"' not in text
+    assert text.count("No introduction matches.") == 3
+    assert "No introduction has moved on from a state yet" in text
+
+
+def test_charts_are_drawn_at_their_natural_size_so_labels_stay_readable() -> None:
+    """Regression: a 570-unit drawing squeezed into a narrow column made 12px labels
+    about 8px. The drawing is now as wide as it needs in CSS pixels (it only shrinks in a
+    column narrower than that) and its labels are 14px; long labels are cut, the table
+    beside the chart has them whole."""
+    long = "Cybersecurity of city systems and data"
+    svg = str(dashboard.bar_chart("c", "Title", "Desc", [(long, 3), ("Water", 1)]))
+    width = int(svg.split('width="', 1)[1].split('"', 1)[0])
+    assert f'viewBox="0 0 {width} ' in svg and width <= 440
+    assert ">Cybersecurity of city sys…<title>" in svg
+    assert f"<title>{long}</title>" in svg
