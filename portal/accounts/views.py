@@ -67,6 +67,11 @@ def _remembered() -> bool:
     return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
 
+def landing_page(user: User) -> str:
+    """Where a login lands without a ``next``: staff on their pipeline, members home."""
+    return url_for("staff.dashboard_page") if user.is_staff else url_for("home.index")
+
+
 def _log_in(user: User, *, remember: bool) -> None:
     """Open a server-side login session and hand its token to Flask-Login's cookies."""
     services.start_session(user, remember=remember)
@@ -143,7 +148,7 @@ def resend_confirmation() -> ResponseLike:
 def login() -> ResponseLike:
     next_url = safe_next_url(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or url_for("home.index"))
+        return redirect(next_url or landing_page(_current_user()))
     form = LoginForm()
     login_error: str | None = None
     needs_confirmation = False
@@ -160,7 +165,7 @@ def login() -> ResponseLike:
         else:
             _log_in(user, remember=bool(form.remember.data))
             flash("You are logged in.", "success")
-            return redirect(next_url or url_for("home.index"))
+            return redirect(next_url or landing_page(user))
     status = 400 if form.is_submitted() else 200
     return render_template(
         "accounts/login.html",
@@ -289,4 +294,4 @@ def reset_password(token: str) -> Response:
         return _no_referrer(render_template("accounts/reset_password.html", form=form), 400)
     _log_in(user, remember=False)
     flash("Your password is changed and you are logged in.", "success")
-    return redirect(url_for("home.index"))
+    return redirect(landing_page(user))

@@ -8,12 +8,17 @@ from typing import Any
 import pytest
 from account_helpers import PASSWORD, is_logged_in, log_in, page_text
 
+from portal.accounts.models import Role
+from portal.accounts.services import create_user
 from portal.accounts.views import safe_next_url
+from portal.extensions import db
 
 
 def test_login_page_shows_the_form(client: Any) -> None:
     response = client.get("/login")
     assert response.status_code == 200
+    # The required-field star inside the label, so it does not wrap onto its own line.
+    assert 'Email<span class="required" aria-hidden="true">*</span></label>' in response.text
     assert 'name="email"' in response.text
     assert 'name="password"' in response.text
     assert 'name="remember"' in response.text
@@ -228,3 +233,21 @@ def test_login_and_logout_need_the_csrf_token_when_csrf_is_on(
     logout_token = _csrf_token(client.get("/account").text)
     assert client.post("/logout", data={"csrf_token": logout_token}).status_code == 302
     assert not is_logged_in(client)
+
+
+def test_staff_land_on_their_pipeline_and_members_on_the_home_page(
+    app: Any, make_member: Any
+) -> None:
+    """Regression: staff landed on the public home page after logging in."""
+    make_member("ada@vendor.example")
+    create_user("dana@trade.example", PASSWORD, Role.STAFF, email_confirmed=True)
+    db.session.commit()
+    member, staff = app.test_client(), app.test_client()
+
+    assert log_in(member, "ada@vendor.example").headers["Location"] == "/"
+    assert log_in(staff, "dana@trade.example").headers["Location"] == "/staff/dashboard"
+    assert staff.get("/login").headers["Location"] == "/staff/dashboard"  # already in
+    asked = app.test_client().post(
+        "/login?next=/needs", data={"email": "dana@trade.example", "password": PASSWORD}
+    )
+    assert asked.headers["Location"] == "/needs"  # a page asked for still comes first
