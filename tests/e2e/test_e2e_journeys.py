@@ -112,7 +112,8 @@ def test_a_buyer_dismisses_a_lead_with_a_reason_and_it_disappears(page: Page) ->
     leads = leads_panel(page)
     first = leads.get_by_role("listitem").filter(has=page.get_by_role("heading", level=3)).first
     vendor = first.get_by_role("heading", level=3).inner_text()
-    first.get_by_label("Not for us:").select_option(label="Not relevant")
+    first.get_by_text("Not for us?").click()  # the form is folded away until asked for
+    first.get_by_label("Reason").select_option(label="Not relevant")
     first.get_by_label("Note").fill("We already chose a lighting supplier")
     first.get_by_role("button", name=f"Dismiss {vendor}").click()
 
@@ -130,7 +131,8 @@ def test_a_vendor_dismisses_a_need_from_its_leads(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Needs for you")
     first = page.locator("ol.cards > li").first
     need = first.get_by_role("heading", level=2).inner_text()
-    first.get_by_label("Not for us:").select_option(label="Already in contact")
+    first.get_by_text("Not for us?").click()
+    first.get_by_label("Reason").select_option(label="Already in contact")
     first.get_by_role("button", name=f"Dismiss {need}").click()
 
     expect(flash(page)).to_contain_text(f"Dismissed “{need}”")
