@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, current_app, render_template
 
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
 
 bp = Blueprint("home", __name__)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers and tools that ask for /favicon.ico get the portal's icon, not a 404."""
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/")

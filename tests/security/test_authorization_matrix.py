@@ -81,6 +81,7 @@ def introduction(w: World) -> dict[str, Any]:
 EXPECTED: dict[str, Case] = {
     # --- public pages
     "home.index": Case(none, everyone(200)),
+    "home.favicon": Case(none, everyone(200)),
     "static": Case(lambda w: {"filename": "portal.css"}, everyone(200)),
     "search.search_page": Case(none, everyone(200)),
     "health.healthz": Case(none, everyone(200)),
