@@ -321,3 +321,18 @@ def test_status_buttons_need_csrf(
 
     assert response.status_code == 400
     assert _reload(need).status == NeedStatus.OPEN
+
+
+def test_an_anonymous_visitor_on_a_need_is_invited_to_join_or_log_in(
+    client: FlaskClient,
+) -> None:
+    """Regression: an anonymous visitor on a need's page was offered nothing to do."""
+    need = make_need(make_org(OrganizationKind.BUYER))
+
+    page = client.get(f"/needs/{need.ref}").text
+
+    assert "Can your company solve this?" in page
+    assert 'href="/register"' in page
+    assert f'href="/login?next=/needs/{need.ref}"' in page or (
+        f'href="/login?next=%2Fneeds%2F{need.ref}"' in page
+    )
