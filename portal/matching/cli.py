@@ -106,12 +106,19 @@ def vectors_command(progress: bool | None) -> None:
     help="One line per open need (with vendors) or per verified vendor (with needs).",
 )
 @click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(1, 100))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The JSON Lines file to write.",
+)
 def export_command(direction: str, limit: int, out: Path) -> None:
-    """Write every lead as JSON Lines (the form tools/eval_leads.py reads).
+    """Write every lead to FILE (--out) as JSON Lines.
 
-    Whatever the ranking still lacks (sentence vectors) is completed first, so the export
-    has full-quality leads.
+    One line per open need ({"need": REF, "leads": [...]}) or per verified vendor
+    ({"vendor": REF, "leads": [...]}), each lead with its ref, score and reasons, best
+    first. Whatever the ranking still lacks (sentence vectors) is completed first, so
+    the export has full-quality leads.
     """
     click.echo(finish_vectors(sys.stderr.isatty()), err=True)
     total = count_needs() if direction == "needs" else count_vendors()
