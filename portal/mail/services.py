@@ -179,8 +179,7 @@ def _send_all(messages: Sequence[ClaimedMail]) -> dict[int, str | None]:
     for message in messages:
         try:
             ready[message.id] = _as_email(message, config["PORTAL_MAIL_SENDER"], readable=to_files)
-        except Exception as exc:  # a bad record must not stop the others
-            log.exception("mail %s cannot be built", message.id)
+        except Exception as exc:  # a bad record must not stop the others (logged below)
             outcomes[message.id] = f"cannot build the message: {type(exc).__name__}: {exc}"
     if ready:
         send = _write_files if to_files else _send_smtp
