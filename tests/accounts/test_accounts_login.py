@@ -17,8 +17,11 @@ from portal.extensions import db
 def test_login_page_shows_the_form(client: Any) -> None:
     response = client.get("/login")
     assert response.status_code == 200
-    # The required-field star inside the label, so it does not wrap onto its own line.
-    assert 'Email<span class="required" aria-hidden="true">*</span></label>' in response.text
+    # The required-field star right after its label, which portal.css keeps inline so the
+    # star does not wrap onto a line of its own; the label's text stays the field's name.
+    assert '<label for="email">Email</label><span class="required" aria-hidden="true">*</span>' in (
+        response.text
+    )
     assert 'name="email"' in response.text
     assert 'name="password"' in response.text
     assert 'name="remember"' in response.text
