@@ -16,8 +16,9 @@ import contextvars
 import email
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -71,14 +72,33 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.arrived = threading.Condition()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append(message)  # type: ignore[arg-type]
+        with self.arrived:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
+
+    def wait_for(
+        self,
+        address: str,
+        matches: Callable[[EmailMessage], bool] = lambda message: True,
+        timeout: float = 20.0,
+    ) -> EmailMessage:
+        """The newest message to ``address`` that ``matches``, once it has arrived. A live
+        server delivers mail after its response has gone out, in its own thread: woken by
+        each arrival, not by polling."""
+        with self.arrived:
+            found = self.arrived.wait_for(
+                lambda: [m for m in self.to(address) if matches(m)], timeout
+            )
+        assert found, f"no matching mail to {address} within {timeout} s"
+        return found[-1]
 
     @staticmethod
     def body(message: EmailMessage) -> str:

@@ -35,12 +35,14 @@ class LiveServer:
             return result
 
     def mail_link(self, address: str, path: str) -> str:
-        """The first link to ``path`` in the newest mail to ``address``."""
-        messages = self.mailbox.to(address)
-        assert messages, f"no mail to {address}"
-        body = self.mailbox.body(messages[-1])
-        match = re.search(rf"{re.escape(self.url)}{re.escape(path)}\S+", body)
-        assert match, f"no link to {path} in:\n{body}"
+        """The first link to ``path`` in the newest mail to ``address`` that has one (mail
+        leaves after the response that queued it, so this waits for it to arrive)."""
+        link = re.compile(rf"{re.escape(self.url)}{re.escape(path)}\S+")
+        message = self.mailbox.wait_for(
+            address, lambda m: link.search(self.mailbox.body(m)) is not None
+        )
+        match = link.search(self.mailbox.body(message))
+        assert match is not None
         return match.group(0)
 
 
