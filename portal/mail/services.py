@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, after_this_request, current_app, render_template
+from flask import Flask, Response, current_app, render_template
 from jinja2 import TemplateNotFound
 
 from portal.after_commit import CommitMark
+from portal.after_response import after_response
 from portal.cleaning import header_line, one_line
 from portal.db import utc_now
 from portal.extensions import db
@@ -327,10 +328,7 @@ def send_after_response(work: Callable[..., object], *args: Any) -> None:
         db.session.commit()
         _deliver_if_queued()
 
-    @after_this_request
-    def attach(response: Response) -> Response:
-        response.call_on_close(_in_app_context(app, run))
-        return response
+    after_response(_in_app_context(app, run))
 
 
 def register_delivery(app: Flask) -> None:
@@ -340,5 +338,5 @@ def register_delivery(app: Flask) -> None:
     @app.after_request
     def deliver_after_response(response: Response) -> Response:
         if MAIL_QUEUED.take(db.session()) and app.config["PORTAL_MAIL_DELIVERY"] == "request":
-            response.call_on_close(_in_app_context(app, deliver_pending))
+            after_response(_in_app_context(app, deliver_pending))
         return response
