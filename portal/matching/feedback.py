@@ -388,6 +388,16 @@ class LeadsPanel:
     can_dismiss: bool
     unavailable: bool = False  # the ranking failed; the page still shows everything else
 
+    @property
+    def shown(self) -> list[LeadRow]:
+        """The confident leads a page shows first (``Lead.shown``)."""
+        return [row for row in self.rows if row.lead.shown]
+
+    @property
+    def more(self) -> list[LeadRow]:
+        """The rest, behind "show more": weaker matches, still in the order of value."""
+        return [row for row in self.rows if not row.lead.shown]
+
 
 def _ranked(rank: Callable[[], list[Lead]]) -> tuple[list[Lead], bool]:
     """The leads ``rank`` gives, or none (and True) if it fails: a broken leads snapshot

@@ -316,3 +316,50 @@ def test_a_failing_leads_model_leaves_the_need_page_up(
     assert response.status_code == 200
     assert market.lamps.title in response.text
     assert "Suggestions are unavailable right now" in response.text
+
+
+# --- only confident leads first -----------------------------------------------------------------
+
+
+def _shown_at(monkeypatch: pytest.MonkeyPatch, threshold: float) -> None:
+    """The shipped calibration with another shown threshold (and "strong" at least as high)."""
+    from dataclasses import replace
+
+    from portal.matching import calibration as calibration_module
+
+    shipped = calibration_module.Calibration.load()
+    changed = replace(shipped, shown=threshold, strong=max(threshold, shipped.strong))
+    monkeypatch.setattr(calibration_module, "calibration", lambda: changed)
+    monkeypatch.setattr("portal.matching.services.calibration", lambda: changed)
+
+
+def test_confident_leads_come_first_with_their_strength(
+    client: FlaskClient, market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shown_at(monkeypatch, 0.0)  # every lead is confident enough
+    log_in(client, market.buyer_member)
+    leads = _leads_part(client.get(f"/needs/{market.lamps.ref}").text)
+    assert "Lumenark Lighting" in leads and " match</span>" in leads
+    assert 'class="more-leads"' not in leads and "No strong match yet" not in leads
+
+
+def test_without_a_confident_lead_the_page_says_so_and_keeps_the_rest_behind_show_more(
+    client: FlaskClient, market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shown_at(monkeypatch, 1.01)  # no probability reaches it
+    log_in(client, market.buyer_member)
+    leads = _leads_part(client.get(f"/needs/{market.lamps.ref}").text)
+    assert "No strong match yet" in leads
+    folded = leads[leads.index('class="more-leads"') :]
+    assert "Show " in folded and "Lumenark Lighting" in folded
+    assert "Weak match" in folded
+
+
+def test_a_vendors_needs_for_you_fold_the_weaker_ones_too(
+    client: FlaskClient, market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shown_at(monkeypatch, 1.01)
+    log_in(client, market.vendor_member)
+    page = client.get("/leads").text
+    assert "No strong match yet" in page
+    assert market.lamps.title in page[page.index('class="more-leads"') :]
