@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from portal.matching.calibration import (  # noqa: E402 - after the path is set
     Model,
     expected_value,
 )
+from portal.matching.ranking import feedback  # noqa: E402 - after the path is set
 
 L2 = 1.0  # ridge penalty on the standardised coefficients
 TOP = 20  # leads per need in an export
@@ -64,6 +65,34 @@ class Need:
     market: np.ndarray
     grades: np.ndarray  # of the pool's vendors
     labels: dict[str, int]  # every labelled vendor of the need
+    vectors: np.ndarray  # the pool's pooled vectors of centred pieces (for feedback)
+
+    def with_feedback(self, first: Model) -> Need:
+        """The same need with the feedback column the ranking computes from ``first``."""
+        p = first.probability(np.stack([self.columns[k] for k in first.features], axis=1))
+        columns = {**self.columns, "feedback": feedback(p, self.vectors)}
+        return replace(self, columns=columns)
+
+
+@dataclass
+class Stages:
+    """The ranking's model for a need: a first pass, and the second pass with feedback."""
+
+    first: Model
+    second: Model | None = None
+
+    def probability(self, need: Need) -> np.ndarray:
+        if self.second is not None:
+            need = need.with_feedback(self.first)
+        model = self.second or self.first
+        return model.probability(np.stack([need.columns[k] for k in model.features], axis=1))
+
+
+def fit_stages(needs: list[Need], names: tuple[str, ...], with_feedback: bool) -> Stages:
+    first = fit(needs, names)
+    if not with_feedback:
+        return Stages(first)
+    return Stages(first, fit([n.with_feedback(first) for n in needs], (*names, "feedback")))
 
 
 def read_qrels(path: str) -> dict[str, dict[str, int]]:
@@ -117,6 +146,7 @@ def collect(data: str, qrels: str, model_dir: str | None) -> list[Need]:
                         result.market[result.pool],
                         grades,
                         labels[need.ref],
+                        np.asarray(result.vectors),
                     )
                 )
     return found
@@ -155,11 +185,11 @@ def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
     return dcg / best if best else 0.0
 
 
-def measure(model: Model, needs: list[Need], shown: float) -> dict[str, float]:
+def measure(model: Stages, needs: list[Need], shown: float) -> dict[str, float]:
     """What eval_leads.py measures of an export: nDCG@10, and shown precision and recall."""
     scores, precision, recall = [], [], []
     for need in needs:
-        p = model.probability(np.stack([need.columns[k] for k in model.features], axis=1))
+        p = model.probability(need)
         order = np.argsort(-expected_value(p, need.market), kind="stable")[:TOP]
         scores.append(ndcg([need.refs[i] for i in order], need.labels))
         visible = [need.refs[i] for i in order if p[i] >= shown]
@@ -175,9 +205,9 @@ def measure(model: Model, needs: list[Need], shown: float) -> dict[str, float]:
     }
 
 
-def calibration_table(model: Model, needs: list[Need]) -> list[tuple[str, int, float, float]]:
-    x, y = matrix(needs, model.features)
-    p = model.probability(x)
+def calibration_table(model: Stages, needs: list[Need]) -> list[tuple[str, int, float, float]]:
+    p = np.concatenate([model.probability(n) for n in needs])
+    y = np.concatenate([(n.grades >= 2).astype(float) for n in needs])
     rows = []
     for low, high in ((0, 0.05), (0.05, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 1.01)):
         inside = (p >= low) & (p < high)
@@ -207,10 +237,16 @@ def main() -> int:
     full = tuple(FEATURES)
     thresholds = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
 
-    def held_out(names: tuple[str, ...]) -> dict[str, tuple[Model, list[Need]]]:
+    def held_out(
+        names: tuple[str, ...], with_feedback: bool = True
+    ) -> dict[str, tuple[Stages, list[Need]]]:
         return {
             name: (
-                fit([n for other, ns in sets.items() if other != name for n in ns], names),
+                fit_stages(
+                    [n for other, ns in sets.items() if other != name for n in ns],
+                    names,
+                    with_feedback,
+                ),
                 needs,
             )
             for name, needs in sets.items()
@@ -245,24 +281,31 @@ def main() -> int:
         for row in calibration_table(model, needs):
             print(f"  | {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} |")
 
-    print("\n## Ablation (held-out nDCG@10 per set, one feature left out)\n")
-    for left_out in (None, *full):
-        names = tuple(k for k in full if k != left_out)
-        cells = [f"{measure(m, ns, chosen)['ndcg@10']:.3f}" for m, ns in held_out(names).values()]
-        print(
-            f"| {'all features' if left_out is None else 'without ' + left_out} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    lexical_cells = [
-        f"{measure(m, ns, chosen)['ndcg@10']:.3f}" for m, ns in held_out(LEXICAL_FEATURES).values()
-    ]
-    print("| lexical model (no sentence vectors) | " + " | ".join(lexical_cells) + " |")
+    print("\n## Ablation (held-out nDCG@10 per set, one feature left out of both passes)\n")
+
+    def row(label: str, names: tuple[str, ...], with_feedback: bool = True) -> None:
+        cells = [
+            f"{measure(m, ns, chosen)['ndcg@10']:.3f}"
+            for m, ns in held_out(names, with_feedback).values()
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("all features, with feedback", full)
+    row("without feedback (one pass)", full, with_feedback=False)
+    for left_out in full:
+        row(f"without {left_out}", tuple(k for k in full if k != left_out))
+    row("lexical model (no sentence vectors)", LEXICAL_FEATURES, with_feedback=False)
 
     if args.write:
         everything = [n for needs in sets.values() for n in needs]
+        stages = fit_stages(everything, full, with_feedback=True)
+        assert stages.second is not None
         shipped = Calibration(
-            fit(everything, full), fit(everything, LEXICAL_FEATURES), chosen, max(STRONG, chosen)
+            stages.first,
+            stages.second,
+            fit(everything, LEXICAL_FEATURES),
+            chosen,
+            max(STRONG, chosen),
         )
         shipped.save()
         print("\nwrote portal/matching/calibration.json")

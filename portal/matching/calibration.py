@@ -35,6 +35,8 @@ FEATURES: dict[str, str] = {
 }
 # Without sentence vectors (while they are being computed) only these are known.
 LEXICAL_FEATURES = ("lexical", "concepts", "sector")
+# A need's second pass adds the first pass's best candidates as evidence (ranking.feedback).
+FEEDBACK_FEATURES = (*FEATURES, "feedback")
 
 GAIN_IN_MARKET = 7.0  # solves the need and already serves the buyer's country
 GAIN_ELSEWHERE = 3.0  # solves the need, not yet in that country
@@ -78,7 +80,8 @@ class Model:
 @dataclass(frozen=True)
 class Calibration:
     full: Model  # with sentence vectors
-    lexical: Model  # before they are complete
+    feedback: Model  # a need's second pass: full, plus resemblance to the first pass's best
+    lexical: Model  # before the vectors are complete
     shown: float  # a lead at or above this probability is shown by default
     strong: float  # ... and called a strong match at or above this one
 
@@ -92,6 +95,7 @@ class Calibration:
     def as_json(self) -> dict[str, object]:
         return {
             "full": self.full.as_json(),
+            "feedback": self.feedback.as_json(),
             "lexical": self.lexical.as_json(),
             "shown": self.shown,
             "strong": self.strong,
@@ -105,6 +109,7 @@ class Calibration:
         raw = json.loads(path.read_text())
         return cls(
             Model.from_json(raw["full"]),
+            Model.from_json(raw["feedback"]),
             Model.from_json(raw["lexical"]),
             float(raw["shown"]),
             float(raw["strong"]),

@@ -334,6 +334,8 @@ class Features:
     columns: dict[str, np.ndarray]  # feature name -> values of the pool rows, in row order
     market: np.ndarray  # float32 over the candidate rows: serves the buyer's country
     has_vectors: bool
+    # the pool rows' pooled vectors of centred pieces, when the candidates have them
+    vectors: np.ndarray | None = None
 
     def matrix(self, names: tuple[str, ...]) -> np.ndarray:
         return np.stack([self.columns[name] for name in names], axis=1)
@@ -371,7 +373,41 @@ def features(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Fe
         columns["semantic"] = semantic[pool]
         columns["cover"] = cover
         columns["cover_gap"] = cover - (cover.max() if len(cover) else 0.0)
-    return Features(pool, columns, market, has_vectors)
+        vectors = np.concatenate(
+            [
+                part.semantic[pool[start : start + len(part)]]  # type: ignore[index]
+                for start, part in zip(_starts(candidates), candidates.parts, strict=True)
+            ]
+        )
+        return Features(pool, columns, market, True, vectors)
+    return Features(pool, columns, market, False)
+
+
+def _starts(candidates: CandidateSet) -> list[int]:
+    """Where each part's rows begin in the candidates' row order."""
+    lengths = [len(part) for part in candidates.parts]
+    return [sum(lengths[:i]) for i in range(len(lengths))]
+
+
+FEEDBACK_TOP = 3  # the first pass's best candidates that the feedback signal compares with
+
+
+def feedback(probability: np.ndarray, vectors: np.ndarray, top: int = FEEDBACK_TOP) -> np.ndarray:
+    """Pseudo-relevance feedback: how much each candidate resembles the first pass's most
+    probable ones (weighted by their probability; a candidate is not compared with itself).
+    Vendors that solve the same need tend to resemble each other more than the need's
+    wording resembles any of them, so this finds the ones whose profile the need's
+    problem words missed."""
+    count = min(top, len(probability))
+    if count < 2:
+        return np.zeros(len(probability), dtype=np.float32)
+    best = np.argsort(-probability, kind="stable")[:count]
+    weights = np.broadcast_to(probability[best].astype(np.float32), (len(probability), count))
+    weights = weights.copy()
+    weights[best, np.arange(count)] = 0.0  # not with itself
+    similarity = vectors @ vectors[best].T  # pool rows x best
+    total = np.maximum(weights.sum(axis=1), 1e-9)
+    return ((similarity * weights).sum(axis=1) / total).astype(np.float32)
 
 
 def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Scored:
@@ -382,7 +418,13 @@ def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Score
     model = shipped.full if found.has_vectors else shipped.lexical
     pool = found.pool
     probability = np.zeros(len(pool), dtype=np.float32)
-    probability[pool] = model.probability(found.matrix(model.features))
+    first = model.probability(found.matrix(model.features))
+    if found.vectors is not None and query.is_need:
+        # A second pass with the first pass's best vendors as evidence. It was fitted on
+        # needs' leads only; a vendor's needs keep the first pass.
+        found.columns["feedback"] = feedback(first, found.vectors)
+        first = shipped.feedback.probability(found.matrix(shipped.feedback.features))
+    probability[pool] = first
     value = np.full(len(pool), -np.inf, dtype=np.float32)
     value[pool] = expected_value(probability[pool], found.market[pool])
     return Scored(pool, probability, value)

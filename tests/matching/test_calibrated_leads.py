@@ -165,3 +165,17 @@ def test_a_lead_is_shown_by_its_probability() -> None:
     threshold = calibration().shown
     assert Lead(vendor, need, 1.0, ["r"], threshold).shown
     assert not Lead(vendor, need, 1.0, ["r"], threshold * 0.99).shown
+
+
+def test_feedback_lifts_a_candidate_like_the_first_passs_best_ones() -> None:
+    from portal.matching.ranking import feedback
+
+    vectors = _basis([1, 0, 0], [0.9, 0.1, 0], [0.95, 0, 0.05], [0, 0, 1], [0.8, 0.2, 0])
+    probability = np.asarray([0.9, 0.8, 0.7, 0.3, 0.05], dtype=np.float32)
+    lifted = feedback(probability, vectors, top=3)
+    assert lifted[4] > lifted[3]  # like the best three, though the first pass ranked it last
+    # the best ones are compared with the others of the three, never with themselves
+    assert lifted[0] < 1.0 and np.isclose(
+        lifted[0], float(vectors[0] @ vectors[1:3].T @ [0.8, 0.7] / 1.5)
+    )
+    assert not feedback(probability[:1], vectors[:1]).any()  # nothing to compare with
