@@ -56,25 +56,30 @@ def _excerpt(text: str, limit: int = QUOTED_WORDS) -> str:
     return cut + ("…" if len(found) > limit else "")
 
 
+# A concept names the reason only when the capability names it with at least two of its
+# phrases (1 - e^(-0.7 * 2)): one phrase is as often a side remark ("mountains", "gates").
+MIN_CONCEPT_STRENGTH = 0.75
+
+
 def answer_reason(
     need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus, answer: Answer
 ) -> str:
-    """Name the capability that answers the need, with the concept it shares with the need
-    when there is one, else with the part of the need it answers."""
+    """Name the capability that answers the need with the concept it shares with the part
+    of the need it answers, when both clearly name one; else quote that part."""
     capability = vendor.capabilities[answer.capability]
-    need_match = thesaurus.match_text(need.text)
+    part_match = thesaurus.match_text(answer.need_part)
     cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
     shared = [
-        (strength * need_match.strengths[concept], concept)
+        (strength * part_match.strengths[concept], concept)
         for concept, strength in cap_match.strengths.items()
-        if concept in need_match.strengths
+        if strength >= MIN_CONCEPT_STRENGTH and concept in part_match.strengths
     ]
     if shared:
         _, concept = max(shared)
         label = thesaurus.concepts[concept].label
         return (
             f"“{capability.title}” answers the need's {label} problem "
-            f"({_quote(need_match.evidence[concept])})"
+            f"({_quote(part_match.evidence[concept])})"
         )
     return f"“{capability.title}” answers “{_excerpt(answer.need_part)}”"
 

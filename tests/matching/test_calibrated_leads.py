@@ -179,3 +179,19 @@ def test_feedback_lifts_a_candidate_like_the_first_passs_best_ones() -> None:
         lifted[0], float(vectors[0] @ vectors[1:3].T @ [0.8, 0.7] / 1.5)
     )
     assert not feedback(probability[:1], vectors[:1]).any()  # nothing to compare with
+
+
+def test_a_concept_names_the_reason_only_when_the_capability_clearly_names_it() -> None:
+    need = NeedProfile(
+        1, "n", "Dark streets", "The street lamps keep failing near the market.", [], "VN", 2, "Hue"
+    )
+    part = "The street lamps keep failing near the market."
+    clear = _vendor([("Lighting retrofits", "We replace street lights and broken lamps.")])
+    passing = _vendor(
+        [("Market apps", "Mobile apps for city parking, with a map of street lights.")]
+    )
+    clear_reason = lead_reasons(need, clear, thesaurus(), answer=Answer(0, part))[0]
+    passing_reason = lead_reasons(need, passing, thesaurus(), answer=Answer(0, part))[0]
+    assert clear_reason.startswith("“Lighting retrofits” answers the need's street lighting")
+    # one phrase in passing is no concept: the part of the need it answers is quoted instead
+    assert passing_reason == f"“Market apps” answers “{part.rstrip('.')}”"
