@@ -3,7 +3,7 @@
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
-from portal.matching.models import DismissalReason, LeadDismissal
+from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
 from portal.needs.models import Need, NeedStatus
 from portal.notifications.models import (
     DigestItem,
@@ -32,6 +32,7 @@ __all__ = [
     "IntroductionEvent",
     "LeadAlertState",
     "LeadDismissal",
+    "LeadVector",
     "LoginSession",
     "Need",
     "NeedStatus",

@@ -25,7 +25,12 @@ from portal.db import utc_now
 from portal.extensions import db
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
-from portal.matching.store import complete_vectors, live_snapshot, sentence_encoder
+from portal.matching.store import (
+    complete_vectors,
+    live_snapshot,
+    sentence_encoder,
+    store_changed_vectors,
+)
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
@@ -44,10 +49,14 @@ def vectors_pass() -> int:
     encoder = sentence_encoder(prepare=True)
     if encoder is None:
         return 0
+    # Records changed since the snapshot first: every process that ranks meets them.
+    changed = store_changed_vectors(encoder.encode, limit=VECTOR_ROWS_PER_PASS)
+    db.session.commit()
     generation, _ = live_snapshot()
     before = complete_vectors(generation, encoder.encode, max_rows=0)
-    after = complete_vectors(generation, encoder.encode, max_rows=VECTOR_ROWS_PER_PASS)
-    return after.done - before.done
+    budget = max(VECTOR_ROWS_PER_PASS - changed, 0)
+    after = complete_vectors(generation, encoder.encode, max_rows=budget)
+    return changed + after.done - before.done
 
 
 def digests_pass() -> int:

@@ -161,6 +161,28 @@ def import_command(file: Path, skip_bad: bool) -> None:
     report = run_import(file, skip_bad=skip_bad)
     click.echo(report.summary())
     update_search_index(report.organizations + report.needs)
+    update_lead_vectors()
+
+
+def update_lead_vectors() -> None:
+    """Store the sentence vectors of the records the import changed, so that leads are up
+    to date when the command exits and no process embeds them again. Only where the model
+    is prepared already (the first preparation is the worker's or `portal leads vectors`'s
+    job); if it fails, the import stands and the worker does it later."""
+    from portal.matching.store import sentence_encoder, store_changed_vectors
+
+    try:
+        encoder = sentence_encoder()
+        if encoder is None:
+            return
+        stored = store_changed_vectors(encoder.encode)
+        db.session.commit()
+    except Exception as exc:  # the worker computes them later
+        db.session.rollback()
+        click.echo(f"lead vectors not updated yet ({exc}); the worker will", err=True)
+        return
+    if stored:
+        click.echo(f"stored the sentence vectors of {stored} changed record(s) for leads")
 
 
 @click.command("export")

@@ -18,6 +18,7 @@ from portal.matching.store import (
     complete_vectors,
     live_snapshot,
     sentence_encoder,
+    store_changed_vectors,
     vectors_done,
 )
 from portal.needs.models import Need
@@ -80,7 +81,12 @@ def finish_vectors(show_progress: bool) -> str:
         total=missing, unit="text", desc="vectors", disable=not show_progress, file=sys.stderr
     ) as bar:
         result = complete_vectors(generation, encoder.encode, progress=bar.update)
-    return f"sentence vectors: {result.done} of {result.total} ready"
+    changed = store_changed_vectors(encoder.encode)
+    db.session.commit()
+    return (
+        f"sentence vectors: {result.done} of {result.total} ready"
+        f" ({changed} changed since the snapshot stored)"
+    )
 
 
 @leads.command("vectors")

@@ -92,3 +92,26 @@ class LeadDismissal(db.Model):
             f"<LeadDismissal org={self.organization_id} need={self.need_id} "
             f"vendor={self.vendor_id} {self.reason}>"
         )
+
+
+class LeadVector(db.Model):
+    """The sentence vectors of one record's pieces, with the fingerprint of the pieces they
+    were made from, shared by every web node and worker through the database.
+
+    Written outside any page (the worker, ``portal leads vectors``, ``portal import``) for
+    records changed since the leads snapshot, so that a process that meets the change
+    reads its vectors instead of running the encoder. A row whose fingerprint or recipe is
+    not the record's current one is never used; the next computation replaces it.
+    """
+
+    __tablename__ = "lead_vectors"
+
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # "vendor" or "need"
+    record_id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[int] = mapped_column(sa.BigInteger)  # of the pieces, as signed 64 bits
+    recipe: Mapped[str] = mapped_column(sa.String(100))  # store.VECTOR_RECIPE
+    vectors: Mapped[bytes] = mapped_column(sa.LargeBinary)  # float16, pieces x 384
+    computed_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<LeadVector {self.kind} {self.record_id}>"

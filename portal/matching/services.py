@@ -13,7 +13,7 @@ import numpy as np
 
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
-from portal.matching.pieces import best_answer, centred, unit_rows
+from portal.matching.pieces import PieceVectors, best_answer, centred, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -43,6 +43,7 @@ from portal.matching.store import (
     need_candidates,
     process_cache,
     sentence_encoder,
+    stored_pieces,
     vendor_candidates,
 )
 from portal.matching.text import terms
@@ -130,19 +131,24 @@ class LeadsModel:
     def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus, encoder: Any = None) -> LeadsModel:
         """``encoder`` may be a function that makes one, called only if needed."""
         changes = changes_since(snapshot, thes)
-        vectors_wanted = (snapshot.vendors.pieces is not None and changes.vendors is not None) or (
-            snapshot.needs.pieces is not None and changes.needs is not None
-        )
-        if vectors_wanted and callable(encoder) and not hasattr(encoder, "encode"):
-            encoder = encoder()
-        if vectors_wanted and encoder is not None:
-            # Changed records are few: embed them now, on the snapshot's terms.
-            if snapshot.vendors.pieces is not None and changes.vendors is not None:
-                pieces = [changes.vendor_profiles[int(i)].pieces for i in changes.vendors.ids]
-                changes.vendors.pieces = embed_pieces(encoder.encode, pieces)
-            if snapshot.needs.pieces is not None and changes.needs is not None:
-                pieces = [changes.need_profiles[int(i)].pieces for i in changes.needs.ids]
-                changes.needs.pieces = embed_pieces(encoder.encode, pieces)
+        # Changed records' vectors: those the workers stored in the database, and only
+        # what is still missing embedded here (when an encoder can be had).
+        for kind, side, changed, profiles in (
+            ("vendor", snapshot.vendors, changes.vendors, changes.vendor_profiles),
+            ("need", snapshot.needs, changes.needs, changes.need_profiles),
+        ):
+            if side.pieces is None or changed is None:
+                continue
+            ordered = [profiles[int(i)] for i in changed.ids]
+            found = stored_pieces(kind, ordered)
+            missing = [p for p in ordered if p.id not in found]
+            if missing and callable(encoder) and not hasattr(encoder, "encode"):
+                encoder = encoder()
+            if missing and encoder is not None:
+                embedded = embed_pieces(encoder.encode, [p.pieces for p in missing])
+                found.update((p.id, embedded.of(row)) for row, p in enumerate(missing))
+            if len(found) == len(ordered):
+                changed.pieces = PieceVectors.of_records([found[p.id] for p in ordered])
         return cls(
             candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
             candidate_set(snapshot.needs, changes.needs, changes.need_ids),

@@ -26,6 +26,7 @@ from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS
+from portal.matching.models import LeadVector
 from portal.matching.pieces import PieceVectors, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
@@ -579,6 +580,86 @@ def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
             if side.pieces is not None:
                 side.vectors = load_vectors(generation, name, len(side))
     return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
+
+
+# -- vectors of records changed since the snapshot, shared through the database ------------
+
+_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
+
+
+def _signed(value: int) -> int:
+    """A 64-bit fingerprint as the signed integer a BIGINT column holds."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def stored_pieces(
+    kind: str, profiles: Sequence[VendorProfile | NeedProfile]
+) -> dict[int, np.ndarray]:
+    """The stored piece vectors of these records (``kind``: "vendor" or "need"), where they
+    were made from the records' current pieces by the current recipe."""
+    wanted = {p.id: _signed(fingerprint(p.pieces)) for p in profiles}
+    found: dict[int, np.ndarray] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        rows = db.session.execute(
+            sa.select(LeadVector.record_id, LeadVector.fingerprint, LeadVector.vectors).where(
+                LeadVector.kind == kind,
+                LeadVector.recipe == VECTOR_RECIPE,
+                LeadVector.record_id.in_(ids[start : start + _IDS_PER_QUERY]),
+            )
+        )
+        for record_id, stored_print, blob in rows:
+            if wanted.get(record_id) == stored_print:
+                vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, VECTOR_DIM)
+                found[record_id] = vectors.astype(np.float32)
+    return found
+
+
+def save_pieces(
+    kind: str, profiles: Sequence[VendorProfile | NeedProfile], embedded: PieceVectors
+) -> None:
+    """Store each record's piece vectors (replacing any older ones); flushes, the caller
+    commits."""
+    existing = {
+        row.record_id: row
+        for row in db.session.scalars(
+            sa.select(LeadVector).where(
+                LeadVector.kind == kind, LeadVector.record_id.in_([p.id for p in profiles])
+            )
+        )
+    }
+    now = utc_now()
+    for row_number, profile in enumerate(profiles):
+        blob = embedded.of(row_number).astype(np.float16).tobytes()
+        row = existing.get(profile.id)
+        if row is None:
+            row = LeadVector(kind=kind, record_id=profile.id)
+            db.session.add(row)
+        row.fingerprint = _signed(fingerprint(profile.pieces))
+        row.recipe = VECTOR_RECIPE
+        row.vectors = blob
+        row.computed_at = now
+    db.session.flush()
+
+
+def store_changed_vectors(encode: Encode, limit: int | None = None) -> int:
+    """Embed and store the vectors of records changed since the live snapshot that have
+    none made from their current text, at most ``limit`` of them: the work every process
+    would otherwise repeat when it meets the change. Returns how many were embedded."""
+    _, snapshot = live_snapshot()
+    changes = changes_since(snapshot, thesaurus())
+    done = 0
+    for kind, profiles in (("vendor", changes.vendor_profiles), ("need", changes.need_profiles)):
+        ordered = [profiles[i] for i in sorted(profiles)]
+        have = stored_pieces(kind, ordered)
+        missing = [p for p in ordered if p.id not in have]
+        if limit is not None:
+            missing = missing[: max(limit - done, 0)]
+        for start in range(0, len(missing), VECTOR_CHUNK):
+            chunk = missing[start : start + VECTOR_CHUNK]
+            save_pieces(kind, chunk, embed_pieces(encode, [p.pieces for p in chunk]))
+            done += len(chunk)
+    return done
 
 
 def sentence_encoder(*, prepare: bool = False) -> Any:
