@@ -361,5 +361,5 @@ def test_a_vendors_needs_for_you_fold_the_weaker_ones_too(
     _shown_at(monkeypatch, 1.01)
     log_in(client, market.vendor_member)
     page = client.get("/leads").text
-    assert "No strong match yet" in page
+    assert "No strong match yet" in page and "see your profile</a>" in page  # not escaped
     assert market.lamps.title in page[page.index('class="more-leads"') :]
