@@ -63,7 +63,7 @@ def main() -> int:
         model = current_model()
         print(
             f"model ready in {time.perf_counter() - started:.1f} s "
-            f"(vectors: {model.vendors.snapshot.vectors is not None})"
+            f"(vectors: {model.vendors.snapshot.pieces is not None})"
         )
         need_ids = db.session.scalars(sa.select(Need.id).where(Need.is_open)).all()
         vendor_ids = db.session.scalars(

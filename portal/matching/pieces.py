@@ -19,12 +19,20 @@ problem language, where a single whole-text vector did not.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 DIMENSIONS = 384
 _CHUNK = 65_536  # pieces converted to float32 at a time when pooling a whole side
+
+
+def offsets_of(counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Where each record's pieces begin, and the end: ``counts`` pieces per record."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
 
 
 @dataclass
@@ -43,9 +51,7 @@ class PieceVectors:
 
     def take(self, rows: np.ndarray) -> PieceVectors:
         """The pieces of ``rows`` only, in that order."""
-        counts = self.offsets[rows + 1] - self.offsets[rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = offsets_of(self.offsets[rows + 1] - self.offsets[rows])
         if not len(rows):
             return PieceVectors(np.zeros((0, DIMENSIONS), np.float32), offsets)
         index = np.concatenate(
@@ -63,8 +69,7 @@ class PieceVectors:
     @classmethod
     def of_records(cls, records: list[np.ndarray]) -> PieceVectors:
         """From one (pieces, DIMENSIONS) array per record."""
-        offsets = np.zeros(len(records) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in records], out=offsets[1:])
+        offsets = offsets_of([len(r) for r in records])
         vectors = (
             np.concatenate(records).astype(np.float32)
             if records
@@ -83,12 +88,15 @@ def centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return unit_rows(np.asarray(vectors, np.float32) - mean)
 
 
-def pooled(pieces: PieceVectors, mean: np.ndarray) -> np.ndarray:
-    """One unit vector per record: the mean of its centred pieces (records x DIMENSIONS)."""
+def pooled(pieces: PieceVectors, mean: np.ndarray | None = None) -> np.ndarray:
+    """One unit vector per record: the mean of its pieces, centred on ``mean`` when given
+    (records x DIMENSIONS)."""
     out = np.zeros((len(pieces), DIMENSIONS), dtype=np.float32)
     owners = np.repeat(np.arange(len(pieces)), np.diff(pieces.offsets))
     for start in range(0, len(pieces.vectors), _CHUNK):
-        block = centred(pieces.vectors[start : start + _CHUNK], mean)
+        block = np.asarray(pieces.vectors[start : start + _CHUNK], np.float32)
+        if mean is not None:
+            block = centred(block, mean)
         np.add.at(out, owners[start : start + len(block)], block)
     return unit_rows(out)
 

@@ -91,9 +91,7 @@ class Candidates:
     # The day (proleptic ordinal) after which a row stops being a candidate: needs close
     # on their date with no job running, so the ranking checks it at query time.
     closes: np.ndarray
-    # Unit sentence embeddings in row order, once computed (they come after the rest):
-    # the mean of each record's pieces, and the pieces themselves.
-    vectors: np.ndarray | None = None
+    # Each record's piece vectors in row order, once computed (they come after the rest).
     pieces: PieceVectors | None = None
     # Derived from ``pieces`` by ``CandidateSet.prepare``: the mean piece of the side, and
     # each row's pooled vector of centred pieces (what the semantic signal reads).

@@ -27,7 +27,7 @@ from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS
 from portal.matching.models import LeadVector
-from portal.matching.pieces import PieceVectors, unit_rows
+from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -136,9 +136,7 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
         ("needs", need_prints, need_counts),
     ):
         np.save(tmp / f"{name}.fingerprints.npy", np.asarray(prints, dtype=np.uint64))
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        np.save(tmp / f"{name}.piece_offsets.npy", offsets)
+        np.save(tmp / f"{name}.piece_offsets.npy", offsets_of(counts))
     meta = {
         "last_event": state.last_event,
         "horizon": state.horizon,
@@ -428,8 +426,7 @@ def embed_pieces(encode: Encode, records: Sequence[Sequence[str]]) -> PieceVecto
     need's title and sentences). All pieces go to ``encode`` in one call, so they are
     batched together; a record with no pieces gets the vector of ""."""
     flat = [piece for pieces in records for piece in (pieces or [""])]
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([piece_count(pieces) for pieces in records], out=offsets[1:])
+    offsets = offsets_of([piece_count(pieces) for pieces in records])
     if not flat:
         return PieceVectors(np.zeros((0, VECTOR_DIM), dtype=np.float32), offsets)
     return PieceVectors(unit_rows(np.asarray(encode(flat), dtype=np.float32)), offsets)
@@ -437,15 +434,7 @@ def embed_pieces(encode: Encode, records: Sequence[Sequence[str]]) -> PieceVecto
 
 def pooled_vectors(encode: Encode, records: Sequence[Sequence[str]]) -> np.ndarray:
     """One unit vector per record: the normalised mean of its pieces' vectors."""
-    return mean_of_pieces(embed_pieces(encode, records))
-
-
-def mean_of_pieces(pieces: PieceVectors) -> np.ndarray:
-    pooled = np.zeros((len(pieces), VECTOR_DIM), dtype=np.float32)
-    if len(pieces.vectors):
-        owners = np.repeat(np.arange(len(pieces)), np.diff(pieces.offsets))
-        np.add.at(pooled, owners, pieces.vectors)
-    return unit_rows(pooled)
+    return pooled(embed_pieces(encode, records))
 
 
 def _pieces(name: str, ids: list[int]) -> list[list[str]]:
@@ -539,7 +528,7 @@ def _complete_vectors(
                 if len(rows):
                     pieces = _pieces(name, [int(i) for i in side.ids[rows]])
                     embedded = embed_pieces(encode, pieces)
-                    array[rows] = mean_of_pieces(embedded)
+                    array[rows] = pooled(embedded)
                     keys[rows] = [fingerprint(p) for p in pieces]
                     if piece_store is not None and offsets is not None:
                         _store_pieces(piece_store, offsets, rows, embedded)
@@ -577,8 +566,6 @@ def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
     for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs)):
         if side.pieces is None:
             side.pieces = load_pieces(generation, name, len(side))
-            if side.pieces is not None:
-                side.vectors = load_vectors(generation, name, len(side))
     return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
 
 
