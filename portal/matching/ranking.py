@@ -310,11 +310,9 @@ def _cover(candidates: CandidateSet, query: Query, pool: np.ndarray) -> np.ndarr
     """``cover`` of every pool row (in row order) against the query's pieces."""
     assert query.pieces is not None
     found: list[np.ndarray] = []
-    start = 0
-    for part in candidates.parts:
+    for start, part in zip(_starts(candidates), candidates.parts, strict=True):
         assert part.pieces is not None
         rows = np.flatnonzero(pool[start : start + len(part)])
-        start += len(part)
         chosen = part.pieces.take(rows)
         chosen.vectors = centred(chosen.vectors, candidates.mean)
         if query.is_need:
