@@ -121,15 +121,61 @@ def cover_by_vendors(need: np.ndarray, vendor_pieces: PieceVectors) -> np.ndarra
     return best.mean(axis=0).astype(np.float32)
 
 
-def best_answer(need: np.ndarray, vendor: np.ndarray, first: int = 1) -> tuple[int, int, float]:
+# The need's most probable vendors that a capability is compared with (see Consensus).
+CONSENSUS_LEADS = 3
+
+
+@dataclass
+class Consensus:
+    """The pooled centred vectors of a need's most probable vendors, with their
+    probabilities: what the vendors that most likely solve the need offer."""
+
+    vectors: dict[int, tuple[np.ndarray, float]]  # vendor id -> (unit vector, probability)
+
+    def without(self, vendor_id: int) -> np.ndarray | None:
+        """The probability-weighted mean of their vectors, leaving out ``vendor_id`` (a vendor is
+        never its own evidence), from at most ``CONSENSUS_LEADS`` of them."""
+        others = [pair for key, pair in self.vectors.items() if key != vendor_id]
+        others = others[:CONSENSUS_LEADS]
+        if not others:
+            return None
+        weights = np.asarray([probability for _, probability in others], np.float32)
+        direction = (np.stack([vector for vector, _ in others]) * weights[:, None]).sum(axis=0)
+        # their weighted mean, not rescaled: vendors that agree make a longer vector
+        return direction / max(float(weights.sum()), 1e-9)
+
+
+# How much the resemblance to the need's other best vendors counts when choosing which
+# capability answers the need, beside the capability's own match (best_answer).
+CONSENSUS_WEIGHT = 1.0
+
+
+def best_answer(
+    need: np.ndarray,
+    vendor: np.ndarray,
+    first: int = 1,
+    consensus: np.ndarray | None = None,
+) -> tuple[int, int, float]:
     """Which of the vendor's pieces (from ``first``: piece 0 is the company line, not a
     capability) best answers which of the need's pieces, both centred: (vendor piece,
-    need piece, similarity); (-1, -1, 0.0) when the vendor has no such piece."""
+    need piece, similarity); (-1, -1, 0.0) when the vendor has no such piece.
+
+    ``consensus``, when given, is the mean vector of what the need's other most probable
+    vendors offer (their pooled centred vectors, weighted by probability). A city's
+    background sentence ("a few houses have panels on the roof") can pull the choice to
+    a side line of a vendor; the capability that resembles what the other good vendors
+    sell is the one that answers the need's core. Judged by hand on leads of both
+    development sets (docs/ranking.md), it chose the right capability more often on both.
+    """
     if len(vendor) <= first or not len(need):
         return -1, -1, 0.0
-    similarity = need @ vendor[first:].T  # need pieces x capabilities
+    capabilities = vendor[first:]
+    similarity = need @ capabilities.T  # need pieces x capabilities
     # Judged by its best match and by how much of the whole need it answers, so that one
     # sentence of background shared with a side line does not outweigh the need's core.
-    capability = int((similarity.max(axis=0) + similarity.mean(axis=0)).argmax())
+    judged = similarity.max(axis=0) + similarity.mean(axis=0)
+    if consensus is not None:
+        judged = judged + CONSENSUS_WEIGHT * (unit_rows(capabilities) @ consensus)
+    capability = int(judged.argmax())
     sentence = int(similarity[:, capability].argmax())
     return capability + first, sentence, float(similarity[sentence, capability])

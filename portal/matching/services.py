@@ -13,7 +13,14 @@ import numpy as np
 
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
-from portal.matching.pieces import PieceVectors, best_answer, centred, unit_rows
+from portal.matching.pieces import (
+    CONSENSUS_LEADS,
+    Consensus,
+    PieceVectors,
+    best_answer,
+    centred,
+    unit_rows,
+)
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
@@ -193,20 +200,40 @@ class LeadsModel:
         )
 
     def answer(
-        self, need: np.ndarray | None, need_profile: NeedProfile, vendor_id: int
+        self,
+        need: np.ndarray | None,
+        need_profile: NeedProfile,
+        vendor_id: int,
+        consensus: Consensus | None = None,
     ) -> Answer | None:
         """Which of the vendor's capabilities best answers which part of the need, by their
-        centred piece vectors (``need``: the need's), when the model holds both."""
+        centred piece vectors (``need``: the need's), when the model holds both; with
+        ``consensus``, also by what the need's other best vendors offer."""
         if need is None or not self.vendors.has_pieces:
             return None
         raw = self.vendors.pieces_of(vendor_id)
         if raw is None:
             return None
-        piece, part, _ = best_answer(need, centred(raw, self.vendors.mean))
+        others = consensus.without(vendor_id) if consensus is not None else None
+        piece, part, _ = best_answer(need, centred(raw, self.vendors.mean), consensus=others)
         if piece < 1:
             return None
         parts = need_profile.pieces
         return Answer(piece - 1, parts[part] if part < len(parts) else need_profile.title)
+
+    def consensus(self, ranked: list[tuple[int, float, float]]) -> Consensus | None:
+        """What the most probable vendors of a need's ranking offer, for choosing which
+        capability of each lead answers it (``best_answer``)."""
+        if not self.vendors.has_pieces:
+            return None
+        best = sorted(ranked, key=lambda row: -row[2])[: CONSENSUS_LEADS + 1]
+        vectors: dict[int, tuple[np.ndarray, float]] = {}
+        for record_id, _, probability in best:
+            raw = self.vendors.pieces_of(record_id)
+            if raw is not None and probability > 0:
+                pooled_vector = unit_rows(centred(raw, self.vendors.mean).sum(axis=0))
+                vectors[record_id] = (pooled_vector, probability)
+        return Consensus(vectors) if vectors else None
 
     def _rank(
         self,
@@ -233,17 +260,13 @@ class LeadsModel:
 
     def _leads(
         self,
-        side: CandidateSet,
-        query: Query,
+        ranked: list[tuple[int, float, float]],
         limit: int,
-        exclude: set[int] | frozenset[int],
-        adjust: ScoreAdjuster | None,
         load: Callable[[list[int]], dict[int, P]],
         make: Callable[[P, float, float], Lead],
     ) -> list[Lead]:
-        """Rank, then read the best records' profiles (skipping any that stopped being
-        candidates since the model was made) and turn them into leads."""
-        ranked = self._rank(side, query, limit, exclude, adjust)
+        """Read the ranked records' profiles (skipping any that stopped being candidates
+        since the model was made) and turn the best ``limit`` into leads."""
         profiles = load([record_id for record_id, _, _ in ranked])
         leads: list[Lead] = []
         for record_id, value, probability in ranked:
@@ -261,13 +284,15 @@ class LeadsModel:
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
         query = self.query_for_need(need)
+        ranked = self._rank(self.vendors, query, limit, exclude, adjust)
+        consensus = self.consensus(ranked) if query.pieces is not None else None
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
-            answer = self.answer(query.pieces, need, vendor.id)
+            answer = self.answer(query.pieces, need, vendor.id, consensus)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
 
-        return self._leads(self.vendors, query, limit, exclude, adjust, vendor_profiles, make)
+        return self._leads(ranked, limit, vendor_profiles, make)
 
     def needs_for(
         self,
@@ -285,7 +310,10 @@ class LeadsModel:
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
 
-        return self._leads(self.needs, query, limit, exclude, adjust, need_profiles, make)
+        # A vendor's needs are chosen without a consensus: it would take ranking every
+        # need's vendors, and one vendor's capabilities against one need is what is asked.
+        ranked = self._rank(self.needs, query, limit, exclude, adjust)
+        return self._leads(ranked, limit, need_profiles, make)
 
 
 def current_model() -> LeadsModel:
