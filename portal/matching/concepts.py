@@ -19,11 +19,19 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from portal.matching.text import phrase_terms
+from portal.matching.text import phrase_terms, words
 
 CONCEPTS_FILE = Path(__file__).with_name("concepts.toml")
 RELATED_WEIGHT = 0.35
 TEXT_MATCHES_KEPT = 20_000
+
+
+def collapsed(phrase: str, stemmed: Sequence[str]) -> bool:
+    """Whether analysis shrank a phrase of several words to a single common one: numbers
+    and stop words are not matched, so "project 25" would match every "project", "it
+    staff" every "staff" and "1:1 devices" every "devices", naming concepts the text
+    never meant. Such a phrase is left out rather than matched as that one word."""
+    return len(stemmed) == 1 and len(words(phrase)) > 1
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Thesaurus:
         for i, entry in enumerate(raw):
             for phrase in [*entry.get("problem", ()), *entry.get("solution", ())]:
                 stemmed = tuple(phrase_terms(phrase))
+                if collapsed(phrase, stemmed):
+                    continue
                 if stemmed and (stemmed, i) not in seen:
                     seen.add((stemmed, i))
                     phrases[stemmed[0]].append((stemmed, i, phrase))
