@@ -1,12 +1,12 @@
 """``portal worker``: the long-running process for work that follows commits.
 
 Each cycle applies pending index events, computes a slice of the sentence vectors the
-leads still lack, queues due digests and lead alerts, expires and reminds introductions,
-forgets old login sessions and delivers due mail; Ctrl-C or SIGTERM end it after the
-current cycle. The passes fail independently: one that raises is logged with its name
-and rolled back, and the others still run (a broken index must not stop mail), so the
-worker lives on to the next cycle.
-"""
+leads still lack (claimed from a queue in the database, so any number of workers on any
+number of machines split the work), queues due digests and lead alerts, expires and
+reminds introductions, forgets old login sessions and delivers due mail; Ctrl-C or
+SIGTERM end it after the current cycle. The passes fail independently: one that raises is
+logged with its name and rolled back, and the others still run (a broken index must not
+stop mail), so the worker lives on to the next cycle."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ from portal.extensions import db
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import (
-    complete_vectors,
+    attach_vectors,
     live_snapshot,
+    pending_vectors,
+    reconcile_vectors,
     sentence_encoder,
-    store_changed_vectors,
+    update_vectors,
 )
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
@@ -44,19 +46,26 @@ def index_events_pass() -> int:
     return apply_pending_events(wait=5.0).events
 
 
+class _Started:
+    reconciled = False  # this process has queued every candidate without vectors
+
+
 def vectors_pass() -> int:
-    """A slice of the vectors still missing, then back to mail."""
+    """A slice of the vector queue (after feeding it from the index events), then back to
+    mail; once the queue is empty, this machine's snapshot matrices are assembled from the
+    database, so that pages find them ready."""
     encoder = sentence_encoder(prepare=True)
     if encoder is None:
         return 0
-    # Records changed since the snapshot first: every process that ranks meets them.
-    changed = store_changed_vectors(encoder.encode, limit=VECTOR_ROWS_PER_PASS)
+    if not _Started.reconciled:  # a new portal, a restored backup, needs closed meanwhile
+        reconcile_vectors()
+        _Started.reconciled = True
+    work = update_vectors(encoder.encode, max_records=VECTOR_ROWS_PER_PASS)
+    if not pending_vectors():
+        generation, snapshot = live_snapshot()
+        attach_vectors(generation, snapshot)
     db.session.commit()
-    generation, _ = live_snapshot()
-    before = complete_vectors(generation, encoder.encode, max_rows=0)
-    budget = max(VECTOR_ROWS_PER_PASS - changed, 0)
-    after = complete_vectors(generation, encoder.encode, max_rows=budget)
-    return changed + after.done - before.done
+    return work.claimed
 
 
 def digests_pass() -> int:

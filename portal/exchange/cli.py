@@ -161,28 +161,42 @@ def import_command(file: Path, skip_bad: bool) -> None:
     report = run_import(file, skip_bad=skip_bad)
     click.echo(report.summary())
     update_search_index(report.organizations + report.needs)
-    update_lead_vectors()
+    update_lead_vectors(report.organizations + report.needs)
 
 
-def update_lead_vectors() -> None:
-    """Store the sentence vectors of the records the import changed, so that leads are up
-    to date when the command exits and no process embeds them again. Only where the model
-    is prepared already (the first preparation is the worker's or `portal leads vectors`'s
-    job); if it fails, the import stands and the worker does it later."""
-    from portal.matching.store import sentence_encoder, store_changed_vectors
+def update_lead_vectors(records: int) -> None:
+    """Queue the sentence vectors of the records the import changed and, for an import
+    small enough to be indexed event by event, compute them (with any running workers,
+    waiting for the chunks they hold), so that leads are up to date when the command exits
+    and no process embeds them again. Only where the model is prepared already (the first
+    preparation is the worker's or `portal leads vectors`'s job). A large import leaves
+    them queued for `portal worker` processes (add workers, on any machine, to go faster)
+    or `portal leads vectors`. If it fails, the import stands and the worker does it."""
+    from portal.matching.store import (
+        feed_vector_queue,
+        pending_vectors,
+        sentence_encoder,
+        update_vectors,
+    )
 
     try:
         encoder = sentence_encoder()
         if encoder is None:
             return
-        stored = store_changed_vectors(encoder.encode)
-        db.session.commit()
+        if records > PROGRESS_THRESHOLD:
+            feed_vector_queue()
+            click.echo(
+                f"{pending_vectors()} record(s) queued for sentence vectors: "
+                "`portal worker` or `portal leads vectors` computes them"
+            )
+            return
+        work = update_vectors(encoder.encode, wait_for_others=True)
     except Exception as exc:  # the worker computes them later
         db.session.rollback()
         click.echo(f"lead vectors not updated yet ({exc}); the worker will", err=True)
         return
-    if stored:
-        click.echo(f"stored the sentence vectors of {stored} changed record(s) for leads")
+    if work.embedded:
+        click.echo(f"stored the sentence vectors of {work.embedded} changed record(s) for leads")
 
 
 @click.command("export")

@@ -15,11 +15,13 @@ from portal.extensions import db
 from portal.matching.profiles import NeedProfile, VendorProfile, count_needs, count_vendors
 from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
 from portal.matching.store import (
-    complete_vectors,
+    assemble_vectors,
+    compute_vectors,
+    feed_vector_queue,
     live_snapshot,
+    pending_vectors,
+    reconcile_vectors,
     sentence_encoder,
-    store_changed_vectors,
-    vectors_done,
 )
 from portal.needs.models import Need
 from portal.organizations.models import Organization
@@ -68,24 +70,40 @@ def vendor_command(ref: str, limit: int, as_json: bool) -> None:
 
 
 def finish_vectors(show_progress: bool) -> str:
-    """Compute whatever sentence vectors the live snapshot still lacks; say how it went."""
+    """Compute every sentence vector the leads still lack, sharing the queue with any
+    running workers (and waiting for the chunks they hold); say how it went.
+
+    Ctrl-C ends it with exit code 130, keeping every chunk already committed.
+    """
     encoder = sentence_encoder(prepare=True)
     if encoder is None:
         return "sentence encoder not installed: leads use the lexical ranking"
-    generation, snapshot = live_snapshot()
-    missing = sum(
-        len(side) - vectors_done(generation, name)
-        for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs))
-    )
+    generation, _ = live_snapshot()
+    reconcile_vectors()
+    feed_vector_queue()
     with tqdm(
-        total=missing, unit="text", desc="vectors", disable=not show_progress, file=sys.stderr
+        total=pending_vectors(),
+        unit="record",
+        desc="vectors",
+        disable=not show_progress,
+        file=sys.stderr,
     ) as bar:
-        result = complete_vectors(generation, encoder.encode, progress=bar.update)
-    changed = store_changed_vectors(encoder.encode)
+        try:
+            work = compute_vectors(encoder.encode, progress=bar.update, wait_for_others=True)
+        except KeyboardInterrupt:
+            db.session.rollback()
+            bar.close()
+            click.echo(
+                f"interrupted: the {bar.n} record(s) done so far are kept; "
+                "run `portal leads vectors` again to finish",
+                err=True,
+            )
+            raise SystemExit(130) from None
+    ready = assemble_vectors(generation)
     db.session.commit()
     return (
-        f"sentence vectors: {result.done} of {result.total} ready"
-        f" ({changed} changed since the snapshot stored)"
+        f"sentence vectors: {ready.done} of {ready.total} records ready"
+        f" ({work.embedded} embedded now, {work.claimed} queued record(s) checked)"
     )
 
 
@@ -96,9 +114,11 @@ def finish_vectors(show_progress: bool) -> str:
     help="Show a progress bar (default: when stderr is a terminal).",
 )
 def vectors_command(progress: bool | None) -> None:
-    """Compute the sentence vectors the ranking still lacks (the worker does this too).
+    """Compute the sentence vectors the ranking still lacks (workers do this too).
 
-    Safe to interrupt: finished chunks are kept and the next run resumes.
+    Shares the work with any running `portal worker` processes, on this machine or others
+    using the same database: each claims its own chunks. Safe to interrupt (Ctrl-C):
+    finished chunks are kept and the next run resumes.
     """
     click.echo(finish_vectors(sys.stderr.isatty() if progress is None else progress))
 

@@ -96,12 +96,13 @@ class LeadDismissal(db.Model):
 
 class LeadVector(db.Model):
     """The sentence vectors of one record's pieces, with the fingerprint of the pieces they
-    were made from, shared by every web node and worker through the database.
+    were made from: THE store of every verified vendor's and open need's vectors, shared by
+    every web node and worker through the database.
 
-    Written outside any page (the worker, ``portal leads vectors``, ``portal import``) for
-    records changed since the leads snapshot, so that a process that meets the change
-    reads its vectors instead of running the encoder. A row whose fingerprint or recipe is
-    not the record's current one is never used; the next computation replaces it.
+    Written outside any page, by whoever claims the record in ``lead_vector_work`` (the
+    worker, ``portal leads vectors``, ``portal import``). A process's matrices (and the
+    per-machine snapshot files) are assembled from these rows. A row whose fingerprint or
+    recipe is not the record's current one is never used; the next computation replaces it.
     """
 
     __tablename__ = "lead_vectors"
@@ -111,7 +112,48 @@ class LeadVector(db.Model):
     fingerprint: Mapped[int] = mapped_column(sa.BigInteger)  # of the pieces, as signed 64 bits
     recipe: Mapped[str] = mapped_column(sa.String(100))  # store.VECTOR_RECIPE
     vectors: Mapped[bytes] = mapped_column(sa.LargeBinary)  # float16, pieces x 384
-    computed_at: Mapped[timestamp]
+    # Indexed: its maximum is the cheap "have any vectors been written since?" question a
+    # process asks before it reads the table again.
+    computed_at: Mapped[timestamp] = mapped_column(index=True)
 
     def __repr__(self) -> str:
         return f"<LeadVector {self.kind} {self.record_id}>"
+
+
+class LeadVectorWork(db.Model):
+    """A record whose vectors may be missing or stale: the sentence-vector work queue.
+
+    One row per record at most, so a record is in at most one worker's chunk. Filled from
+    the index-event outbox (``store.feed_vector_queue``) and by a reconcile that enqueues
+    every candidate without vectors of the current recipe. A worker claims a chunk (on
+    PostgreSQL ``FOR UPDATE SKIP LOCKED``, held until its chunk commits), embeds the
+    claimed records whose stored vectors are not made from their current pieces, and
+    deletes the rows it claimed in the same transaction.
+    """
+
+    __tablename__ = "lead_vector_work"
+
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # "vendor" or "need"
+    record_id: Mapped[int] = mapped_column(primary_key=True)
+    # Set again whenever the record is enqueued again: a claimer deletes the row only if it
+    # is still the one it claimed (on SQLite, which has no row locks).
+    enqueued_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<LeadVectorWork {self.kind} {self.record_id}>"
+
+
+class LeadVectorFeed(db.Model):
+    """How far the vector queue has read the index-event outbox (one row, id 1), and the
+    recipe the queue was last reconciled for: a new recipe enqueues every record again."""
+
+    __tablename__ = "lead_vector_feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_event: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    horizon: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # PostgreSQL txid
+    recipe: Mapped[str] = mapped_column(sa.String(100), default="")
+    updated_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<LeadVectorFeed {self.last_event} {self.recipe}>"

@@ -1,36 +1,42 @@
-"""The leads snapshot: both sides analysed once and saved beside the search index.
+"""The leads store: both sides analysed once into a snapshot beside the search index, and
+every record's sentence vectors in the database, computed by workers from a shared queue.
 
 ``portal index rebuild`` writes a snapshot into the new index generation; a process
 loads it in a fraction of a second instead of analysing 100,000 profiles. Records
 changed since the snapshot are read back through the index events and analysed on the
-snapshot's scale, so leads follow every edit without waiting for a rebuild.
+snapshot's scale, so leads follow every edit without waiting for a rebuild. Sentence
+vectors are derived data of their own (see "sentence vectors" below): stored once per
+record version in ``lead_vectors``, and assembled into each machine's snapshot files.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.db import utc_now
+from portal.db import UTCDateTime, utc_now, utc_today
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS
-from portal.matching.models import LeadVector
+from portal.matching.models import LeadVector, LeadVectorFeed, LeadVectorWork
 from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
     VendorProfile,
+    _verified_vendor,
     need_profiles,
     open_needs,
     vendor_profiles,
@@ -38,6 +44,7 @@ from portal.matching.profiles import (
 )
 from portal.matching.ranking import NEVER, CandidateRow, Candidates, CandidateSet
 from portal.needs.models import Need
+from portal.organizations.models import Organization
 from portal.search.index import IndexState, IndexStore, read_state
 from portal.search.models import IndexEvent
 from portal.search.sync import events_since
@@ -151,10 +158,6 @@ def build_snapshot(generation: Path, state: IndexState, progress: Progress | Non
         os.rename(tmp, target)
     except OSError:  # another process built it first: theirs is as good as ours
         shutil.rmtree(tmp, ignore_errors=True)
-        return
-    live = IndexStore.from_app().current_generation()
-    if live is not None and live != generation:
-        carry_vectors(live, generation)
 
 
 def load_snapshot(generation: Path) -> Snapshot | None:
@@ -183,12 +186,7 @@ class Changes:
 
 
 def changes_since(snapshot: Snapshot, thes: Thesaurus) -> Changes:
-    events, _ = events_since(snapshot.state)
-    vendor_ids = {record for _, kind, record in events if kind == "vendor"}
-    need_ids = {record for _, kind, record in events if kind == "need"}
-    buyer_ids = {record for _, kind, record in events if kind == "buyer"}
-    if buyer_ids:
-        need_ids.update(db.session.scalars(sa.select(Need.id).where(Need.buyer_id.in_(buyer_ids))))
+    vendor_ids, need_ids = changed_records(snapshot.state)
     vendors = vendor_profiles(sorted(vendor_ids))
     needs = need_profiles(sorted(need_ids))
     changed_vendors = [vendors[i] for i in sorted(vendors)]
@@ -215,6 +213,10 @@ class _Cache(threading.local):
         self.snapshots: dict[Path, Snapshot] = {}
         self.models: dict[Path, tuple[tuple[int, bool, bool], object]] = {}
         self.encoders: dict[Path, Any] = {}
+        # what the vectors looked like when this process last checked a generation's
+        # (vectors_version, events_version): checked again only once that changes
+        self.vector_checks: dict[Path, tuple[Any, int]] = {}
+        self.progress: dict[Path, tuple[tuple[Any, int], Any]] = {}
 
 
 process_cache = _Cache()
@@ -242,6 +244,8 @@ def live_snapshot(store: IndexStore | None = None) -> tuple[Path, Snapshot]:
         if old != generation:
             del process_cache.snapshots[old]
             process_cache.models.pop(old, None)
+            process_cache.vector_checks.pop(old, None)
+            process_cache.progress.pop(old, None)
     process_cache.snapshots[generation] = snapshot
     return generation, snapshot
 
@@ -252,33 +256,35 @@ def events_version() -> int:
 
 
 # -- sentence vectors ------------------------------------------------------------------
-# Computed after the snapshot (they take minutes at 100,000 vendors), in chunks that are
-# saved as they go: an interrupted run resumes where it stopped, and until a side is
-# complete its ranking simply leaves the semantic signal out.
+# Every candidate's piece vectors live in the database (``lead_vectors``), each row with
+# the fingerprint of the pieces it was made from and the recipe that made it. They are
+# computed outside any page by whoever claims the record in the work queue
+# (``lead_vector_work``): any number of workers, on any number of machines sharing one
+# database, each claiming disjoint chunks. The queue is fed from the index-event outbox,
+# the same events that keep search in step. A process's snapshot matrices are assembled
+# from those rows into the generation's folder: a per-machine cache, rebuilt from the
+# database whenever it is missing. Until a side is complete its ranking leaves the
+# semantic signal out.
+#
+# Each chunk is its own unit of work and commits itself: an interrupted run keeps every
+# chunk it finished, and a crash rolls back (and so frees) the chunk in hand.
 
 VECTOR_DIM = 384
-VECTOR_CHUNK = 2048  # records per encoder call: fewer pipeline drains than 512, +3-6 %
+# Records claimed per transaction. On PostgreSQL their queue rows stay locked until the
+# chunk commits, so this bounds what an interrupted worker loses (a few seconds of encoder
+# time) and how unevenly the last chunks fall between workers; all of a chunk's pieces go
+# to the encoder in one call (about 1,500 at 6 pieces a record), which keeps it batched.
+VECTOR_CHUNK = 256
 # What a stored vector means: the model and how a record's text becomes one vector. Change
-# it whenever that changes, so that a rebuild never carries over vectors of the old kind.
+# it whenever that changes: every record is then queued again, and vectors of the old
+# recipe are never used meanwhile.
 VECTOR_RECIPE = f"all-MiniLM-L6-v2/pieces-kept/{PIECE_TOKENS}-tokens"
+KINDS = ("need", "vendor")  # and the order a chunk takes them in (the queue's key order)
+SIDES = {"vendor": "vendors", "need": "needs"}
 
-
-def _vector_paths(generation: Path, name: str) -> tuple[Path, Path]:
-    folder = generation / SNAPSHOT_FOLDER
-    return folder / f"{name}.vectors.npy", folder / f"{name}.vectors.done"
-
-
-def _vector_recipe(generation: Path) -> str | None:
-    try:
-        meta = json.loads((generation / SNAPSHOT_FOLDER / "meta.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return meta.get("vector_recipe")
-
-
-def _keys_path(generation: Path, name: str) -> Path:
-    """The fingerprint of the pieces each stored vector was made from."""
-    return generation / SNAPSHOT_FOLDER / f"{name}.vectors.keys.npy"
+_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
+_ROWS_PER_STATEMENT = 500
+_STREAM_ROWS = 500  # vector rows read per round trip when a whole side is read
 
 
 def _fingerprints_path(generation: Path, name: str) -> Path:
@@ -295,6 +301,11 @@ def _offsets_path(generation: Path, name: str) -> Path:
     return generation / SNAPSHOT_FOLDER / f"{name}.piece_offsets.npy"
 
 
+def _done_path(generation: Path, name: str) -> Path:
+    """Written last, once the pieces file holds every row: its rows, and the recipe."""
+    return generation / SNAPSHOT_FOLDER / f"{name}.vectors.done"
+
+
 def _load(path: Path) -> np.ndarray | None:
     try:
         return np.load(path, mmap_mode="r")
@@ -302,113 +313,24 @@ def _load(path: Path) -> np.ndarray | None:
         return None
 
 
-def carry_vectors(old: Path, new: Path) -> dict[str, int]:
-    """Copy into ``new``'s snapshot the vectors ``old`` already has for records whose text
-    has not changed, so that a rebuild embeds only what changed (at 100,000 vendors,
-    embedding everything again takes minutes, with leads lexical meanwhile).
-
-    "Not changed" is decided by content, not by index events: each stored vector keeps
-    the fingerprint of the pieces it was made from, and each snapshot row the fingerprint
-    of its pieces when the snapshot was built. Returns the rows carried per side.
-    """
-    carried = {"vendors": 0, "needs": 0}
-    if _vector_recipe(old) != VECTOR_RECIPE or _vector_recipe(new) != VECTOR_RECIPE:
-        return carried
-    old_snapshot, new_snapshot = load_snapshot(old), load_snapshot(new)
-    if old_snapshot is None or new_snapshot is None:
-        return carried
-    for name, old_side, new_side in (
-        ("vendors", old_snapshot.vendors, new_snapshot.vendors),
-        ("needs", old_snapshot.needs, new_snapshot.needs),
-    ):
-        have = vectors_done(old, name)
-        old_keys = _load(_keys_path(old, name))
-        new_keys = _load(_fingerprints_path(new, name))
-        source = _load(_vector_paths(old, name)[0])
-        if not have or old_keys is None or new_keys is None or source is None:
-            continue
-        known = {
-            (int(i), int(key)): row
-            for row, (i, key) in enumerate(zip(old_side.ids[:have], old_keys[:have], strict=True))
-        }
-        pairs = [
-            (row, known[(int(i), int(key))])
-            for row, (i, key) in enumerate(zip(new_side.ids, new_keys, strict=True))
-            if (int(i), int(key)) in known
-        ]
-        if not pairs:
-            continue
-        rows = np.asarray([new_row for new_row, _ in pairs])
-        from_rows = np.asarray([old_row for _, old_row in pairs])
-        target = np.lib.format.open_memmap(
-            _vector_paths(new, name)[0],
-            mode="w+",
-            dtype=np.float32,
-            shape=(len(new_side), VECTOR_DIM),
-        )
-        target[rows] = source[from_rows]
-        target.flush()
-        del target
-        keys = np.lib.format.open_memmap(
-            _keys_path(new, name), mode="w+", dtype=np.uint64, shape=(len(new_side),)
-        )
-        keys[rows] = np.asarray(old_keys)[from_rows]
-        keys.flush()
-        del keys
-        _carry_pieces(old, new, name, rows, from_rows)
-        carried[name] = len(pairs)
-    return carried
-
-
-def _piece_store(generation: Path, name: str) -> np.ndarray | None:
-    """The side's piece vector file, opened for writing (made on first use)."""
-    offsets = _load(_offsets_path(generation, name))
-    if offsets is None:
-        return None
-    path = _pieces_path(generation, name)
-    return np.lib.format.open_memmap(
-        path,
-        mode="r+" if path.exists() else "w+",
-        dtype=np.float16,
-        shape=(int(offsets[-1]), VECTOR_DIM),
-    )
-
-
-def _carry_pieces(old: Path, new: Path, name: str, rows: np.ndarray, from_rows: np.ndarray) -> None:
-    """Copy the piece vectors of carried rows: same fingerprint, so the same pieces."""
-    source = _load(_pieces_path(old, name))
-    old_offsets = _load(_offsets_path(old, name))
-    new_offsets = _load(_offsets_path(new, name))
-    target = _piece_store(new, name)
-    if source is None or old_offsets is None or new_offsets is None or target is None:
-        return
-    for row, from_row in zip(rows.tolist(), from_rows.tolist(), strict=True):
-        start, end = old_offsets[from_row], old_offsets[from_row + 1]
-        if end - start == new_offsets[row + 1] - new_offsets[row]:
-            target[new_offsets[row] : new_offsets[row + 1]] = source[start:end]
-    target.flush()
-    del target
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def vectors_done(generation: Path, name: str) -> int:
-    _, done_file = _vector_paths(generation, name)
+    """How many of the side's snapshot rows this machine's cache holds: all or none."""
     try:
-        return int(done_file.read_text())
+        rows, _, recipe = _done_path(generation, name).read_text().partition("\n")
+        return int(rows) if recipe.strip() == VECTOR_RECIPE else 0
     except (FileNotFoundError, ValueError):
         return 0
 
 
-def load_vectors(generation: Path, name: str, rows: int) -> np.ndarray | None:
-    """The side's vectors, memory-mapped (shared by every worker through the page cache),
-    or None while they are incomplete."""
-    path, _ = _vector_paths(generation, name)
-    if rows == 0 or vectors_done(generation, name) < rows:
-        return None
-    return np.load(path, mmap_mode="r")
-
-
 def load_pieces(generation: Path, name: str, rows: int) -> PieceVectors | None:
-    """The side's piece vectors, memory-mapped, or None while they are incomplete."""
+    """The side's piece vectors from this machine's cache, memory-mapped (shared by every
+    process through the page cache), or None while it is not assembled."""
     offsets = _load(_offsets_path(generation, name))
     if rows == 0 or offsets is None or vectors_done(generation, name) < rows:
         return None
@@ -437,146 +359,23 @@ def pooled_vectors(encode: Encode, records: Sequence[Sequence[str]]) -> np.ndarr
     return pooled(embed_pieces(encode, records))
 
 
-def _pieces(name: str, ids: list[int]) -> list[list[str]]:
-    if name == "vendors":
-        vendors = vendor_profiles(ids)
-        return [vendors[i].pieces if i in vendors else [] for i in ids]
-    needs = need_profiles(ids)
-    return [needs[i].pieces if i in needs else [] for i in ids]
-
-
-@dataclass
-class VectorProgress:
-    done: int
-    total: int
-
-    @property
-    def complete(self) -> bool:
-        return self.done >= self.total
-
-
-def vector_progress(generation: Path) -> VectorProgress | None:
-    """How many of the snapshot's records have their sentence vector: cheap (two small
-    files and the snapshot's meta), for status commands and health checks."""
-    try:
-        meta = json.loads((generation / SNAPSHOT_FOLDER / "meta.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    sides = ("vendors", "needs")
-    done = sum(min(vectors_done(generation, name), int(meta.get(name, 0))) for name in sides)
-    return VectorProgress(done, sum(int(meta.get(name, 0)) for name in sides))
-
-
-def complete_vectors(
-    generation: Path,
-    encode: Encode,
-    *,
-    max_rows: int | None = None,
-    progress: Progress | None = None,
-) -> VectorProgress:
-    """Embed the snapshot's rows that have no vector yet, at most ``max_rows`` of them.
-
-    A rebuild may swap in a newer generation and remove this one while it is being
-    worked on (the worker and ``portal index rebuild`` run side by side): then the
-    vectors are no longer wanted, and what was done so far is returned, not an error.
-    """
-    snapshot = load_snapshot(generation)
-    if snapshot is None:
-        return VectorProgress(0, 0)
-    result = VectorProgress(0, 0)
-    try:
-        _complete_vectors(generation, snapshot, encode, max_rows, progress, result)
-    except FileNotFoundError:
-        if generation.exists():
-            raise
-    return result
-
-
-def _complete_vectors(
-    generation: Path,
-    snapshot: Snapshot,
-    encode: Encode,
-    max_rows: int | None,
-    progress: Progress | None,
-    result: VectorProgress,
-) -> None:
-    budget = max_rows
-    for name, side in (("needs", snapshot.needs), ("vendors", snapshot.vendors)):
-        path, done_file = _vector_paths(generation, name)
-        total = len(side)
-        done = vectors_done(generation, name)
-        if total and done < total and (budget is None or budget > 0):
-            mode = "r+" if path.exists() else "w+"
-            array = np.lib.format.open_memmap(
-                path, mode=mode, dtype=np.float32, shape=(total, VECTOR_DIM)
-            )
-            keys = np.lib.format.open_memmap(
-                _keys_path(generation, name),
-                mode="r+" if _keys_path(generation, name).exists() else "w+",
-                dtype=np.uint64,
-                shape=(total,),
-            )
-            # a row whose stored key is already its snapshot fingerprint was carried over
-            # from the previous generation (``carry_vectors``) and needs no work
-            prints = _load(_fingerprints_path(generation, name))
-            piece_store = _piece_store(generation, name)
-            offsets = _load(_offsets_path(generation, name))
-            while done < total and (budget is None or budget > 0):
-                size = VECTOR_CHUNK if budget is None else min(VECTOR_CHUNK, budget)
-                chunk = np.arange(done, min(done + size, total))
-                rows = chunk if prints is None else chunk[keys[chunk] != prints[chunk]]
-                if len(rows):
-                    pieces = _pieces(name, [int(i) for i in side.ids[rows]])
-                    embedded = embed_pieces(encode, pieces)
-                    array[rows] = pooled(embedded)
-                    keys[rows] = [fingerprint(p) for p in pieces]
-                    if piece_store is not None and offsets is not None:
-                        _store_pieces(piece_store, offsets, rows, embedded)
-                        piece_store.flush()
-                    array.flush()
-                    keys.flush()
-                done += len(chunk)
-                tmp = done_file.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(str(done))
-                os.replace(tmp, done_file)
-                if budget is not None:  # the budget is of rows embedded
-                    budget -= len(rows)
-                if progress is not None:
-                    progress(len(chunk))
-            del array, keys, piece_store
-        result.done += done
-        result.total += total
-
-
-def _store_pieces(
-    store: np.ndarray, offsets: np.ndarray, rows: np.ndarray, embedded: PieceVectors
-) -> None:
-    """Write each row's piece vectors into its range. A record edited since the snapshot
-    may have another number of pieces: its snapshot row is masked by the change, so its
-    range is left as it is."""
-    for position, row in enumerate(rows.tolist()):
-        start, end = offsets[row], offsets[row + 1]
-        mine = embedded.vectors[embedded.offsets[position] : embedded.offsets[position + 1]]
-        if len(mine) == end - start:
-            store[start:end] = mine
-
-
-def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
-    """Give the snapshot's sides their vectors once complete; whether each side has them."""
-    for name, side in (("vendors", snapshot.vendors), ("needs", snapshot.needs)):
-        if side.pieces is None:
-            side.pieces = load_pieces(generation, name, len(side))
-    return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
-
-
-# -- vectors of records changed since the snapshot, shared through the database ------------
-
-_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
-
-
 def _signed(value: int) -> int:
     """A 64-bit fingerprint as the signed integer a BIGINT column holds."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _batches(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        yield ids[start : start + _IDS_PER_QUERY]
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _insert(table: sa.Table) -> Any:
+    """An INSERT that can say ON CONFLICT (both databases we run on can)."""
+    return (postgresql if _dialect() == "postgresql" else sqlite).insert(table)
 
 
 def stored_pieces(
@@ -586,13 +385,12 @@ def stored_pieces(
     were made from the records' current pieces by the current recipe."""
     wanted = {p.id: _signed(fingerprint(p.pieces)) for p in profiles}
     found: dict[int, np.ndarray] = {}
-    ids = sorted(wanted)
-    for start in range(0, len(ids), _IDS_PER_QUERY):
+    for ids in _batches(sorted(wanted)):
         rows = db.session.execute(
             sa.select(LeadVector.record_id, LeadVector.fingerprint, LeadVector.vectors).where(
                 LeadVector.kind == kind,
                 LeadVector.recipe == VECTOR_RECIPE,
-                LeadVector.record_id.in_(ids[start : start + _IDS_PER_QUERY]),
+                LeadVector.record_id.in_(ids),
             )
         )
         for record_id, stored_print, blob in rows:
@@ -605,48 +403,537 @@ def stored_pieces(
 def save_pieces(
     kind: str, profiles: Sequence[VendorProfile | NeedProfile], embedded: PieceVectors
 ) -> None:
-    """Store each record's piece vectors (replacing any older ones); flushes, the caller
-    commits."""
-    existing = {
-        row.record_id: row
-        for row in db.session.scalars(
-            sa.select(LeadVector).where(
-                LeadVector.kind == kind, LeadVector.record_id.in_([p.id for p in profiles])
+    """Store each record's piece vectors, replacing any older ones; the caller commits."""
+    now = utc_now()
+    rows = [
+        {
+            "kind": kind,
+            "record_id": profile.id,
+            "fingerprint": _signed(fingerprint(profile.pieces)),
+            "recipe": VECTOR_RECIPE,
+            "vectors": embedded.of(row).astype(np.float16).tobytes(),
+            "computed_at": now,
+        }
+        for row, profile in enumerate(profiles)
+    ]
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        statement = _insert(LeadVector.__table__)
+        statement = statement.on_conflict_do_update(
+            index_elements=["kind", "record_id"],
+            set_={
+                column: statement.excluded[column]
+                for column in ("fingerprint", "recipe", "vectors", "computed_at")
+            },
+        )
+        db.session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+
+
+def vectors_version() -> Any:
+    """Changes whenever vectors are written (an indexed maximum: cheap to ask)."""
+    return db.session.scalar(sa.select(sa.func.max(LeadVector.computed_at)))
+
+
+# -- the work queue -----------------------------------------------------------------------
+
+
+def enqueue_vector_work(records: Iterable[tuple[str, int]]) -> int:
+    """Queue these (kind, record id) pairs, each stamped now; the caller commits.
+
+    A record already queued is stamped again, so that a claimer that read its older text
+    leaves it queued. On PostgreSQL that waits for the chunk that holds the record, if any,
+    to commit: only workers and commands feed the queue, never a page.
+    """
+    now = utc_now()
+    rows = [
+        {"kind": kind, "record_id": record, "enqueued_at": now}
+        for kind, record in sorted(set(records))  # one order: feeders lock rows alike
+    ]
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        statement = _insert(LeadVectorWork.__table__)
+        statement = statement.on_conflict_do_update(
+            index_elements=["kind", "record_id"],
+            set_={"enqueued_at": statement.excluded.enqueued_at},
+        )
+        db.session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+    return len(rows)
+
+
+def _candidate_ids(kind: str) -> sa.Select[tuple[int]]:
+    """The ids of the records that are candidates today, as the profiles read them."""
+    if kind == "vendor":
+        return sa.select(Organization.id).where(_verified_vendor())
+    return sa.select(Need.id).where(Need.is_public)
+
+
+def enqueue_missing_vectors() -> int:
+    """Queue every candidate with no vectors of the current recipe (a new portal, a new
+    recipe, a restored backup); the caller commits. A candidate whose vectors are of an
+    older text is queued by the index event its edit wrote."""
+    queued = 0
+    now = sa.bindparam("now", utc_now(), type_=UTCDateTime(timezone=True))
+    for kind in KINDS:
+        ids = _candidate_ids(kind).subquery()
+        have = (
+            sa.select(LeadVector.record_id)
+            .where(
+                LeadVector.kind == kind,
+                LeadVector.record_id == ids.c.id,
+                LeadVector.recipe == VECTOR_RECIPE,
+            )
+            .exists()
+        )
+        source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
+        statement = (
+            _insert(LeadVectorWork.__table__)
+            .from_select(["kind", "record_id", "enqueued_at"], source)
+            .on_conflict_do_nothing(index_elements=["kind", "record_id"])
+            .returning(LeadVectorWork.__table__.c.record_id)
+        )
+        queued += len(db.session.execute(statement).all())
+    return queued
+
+
+def remove_stale_vectors() -> int:
+    """Delete the vectors of records that stopped being candidates without an event naming
+    them (a need past its closing date); the caller commits. Others are removed by the
+    chunk that claims them."""
+    removed = 0
+    for kind in KINDS:
+        statement = sa.delete(LeadVector.__table__).where(
+            LeadVector.kind == kind, LeadVector.record_id.not_in(_candidate_ids(kind))
+        )
+        removed += db.session.execute(statement).rowcount or 0
+    return removed
+
+
+def reconcile_vectors() -> tuple[int, int]:
+    """Queue every candidate without vectors and delete the vectors of non-candidates, then
+    commit: (queued, removed). Run by ``portal leads vectors`` and when a worker starts."""
+    queued, removed = enqueue_missing_vectors(), remove_stale_vectors()
+    db.session.commit()
+    return queued, removed
+
+
+def _feed() -> LeadVectorFeed:
+    """The feed's one row, locked until this transaction ends: feeders take turns."""
+    db.session.execute(
+        _insert(LeadVectorFeed.__table__)
+        .values(id=1, last_event=0, horizon=0, recipe="", updated_at=utc_now())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    query = (
+        sa.select(LeadVectorFeed)
+        .where(LeadVectorFeed.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalars(query).one()
+
+
+def changed_records(state: IndexState) -> tuple[set[int], set[int]]:
+    """The vendor and need ids that index events since ``state`` name (a buyer's event
+    names its needs: its verification decides whether they are candidates)."""
+    events, _ = events_since(state)
+    vendor_ids = {record for _, kind, record in events if kind == "vendor"}
+    need_ids = {record for _, kind, record in events if kind == "need"}
+    buyer_ids = sorted({record for _, kind, record in events if kind == "buyer"})
+    for buyers in _batches(buyer_ids):
+        need_ids.update(db.session.scalars(sa.select(Need.id).where(Need.buyer_id.in_(buyers))))
+    return vendor_ids, need_ids
+
+
+def feed_vector_queue() -> int:
+    """Queue the records named by the index events written since the queue last read the
+    outbox, and commit; returns how many were queued.
+
+    The position is kept in the database (``lead_vector_feed``) like the search index
+    keeps its own, so any worker on any machine may feed. Deleted records and records that
+    stopped being candidates are queued too: the chunk that claims them removes their
+    vectors. When the recipe changed since the last feed, every candidate is queued.
+    """
+    feed = _feed()
+    queued = 0
+    if feed.recipe != VECTOR_RECIPE:
+        queued += enqueue_missing_vectors()
+        feed.recipe = VECTOR_RECIPE
+    state = IndexState(feed.last_event, feed.horizon)
+    _, after = events_since(state)
+    vendor_ids, need_ids = changed_records(state)
+    queued += enqueue_vector_work(
+        [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
+    )
+    feed.last_event, feed.horizon, feed.updated_at = after.last_event, after.horizon, utc_now()
+    db.session.commit()
+    return queued
+
+
+def pending_vectors() -> int:
+    """Records queued and not yet done (including those in chunks being worked on)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(LeadVectorWork)) or 0
+
+
+Claim = tuple[str, int, dt.datetime]
+
+
+def claim_vector_work(limit: int) -> list[Claim]:
+    """Up to ``limit`` queued records that no other transaction holds, locked until this
+    transaction ends: (kind, record id, when queued).
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent claimers get disjoint chunks and
+    a crashed claimer's rows are free again once its connection is gone. SQLite has no row
+    locks and one writer at a time: there it is a plain read (see ``run_vector_chunk``).
+    """
+    query = (
+        sa.select(LeadVectorWork.kind, LeadVectorWork.record_id, LeadVectorWork.enqueued_at)
+        .order_by(LeadVectorWork.kind, LeadVectorWork.record_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(kind, record, stamp) for kind, record, stamp in db.session.execute(query)]
+
+
+def _profiles(kind: str, ids: Sequence[int]) -> dict[int, VendorProfile | NeedProfile]:
+    """The profiles of the candidates among ``ids``."""
+    load = vendor_profiles if kind == "vendor" else need_profiles
+    found: dict[int, VendorProfile | NeedProfile] = {}
+    for batch in _batches(list(ids)):
+        found.update(load(list(batch)))
+    return found
+
+
+def _stored_prints(kind: str, ids: Sequence[int]) -> dict[int, int]:
+    """The fingerprint of each of these records' stored vectors of the current recipe."""
+    found: dict[int, int] = {}
+    for batch in _batches(list(ids)):
+        rows = db.session.execute(
+            sa.select(LeadVector.record_id, LeadVector.fingerprint).where(
+                LeadVector.kind == kind,
+                LeadVector.recipe == VECTOR_RECIPE,
+                LeadVector.record_id.in_(batch),
             )
         )
-    }
-    now = utc_now()
-    for row_number, profile in enumerate(profiles):
-        blob = embedded.of(row_number).astype(np.float16).tobytes()
-        row = existing.get(profile.id)
+        found.update((record_id, stored) for record_id, stored in rows)
+    return found
+
+
+@dataclass
+class VectorWork:
+    """What claiming chunks did."""
+
+    claimed: int = 0  # queue rows taken off
+    embedded: int = 0  # records embedded (their stored vectors were not of their text)
+    removed: int = 0  # records whose vectors were deleted: no longer candidates
+    records: list[tuple[str, int]] = field(default_factory=list)  # those embedded
+
+    def add(self, other: VectorWork) -> None:
+        self.claimed += other.claimed
+        self.embedded += other.embedded
+        self.removed += other.removed
+        self.records.extend(other.records)
+
+
+def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
+    """Claim up to ``limit`` queued records, embed those whose stored vectors were not made
+    from their current pieces by the current recipe, store them, delete the vectors of
+    claimed records that are no longer candidates, take the claimed rows off the queue and
+    commit: one unit of work.
+
+    On PostgreSQL the claim's row locks are held until the commit, so no record is in two
+    chunks and none is embedded twice. SQLite lets one writer in at a time, so the claim is
+    committed before the encoder runs (not to hold every page's writes meanwhile); a second
+    SQLite worker may then take the same records and embed them again (duplicated work,
+    the same vectors). Either way a record queued again while its chunk ran (an edit) keeps
+    its row, because a claimed row is deleted only if its stamp is still the claimed one;
+    and vectors of a text that changed meanwhile carry that text's fingerprint, so nobody
+    uses them.
+    """
+    claimed = claim_vector_work(limit)
+    work = VectorWork(claimed=len(claimed))
+    if not claimed:
+        db.session.commit()
+        return work
+    todo: list[tuple[str, VendorProfile | NeedProfile]] = []
+    gone: dict[str, list[int]] = {}
+    for kind in KINDS:
+        ids = [record for claimed_kind, record, _ in claimed if claimed_kind == kind]
+        profiles = _profiles(kind, ids)
+        have = _stored_prints(kind, list(profiles))
+        gone[kind] = [i for i in ids if i not in profiles]
+        todo += [
+            (kind, profiles[i])
+            for i in ids
+            if i in profiles and have.get(i) != _signed(fingerprint(profiles[i].pieces))
+        ]
+    if _dialect() == "sqlite":
+        db.session.commit()
+    embedded = embed_pieces(encode, [profile.pieces for _, profile in todo])
+    for kind in KINDS:
+        rows = [row for row, (row_kind, _) in enumerate(todo) if row_kind == kind]
+        if rows:
+            chosen = [todo[row][1] for row in rows]
+            save_pieces(kind, chosen, embedded.take(np.asarray(rows, dtype=np.int64)))
+        for ids in _batches(gone[kind]):
+            deleted = db.session.execute(
+                sa.delete(LeadVector.__table__).where(
+                    LeadVector.kind == kind, LeadVector.record_id.in_(ids)
+                )
+            )
+            work.removed += deleted.rowcount or 0
+    table = LeadVectorWork.__table__
+    db.session.execute(
+        sa.delete(table).where(
+            table.c.kind == sa.bindparam("claimed_kind"),
+            table.c.record_id == sa.bindparam("claimed_id"),
+            table.c.enqueued_at == sa.bindparam("claimed_at"),
+        ),
+        [
+            {"claimed_kind": kind, "claimed_id": record, "claimed_at": stamp}
+            for kind, record, stamp in claimed
+        ],
+    )
+    db.session.commit()
+    work.embedded = len(todo)
+    work.records = [(kind, profile.id) for kind, profile in todo]
+    return work
+
+
+def _wait_for_claimed_work() -> bool:
+    """Whether work remains once the chunks other transactions hold are done: waits for the
+    holder of the first queued row (PostgreSQL). On SQLite nothing is held past a claim,
+    so an empty claim means an empty queue."""
+    if _dialect() != "postgresql":
+        return False
+    query = (
+        sa.select(LeadVectorWork.kind)
+        .order_by(LeadVectorWork.kind, LeadVectorWork.record_id)
+        .limit(1)
+        .with_for_update()
+    )
+    remains = db.session.execute(query).first() is not None
+    db.session.commit()
+    return remains
+
+
+def compute_vectors(
+    encode: Encode,
+    *,
+    max_records: int | None = None,
+    chunk: int = VECTOR_CHUNK,
+    progress: Progress | None = None,
+    wait_for_others: bool = False,
+) -> VectorWork:
+    """Work through the queue chunk by chunk, each committed on its own, until it is empty
+    or ``max_records`` queue rows were taken. With ``wait_for_others``, also wait for the
+    chunks other workers hold, so that the queue is empty on return (``portal import``,
+    ``portal leads vectors``). ``progress`` is told each chunk's claimed rows."""
+    total = VectorWork()
+    while max_records is None or total.claimed < max_records:
+        size = chunk if max_records is None else min(chunk, max_records - total.claimed)
+        done = run_vector_chunk(encode, size)
+        total.add(done)
+        if done.claimed:
+            if progress is not None:
+                progress(done.claimed)
+        elif not (wait_for_others and _wait_for_claimed_work()):
+            break
+    return total
+
+
+def update_vectors(
+    encode: Encode,
+    *,
+    max_records: int | None = None,
+    progress: Progress | None = None,
+    wait_for_others: bool = False,
+) -> VectorWork:
+    """Feed the queue from the outbox, then work through it (``compute_vectors``)."""
+    feed_vector_queue()
+    return compute_vectors(
+        encode, max_records=max_records, progress=progress, wait_for_others=wait_for_others
+    )
+
+
+# -- this machine's snapshot matrices, assembled from the database ------------------------
+
+
+@dataclass
+class VectorProgress:
+    done: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+
+@dataclass
+class _SideCheck:
+    """Per snapshot row, in row order."""
+
+    ready: np.ndarray  # its vectors are stored, or it needs none now
+    matched: np.ndarray  # stored vectors of the snapshot's pieces
+
+
+def _snapshot_meta(generation: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((generation / SNAPSHOT_FOLDER / "meta.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _stored_sides(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every record of ``kind`` with vectors of the current recipe, sorted by id, with the
+    fingerprint of each (no vectors read)."""
+    query = (
+        sa.select(LeadVector.record_id, LeadVector.fingerprint)
+        .where(LeadVector.kind == kind, LeadVector.recipe == VECTOR_RECIPE)
+        .execution_options(yield_per=20_000)
+    )
+    pairs = np.asarray(db.session.execute(query).all(), dtype=np.int64).reshape(-1, 2)
+    order = np.argsort(pairs[:, 0], kind="stable")
+    return pairs[order, 0], pairs[order, 1]
+
+
+def _check_side(generation: Path, name: str, kind: str, changed: set[int]) -> _SideCheck:
+    """Which snapshot rows have their vectors in the database.
+
+    A row of a record changed since the snapshot is masked by the ranking, which reads the
+    record's current state as a change: it is ready once the record's current pieces have
+    their vectors (or it is no longer a candidate). A row that closed on its date is never
+    a candidate again and needs none.
+    """
+    folder = generation / SNAPSHOT_FOLDER
+    with np.load(folder / f"{name}.rows.npz") as arrays:
+        ids, closes = arrays["ids"], arrays["closes"]
+    prints = np.load(_fingerprints_path(generation, name)).astype(np.uint64).view(np.int64)
+    stored_ids, stored_prints = _stored_sides(kind)
+    position = np.minimum(np.searchsorted(stored_ids, ids), max(len(stored_ids) - 1, 0))
+    found = np.zeros(len(ids), dtype=bool)
+    if len(stored_ids):
+        found = stored_ids[position] == ids
+    stored = np.where(found, stored_prints[position] if len(stored_ids) else 0, 0)
+    matched = found & (stored == prints)
+    moved = np.isin(ids, np.fromiter(changed, dtype=np.int64, count=len(changed)))
+    ready = matched | (closes < utc_today().toordinal())
+    rows = np.flatnonzero(moved & ~ready)
+    profiles = _profiles(kind, [int(i) for i in ids[rows]])
+    for row in rows.tolist():
+        profile = profiles.get(int(ids[row]))
+        current = _signed(fingerprint(profile.pieces)) if profile is not None else None
+        ready[row] = profile is None or (found[row] and int(stored[row]) == current)
+    return _SideCheck(ready, matched)
+
+
+def _assemble_side(generation: Path, name: str, kind: str, check: _SideCheck) -> None:
+    """Write the side's pieces file from the database, then its done marker."""
+    with np.load(generation / SNAPSHOT_FOLDER / f"{name}.rows.npz") as arrays:
+        ids = arrays["ids"]
+    offsets = np.load(_offsets_path(generation, name))
+    path = _pieces_path(generation, name)
+    tmp = path.with_name(f"{name}.pieces.{os.getpid()}.tmp.npy")
+    target = np.lib.format.open_memmap(
+        tmp, mode="w+", dtype=np.float16, shape=(int(offsets[-1]), VECTOR_DIM)
+    )
+    row_of = {int(record_id): row for row, record_id in enumerate(ids.tolist())}
+    query = (
+        sa.select(LeadVector.record_id, LeadVector.vectors)
+        .where(LeadVector.kind == kind, LeadVector.recipe == VECTOR_RECIPE)
+        .execution_options(yield_per=_STREAM_ROWS)
+    )
+    for record_id, blob in db.session.execute(query):
+        row = row_of.get(record_id)
         if row is None:
-            row = LeadVector(kind=kind, record_id=profile.id)
-            db.session.add(row)
-        row.fingerprint = _signed(fingerprint(profile.pieces))
-        row.recipe = VECTOR_RECIPE
-        row.vectors = blob
-        row.computed_at = now
-    db.session.flush()
+            continue
+        start, end = int(offsets[row]), int(offsets[row + 1])
+        vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, VECTOR_DIM)
+        # A row whose record changed since the snapshot is masked by the ranking; its
+        # vectors (the new text's, where the piece count still fits, else zeros) only
+        # weigh in the side's mean piece, as they always did.
+        if check.matched[row] or len(vectors) == end - start:
+            target[start:end] = vectors
+    target.flush()
+    del target
+    os.replace(tmp, path)
+    _write_atomically(_done_path(generation, name), f"{len(ids)}\n{VECTOR_RECIPE}\n")
 
 
-def store_changed_vectors(encode: Encode, limit: int | None = None) -> int:
-    """Embed and store the vectors of records changed since the live snapshot that have
-    none made from their current text, at most ``limit`` of them: the work every process
-    would otherwise repeat when it meets the change. Returns how many were embedded."""
-    _, snapshot = live_snapshot()
-    changes = changes_since(snapshot, thesaurus())
-    done = 0
-    for kind, profiles in (("vendor", changes.vendor_profiles), ("need", changes.need_profiles)):
-        ordered = [profiles[i] for i in sorted(profiles)]
-        have = stored_pieces(kind, ordered)
-        missing = [p for p in ordered if p.id not in have]
-        if limit is not None:
-            missing = missing[: max(limit - done, 0)]
-        for start in range(0, len(missing), VECTOR_CHUNK):
-            chunk = missing[start : start + VECTOR_CHUNK]
-            save_pieces(kind, chunk, embed_pieces(encode, [p.pieces for p in chunk]))
-            done += len(chunk)
-    return done
+def _check_snapshot(generation: Path, meta: dict[str, Any]) -> dict[str, _SideCheck]:
+    vendor_ids, need_ids = changed_records(IndexState(meta["last_event"], meta["horizon"]))
+    changed = {"vendor": vendor_ids, "need": need_ids}
+    return {
+        kind: _check_side(generation, SIDES[kind], kind, changed[kind])
+        for kind in KINDS
+        if int(meta.get(SIDES[kind], 0)) and not vectors_done(generation, SIDES[kind])
+    }
+
+
+def assemble_vectors(generation: Path) -> VectorProgress:
+    """Assemble this machine's cache of the snapshot's piece vectors from the database, for
+    each side whose rows all have them; how many rows are ready.
+
+    A rebuild may swap in a newer generation and remove this one meanwhile: then its
+    vectors are no longer wanted, and that is not an error.
+    """
+    meta = _snapshot_meta(generation)
+    if meta is None:
+        return VectorProgress(0, 0)
+    total = sum(int(meta.get(name, 0)) for name in SIDES.values())
+    try:
+        checks = _check_snapshot(generation, meta)
+        for kind, check in checks.items():
+            if check.ready.all():
+                _assemble_side(generation, SIDES[kind], kind, check)
+    except FileNotFoundError:
+        if generation.exists():
+            raise
+        return VectorProgress(0, total)
+    missing = sum(int((~check.ready).sum()) for check in checks.values())
+    return VectorProgress(total - missing, total)
+
+
+def vector_progress(generation: Path) -> VectorProgress | None:
+    """How many of the snapshot's records have their sentence vectors (stored in the
+    database, or in this machine's cache), for status commands and health checks. Cheap
+    once the cache is assembled; until then checked again only after vectors were written
+    or records changed."""
+    meta = _snapshot_meta(generation)
+    if meta is None:
+        return None
+    total = sum(int(meta.get(name, 0)) for name in SIDES.values())
+    if all(vectors_done(generation, name) >= int(meta.get(name, 0)) for name in SIDES.values()):
+        return VectorProgress(total, total)
+    key = (vectors_version(), events_version())
+    cached = process_cache.progress.get(generation)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        checks = _check_snapshot(generation, meta)
+    except FileNotFoundError:
+        return VectorProgress(0, total)
+    missing = sum(int((~check.ready).sum()) for check in checks.values())
+    result = VectorProgress(total - missing, total)
+    process_cache.progress[generation] = (key, result)
+    return result
+
+
+def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
+    """Give the snapshot's sides their piece vectors, from this machine's cache, assembled
+    from the database first once every row's are there (looked at again only after vectors
+    were written or records changed, so that a page pays two small queries meanwhile);
+    whether each side has them."""
+    sides = (("vendors", snapshot.vendors), ("needs", snapshot.needs))
+    for name, side in sides:
+        if side.pieces is None:
+            side.pieces = load_pieces(generation, name, len(side))
+    if any(side.pieces is None and len(side) for _, side in sides):
+        key = (vectors_version(), events_version())
+        if process_cache.vector_checks.get(generation) != key:
+            process_cache.vector_checks[generation] = key
+            assemble_vectors(generation)
+            for name, side in sides:
+                if side.pieces is None:
+                    side.pieces = load_pieces(generation, name, len(side))
+    return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
 
 
 def sentence_encoder(*, prepare: bool = False) -> Any:

@@ -30,7 +30,13 @@ from portal.matching.pieces import (
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile, vendor_profiles
 from portal.matching.reasons import Answer, lead_reasons
 from portal.matching.services import Lead, current_model
-from portal.matching.store import complete_vectors, embed_pieces, live_snapshot, load_pieces
+from portal.matching.store import (
+    assemble_vectors,
+    embed_pieces,
+    live_snapshot,
+    load_pieces,
+    update_vectors,
+)
 
 
 def _basis(*rows: list[float]) -> np.ndarray:
@@ -125,7 +131,8 @@ def test_stored_piece_vectors_are_each_records_pieces(app: Flask, runner) -> Non
     assert result.exit_code == 0, result.output
     generation, snapshot = live_snapshot()
     assert load_pieces(generation, "vendors", len(snapshot.vendors)) is None  # not yet
-    assert complete_vectors(generation, word_count_encode).complete
+    update_vectors(word_count_encode)
+    assert assemble_vectors(generation).complete
     stored = load_pieces(generation, "vendors", len(snapshot.vendors))
     assert stored is not None
     ids = [int(i) for i in snapshot.vendors.ids]
@@ -138,8 +145,7 @@ def test_stored_piece_vectors_are_each_records_pieces(app: Flask, runner) -> Non
 def test_leads_carry_a_probability_and_whether_a_page_shows_them(app: Flask, runner, tmp_path):
     build_market()
     assert runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"]).exit_code == 0
-    generation, _ = live_snapshot()
-    complete_vectors(generation, word_count_encode)
+    update_vectors(word_count_encode)
     # Either model (with vectors, or lexical while changes since the snapshot wait for the
     # encoder, as on PostgreSQL here) gives every lead a probability and a shown flag.
     current_model()

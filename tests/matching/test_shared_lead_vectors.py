@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from flask import Flask
 from matching.feedback_factories import build_market
-from matching.test_record_vectors import word_count_encode
+from matching.test_record_vectors import compute_all, word_count_encode
 
 from portal.extensions import db
 from portal.matching.concepts import thesaurus
@@ -17,11 +17,10 @@ from portal.matching.services import LeadsModel
 from portal.matching.store import (
     Snapshot,
     attach_vectors,
-    complete_vectors,
     embed_pieces,
     live_snapshot,
-    store_changed_vectors,
     stored_pieces,
+    update_vectors,
 )
 from portal.organizations.models import Organization
 from portal.organizations.services import add_capability
@@ -33,7 +32,7 @@ def _ready(runner) -> Snapshot:
     result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
     assert result.exit_code == 0, result.output
     generation, snapshot = live_snapshot()
-    assert complete_vectors(generation, word_count_encode).complete
+    assert compute_all()[1].complete
     assert attach_vectors(generation, snapshot) == (True, True)
     return snapshot
 
@@ -43,19 +42,22 @@ def test_an_edited_vendors_vectors_are_stored_once_and_read_without_an_encoder(
 ) -> None:
     snapshot = _ready(runner)
     vendor_id = int(snapshot.vendors.ids[0])
-    assert db.session.get(LeadVector, ("vendor", vendor_id)) is None  # nothing stored yet
+    before = db.session.get(LeadVector, ("vendor", vendor_id))
+    assert before is not None
+    old_print = before.fingerprint
 
     organization = db.session.get(Organization, vendor_id)
     add_capability(organization, title="Flood sensors", description="River level gauges.")
     db.session.commit()
 
-    assert store_changed_vectors(word_count_encode) >= 1
-    db.session.commit()
-    assert store_changed_vectors(word_count_encode) == 0  # once: the next call has nothing
+    assert update_vectors(word_count_encode).records == [("vendor", vendor_id)]
+    assert update_vectors(word_count_encode).embedded == 0  # once: the next pass has nothing
     profile = vendor_profiles([vendor_id])[vendor_id]
     stored = stored_pieces("vendor", [profile])[vendor_id]
     expected = embed_pieces(word_count_encode, [profile.pieces]).vectors
     np.testing.assert_allclose(stored, expected, atol=2e-3)
+    db.session.expire_all()
+    assert db.session.get(LeadVector, ("vendor", vendor_id)).fingerprint != old_print
 
     # A process that meets the change reads the stored vectors: no encoder at all.
     model = LeadsModel.from_snapshot(snapshot, thesaurus(), encoder=None)
@@ -69,8 +71,7 @@ def test_vectors_of_an_older_text_are_never_used(app: Flask, runner) -> None:
     organization = db.session.get(Organization, vendor_id)
     add_capability(organization, title="Flood sensors", description="River level gauges.")
     db.session.commit()
-    store_changed_vectors(word_count_encode)
-    db.session.commit()
+    update_vectors(word_count_encode)
     add_capability(organization, title="Air sensors", description="Particulate monitors.")
     db.session.commit()
 
@@ -79,8 +80,7 @@ def test_vectors_of_an_older_text_are_never_used(app: Flask, runner) -> None:
     # without an encoder, the vendors' ranking stays lexical rather than use stale vectors
     model = LeadsModel.from_snapshot(snapshot, thesaurus(), encoder=None)
     assert model.vendors.snapshot.pieces is not None and not model.vendors.has_pieces
-    assert store_changed_vectors(word_count_encode) >= 1  # replaced
-    db.session.commit()
+    assert update_vectors(word_count_encode).records == [("vendor", vendor_id)]  # replaced
     assert vendor_id in stored_pieces("vendor", [profile])
     rows = db.session.query(LeadVector).filter_by(kind="vendor", record_id=vendor_id).count()
     assert rows == 1
