@@ -119,7 +119,7 @@ def register_templates(app: Flask) -> None:
 
 def register_side_effects(app: Flask) -> None:
     """Work that must follow a commit: mail delivery and index events."""
-    import portal.search.events  # noqa: F401 - registers the index-event listeners
+    import portal.outbox  # noqa: F401 - registers the listeners that write its events
     from portal.after_response import AfterResponseMiddleware
     from portal.mail.services import register_delivery
     from portal.search.sync import register_sync

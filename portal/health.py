@@ -24,8 +24,8 @@ from flask import Blueprint, Response, current_app, jsonify
 from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.store import vector_progress
+from portal.outbox import IndexEvent
 from portal.search.index import IndexStore, read_state
-from portal.search.models import IndexEvent
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

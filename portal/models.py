@@ -19,7 +19,7 @@ from portal.organizations.models import (
     OrganizationReview,
     VerificationStatus,
 )
-from portal.search.models import IndexEvent
+from portal.outbox import IndexEvent
 
 __all__ = [
     "Capability",

@@ -39,7 +39,7 @@ from portal.organizations.models import (
     OrganizationKind,
     VerificationStatus,
 )
-from portal.search.events import record_index_events
+from portal.outbox import record_events
 from portal.versioning import IMPORT_EDITOR
 
 BATCH_SIZE = 1000
@@ -337,7 +337,7 @@ def _write_organizations(
         session.execute(sa.insert(_capabilities), capability_rows)
     if contact_rows:
         session.execute(sa.insert(_contacts), contact_rows)
-    record_index_events(session, [(record.kind, ids[record.ref]) for record in batch])
+    record_events(session, [(record.kind, ids[record.ref]) for record in batch])
     report.organizations_new += len(new_rows)
     report.organizations_updated += len(changed_rows)
 
@@ -389,7 +389,7 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
             .values(version=_needs.c.version + 1),
             changed_rows,
         )
-    record_index_events(session, [("need", ids[record.ref]) for record in batch])
+    record_events(session, [("need", ids[record.ref]) for record in batch])
     report.needs_new += len(new_rows)
     report.needs_updated += len(changed_rows)
 

@@ -40,7 +40,7 @@ from portal.notifications.services import (
     portal_url,
 )
 from portal.organizations.models import Organization, VerificationStatus
-from portal.search.models import IndexEvent
+from portal.outbox import IndexEvent
 
 log = logging.getLogger(__name__)
 

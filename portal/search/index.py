@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +24,15 @@ from whoosh.index import Index
 from whoosh.searching import Searcher
 
 from portal.db import utc_now
+from portal.outbox import Position
 from portal.search.schema import STATE_DOC_ID, make_schema
+
+# Transitional, until the leads store reads its own outbox position (this session).
+IndexState = Position
 
 CURRENT_FILE = "CURRENT"
 BUILDING = "building-"
 GENERATION = "gen-"
-
-
-@dataclass(frozen=True)
-class IndexState:
-    """How far the index has followed the event table.
-
-    ``last_event`` is the highest event id applied. ``horizon`` is the PostgreSQL
-    transaction-id horizon below which every event has been applied (0 on SQLite, where
-    writers are serialised and event ids alone are enough).
-    """
-
-    last_event: int = 0
-    horizon: int = 0
 
 
 class IndexStore:
@@ -62,7 +52,7 @@ class IndexStore:
         path = self.root / name
         return path if name and whoosh_index.exists_in(path) else None
 
-    def new_generation(self, state: IndexState) -> tuple[Path, Index]:
+    def new_generation(self, state: Position) -> tuple[Path, Index]:
         """Create an empty generation that starts from ``state``, in a ``building-``
         folder: not a generation until ``finish_generation`` names it one."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -131,7 +121,7 @@ class IndexStore:
         """The live index, created empty on first use."""
         generation = self.current_generation()
         if generation is None:
-            building, _ = self.new_generation(IndexState())
+            building, _ = self.new_generation(Position())
             generation = self.finish_generation(building)
             self.make_live(generation)
         return whoosh_index.open_dir(generation)
@@ -151,12 +141,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def read_state(searcher: Searcher) -> IndexState:
+def read_state(searcher: Searcher) -> Position:
     stored = searcher.document(doc_id=STATE_DOC_ID) or {}
-    return IndexState(int(stored.get("last_event", 0)), int(stored.get("horizon", 0)))
+    return Position(int(stored.get("last_event", 0)), int(stored.get("horizon", 0)))
 
 
-def write_state(writer: Any, state: IndexState) -> None:
+def write_state(writer: Any, state: Position) -> None:
     writer.update_document(
         doc_id=STATE_DOC_ID,
         kind="__state__",

@@ -20,9 +20,8 @@ from whoosh.index import LockError
 
 from portal.extensions import db
 from portal.needs.models import Need
-from portal.search.events import EVENTS_WRITTEN
-from portal.search.index import IndexState, IndexStore, read_state, write_state
-from portal.search.models import IndexEvent
+from portal.outbox import EVENTS_WRITTEN, Position, events_since
+from portal.search.index import IndexStore, read_state, write_state
 from portal.search.schema import (
     STATE_DOC_ID,
     all_documents,
@@ -46,34 +45,7 @@ class SyncReport:
     updated: int = 0
     deleted: int = 0
     locked: bool = False
-    state: IndexState = field(default_factory=IndexState)
-
-
-def events_since(state: IndexState) -> tuple[list[tuple[int, str, int]], IndexState]:
-    """Events not yet applied, and the state the index reaches once they are."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        # Every transaction older than the snapshot's xmin has finished, so the events
-        # below that horizon are final. Committed events above it are applied now too
-        # (no waiting behind a long transaction) and again by later drains until the
-        # horizon passes them, which is harmless: applying an event is idempotent.
-        horizon = connection.execute(
-            sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        ).scalar_one()
-        rows = connection.execute(
-            sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
-            .where(IndexEvent.txid >= state.horizon)
-            .order_by(IndexEvent.id)
-        ).all()
-        last = max([state.last_event, *(r[0] for r in rows)])
-        return [tuple(r) for r in rows], IndexState(last, max(horizon, state.horizon))
-    rows = connection.execute(
-        sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
-        .where(IndexEvent.id > state.last_event)
-        .order_by(IndexEvent.id)
-    ).all()
-    last = rows[-1][0] if rows else state.last_event
-    return [tuple(r) for r in rows], IndexState(last, 0)
+    state: Position = field(default_factory=Position)
 
 
 def documents_for(events: Iterable[tuple[int, str, int]]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -153,7 +125,7 @@ def rebuild(
     *,
     progress: Progress | None = None,
     procs: int = 1,
-    also_build: Callable[[Path, IndexState], None] | None = None,
+    also_build: Callable[[Path, Position], None] | None = None,
 ) -> RebuildReport:
     """Build a fresh generation from the database beside the live one, then swap it in.
 
@@ -204,7 +176,7 @@ class CheckReport:
     missing: list[str]
     stale: list[str]
     extra: list[str]
-    state: IndexState
+    state: Position
 
     @property
     def ok(self) -> bool:

@@ -18,7 +18,7 @@ from portal.exchange.importer import InvalidFile, import_file, validate_file
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Capability, Contact, Organization
-from portal.search.models import IndexEvent
+from portal.outbox import IndexEvent
 
 
 def table_counts() -> dict[str, int]:

@@ -24,7 +24,7 @@ from portal.mail.services import deliver_pending
 from portal.notifications import alerts, services
 from portal.notifications.models import DigestItem, MailMode, MuteKind, NotificationMute
 from portal.organizations.services import verify_organization
-from portal.search.models import IndexEvent
+from portal.outbox import IndexEvent
 from portal.worker import run_worker_cycle
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

@@ -14,8 +14,8 @@ from separate_app import separate_app
 from portal.db import utc_now
 from portal.extensions import db
 from portal.organizations.models import OrganizationKind
+from portal.outbox import IndexEvent
 from portal.search.index import IndexStore
-from portal.search.models import IndexEvent
 from portal.search.sync import apply_pending_events
 
 

@@ -17,8 +17,8 @@ from portal.extensions import PortalSession, db
 from portal.needs.models import Need
 from portal.organizations.models import Capability, Organization, VerificationStatus
 from portal.organizations.services import create_organization
+from portal.outbox import IndexEvent
 from portal.search.index import IndexStore, read_state
-from portal.search.models import IndexEvent
 from portal.search.sync import apply_pending_events, check, rebuild
 
 
