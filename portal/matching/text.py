@@ -12,7 +12,7 @@ from functools import lru_cache
 from whoosh.analysis import STOP_WORDS
 from whoosh.lang.porter import stem as porter_stem
 
-from portal.search.schema import PLACE_VARIANTS, fold_places
+from portal.places import PLACE_VARIANTS, fold_places
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\-][a-z0-9]+)*")
 

@@ -24,9 +24,10 @@ from whoosh.spelling import ListCorrector
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization
+from portal.places import fold_places
 from portal.search.evaluate import Query, evaluate
 from portal.search.index import IndexStore
-from portal.search.schema import ANALYZER, fold_places, is_searchable_need, organization_text
+from portal.search.schema import ANALYZER, is_searchable_need, organization_text
 from portal.vocab import ASEAN_COUNTRIES, COUNTRY_NAMES, SECTORS
 
 SEARCH_FIELDS = ("title", "text")

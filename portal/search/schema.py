@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,62 +25,10 @@ from whoosh.analysis import (
 from portal.extensions import db
 from portal.needs.models import Need
 from portal.organizations.models import Organization, VerificationStatus
+from portal.places import PLACE_VARIANTS, fold_places
 from portal.vocab import COUNTRY_NAMES
 
 STATE_DOC_ID = "__state__"
-
-# Spellings of the same place that people use interchangeably, folded to one token so
-# that "HCMC", "Saigon" and "Ho Chi Minh City" find each other.
-PLACE_VARIANTS: dict[str, str] = {
-    "hcmc": "hochiminh",
-    "saigon": "hochiminh",
-    "hochiminh": "hochiminh",
-    "vietnam": "vietnam",
-    "viet": "vietnam",
-    "danang": "danang",
-    "phnompenh": "phnompenh",
-    "kl": "kualalumpur",
-    "kualalumpur": "kualalumpur",
-    "bangkok": "bangkok",
-    "krungthep": "bangkok",
-    "yangon": "yangon",
-    "rangoon": "yangon",
-    "manila": "manila",
-    "metromanila": "manila",
-    "jakarta": "jakarta",
-    "lao": "laos",
-    "laos": "laos",
-    "brunei": "brunei",
-    "philippine": "philippines",
-    "philippines": "philippines",
-}
-
-_MULTIWORD_PLACES = {
-    "ho chi minh city": "hochiminh",
-    "ho chi minh": "hochiminh",
-    "viet nam": "vietnam",
-    "da nang": "danang",
-    "phnom penh": "phnompenh",
-    "kuala lumpur": "kualalumpur",
-    "metro manila": "manila",
-    "krung thep": "bangkok",
-}
-# One pass over the text for every multi-word place (longest spelling first).
-_PLACE_PATTERN = re.compile(
-    r"\b(?:"
-    + "|".join(
-        r"\s+".join(name.split()) for name in sorted(_MULTIWORD_PLACES, key=len, reverse=True)
-    )
-    + r")\b",
-    re.IGNORECASE,
-)
-
-
-def fold_places(text: str) -> str:
-    """Join multi-word place names into one word before tokenizing."""
-    return _PLACE_PATTERN.sub(
-        lambda m: _MULTIWORD_PLACES[" ".join(m.group(0).lower().split())], text
-    )
 
 
 class PlaceFilter(Filter):
