@@ -45,9 +45,8 @@ from portal.matching.profiles import (
 from portal.matching.ranking import NEVER, CandidateRow, Candidates, CandidateSet
 from portal.needs.models import Need
 from portal.organizations.models import Organization
-from portal.search.index import IndexState, IndexStore, read_state
-from portal.search.models import IndexEvent
-from portal.search.sync import events_since
+from portal.outbox import Position, events_since, latest_event_id
+from portal.search.index import IndexStore, read_state
 
 SNAPSHOT_FOLDER = "leads"
 T = TypeVar("T")
@@ -113,10 +112,10 @@ def _counting(items: Iterable[T], progress: Progress | None) -> Iterator[T]:
 class Snapshot:
     vendors: Candidates
     needs: Candidates
-    state: IndexState
+    state: Position
 
 
-def build_snapshot(generation: Path, state: IndexState, progress: Progress | None = None) -> None:
+def build_snapshot(generation: Path, state: Position, progress: Progress | None = None) -> None:
     """Analyse every verified vendor and open need into ``generation/leads``.
 
     ``state`` is the event position read before the records, so that whatever changes
@@ -169,7 +168,7 @@ def load_snapshot(generation: Path) -> Snapshot | None:
     return Snapshot(
         vendors=Candidates.load(folder, "vendors"),
         needs=Candidates.load(folder, "needs"),
-        state=IndexState(meta["last_event"], meta["horizon"]),
+        state=Position(meta["last_event"], meta["horizon"]),
     )
 
 
@@ -252,7 +251,7 @@ def live_snapshot(store: IndexStore | None = None) -> tuple[Path, Snapshot]:
 
 def events_version() -> int:
     """Changes whenever anything searchable changes: every such change writes an event."""
-    return db.session.scalar(sa.select(sa.func.max(IndexEvent.id))) or 0
+    return latest_event_id()
 
 
 # -- sentence vectors ------------------------------------------------------------------
@@ -530,10 +529,14 @@ def _feed() -> LeadVectorFeed:
     return db.session.scalars(query).one()
 
 
-def changed_records(state: IndexState) -> tuple[set[int], set[int]]:
+def changed_records(state: Position) -> tuple[set[int], set[int]]:
     """The vendor and need ids that index events since ``state`` name (a buyer's event
     names its needs: its verification decides whether they are candidates)."""
     events, _ = events_since(state)
+    return _records_named(events)
+
+
+def _records_named(events: Sequence[tuple[int, str, int]]) -> tuple[set[int], set[int]]:
     vendor_ids = {record for _, kind, record in events if kind == "vendor"}
     need_ids = {record for _, kind, record in events if kind == "need"}
     buyer_ids = sorted({record for _, kind, record in events if kind == "buyer"})
@@ -556,9 +559,8 @@ def feed_vector_queue() -> int:
     if feed.recipe != VECTOR_RECIPE:
         queued += enqueue_missing_vectors()
         feed.recipe = VECTOR_RECIPE
-    state = IndexState(feed.last_event, feed.horizon)
-    _, after = events_since(state)
-    vendor_ids, need_ids = changed_records(state)
+    events, after = events_since(Position(feed.last_event, feed.horizon))
+    vendor_ids, need_ids = _records_named(events)
     queued += enqueue_vector_work(
         [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
     )
@@ -858,7 +860,7 @@ def _assemble_side(generation: Path, name: str, kind: str, check: _SideCheck) ->
 
 
 def _check_snapshot(generation: Path, meta: dict[str, Any]) -> dict[str, _SideCheck]:
-    vendor_ids, need_ids = changed_records(IndexState(meta["last_event"], meta["horizon"]))
+    vendor_ids, need_ids = changed_records(Position(meta["last_event"], meta["horizon"]))
     changed = {"vendor": vendor_ids, "need": need_ids}
     return {
         kind: _check_side(generation, SIDES[kind], kind, changed[kind])
