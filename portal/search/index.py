@@ -27,9 +27,6 @@ from portal.db import utc_now
 from portal.outbox import Position
 from portal.search.schema import STATE_DOC_ID, make_schema
 
-# Transitional, until the leads store reads its own outbox position (this session).
-IndexState = Position
-
 CURRENT_FILE = "CURRENT"
 BUILDING = "building-"
 GENERATION = "gen-"
