@@ -4,6 +4,7 @@ from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
+from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.needs.models import Need, NeedStatus
 from portal.notifications.models import (
     DigestItem,
@@ -34,6 +35,9 @@ __all__ = [
     "LeadDismissal",
     "LeadVector",
     "LoginSession",
+    "Meeting",
+    "MeetingRequest",
+    "MissionEvent",
     "Need",
     "NeedStatus",
     "NotificationMute",
@@ -42,6 +46,7 @@ __all__ = [
     "OrganizationKind",
     "OrganizationReview",
     "OutboxMessage",
+    "Participant",
     "PasswordResetToken",
     "Role",
     "User",

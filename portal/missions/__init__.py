@@ -1,0 +1,1 @@
+"""Trade missions and matchmaking events: participants, meeting requests, the scheduler."""
