@@ -149,7 +149,7 @@ _file_argument = click.argument(
 )
 @with_appcontext
 def import_command(file: Path, skip_bad: bool) -> None:
-    """Import organizations and needs from FILE (smartcity-matchmaking/1 JSON Lines).
+    """Import organizations, needs and events from FILE (smartcity-matchmaking/1 JSON Lines).
 
     The whole file is checked first; any bad record is reported by line and field and
     nothing is changed (unless --skip-bad). Records whose ref exists are updated, so
@@ -203,12 +203,18 @@ def update_lead_vectors(records: int) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 def export_command(file: Path) -> None:
-    """Export every organization and need to FILE in the exchange format."""
+    """Export every organization, need and event to FILE in the exchange format."""
     try:
-        organizations, needs = export_file(file)
+        counts = export_file(file)
     except OSError as exc:
         raise click.ClickException(f"cannot write {file}: {exc.strerror or exc}") from exc
-    click.echo(f"exported {organizations} organizations and {needs} needs to {file}")
+    text = f"exported {counts.organizations} organizations and {counts.needs} needs"
+    if counts.events:
+        text += (
+            f", {counts.events} events, {counts.participants} participants and "
+            f"{counts.meeting_requests} meeting requests"
+        )
+    click.echo(f"{text} to {file}")
 
 
 @click.command("demo")

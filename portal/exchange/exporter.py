@@ -14,11 +14,16 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal.exchange.missions import (
+    event_records,
+    meeting_request_records,
+    participant_records,
+)
 from portal.exchange.records import HEADER
 from portal.extensions import db
 from portal.needs.models import Need
@@ -135,15 +140,30 @@ def need_records(session: Session | None = None) -> Iterator[dict[str, Any]]:
         last_ref = page[-1].ref
 
 
-def export_file(path: str | Path, session: Session | None = None) -> tuple[int, int]:
-    """Write the whole portal to ``path``; returns (organizations, needs) written."""
-    organizations = needs = 0
+class ExportCounts(NamedTuple):
+    organizations: int
+    needs: int
+    events: int = 0
+    participants: int = 0
+    meeting_requests: int = 0
+
+
+def export_file(path: str | Path, session: Session | None = None) -> ExportCounts:
+    """Write the whole portal to ``path``: organizations, needs, then events, their
+    participants and meeting requests; returns how many of each were written."""
+    session = session or db.session
+    counts = dict.fromkeys(ExportCounts._fields, 0)
+    sources = (
+        ("organizations", organization_records(session)),
+        ("needs", need_records(session)),
+        ("events", event_records(session)),
+        ("participants", participant_records(session)),
+        ("meeting_requests", meeting_request_records(session)),
+    )
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(json.dumps(HEADER) + "\n")
-        for record in organization_records(session):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            organizations += 1
-        for record in need_records(session):
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            needs += 1
-    return organizations, needs
+        for name, records in sources:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                counts[name] += 1
+    return ExportCounts(**counts)

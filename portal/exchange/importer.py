@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from portal.db import utc_now
+from portal.exchange import missions as mission_exchange
 from portal.exchange.records import (
     REF_PATTERN,
     ExchangeError,
@@ -55,6 +56,7 @@ _contacts = Contact.__table__
 _needs = Need.__table__
 
 T = TypeVar("T")
+MISSION_TYPES = ("event", "participant", "meeting_request")
 
 
 @dataclass
@@ -68,6 +70,10 @@ class ValidationReport:
     organizations: int = 0
     needs: int = 0
     bad_lines: set[int] = field(default_factory=set)
+    # event, participant and meeting_request records, kept from the checking pass
+    missions: mission_exchange.MissionRecords = field(
+        default_factory=mission_exchange.MissionRecords
+    )
 
     @property
     def ok(self) -> bool:
@@ -81,7 +87,7 @@ class ValidationReport:
     @property
     def importable(self) -> int:
         """Records that would be written with --skip-bad."""
-        return self.organizations + self.needs
+        return self.organizations + self.needs + self.missions.importable
 
 
 @dataclass
@@ -94,6 +100,9 @@ class ImportReport:
     # record can have several errors.
     skipped: list[RecordError] = field(default_factory=list)
     skipped_records: int = 0
+    events: int = 0
+    participants: int = 0
+    meeting_requests: int = 0
 
     @property
     def organizations(self) -> int:
@@ -109,6 +118,11 @@ class ImportReport:
             f"{self.organizations_updated} updated) and {self.needs} needs "
             f"({self.needs_new} new, {self.needs_updated} updated)"
         )
+        if self.events or self.participants or self.meeting_requests:
+            text += (
+                f"; {self.events} events, {self.participants} participants and "
+                f"{self.meeting_requests} meeting requests"
+            )
         if self.skipped_records:
             text += f"; skipped {self.skipped_records} bad record(s)"
         return text
@@ -191,6 +205,9 @@ def validate_file(
         record, messages = check_record(value)
         for message in messages:
             fail(parsed.number, message)
+        if isinstance(value, dict) and value.get("type") in MISSION_TYPES:
+            report.missions.see(parsed.number, value, record, fail)
+            continue
         if not isinstance(value, dict) or value.get("type") not in ("organization", "need"):
             continue
         ref = value.get("ref")
@@ -243,6 +260,8 @@ def validate_file(
         else:
             problem = f'buyer "{buyer}" is not an organization in the file or the portal'
         fail(line, f'need "{ref}": {problem}')
+
+    report.missions.check(session, organization_lines, set(file_kinds), report.bad_lines, fail)
 
     errors.sort(key=lambda error: error.line)
     report.organizations = sum(
@@ -428,4 +447,11 @@ def import_file(
         done += len(batch)
         if progress is not None:
             progress("write", done, total)
+    # Events, participants and requests last: they name organizations.
+    counts = mission_exchange.write(session, validation.missions, bad_lines)
+    report.events = counts.events
+    report.participants = counts.participants
+    report.meeting_requests = counts.meeting_requests
+    if progress is not None:
+        progress("write", total, total)
     return report

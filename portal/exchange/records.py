@@ -10,7 +10,9 @@ drop data silently, and the import is all or nothing, so the user fixes it once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -54,7 +56,29 @@ CAPABILITY_FIELDS = frozenset({"title", "description", "sectors"})
 CONTACT_FIELDS = frozenset({"name", "email", "phone", "title"})
 KINDS = ("vendor", "buyer")
 NEED_STATUSES = ("open", "closed", "awarded")
-RECORD_TYPES = ("organization", "need")
+EVENT_FIELDS = frozenset(
+    {
+        "type",
+        "ref",
+        "name",
+        "city",
+        "country",
+        "time_zone",
+        "sessions",
+        "meeting_minutes",
+        "tables",
+        "online",
+        "registration_closes",
+    }
+)
+PARTICIPANT_FIELDS = frozenset({"type", "event", "organization", "attends", "mode", "max_meetings"})
+MEETING_REQUEST_FIELDS = frozenset({"type", "event", "from", "to", "status", "priority", "message"})
+MODES = ("on-site", "online")
+REQUEST_STATUSES = ("requested", "accepted", "declined")
+PRIORITIES = ("must", "normal")
+LOCAL_TIME_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
+RECORD_TYPES = ("organization", "need", "event", "participant", "meeting_request")
 
 
 class ExchangeError(ValueError):
@@ -98,6 +122,42 @@ class NeedRecord:
     budget_max: int | None = None
     closes_on: dt.date | None = None
     status: str = "open"
+
+
+@dataclass(slots=True)
+class EventRecord:
+    ref: str
+    name: str
+    time_zone: str
+    sessions: list[tuple[dt.datetime, dt.datetime]]  # naive local times
+    meeting_minutes: int
+    city: str = ""
+    country: str = ""
+    tables: int = 0
+    online: bool = False
+    registration_closes: dt.date | None = None
+
+
+@dataclass(slots=True)
+class ParticipantRecord:
+    event: str
+    organization: str
+    attends: list[int] | None = None  # None: every session
+    mode: str = "on-site"
+    max_meetings: int | None = None
+
+
+@dataclass(slots=True)
+class MeetingRequestRecord:
+    event: str
+    requester: str  # "from"
+    requested: str  # "to"
+    status: str = "requested"
+    priority: str = "normal"
+    message: str = ""
+
+
+MissionRecord = EventRecord | ParticipantRecord | MeetingRequestRecord
 
 
 @dataclass(slots=True)
@@ -430,7 +490,188 @@ def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
     return record, []
 
 
-def check_record(value: Any) -> tuple[OrganizationRecord | NeedRecord | None, list[str]]:
+def _local_time(checker: _Checker, value: Any, label: str) -> dt.datetime | None:
+    if isinstance(value, str) and LOCAL_TIME_PATTERN.match(value):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    checker.error(f"{label} {_show(value)} is not a local time YYYY-MM-DDTHH:MM")
+    return None
+
+
+def _whole_number(
+    checker: _Checker, name: str, low: int, high: int, *, default: int | None = None
+) -> int | None:
+    value = checker.value.get(name)
+    if value is None:
+        if default is None:
+            checker.error(f"{name} is required")
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        checker.error(f"{name} {_show(value)} must be a whole number from {low} to {high}")
+        return None
+    return value
+
+
+def _sessions(checker: _Checker) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The sessions as naive local (start, end) pairs; sessions are named by their index
+    from 0, as participants' ``attends`` name them."""
+    value = checker.value.get("sessions")
+    if value is None:
+        checker.error("sessions is required")
+        return []
+    if not isinstance(value, list) or not value or not all(isinstance(s, dict) for s in value):
+        checker.error('sessions must be a list of at least one {"start": ..., "end": ...}')
+        return []
+    sessions = []
+    for index, item in enumerate(value):
+        where = f"sessions[{index}]"
+        unknown = sorted(set(item) - {"start", "end"})
+        if unknown:
+            checker.error(f"{where}: unknown field {_show(unknown[0])}")
+            continue
+        start = _local_time(checker, item.get("start"), f"{where}.start")
+        end = _local_time(checker, item.get("end"), f"{where}.end")
+        if start is None or end is None:
+            continue
+        if end <= start:
+            checker.error(f"{where} ends at {item['end']}, not after its start {item['start']}")
+            continue
+        sessions.append((index, start, end))
+    for (i, start, end), (j, other_start, other_end) in _overlaps(sessions):
+        checker.error(
+            f"sessions[{j}] ({other_start:%Y-%m-%dT%H:%M}-{other_end:%H:%M}) overlaps "
+            f"sessions[{i}] ({start:%Y-%m-%dT%H:%M}-{end:%H:%M})"
+        )
+    return [(start, end) for _, start, end in sessions]
+
+
+def _overlaps(sessions: list[tuple[int, dt.datetime, dt.datetime]]) -> Iterator[tuple[Any, Any]]:
+    ordered = sorted(sessions, key=lambda s: (s[1], s[0]))
+    for earlier, later in itertools.pairwise(ordered):
+        if later[1] < earlier[2]:
+            first, second = sorted((earlier, later))
+            yield first, second
+
+
+def _time_zone(checker: _Checker) -> str:
+    value = checker.value.get("time_zone")
+    if value is None:
+        checker.error("time_zone is required")
+        return ""
+    if not isinstance(value, str) or value not in _zones():
+        checker.error(f"time_zone {_show(value)} is not an IANA time zone such as Asia/Bangkok")
+        return ""
+    return value
+
+
+def _zones() -> set[str]:
+    import zoneinfo
+
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = zoneinfo.available_timezones()
+    return _ZONES
+
+
+_ZONES: set[str] | None = None
+
+
+def check_event(value: dict[str, Any]) -> tuple[EventRecord | None, list[str]]:
+    checker = _Checker("event", value)
+    checker.unknown_fields(EVENT_FIELDS)
+    ref = checker.ref()
+    name = checker.string(value, "name", required=True, max_length=200, line=True)
+    city = checker.string(value, "city", max_length=120, line=True)
+    country = value.get("country")
+    if country is not None and (not isinstance(country, str) or not COUNTRY_PATTERN.match(country)):
+        checker.error(f"country {_show(country)} is not an ISO 3166-1 alpha-2 code")
+    time_zone = _time_zone(checker)
+    sessions = _sessions(checker)
+    minutes = _whole_number(checker, "meeting_minutes", 10, 120)
+    tables = _whole_number(checker, "tables", 0, 1000, default=0)
+    online = value.get("online", False)
+    if not isinstance(online, bool):
+        checker.error(f"online {_show(online)} must be true or false")
+    closes = value.get("registration_closes")
+    closes_on = None
+    if closes is not None:
+        if isinstance(closes, str) and DATE_PATTERN.match(closes):
+            with contextlib.suppress(ValueError):
+                closes_on = dt.date.fromisoformat(closes)
+        if closes_on is None:
+            checker.error(f"registration_closes {_show(closes)} is not a date YYYY-MM-DD")
+    if checker.messages:
+        return None, checker.messages
+    record = EventRecord(
+        ref=ref,
+        name=name,
+        time_zone=time_zone,
+        sessions=sessions,
+        meeting_minutes=minutes or 0,
+        city=city,
+        country=country or "",
+        tables=tables or 0,
+        online=online,
+        registration_closes=closes_on,
+    )
+    return record, []
+
+
+def _mission_prefix(checker: _Checker, text: str) -> None:
+    checker.prefix = f"{text}: "
+
+
+def check_participant(value: dict[str, Any]) -> tuple[ParticipantRecord | None, list[str]]:
+    checker = _Checker("participant", value)
+    event, organization = value.get("event"), value.get("organization")
+    if isinstance(event, str) and isinstance(organization, str):
+        _mission_prefix(checker, f'participant "{organization}" of event "{event}"')
+    checker.unknown_fields(PARTICIPANT_FIELDS)
+    event = checker.ref("event")
+    organization = checker.ref("organization")
+    attends = value.get("attends")
+    if attends is not None and (
+        not isinstance(attends, list)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in attends)
+        or len(set(attends)) != len(attends)
+    ):
+        checker.error(f"attends {_show(attends)} must be a list of distinct session indexes")
+        attends = None
+    mode = checker.choice("mode", MODES, default="on-site")
+    cap = value.get("max_meetings")
+    if cap is not None:
+        cap = _whole_number(checker, "max_meetings", 1, 100)
+    if checker.messages:
+        return None, checker.messages
+    return ParticipantRecord(event, organization, attends, mode, cap), []
+
+
+def check_meeting_request(value: dict[str, Any]) -> tuple[MeetingRequestRecord | None, list[str]]:
+    checker = _Checker("meeting_request", value)
+    event, requester, requested = value.get("event"), value.get("from"), value.get("to")
+    if all(isinstance(v, str) for v in (event, requester, requested)):
+        _mission_prefix(
+            checker, f'meeting_request "{requester}" -> "{requested}" of event "{event}"'
+        )
+    checker.unknown_fields(MEETING_REQUEST_FIELDS)
+    event = checker.ref("event")
+    requester = checker.ref("from")
+    requested = checker.ref("to")
+    if requester and requester == requested:
+        checker.error("from and to must be different organizations")
+    status = checker.choice("status", REQUEST_STATUSES, default="requested")
+    priority = checker.choice("priority", PRIORITIES, default="normal")
+    message = checker.string(value, "message", max_length=2000)
+    if checker.messages:
+        return None, checker.messages
+    return MeetingRequestRecord(event, requester, requested, status, priority, message), []
+
+
+def check_record(
+    value: Any,
+) -> tuple[OrganizationRecord | NeedRecord | MissionRecord | None, list[str]]:
     """Dispatch on ``type``: the checked record, or the messages about it."""
     if not isinstance(value, dict):
         return None, [f"a record must be a JSON object, not {_show(value)}"]
@@ -439,8 +680,15 @@ def check_record(value: Any) -> tuple[OrganizationRecord | NeedRecord | None, li
         return check_organization(value)
     if record_type == "need":
         return check_need(value)
+    if record_type == "event":
+        return check_event(value)
+    if record_type == "participant":
+        return check_participant(value)
+    if record_type == "meeting_request":
+        return check_meeting_request(value)
     if record_type == "header":
         return None, ["header: only the first line may be a header"]
+    types = ", ".join(RECORD_TYPES)
     if record_type is None:
-        return None, ["type is required (organization or need)"]
-    return None, [f"type {_show(record_type)} is not one of organization, need"]
+        return None, [f"type is required ({types})"]
+    return None, [f"type {_show(record_type)} is not one of {types}"]
