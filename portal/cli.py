@@ -35,15 +35,20 @@ COMMANDS: dict[str, LazyCommand] = {
         "demo_command",
         "Load the demo organizations and needs and create demo logins (NOT for production).",
     ),
+    "events": LazyCommand(
+        "portal.missions.cli",
+        "events",
+        "Trade-mission events: list, show, schedule meetings, publish agendas.",
+    ),
     "export": LazyCommand(
         "portal.exchange.cli",
         "export_command",
-        "Export every organization and need to FILE in the exchange format.",
+        "Export every organization, need and event to FILE in the exchange format.",
     ),
     "import": LazyCommand(
         "portal.exchange.cli",
         "import_command",
-        "Import organizations and needs from FILE (smartcity-matchmaking/1 JSON Lines).",
+        "Import organizations, needs and events from FILE (smartcity-matchmaking/1 JSON Lines).",
     ),
     "index": LazyCommand(
         "portal.search.cli", "index", "Keep the Whoosh search index in step with the database."
