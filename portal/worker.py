@@ -26,12 +26,14 @@ from portal.extensions import db
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import (
+    VectorWork,
     attach_vectors,
+    compute_vectors,
+    feed_vector_queue,
     live_snapshot,
     pending_vectors,
     reconcile_vectors,
     sentence_encoder,
-    update_vectors,
 )
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
@@ -53,19 +55,25 @@ class _Started:
 def vectors_pass() -> int:
     """A slice of the vector queue (after feeding it from the index events), then back to
     mail; once the queue is empty, this machine's snapshot matrices are assembled from the
-    database, so that pages find them ready."""
-    encoder = sentence_encoder(prepare=True)
-    if encoder is None:
-        return 0
+    database, so that pages find them ready. The encoder is loaded only when there is work.
+    """
     if not _Started.reconciled:  # a new portal, a restored backup, needs closed meanwhile
         reconcile_vectors()
         _Started.reconciled = True
-    work = update_vectors(encoder.encode, max_records=VECTOR_ROWS_PER_PASS)
+    feed_vector_queue()
+    work = VectorWork()
+    if pending_vectors():
+        encoder = sentence_encoder(prepare=True)
+        if encoder is None:  # lexical ranking only: nothing to compute vectors with
+            return 0
+        work = compute_vectors(encoder.encode, max_records=VECTOR_ROWS_PER_PASS)
     if not pending_vectors():
         generation, snapshot = live_snapshot()
         attach_vectors(generation, snapshot)
     db.session.commit()
-    return work.claimed
+    # What changed: records queued again by events that are read until PostgreSQL's
+    # horizon passes them are checked, found current and not counted.
+    return work.embedded + work.removed
 
 
 def digests_pass() -> int:

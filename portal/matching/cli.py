@@ -81,6 +81,7 @@ def finish_vectors(show_progress: bool) -> str:
     generation, _ = live_snapshot()
     reconcile_vectors()
     feed_vector_queue()
+    done = 0
     with tqdm(
         total=pending_vectors(),
         unit="record",
@@ -88,13 +89,19 @@ def finish_vectors(show_progress: bool) -> str:
         disable=not show_progress,
         file=sys.stderr,
     ) as bar:
+
+        def progress(records: int) -> None:
+            nonlocal done
+            done += records
+            bar.update(records)
+
         try:
-            work = compute_vectors(encoder.encode, progress=bar.update, wait_for_others=True)
+            work = compute_vectors(encoder.encode, progress=progress, wait_for_others=True)
         except KeyboardInterrupt:
             db.session.rollback()
             bar.close()
             click.echo(
-                f"interrupted: the {bar.n} record(s) done so far are kept; "
+                f"interrupted: the {done} queued record(s) done so far are kept; "
                 "run `portal leads vectors` again to finish",
                 err=True,
             )

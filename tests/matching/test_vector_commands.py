@@ -1,0 +1,115 @@
+"""``portal leads vectors``, ``portal import`` and the worker's vectors pass, with the
+word-count encoder standing in for the model."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from exchange.exchange_factories import buyer, need, vendor, write_file
+from flask import Flask
+from matching.feedback_factories import build_market
+from matching.test_record_vectors import word_count_encode
+
+from portal import worker
+from portal.extensions import db
+from portal.matching import cli as leads_cli
+from portal.matching import store
+from portal.matching.models import LeadVector
+from portal.matching.store import compute_vectors, live_snapshot, pending_vectors, vectors_done
+from portal.organizations.models import Organization
+
+ENCODER = SimpleNamespace(encode=word_count_encode)
+
+
+def _stored() -> set[tuple[str, int]]:
+    return set(db.session.execute(sa.select(LeadVector.kind, LeadVector.record_id)))
+
+
+def _rebuild(runner) -> None:
+    result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+
+
+def test_leads_vectors_computes_what_is_missing_and_assembles_this_machines_cache(
+    app: Flask, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_market()
+    _rebuild(runner)
+    monkeypatch.setattr(leads_cli, "sentence_encoder", lambda prepare=False: ENCODER)
+    result = runner.invoke(args=["leads", "vectors", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    generation, snapshot = live_snapshot()
+    total = len(snapshot.vendors) + len(snapshot.needs)
+    assert f"sentence vectors: {total} of {total} records ready ({total} embedded now" in (
+        result.output
+    )
+    assert vectors_done(generation, "vendors") == len(snapshot.vendors)
+    assert pending_vectors() == 0
+    again = runner.invoke(args=["leads", "vectors", "--no-progress"])
+    assert "(0 embedded now" in again.output
+
+
+def test_ctrl_c_keeps_the_chunks_already_committed(
+    app: Flask, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_market()
+    _rebuild(runner)
+    calls = []
+
+    def interrupted_on_the_second_chunk(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return word_count_encode(texts)
+
+    encoder = SimpleNamespace(encode=interrupted_on_the_second_chunk)
+    monkeypatch.setattr(leads_cli, "sentence_encoder", lambda prepare=False: encoder)
+    monkeypatch.setattr(leads_cli, "compute_vectors", functools.partial(compute_vectors, chunk=2))
+    result = runner.invoke(args=["leads", "vectors", "--no-progress"])
+    assert result.exit_code == 130
+    assert "interrupted: the 2 queued record(s) done so far are kept" in result.output
+    assert _stored()  # the first chunk's
+    assert pending_vectors() > 0
+
+    monkeypatch.setattr(leads_cli, "sentence_encoder", lambda prepare=False: ENCODER)
+    result = runner.invoke(args=["leads", "vectors", "--no-progress"])  # resumes
+    assert result.exit_code == 0, result.output
+    assert pending_vectors() == 0
+    _, snapshot = live_snapshot()
+    assert len(_stored()) == len(snapshot.vendors) + len(snapshot.needs)
+
+
+def test_the_worker_pass_works_through_the_queue_and_assembles_the_cache(
+    app: Flask, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_market()
+    _rebuild(runner)
+    monkeypatch.setattr(worker, "sentence_encoder", lambda prepare=False: ENCODER)
+    monkeypatch.setattr(worker._Started, "reconciled", False)
+    assert worker.vectors_pass() > 0
+    generation, snapshot = live_snapshot()
+    assert pending_vectors() == 0
+    assert vectors_done(generation, "vendors") == len(snapshot.vendors)
+    assert vectors_done(generation, "needs") == len(snapshot.needs)
+    assert snapshot.vendors.pieces is not None  # this process's matrices too
+    assert worker.vectors_pass() == 0  # nothing left
+
+
+def test_an_import_leaves_its_records_vectors_stored(
+    app: Flask, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "sentence_encoder", lambda prepare=False: ENCODER)
+    path = write_file(
+        tmp_path / "small.jsonl", buyer("city"), vendor("acme"), need("n1", buyer="city")
+    )
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "stored the sentence vectors of 2 changed record(s) for leads" in result.output
+    acme = db.session.scalar(sa.select(Organization).where(Organization.ref == "acme"))
+    assert ("vendor", acme.id) in _stored()
+    assert pending_vectors() == 0
