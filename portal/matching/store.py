@@ -507,10 +507,73 @@ def remove_stale_vectors() -> int:
 
 def reconcile_vectors() -> tuple[int, int]:
     """Queue every candidate without vectors and delete the vectors of non-candidates, then
-    commit: (queued, removed). Run by ``portal leads vectors`` and when a worker starts."""
+    commit: (queued, removed). Run by ``portal leads vectors`` and when a worker starts.
+    Vectors an earlier version computed into this machine's live snapshot are taken into
+    the database first, so that an upgrade does not embed every record again."""
+    generation = IndexStore.from_app().current_generation()
+    if generation is not None:
+        seed_from_snapshot_files(generation)
     queued, removed = enqueue_missing_vectors(), remove_stale_vectors()
     db.session.commit()
     return queued, removed
+
+
+def seed_from_snapshot_files(generation: Path) -> int:
+    """Store the piece vectors an earlier version kept only in ``generation``'s snapshot
+    files (before the database was their store), for each row whose vectors were made from
+    the snapshot's pieces by the current recipe and that has none in the database yet; the
+    caller commits. Returns how many records were stored."""
+    meta = _snapshot_meta(generation)
+    if meta is None or meta.get("vector_recipe") != VECTOR_RECIPE:
+        return 0
+    seeded = 0
+    folder = generation / SNAPSHOT_FOLDER
+    for kind, name in SIDES.items():
+        try:
+            done = int((folder / f"{name}.vectors.done").read_text())  # the old marker
+        except (FileNotFoundError, ValueError):
+            continue  # none, or the new kind (assembled from the database)
+        keys = _load(folder / f"{name}.vectors.keys.npy")
+        prints = _load(_fingerprints_path(generation, name))
+        offsets = _load(_offsets_path(generation, name))
+        pieces = _load(_pieces_path(generation, name))
+        if keys is None or prints is None or offsets is None or pieces is None:
+            continue
+        with np.load(folder / f"{name}.rows.npz") as arrays:
+            ids = arrays["ids"]
+        done = min(done, len(ids))
+        rows = np.flatnonzero(np.asarray(keys[:done]) == np.asarray(prints[:done]))
+        have = set(_stored_sides(kind)[0].tolist())
+        now = utc_now()
+        batch: list[dict[str, Any]] = []
+        for row in rows.tolist():
+            if int(ids[row]) in have:
+                continue
+            batch.append(
+                {
+                    "kind": kind,
+                    "record_id": int(ids[row]),
+                    "fingerprint": _signed(int(prints[row])),
+                    "recipe": VECTOR_RECIPE,
+                    "vectors": np.asarray(pieces[offsets[row] : offsets[row + 1]]).tobytes(),
+                    "computed_at": now,
+                }
+            )
+            if len(batch) == _ROWS_PER_STATEMENT:
+                seeded += _insert_new(batch)
+                batch = []
+        seeded += _insert_new(batch)
+    return seeded
+
+
+def _insert_new(rows: list[dict[str, Any]]) -> int:
+    if not rows:
+        return 0
+    statement = _insert(LeadVector.__table__).on_conflict_do_nothing(
+        index_elements=["kind", "record_id"]
+    )
+    db.session.execute(statement, rows)
+    return len(rows)
 
 
 def _feed() -> LeadVectorFeed:

@@ -18,10 +18,12 @@ from portal.matching.store import (
     SNAPSHOT_FOLDER,
     assemble_vectors,
     compute_vectors,
+    embed_pieces,
     feed_vector_queue,
     live_snapshot,
     load_pieces,
     pooled_vectors,
+    reconcile_vectors,
     vectors_done,
 )
 
@@ -126,5 +128,31 @@ def test_a_cache_of_another_recipe_is_never_used(app: Flask, runner) -> None:
     assert load_pieces(generation, "vendors", len(snapshot.vendors)) is None
     encoder = CountingEncoder()
     assert compute_all(encoder)[1].complete  # assembled again from the database
+    assert encoder.texts == []
+    _assert_vectors_match_the_database()
+
+
+def test_vectors_an_earlier_version_kept_in_snapshot_files_are_taken_into_the_database(
+    app: Flask, runner
+) -> None:
+    """An upgrade from the files-only store: the live snapshot's vectors are stored in the
+    database once, not embedded again."""
+    build_market()
+    _rebuild(runner)
+    generation, snapshot = live_snapshot()
+    folder = generation / SNAPSHOT_FOLDER
+    for name, side, profiles in (
+        ("vendors", snapshot.vendors, vendor_profiles),
+        ("needs", snapshot.needs, need_profiles),
+    ):
+        ids = [int(i) for i in side.ids]
+        found = profiles(ids)
+        embedded = embed_pieces(word_count_encode, [found[i].pieces for i in ids])
+        np.save(folder / f"{name}.pieces.npy", embedded.vectors.astype(np.float16))
+        np.save(folder / f"{name}.vectors.keys.npy", np.load(folder / f"{name}.fingerprints.npy"))
+        (folder / f"{name}.vectors.done").write_text(str(len(ids)))  # the old marker
+    assert reconcile_vectors() == (0, 0)  # seeded, so nothing to queue
+    encoder = CountingEncoder()
+    assert compute_all(encoder)[1].complete
     assert encoder.texts == []
     _assert_vectors_match_the_database()
