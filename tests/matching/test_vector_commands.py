@@ -16,6 +16,7 @@ from matching.feedback_factories import build_market
 from matching.test_record_vectors import word_count_encode
 
 from portal import worker
+from portal.exchange import cli as exchange_cli
 from portal.extensions import db
 from portal.matching import cli as leads_cli
 from portal.matching import store
@@ -112,4 +113,21 @@ def test_an_import_leaves_its_records_vectors_stored(
     assert "stored the sentence vectors of 2 changed record(s) for leads" in result.output
     acme = db.session.scalar(sa.select(Organization).where(Organization.ref == "acme"))
     assert ("vendor", acme.id) in _stored()
+    assert pending_vectors() == 0
+
+
+def test_a_large_import_leaves_its_records_queued_for_the_workers(
+    app: Flask, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "sentence_encoder", lambda prepare=False: ENCODER)
+    monkeypatch.setattr(exchange_cli, "PROGRESS_THRESHOLD", 2)  # "large": indexed by a rebuild
+    path = write_file(
+        tmp_path / "large.jsonl", buyer("city"), vendor("acme"), need("n1", buyer="city")
+    )
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "queued for sentence vectors" in result.output
+    assert _stored() == set() and pending_vectors() >= 2
+    monkeypatch.setattr(worker, "sentence_encoder", lambda prepare=False: ENCODER)
+    assert worker.vectors_pass() == 2  # a worker, here or on another machine, does them
     assert pending_vectors() == 0
