@@ -507,10 +507,11 @@ def _matrix(model: _Model) -> object:
     return csr_array((data, (model.rows, model.cols)), shape=shape)
 
 
-def _weights(problem: Problem, model: _Model) -> np.ndarray:
-    """A must-meet is worth more than all normal meetings together: must-meets first."""
+def _weights(problem: Problem, model: _Model, must_first: bool = True) -> np.ndarray:
+    """A must-meet is worth more than all normal meetings together: must-meets first
+    (unless ``must_first`` is off: then every meeting counts one)."""
     normal = sum(1 for r in problem.requests if not r.must)
-    must_weight = normal + 1
+    must_weight = normal + 1 if must_first else 1
     return np.array([must_weight if r.must else 1 for r, _ in model.columns], dtype=float)
 
 
@@ -553,11 +554,11 @@ def lp_bound(problem: Problem, must_at_least: int | None = None) -> float:
 
 
 def _solve_highs(
-    problem: Problem, model: _Model, time_limit: float
+    problem: Problem, model: _Model, time_limit: float, must_first: bool = True
 ) -> tuple[list[int] | None, str]:
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    weights = _weights(problem, model)
+    weights = _weights(problem, model, must_first)
     constraints = []
     if model.upper:
         constraints.append(LinearConstraint(_matrix(model), -np.inf, np.array(model.upper)))
@@ -575,7 +576,12 @@ def _solve_highs(
 
 
 def _solve_cp_sat(
-    problem: Problem, model: _Model, time_limit: float, hint: set[int], workers: int = 2
+    problem: Problem,
+    model: _Model,
+    time_limit: float,
+    hint: set[int],
+    must_first: bool = True,
+    workers: int = 2,
 ) -> tuple[list[int] | None, str]:
     """The same programme with OR-Tools CP-SAT, the greedy as a hint (for comparison:
     ``ortools`` is not a dependency of the portal)."""
@@ -591,7 +597,7 @@ def _solve_cp_sat(
             cp.add_at_most_one(x[j] for j in members[row])
         else:
             cp.add(sum(x[j] for j in members[row]) <= int(bound))
-    weights = _weights(problem, model)
+    weights = _weights(problem, model, must_first)
     cp.maximize(sum(int(w) * v for w, v in zip(weights, x, strict=True)))
     for j, var in enumerate(x):
         cp.add_hint(var, j in hint)
@@ -793,11 +799,14 @@ def schedule(
     time_limit: float = DEFAULT_TIME_LIMIT,
     solver: str = "highs",
     spread: bool = True,
+    must_first: bool = True,
 ) -> Schedule:
     """Place ``problem``'s accepted requests; ``problem.fixed`` meetings stay where they are.
 
     ``solver``: ``"highs"`` (the default), ``"cp-sat"`` (needs ``ortools``) or ``"greedy"``
     (no solver). ``time_limit`` bounds the solver; the spreading gets a tenth more.
+    ``must_first`` off: the solver maximises meetings alone (for measuring what placing
+    must-meets first costs; the portal always places them first).
     """
     started = time.monotonic()
     stats = Stats()
@@ -824,9 +833,9 @@ def schedule(
                 and problem.slots[board.slot_of[request.key]].session == session
             }
             if solver == "cp-sat":
-                chosen, status = _solve_cp_sat(problem, model, time_limit, hint)
+                chosen, status = _solve_cp_sat(problem, model, time_limit, hint, must_first)
             elif solver == "highs":
-                chosen, status = _solve_highs(problem, model, time_limit)
+                chosen, status = _solve_highs(problem, model, time_limit, must_first)
             else:
                 raise ValueError(f"unknown solver {solver!r}")
             stats.solver_seconds = time.monotonic() - solver_started
@@ -835,7 +844,7 @@ def schedule(
                 stats.solver_meetings = len(kept) + len(chosen)
                 _assign_slots(solved, [model.columns[j] for j in chosen])
                 _first_fit(solved, order, common)
-                if _value(solved) > _value(board):
+                if _value(solved, must_first) > _value(board, must_first):
                     board = solved
 
     if spread:
@@ -853,10 +862,10 @@ def schedule(
     return Schedule(placements, unplaced, stats)
 
 
-def _value(board: _Board) -> tuple[int, int]:
+def _value(board: _Board, must_first: bool = True) -> tuple[int, int]:
     """Must-meets first, then meetings."""
     must = sum(1 for key in board.slot_of if board.requests[key].must)
-    return must, len(board.slot_of)
+    return (must, len(board.slot_of)) if must_first else (len(board.slot_of), must)
 
 
 __all__ = [

@@ -147,3 +147,19 @@ def test_must_meets_come_first() -> None:
     result = schedule(problem, time_limit=5)
     assert [p.request for p in result.placements] == [2]
     assert result.unplaced[0].reason == "city is fully booked in the sessions both attend"
+
+
+def test_a_day_is_spread_over_the_sessions_attended() -> None:
+    # Four slots a session; city meets four vendors: two in each session, not four in a row.
+    sessions = [
+        (DAY.replace(hour=9), DAY.replace(hour=10, minute=20)),
+        (DAY.replace(hour=14), DAY.replace(hour=15, minute=20)),
+    ]
+    slots = make_slots(sessions, 20, "Asia/Bangkok")
+    vendors = [f"v{i}" for i in range(4)]
+    attendees = {key: Attendee(key, frozenset({0, 1})) for key in ["city", *vendors]}
+    requests = [Request(i, vendor, "city") for i, vendor in enumerate(vendors)]
+    result = schedule(Problem(slots, 4, False, attendees, requests), time_limit=5)
+    assert len(result.placements) == 4
+    per_session = [sum(1 for p in result.placements if slots[p.slot].session == s) for s in (0, 1)]
+    assert per_session == [2, 2]
