@@ -510,7 +510,10 @@ def reconcile_vectors() -> tuple[int, int]:
     commit: (queued, removed). Run by ``portal leads vectors`` and when a worker starts.
     Vectors an earlier version computed into this machine's live snapshot are taken into
     the database first, so that an upgrade does not embed every record again."""
-    generation = IndexStore.from_app().current_generation()
+    try:
+        generation = IndexStore.from_app().current_generation()
+    except OSError:  # no readable index folder here: nothing to take over, vectors go on
+        generation = None
     if generation is not None:
         seed_from_snapshot_files(generation)
     queued, removed = enqueue_missing_vectors(), remove_stale_vectors()
