@@ -758,12 +758,17 @@ def _spread(
 # --- reasons ------------------------------------------------------------------------------
 
 
-def _reason(problem: Problem, board: _Board, request: Request, common: list[int]) -> str:
+def _reason(
+    problem: Problem,
+    board: _Board,
+    request: Request,
+    common: list[int],
+    first_of_pair: dict[frozenset[str], Hashable],
+) -> str:
     """Why ``request`` is not placed on the final board, in words a person reads."""
     a, b = problem.attendees[request.a], problem.attendees[request.b]
     online = a.online or b.online
-    first = next(r for r in problem.requests if {r.a, r.b} == {a.key, b.key})
-    if first.key != request.key:
+    if first_of_pair[frozenset((a.key, b.key))] != request.key:
         return f"{a.key} and {b.key} have another request between them; a pair meets once"
     if online and not problem.online_allowed:
         who = a.key if a.online else b.key
@@ -853,8 +858,11 @@ def schedule(
         _first_fit(board, order, common)
 
     placements = kept_list + _new_placements(board, kept)
+    first_of_pair: dict[frozenset[str], Hashable] = {}
+    for r in problem.requests:
+        first_of_pair.setdefault(frozenset((r.a, r.b)), r.key)
     unplaced = [
-        Unplaced(r.key, r.a, r.b, _reason(problem, board, r, common[r.key]))
+        Unplaced(r.key, r.a, r.b, _reason(problem, board, r, common[r.key], first_of_pair))
         for r in problem.requests
         if r.key not in board.slot_of
     ]
