@@ -184,14 +184,14 @@ class Violation:
 def violations(problem: Problem, placements: Iterable[Placement]) -> list[Violation]:
     """Every broken rule of ``placements`` (the whole schedule, kept meetings included)."""
     found: list[Violation] = []
-    requests = problem.request_map()
+    accepted = problem.request_map()
     seen_requests: set[Hashable] = set()
     seen_pairs: set[frozenset[str]] = set()
     busy: dict[tuple[str, int], Hashable] = {}
     tables_taken: dict[tuple[int, int], Hashable] = {}
     counts: dict[str, int] = defaultdict(int)
     for placement in placements:
-        request = requests.get(placement.request)
+        request = accepted.get(placement.request)
         if request is None:
             found.append(Violation(Rule.ACCEPTED, f"request {placement.request!r} is not accepted"))
             continue
@@ -341,9 +341,9 @@ def _start_board(problem: Problem) -> tuple[_Board, list[Placement]]:
     """A board holding the kept meetings (those that still break no rule)."""
     board = _Board(problem)
     kept = []
-    requests = board.requests
+    accepted = board.requests
     for placement in problem.fixed:
-        request = requests.get(placement.request)
+        request = accepted.get(placement.request)
         if request is None or request.key in board.slot_of:
             continue
         if violations(problem, [*kept, placement]):

@@ -57,13 +57,13 @@ def summaries() -> list[EventSummary]:
             sa.select(Participant.event_id, sa.func.count()).group_by(Participant.event_id)
         ).all()
     )
-    requests: dict[int, Counter[str]] = {}
+    by_status: dict[int, Counter[str]] = {}
     for event_id, status, count in db.session.execute(
         sa.select(MeetingRequest.event_id, MeetingRequest.status, sa.func.count()).group_by(
             MeetingRequest.event_id, MeetingRequest.status
         )
     ):
-        requests.setdefault(event_id, Counter())[status] = count
+        by_status.setdefault(event_id, Counter())[status] = count
     meetings: dict[int, tuple[int, int]] = {
         event_id: (total, int(published or 0))
         for event_id, total, published in db.session.execute(
@@ -79,7 +79,7 @@ def summaries() -> list[EventSummary]:
         EventSummary(
             event,
             participants.get(event.id, 0),
-            requests.get(event.id, Counter()),
+            by_status.get(event.id, Counter()),
             *meetings.get(event.id, (0, 0)),
         )
         for event in events
