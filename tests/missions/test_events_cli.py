@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
-from mission_factories import small_event
+from mission_factories import request, small_event, write_file
 
 from portal.exchange.importer import import_file
 from portal.extensions import db
@@ -86,3 +86,20 @@ def test_show_names_the_rule_a_hand_edit_broke(app: Flask, runner: Any, tmp_path
     db.session.flush()
     shown = runner.invoke(args=["events", "show", "ev-1"]).output
     assert "breaks a rule: there is no table 9 (a meeting takes one of the event's tables)" in shown
+
+
+def test_a_new_request_after_publishing_fills_a_free_slot(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
+    import_file(small_event(tmp_path / "event.jsonl"))
+    first = scheduled(runner)
+    runner.invoke(args=["events", "publish", "ev-1"])
+    import_file(write_file(tmp_path / "yes.jsonl", request("port", "city", status="accepted")))
+    again = scheduled(runner, "--time-limit", "5")
+    assert len(again["meetings"]) == len(first["meetings"]) + 1
+    for meeting in first["meetings"]:
+        assert meeting in again["meetings"]
+    new = [m for m in again["meetings"] if (m["a"], m["b"]) == ("port", "city")]
+    assert len(new) == 1
+    event = db.session.scalar(sa.select(MissionEvent))
+    assert stored_violations(event) == []
