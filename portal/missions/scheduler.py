@@ -16,10 +16,13 @@ How a schedule is made (``schedule``):
 1. Meetings kept from before (published ones, unless a full re-plan is asked) are fixed.
 2. A first-fit greedy places must-meets first, the requests with the fewest possible
    slots next, so there is always an answer.
-3. A mixed-integer programme over "request r in slot s" (HiGHS through
+3. A mixed-integer programme over "request r in session k" (HiGHS through
    ``scipy.optimize.milp``, under a time limit) maximises must-meets first, then meetings;
-   its answer replaces the greedy's only when it is better. Tables are interchangeable,
-   so the programme only counts them per slot; numbers are given afterwards.
+   slots within each session are then given by edge colouring (``_assign_slots``), and
+   the result replaces the greedy's only when it is better. Tables are interchangeable,
+   so only their number per slot counts; numbers are given at the end. OR-Tools CP-SAT
+   can solve the same programme (``solver="cp-sat"``) for comparison; docs/benchmarks.md
+   says why HiGHS is the one used.
 4. A local search moves meetings between free slots to spread each participant's day (no
    long runs, every attended session used), never changing which meetings are placed.
 5. A last first-fit pass fills any slot that became usable, and every request left out
