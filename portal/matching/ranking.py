@@ -151,6 +151,36 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def rows(self, keep: np.ndarray) -> Candidates:
+        """Only the rows where ``keep`` is true, on the same scale. Piece vectors are not
+        carried: whoever keeps them sets them again (``portal.matching.live``)."""
+        index = np.flatnonzero(keep)
+        bm25 = self.bm25
+        return Candidates(
+            ids=self.ids[index],
+            bm25=Bm25(bm25.vocabulary, bm25.idf, bm25.weights[index].tocsc(), bm25.average_length),
+            concepts=self.concepts[index],
+            concept_idf=self.concept_idf,
+            sector_bits=self.sector_bits[index],
+            market_bits=self.market_bits[index],
+            closes=self.closes[index],
+        )
+
+    def stacked(self, other: Candidates) -> Candidates:
+        """These rows, then ``other``'s: both analysed on the same base (its vocabulary,
+        idf and average length), as the changes since a snapshot are."""
+        bm25 = self.bm25
+        weights = sp.vstack([bm25.weights, other.bm25.weights], format="csc")
+        return Candidates(
+            ids=np.concatenate([self.ids, other.ids]),
+            bm25=Bm25(bm25.vocabulary, bm25.idf, weights, bm25.average_length),
+            concepts=sp.vstack([self.concepts, other.concepts], format="csr"),
+            concept_idf=self.concept_idf,
+            sector_bits=np.concatenate([self.sector_bits, other.sector_bits]),
+            market_bits=np.concatenate([self.market_bits, other.market_bits]),
+            closes=np.concatenate([self.closes, other.closes]),
+        )
+
     def save(self, folder: Path, name: str) -> None:
         self.bm25.save(folder, name)
         np.savez(

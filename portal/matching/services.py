@@ -7,16 +7,16 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 import numpy as np
 
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
+from portal.matching.live import LiveModel
 from portal.matching.pieces import (
     CONSENSUS_LEADS,
     Consensus,
-    PieceVectors,
     best_answer,
     centred,
     unit_rows,
@@ -42,15 +42,12 @@ from portal.matching.reasons import Answer, lead_reasons
 from portal.matching.store import (
     Snapshot,
     attach_vectors,
-    candidate_set,
-    changes_since,
-    embed_pieces,
     events_version,
     live_snapshot,
     need_candidates,
     process_cache,
-    sentence_encoder,
     stored_pieces,
+    vectors_version,
     vendor_candidates,
 )
 from portal.matching.text import terms
@@ -102,26 +99,16 @@ class LeadsModel:
         vendors: CandidateSet,
         needs: CandidateSet,
         thes: Thesaurus,
-        encoder: Any = None,
     ) -> None:
         self.vendors = vendors
         self.needs = needs
         self.thesaurus = thes
-        # The encoder, or a function that makes it: making one costs a process a few
-        # tenths of a second, and most queries reuse a stored vector instead.
-        self._encoder = encoder
 
     def word_weight(self, term: str) -> float:
         """A stemmed word's idf over the vendors (0 if no vendor uses it)."""
         bm25 = self.vendors.snapshot.bm25
         column = bm25.vocabulary.get(term)
         return float(bm25.idf[column]) if column is not None else 0.0
-
-    @property
-    def encoder(self) -> Any:
-        if callable(self._encoder) and not hasattr(self._encoder, "encode"):
-            self._encoder = self._encoder()
-        return self._encoder
 
     @classmethod
     def from_profiles(
@@ -135,48 +122,41 @@ class LeadsModel:
         )
 
     @classmethod
-    def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus, encoder: Any = None) -> LeadsModel:
-        """``encoder`` may be a function that makes one, called only if needed."""
-        changes = changes_since(snapshot, thes)
-        # Changed records' vectors: those the workers stored in the database, and only
-        # what is still missing embedded here (when an encoder can be had).
-        for kind, side, changed, profiles in (
-            ("vendor", snapshot.vendors, changes.vendors, changes.vendor_profiles),
-            ("need", snapshot.needs, changes.needs, changes.need_profiles),
-        ):
-            if side.pieces is None or changed is None:
-                continue
-            ordered = [profiles[int(i)] for i in changed.ids]
-            found = stored_pieces(kind, ordered)
-            missing = [p for p in ordered if p.id not in found]
-            if missing and callable(encoder) and not hasattr(encoder, "encode"):
-                encoder = encoder()
-            if missing and encoder is not None:
-                embedded = embed_pieces(encoder.encode, [p.pieces for p in missing])
-                found.update((p.id, embedded.of(row)) for row, p in enumerate(missing))
-            if len(found) == len(ordered):
-                changed.pieces = PieceVectors.of_records([found[p.id] for p in ordered])
-        return cls(
-            candidate_set(snapshot.vendors, changes.vendors, changes.vendor_ids),
-            candidate_set(snapshot.needs, changes.needs, changes.need_ids),
-            thes,
-            encoder,
-        )
+    def from_live(cls, live: LiveModel, thes: Thesaurus) -> LeadsModel:
+        """Both sides of a process's live matrices (``portal.matching.live``)."""
+        return cls(live.vendors.candidate_set(), live.needs.candidate_set(), thes)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus) -> LeadsModel:
+        """The snapshot and every change since it, read afresh (tests and commands; pages
+        go through ``current_model``, which follows the changes in place)."""
+        live = LiveModel.of(snapshot)
+        live.follow(thes)
+        live.read_vectors()
+        return cls.from_live(live, thes)
 
     def _pieces(
-        self, side: CandidateSet, pieces: list[str], own_side: CandidateSet, record_id: int
+        self,
+        side: CandidateSet,
+        own_side: CandidateSet,
+        kind: str,
+        profile: VendorProfile | NeedProfile,
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The query's piece vectors centred on its own side's mean, and their pooled
-        vector, if both sides have vectors: the record's stored ones when the model holds
-        them, else computed now."""
+        vector, if both sides have vectors: the ones the model holds, else the ones stored
+        for the record's current text (a record that is not a candidate, such as a
+        draft). Never computed here: without them the query ranks on the lexical model,
+        as it does while a changed record waits for the workers (its piece is neutral)."""
         if not side.has_pieces or not own_side.has_pieces:
             return None, None
-        found = own_side.pieces_of(record_id)
+        found = own_side.pieces_of(profile.id)
         if found is None:
-            if self.encoder is None:
+            found = stored_pieces(kind, [profile]).get(profile.id)
+            if found is None:
                 return None, None
-            found = embed_pieces(self.encoder.encode, [pieces]).vectors
         mine = centred(found, own_side.mean)
+        if not mine.any():  # waiting for its vectors: nothing to compare
+            return None, None
         return mine, unit_rows(mine.sum(axis=0))
 
     def query_for_need(self, need: NeedProfile) -> Query:
@@ -186,7 +166,7 @@ class LeadsModel:
             bits(need.sectors, SECTOR_BITS),
             COUNTRY_BITS.get(need.country, 0),
             True,
-            *self._pieces(self.vendors, need.pieces, self.needs, need.id),
+            *self._pieces(self.vendors, self.needs, "need", need),
         )
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
@@ -196,7 +176,7 @@ class LeadsModel:
             bits(vendor.sectors, SECTOR_BITS),
             bits(vendor.markets, COUNTRY_BITS),
             False,
-            *self._pieces(self.needs, vendor.pieces, self.vendors, vendor.id),
+            *self._pieces(self.needs, self.vendors, "vendor", vendor),
         )
 
     def answer(
@@ -305,7 +285,7 @@ class LeadsModel:
         query = self.query_for_vendor(vendor)
 
         def make(need: NeedProfile, value: float, probability: float) -> Lead:
-            need_pieces, _ = self._pieces(self.vendors, need.pieces, self.needs, need.id)
+            need_pieces, _ = self._pieces(self.vendors, self.needs, "need", need)
             answer = self.answer(need_pieces, need, vendor.id)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
@@ -317,14 +297,29 @@ class LeadsModel:
 
 
 def current_model() -> LeadsModel:
-    """The live snapshot plus whatever changed since it, cached until the next change."""
+    """The live snapshot plus whatever changed since it, kept up to date in place: a new
+    event costs the records it names, stored vectors are read when they arrive, and while
+    nothing changed a request pays two indexed ``max()`` queries."""
     generation, snapshot = live_snapshot()
-    key = (events_version(), *attach_vectors(generation, snapshot))
+    attached = attach_vectors(generation, snapshot)
+    key = (events_version(), vectors_version(), attached)
     cached = process_cache.models.get(generation)
     if cached is not None and cached[0] == key:
-        return cached[1]  # type: ignore[return-value]
-    model = LeadsModel.from_snapshot(snapshot, thesaurus(), sentence_encoder)
-    process_cache.models[generation] = (key, model)
+        return cached[1]  # type: ignore[no-any-return]
+    thes = thesaurus()
+    if cached is None:
+        live = LiveModel.of(snapshot)
+        live.follow(thes)
+        live.read_vectors()
+    else:
+        live = cached[2]
+        followed = live.follow(thes)
+        if cached[0][2] != attached:
+            live.vectors_attached()
+        elif followed or cached[0][1] != key[1]:
+            live.read_vectors()
+    model = LeadsModel.from_live(live, thes)
+    process_cache.models[generation] = (key, model, live)
     return model
 
 

@@ -42,7 +42,7 @@ from portal.matching.profiles import (
     vendor_profiles,
     verified_vendors,
 )
-from portal.matching.ranking import NEVER, CandidateRow, Candidates, CandidateSet
+from portal.matching.ranking import NEVER, CandidateRow, Candidates
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 from portal.outbox import Position, events_since, latest_event_id
@@ -172,45 +172,11 @@ def load_snapshot(generation: Path) -> Snapshot | None:
     )
 
 
-@dataclass
-class Changes:
-    """What changed since the snapshot, analysed: new rows, and ids to mask."""
-
-    vendors: Candidates | None
-    vendor_ids: set[int]
-    vendor_profiles: dict[int, VendorProfile]
-    needs: Candidates | None
-    need_ids: set[int]
-    need_profiles: dict[int, NeedProfile]
-
-
-def changes_since(snapshot: Snapshot, thes: Thesaurus) -> Changes:
-    vendor_ids, need_ids = changed_records(snapshot.state)
-    vendors = vendor_profiles(sorted(vendor_ids))
-    needs = need_profiles(sorted(need_ids))
-    changed_vendors = [vendors[i] for i in sorted(vendors)]
-    changed_needs = [needs[i] for i in sorted(needs)]
-    return Changes(
-        vendor_candidates(changed_vendors, thes, snapshot.vendors) if changed_vendors else None,
-        vendor_ids,
-        vendors,
-        need_candidates(changed_needs, thes, snapshot.needs) if changed_needs else None,
-        need_ids,
-        needs,
-    )
-
-
-def candidate_set(
-    snapshot: Candidates, changes: Candidates | None, changed: Iterable[int]
-) -> CandidateSet:
-    alive = ~np.isin(snapshot.ids, np.fromiter(changed, dtype=np.int64))
-    return CandidateSet(snapshot, changes, alive)
-
-
 class _Cache(threading.local):
     def __init__(self) -> None:
         self.snapshots: dict[Path, Snapshot] = {}
-        self.models: dict[Path, tuple[tuple[int, bool, bool], object]] = {}
+        # the model, the key it was made for, and the live matrices it was made from
+        self.models: dict[Path, tuple[Any, Any, Any]] = {}
         self.encoders: dict[Path, Any] = {}
         # what the vectors looked like when this process last checked a generation's
         # (vectors_version, events_version): checked again only once that changes
@@ -599,10 +565,10 @@ def changed_records(state: Position) -> tuple[set[int], set[int]]:
     """The vendor and need ids that index events since ``state`` name (a buyer's event
     names its needs: its verification decides whether they are candidates)."""
     events, _ = events_since(state)
-    return _records_named(events)
+    return records_named(events)
 
 
-def _records_named(events: Sequence[tuple[int, str, int]]) -> tuple[set[int], set[int]]:
+def records_named(events: Sequence[tuple[int, str, int]]) -> tuple[set[int], set[int]]:
     vendor_ids = {record for _, kind, record in events if kind == "vendor"}
     need_ids = {record for _, kind, record in events if kind == "need"}
     buyer_ids = sorted({record for _, kind, record in events if kind == "buyer"})
@@ -626,7 +592,7 @@ def feed_vector_queue() -> int:
         queued += enqueue_missing_vectors()
         feed.recipe = VECTOR_RECIPE
     events, after = events_since(Position(feed.last_event, feed.horizon))
-    vendor_ids, need_ids = _records_named(events)
+    vendor_ids, need_ids = records_named(events)
     queued += enqueue_vector_work(
         [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
     )

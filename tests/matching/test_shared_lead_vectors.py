@@ -60,7 +60,7 @@ def test_an_edited_vendors_vectors_are_stored_once_and_read_without_an_encoder(
     assert db.session.get(LeadVector, ("vendor", vendor_id)).fingerprint != old_print
 
     # A process that meets the change reads the stored vectors: no encoder at all.
-    model = LeadsModel.from_snapshot(snapshot, thesaurus(), encoder=None)
+    model = LeadsModel.from_snapshot(snapshot, thesaurus())
     assert model.vendors.changes is not None and model.vendors.has_pieces
     np.testing.assert_allclose(model.vendors.pieces_of(vendor_id), expected, atol=2e-3)
 
@@ -77,9 +77,16 @@ def test_vectors_of_an_older_text_are_never_used(app: Flask, runner) -> None:
 
     profile = vendor_profiles([vendor_id])[vendor_id]
     assert stored_pieces("vendor", [profile]) == {}  # stored for the text before
-    # without an encoder, the vendors' ranking stays lexical rather than use stale vectors
-    model = LeadsModel.from_snapshot(snapshot, thesaurus(), encoder=None)
-    assert model.vendors.snapshot.pieces is not None and not model.vendors.has_pieces
+    # Until the workers store vectors of its current text, the vendor gets one neutral
+    # piece (its semantic signals are 0): never the older text's vectors, and the other
+    # vendors keep theirs, so the side's ranking does not turn lexical.
+    model = LeadsModel.from_snapshot(snapshot, thesaurus())
+    assert model.vendors.has_pieces
+    neutral = model.vendors.pieces_of(vendor_id)
+    assert neutral is not None and len(neutral) == 1
+    np.testing.assert_allclose(neutral[0], model.vendors.mean, atol=1e-6)
+    others = [int(i) for i in snapshot.vendors.ids if int(i) != vendor_id]
+    assert all(len(model.vendors.pieces_of(i)) > 1 for i in others)
     assert update_vectors(word_count_encode).records == [("vendor", vendor_id)]  # replaced
     assert vendor_id in stored_pieces("vendor", [profile])
     rows = db.session.query(LeadVector).filter_by(kind="vendor", record_id=vendor_id).count()
