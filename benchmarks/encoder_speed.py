@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import cpu_model_and_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
@@ -62,19 +63,6 @@ SHIM = (
     "import sys; import portal.matching.encoder as e; e.PIECE_TOKENS = int(sys.argv.pop(1)); "
     "from portal.cli import main; sys.exit(main())"
 )
-
-
-def cpu_description() -> tuple[str, list[str]]:
-    model, flags = platform.processor() or "unknown", []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("unknown", "x86_64", ""):
-                model = line.partition(":")[2].strip()
-            elif line.startswith("flags") and not flags:
-                flags = line.partition(":")[2].split()
-    except OSError:
-        pass
-    return model, flags
 
 
 def variant_env(variant: str, base: dict[str, str]) -> dict[str, str]:
@@ -171,7 +159,7 @@ def main() -> int:
     import openvino as ov
 
     variants = args.variants.split(",")
-    model, flags = cpu_description()
+    model, flags = cpu_model_and_flags()
     print(f"CPU: {model}, {os.cpu_count()} logical cores")
     print("key flags:", " ".join(f for f in KEY_FLAGS if f in flags) or "none")
     print("all flags:", " ".join(flags))

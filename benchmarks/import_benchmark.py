@@ -27,21 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from machine import make_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def make_corpus(tool: str, vendors: int, needs: int, folder: Path) -> Path:
-    path = folder / f"corpus-{vendors}-{needs}.jsonl"
-    with open(path, "wb") as handle:
-        subprocess.run(  # noqa: S603 - runs the corpus tool the user named
-            [sys.executable, tool, "--vendors", str(vendors), "--needs", str(needs), "--seed", "1"],
-            stdout=handle,
-            check=True,
-        )
-    return path
 
 
 def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str, str]:

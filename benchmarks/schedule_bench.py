@@ -35,6 +35,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model_and_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 # The portal command beside this interpreter, else the project's (an interpreter with extra
 # solvers installed may run this script).
@@ -65,15 +67,7 @@ CORPUS_B = ["--vendors", "2000", "--needs", "200", "--buyers", "300", "--seed", 
 
 
 def cpu_description() -> str:
-    model, flags = platform.processor() or "unknown", []
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and model in ("unknown", "x86_64", ""):
-                model = line.partition(":")[2].strip()
-            elif line.startswith("flags") and not flags:
-                flags = line.partition(":")[2].split()
-    except OSError:
-        pass
+    model, flags = cpu_model_and_flags()
     shown = [f for f in ("avx2", "avx512f", "fma", "bmi2") if f in flags]
     return f"{model}, {os.cpu_count()} logical CPUs, flags: {' '.join(shown) or '-'}"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
+from machine import cpu_model_and_flags, make_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
@@ -39,24 +39,8 @@ FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16"
 
 def cpu() -> tuple[str, list[str], int]:
     """The CPU's model, the matrix-relevant flags it has, and how many CPUs we may use."""
-    model, flags = platform.processor() or "unknown", set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-        elif line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
+    model, flags = cpu_model_and_flags()
     return model, [flag for flag in FLAGS if flag in flags], len(os.sched_getaffinity(0))
-
-
-def make_corpus(tool: str, vendors: int, needs: int, folder: Path) -> Path:
-    path = folder / f"corpus-{vendors}-{needs}.jsonl"
-    with open(path, "wb") as handle:
-        subprocess.run(  # noqa: S603 - runs the corpus tool the user named
-            [sys.executable, tool, "--vendors", str(vendors), "--needs", str(needs), "--seed", "1"],
-            stdout=handle,
-            check=True,
-        )
-    return path
 
 
 def worker(chunk: int) -> None:
