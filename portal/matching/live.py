@@ -19,7 +19,7 @@ records read theirs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -43,7 +43,7 @@ P = TypeVar("P", VendorProfile, NeedProfile)
 @dataclass
 class LiveSide(Generic[P]):
     """One side: the snapshot's rows, and the records changed since, as analysed rows
-    (``changes``, in ``order``) with their piece vectors."""
+    (``changes``) with their piece vectors."""
 
     kind: str  # "vendor" or "need"
     snapshot: Candidates
@@ -97,11 +97,15 @@ class LiveSide(Generic[P]):
             alive = ~np.isin(self.snapshot.ids, np.fromiter(self.changed, dtype=np.int64))
             changes = self.changes
             if changes is not None:
-                # a new object each time: CandidateSet.prepare derives its semantic rows
-                changes = changes.rows(np.ones(len(changes), dtype=bool))
-                changes.pieces = self._pieces(changes.ids)
+                # the same matrices with this moment's pieces; CandidateSet.prepare derives
+                # the semantic rows from them
+                changes = replace(changes, pieces=self._pieces(changes.ids), semantic=None)
             self._candidate_set = CandidateSet(self.snapshot, changes, alive)
         return self._candidate_set
+
+    def forget(self) -> None:
+        """Make the candidate set again on next use (the snapshot's vectors arrived)."""
+        self._candidate_set = None
 
     def _pieces(self, ids: np.ndarray) -> PieceVectors | None:
         if self.snapshot.pieces is None:
@@ -116,7 +120,6 @@ class LiveSide(Generic[P]):
 class LiveModel:
     """Both sides of one snapshot, and how far they have followed the outbox."""
 
-    snapshot: Snapshot
     vendors: LiveSide[VendorProfile]
     needs: LiveSide[NeedProfile]
     position: Position
@@ -127,12 +130,20 @@ class LiveModel:
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> LiveModel:
+        """At the snapshot's position, nothing followed yet."""
         return cls(
-            snapshot,
             LiveSide("vendor", snapshot.vendors, vendor_profiles, vendor_candidates),
             LiveSide("need", snapshot.needs, need_profiles, need_candidates),
             snapshot.state,
         )
+
+    @classmethod
+    def read(cls, snapshot: Snapshot, thes: Thesaurus) -> LiveModel:
+        """The snapshot with every change since it applied and the vectors stored so far."""
+        live = cls.of(snapshot)
+        live.follow(thes)
+        live.read_vectors()
+        return live
 
     def follow(self, thes: Thesaurus) -> bool:
         """Apply the events past this model's position; whether any named a record."""
@@ -150,11 +161,6 @@ class LiveModel:
 
     def vectors_attached(self) -> None:
         """The snapshot's sides got their piece vectors: the changes' are wanted now."""
-        for side in (self.vendors, self.needs):
-            side._candidate_set = None
+        self.vendors.forget()
+        self.needs.forget()
         self.read_vectors()
-
-    @property
-    def waiting(self) -> int:
-        """Changed records whose vectors the workers have not stored yet."""
-        return len(self.vendors.waiting) + len(self.needs.waiting)

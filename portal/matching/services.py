@@ -130,10 +130,7 @@ class LeadsModel:
     def from_snapshot(cls, snapshot: Snapshot, thes: Thesaurus) -> LeadsModel:
         """The snapshot and every change since it, read afresh (tests and commands; pages
         go through ``current_model``, which follows the changes in place)."""
-        live = LiveModel.of(snapshot)
-        live.follow(thes)
-        live.read_vectors()
-        return cls.from_live(live, thes)
+        return cls.from_live(LiveModel.read(snapshot, thes), thes)
 
     def _pieces(
         self,
@@ -308,9 +305,7 @@ def current_model() -> LeadsModel:
         return cached[1]  # type: ignore[no-any-return]
     thes = thesaurus()
     if cached is None:
-        live = LiveModel.of(snapshot)
-        live.follow(thes)
-        live.read_vectors()
+        live = LiveModel.read(snapshot, thes)
     else:
         live = cached[2]
         followed = live.follow(thes)
