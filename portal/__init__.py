@@ -81,6 +81,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.home import bp as home_bp
     from portal.introductions.views import bp as introductions_bp
     from portal.matching.views import bp as matching_bp
+    from portal.missions.agenda_views import bp as agendas_bp
+    from portal.missions.views import bp as missions_bp
     from portal.needs.views import bp as needs_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.organizations.views import bp as organizations_bp
@@ -98,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         introductions_bp,
         notifications_bp,
+        missions_bp,
+        agendas_bp,
     ):
         app.register_blueprint(blueprint)
 
