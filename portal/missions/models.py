@@ -108,6 +108,12 @@ class Participant(db.Model):
     # An online participant's own zone, for its agenda and reminders ("" = the event's).
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="")
     registered_at: Mapped[timestamp]
+    # The secret of the private calendar subscription URL; None until asked for, and
+    # replaced (the old URL then stops working) when the participant regenerates it.
+    calendar_token: Mapped[str | None] = mapped_column(sa.String(64), unique=True, index=True)
+    # A fingerprint of the published agenda last mailed: "agenda changed" goes only to
+    # participants whose meetings differ from it.
+    agenda_digest: Mapped[str | None] = mapped_column(sa.String(64))
 
     event: Mapped[MissionEvent] = relationship(back_populates="participants")
     organization: Mapped[Organization] = relationship()
@@ -195,5 +201,72 @@ class Meeting(db.Model):
     online: Mapped[bool] = mapped_column(default=False)
     published: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[timestamp]
+    # Set on every change (a move by hand): the .ics SEQUENCE grows with it, so calendars
+    # replace the old time. None until first changed.
+    updated_at: Mapped[dt.datetime | None] = mapped_column(onupdate=utc_now)
 
     request: Mapped[MeetingRequest] = relationship()
+
+    @property
+    def changed_at(self) -> dt.datetime:
+        return self.updated_at or self.created_at
+
+
+class Attendance(StrEnum):
+    HELD = "held"
+    NO_SHOW = "no-show"
+
+
+class Rating(StrEnum):
+    """What a side says came of a meeting, worst to best."""
+
+    NOT_HELD = "not-held"  # did not take place
+    NO_INTEREST = "no-interest"
+    INTERESTING = "interesting"
+    COOPERATION = "cooperation"  # cooperation possible
+
+
+class MeetingOutcome(db.Model):
+    """One side's word on a meeting: held or no-show, a rating and a note only it sees.
+
+    Keyed by the request, not the meeting row, because a re-plan re-creates meetings.
+    ``introduction_id``: the introduction opened when both sides said "cooperation
+    possible", set on both sides' rows.
+    """
+
+    __tablename__ = "mission_meeting_outcomes"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "request_id", "participant_id", name="uq_mission_meeting_outcomes_once"
+        ),
+        sa.CheckConstraint(f"attendance IN ({_in(Attendance)})", name="attendance"),
+        sa.CheckConstraint(f"rating IN ({_in(Rating)})", name="rating"),
+    )
+
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mission_meeting_requests.id", ondelete="CASCADE")
+    )
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mission_participants.id", ondelete="CASCADE"), index=True
+    )
+    attendance: Mapped[str] = mapped_column(sa.String(8))
+    rating: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[text]  # private to the side that wrote it
+    introduction_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("introductions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class AgendaReminder(db.Model):
+    """A day-before reminder sent: one per participant and local meeting day, ever."""
+
+    __tablename__ = "mission_agenda_reminders"
+
+    participant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mission_participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    sent_at: Mapped[timestamp]
