@@ -38,7 +38,8 @@ def upgrade():
         )
 
     # Keyed by the request, not the meeting: a re-plan deletes and re-creates meetings,
-    # and what was said about a meeting must outlive that.
+    # and what was said about a meeting must outlive that. rated_by is the member whose
+    # "cooperation possible" is their side's consent to an introduction.
     op.create_table(
         'mission_meeting_outcomes',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -47,6 +48,7 @@ def upgrade():
         sa.Column('attendance', sa.String(length=8), nullable=False),
         sa.Column('rating', sa.String(length=16), nullable=False),
         sa.Column('note', sa.Text(), nullable=False),
+        sa.Column('rated_by_id', sa.Integer(), nullable=True),
         sa.Column('introduction_id', sa.Integer(), nullable=True),
         sa.Column('created_at', portal.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('updated_at', portal.db.UTCDateTime(timezone=True), nullable=False),
@@ -67,6 +69,11 @@ def upgrade():
             ['participant_id'], ['mission_participants.id'],
             name=op.f('fk_mission_meeting_outcomes_participant_id_mission_participants'),
             ondelete='CASCADE',
+        ),
+        sa.ForeignKeyConstraint(
+            ['rated_by_id'], ['users.id'],
+            name=op.f('fk_mission_meeting_outcomes_rated_by_id_users'),
+            ondelete='SET NULL',
         ),
         sa.ForeignKeyConstraint(
             ['introduction_id'], ['introductions.id'],

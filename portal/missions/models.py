@@ -253,6 +253,8 @@ class MeetingOutcome(db.Model):
     attendance: Mapped[str] = mapped_column(sa.String(8))
     rating: Mapped[str] = mapped_column(sa.String(16))
     note: Mapped[text]  # private to the side that wrote it
+    # The member who rated: their "cooperation possible" is their side's consent.
+    rated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     introduction_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("introductions.id", ondelete="SET NULL")
     )
