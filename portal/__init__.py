@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,8 +12,12 @@ from flask import Flask
 from portal.config import PROJECT_ROOT, load_settings
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, CLI and error pages; no queries."""
+def create_app(config: Mapping[str, Any] | None = None, commands: bool = True) -> Flask:
+    """Build the app: settings, extensions, blueprints, CLI and error pages; no queries.
+
+    ``commands=False``: leave ``app.cli`` empty, for the ``portal`` command, which imports
+    only the command it runs (every module imported costs each command's start).
+    """
     app = Flask(
         __name__,
         instance_path=str(PROJECT_ROOT / "instance"),
@@ -29,7 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_security(app)
     register_templates(app)
     register_side_effects(app)
-    register_cli(app)
+    if commands:
+        register_cli(app)
     from portal.errors import register_errors
 
     register_errors(app)
@@ -61,10 +67,12 @@ def register_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     import portal.models  # noqa: F401 - every model registered before anything queries
     from portal.accounts.services import load_user_for_session
-    from portal.extensions import csrf, db, login_manager, migrate
+    from portal.extensions import csrf, db, login_manager
+    from portal.migrating import bind_migrate
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    if "flask_migrate" in sys.modules:  # else `portal db` binds it when used (migrating.py)
+        bind_migrate(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

@@ -29,7 +29,7 @@ class LazyCommand(NamedTuple):
 
 
 COMMANDS: dict[str, LazyCommand] = {
-    "db": LazyCommand("flask_migrate.cli", "db", "Perform database migrations."),
+    "db": LazyCommand("portal.migrating_cli", "db", "Perform database migrations."),
     "demo": LazyCommand(
         "portal.exchange.cli",
         "demo_command",
@@ -80,8 +80,7 @@ def load_command(name: str) -> click.Command:
 def register_commands(app: Flask) -> None:
     """Add every command to ``app.cli`` (``flask --app wsgi ...`` and test runners)."""
     for name in COMMANDS:
-        if name != "db":  # Flask-Migrate registers its own, as a Flask plugin
-            app.cli.add_command(load_command(name), name)
+        app.cli.add_command(load_command(name), name)
 
 
 class PortalGroup(FlaskGroup):
@@ -148,7 +147,7 @@ def database_problem(exc: BaseException, info: ScriptInfo) -> str | None:
 def _create_app() -> Flask:
     from portal import create_app
 
-    return create_app()
+    return create_app(commands=False)  # PortalGroup loads the one command it runs
 
 
 @click.group(cls=PortalGroup, create_app=_create_app, add_version_option=False)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import current_app
 
 from portal.extensions import db
+from portal.migrating import MIGRATIONS_DIR
 
 
 def database_label() -> str:
@@ -21,8 +21,7 @@ def database_label() -> str:
 
 
 def schema_head() -> str | None:
-    directory = current_app.extensions["migrate"].directory
-    return ScriptDirectory(directory).get_current_head()
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def diagnose() -> str | None:

@@ -6,7 +6,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as _FlaskSession
 from flask_wtf import CSRFProtect
@@ -34,6 +33,5 @@ class PortalSession(_FlaskSession):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": PortalSession})
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
