@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from portal.extensions import db
-from portal.missions import services
+from portal.missions import agenda, services
 from portal.missions.models import MissionEvent, RequestStatus
 from portal.missions.scheduler import DEFAULT_TIME_LIMIT
 
@@ -116,3 +116,29 @@ def publish_command(ref: str) -> None:
     count = services.publish(event)
     db.session.commit()
     click.echo(f"{event.ref}: published {count} meeting(s)")
+
+
+@events.command("agenda")
+@click.argument("ref")
+@click.argument("org")
+@click.option("--ics", is_flag=True, help="Print the iCalendar text instead.")
+@click.option("--drafts", is_flag=True, help="Include meetings not published yet.")
+def agenda_command(ref: str, org: str, ics: bool, drafts: bool) -> None:
+    """ORG's meetings at event REF, in ORG's own time zone (or as .ics, times in UTC)."""
+    event = _event(ref)
+    participant = agenda.participant_by_ref(event, org)
+    if participant is None:
+        raise click.ClickException(f'"{org}" is not a participant of {event.ref}')
+    their = agenda.agenda_of(participant, drafts=drafts)
+    if ics:
+        click.echo(agenda.agenda_ics(their), nl=False)
+        return
+    click.echo(
+        f"{event.ref}: agenda of {participant.organization.name} "
+        f"({participant.mode}), times in {their.zone_name}"
+    )
+    lines = agenda.agenda_lines(their)
+    for line in lines:
+        click.echo(f"  {line}")
+    if not lines:
+        click.echo("  no meetings" + ("" if drafts else " published (try --drafts)"))
