@@ -1,8 +1,265 @@
 """Agendas: a participant's meetings in their own time zone, the .ics file and the
-private subscription URL, the printable agenda, and what came of each meeting."""
+private subscription URL, the printable agenda, and what came of each meeting.
+
+Views are thin: they find the participant, call one function of ``agenda`` or
+``outcomes``, commit once and redirect, or re-render with the form's errors (400). Who
+may see what: a member sees their own organization's agenda (published meetings only);
+staff see anyone's, drafts included; the subscription URL needs no login, its token is
+the secret. Contacts of the other side come only through ``visible_contacts``.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from portal.accounts.access import staff_required
+from portal.extensions import db
+from portal.introductions.services import DuplicateIntroduction, IntroductionError, NotAllowed
+from portal.missions import agenda as agendas
+from portal.missions import outcomes
+from portal.missions.agenda_forms import CalendarTokenForm, OpenIntroductionForm, OutcomeForm
+from portal.missions.models import MissionEvent, Participant
+from portal.missions.services import find_event
+from portal.organizations.services import is_staff, visible_contacts
 
 bp = Blueprint("agendas", __name__, url_prefix="/events")
+
+Page = str | tuple[str, int]
+
+
+def _event_or_404(ref: str) -> MissionEvent:
+    event = find_event(ref)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _own_participant(ref: str) -> tuple[MissionEvent, Participant | None]:
+    event = _event_or_404(ref)
+    return event, agendas.participant_of(event, getattr(current_user, "organization_id", None))
+
+
+def _not_registered(event: MissionEvent) -> tuple[str, int]:
+    return render_template("missions/agenda_none.html", event=event), 404
+
+
+def _outcome_form(item: agendas.AgendaItem) -> OutcomeForm:
+    own = item.outcome
+    data = {"attendance": own.attendance, "rating": own.rating, "note": own.note} if own else {}
+    return OutcomeForm(formdata=None, prefix=f"outcome-{item.request.id}", data=data)
+
+
+def _page(
+    agenda: agendas.Agenda,
+    *,
+    staff_view: bool,
+    failed: tuple[int, OutcomeForm | OpenIntroductionForm] | None = None,
+) -> Page:
+    """The agenda page; ``failed`` is the (request id, form) that came back with errors."""
+    outcome_forms = {item.request.id: _outcome_form(item) for item in agenda.items}
+    intro_forms = {}
+    offers = {}
+    for item in agenda.items:
+        offers[item.request.id] = outcomes.introduction_offer(item.request)
+        intro_forms[item.request.id] = OpenIntroductionForm(
+            formdata=None, prefix=f"intro-{item.request.id}"
+        )
+    if failed is not None:
+        request_id, form = failed
+        if isinstance(form, OutcomeForm):
+            outcome_forms[request_id] = form
+        else:
+            intro_forms[request_id] = form
+    page = render_template(
+        "missions/agenda.html",
+        agenda=agenda,
+        event=agenda.event,
+        participant=agenda.participant,
+        staff_view=staff_view,
+        contacts={
+            item.request.id: visible_contacts(item.other_organization, current_user)
+            for item in agenda.items
+        },
+        introductions={
+            item.request.id: outcomes.introduction_of(item.request) for item in agenda.items
+        },
+        outcome_forms=outcome_forms,
+        intro_forms=intro_forms,
+        offers=offers,
+        token_form=CalendarTokenForm(),
+        attendance_labels=outcomes.ATTENDANCE_LABELS,
+        rating_labels=outcomes.RATING_LABELS,
+    )
+    return (page, 400) if failed is not None else page
+
+
+@bp.get("/<ref>/agenda")
+@login_required
+def mine(ref: str) -> Page | Response:
+    """The logged-in member's organization's agenda at this event."""
+    event, participant = _own_participant(ref)
+    if participant is None:
+        if is_staff(current_user):
+            flash("Staff see each participant's agenda from the event's participants.", "info")
+        return _not_registered(event)
+    return _page(agendas.agenda_of(participant), staff_view=False)
+
+
+def _ics_response(agenda: agendas.Agenda, *, download: bool) -> Response:
+    response = Response(agendas.agenda_ics(agenda), mimetype="text/calendar")
+    response.charset = "utf-8"
+    response.headers["Cache-Control"] = "private, no-cache"
+    if download:
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", agenda.event.ref).strip("-") or "event"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}-agenda.ics"'
+    return response
+
+
+@bp.get("/<ref>/agenda.ics")
+@login_required
+def ics(ref: str) -> Response | Page:
+    """The member's agenda as an .ics file to import once."""
+    event, participant = _own_participant(ref)
+    if participant is None:
+        return _not_registered(event)
+    return _ics_response(agendas.agenda_of(participant), download=True)
+
+
+@bp.get("/calendar/<token>.ics")
+def subscription(token: str) -> Response:
+    """The private subscription feed: no login, the token is the secret. Calendars poll
+    it, so moved meetings move and cancelled ones disappear."""
+    participant = agendas.participant_by_token(token)
+    if participant is None:
+        abort(404)
+    response = _ics_response(agendas.agenda_of(participant), download=False)
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/<ref>/agenda/calendar")
+@login_required
+def new_calendar_url(ref: str) -> Response | Page:
+    """Make (or replace) the private subscription URL; the old one stops working."""
+    event, participant = _own_participant(ref)
+    if participant is None:
+        return _not_registered(event)
+    if not CalendarTokenForm().validate_on_submit():
+        abort(400)
+    had_one = participant.calendar_token is not None
+    agendas.new_calendar_token(participant)
+    db.session.commit()
+    flash(
+        "New subscription URL made; the old one no longer works."
+        if had_one
+        else "Your private subscription URL is ready.",
+        "success",
+    )
+    return redirect(url_for(".mine", ref=event.ref) + "#calendar")
+
+
+@bp.post("/<ref>/agenda/calendar/revoke")
+@login_required
+def revoke_calendar_url(ref: str) -> Response | Page:
+    event, participant = _own_participant(ref)
+    if participant is None:
+        return _not_registered(event)
+    if not CalendarTokenForm().validate_on_submit():
+        abort(400)
+    agendas.revoke_calendar_token(participant)
+    db.session.commit()
+    flash("The subscription URL no longer works.", "success")
+    return redirect(url_for(".mine", ref=event.ref) + "#calendar")
+
+
+@bp.get("/<ref>/agenda/<org_ref>")
+@staff_required
+def staff_agenda(ref: str, org_ref: str) -> Page:
+    """Any participant's agenda for staff, drafts included, in the participant's zone."""
+    event = _event_or_404(ref)
+    participant = agendas.participant_by_ref(event, org_ref)
+    if participant is None:
+        abort(404)
+    return _page(agendas.agenda_of(participant, drafts=True), staff_view=True)
+
+
+@bp.post("/<ref>/agenda/meetings/<int:request_id>/outcome")
+@login_required
+def outcome(ref: str, request_id: int) -> Response | Page:
+    """The member's side says whether the meeting was held and how it went."""
+    event, participant = _own_participant(ref)
+    if participant is None:
+        return _not_registered(event)
+    agenda = agendas.agenda_of(participant)
+    item = agendas.find_item(agenda, request_id)
+    if item is None:
+        abort(404)
+    form = OutcomeForm(prefix=f"outcome-{request_id}")
+    if not form.validate_on_submit():
+        return _page(agenda, staff_view=False, failed=(request_id, form))
+    try:
+        outcomes.record_outcome(
+            participant,
+            item.meeting,
+            current_user,
+            attendance=form.attendance.data or "",
+            rating=form.rating.data or "",
+            note=form.note.data or "",
+        )
+    except outcomes.OutcomeError as error:
+        db.session.rollback()
+        field = form._fields.get(error.field or "rating")
+        field.errors = [*field.errors, str(error)]  # type: ignore[union-attr]
+        return _page(agendas.agenda_of(participant), staff_view=False, failed=(request_id, form))
+    db.session.commit()
+    flash(
+        f"Thank you: your word on the meeting with {item.other_organization.name} is saved.",
+        "success",
+    )
+    return redirect(url_for(".mine", ref=event.ref) + f"#meeting-{request_id}")
+
+
+@bp.post("/<ref>/agenda/<org_ref>/meetings/<int:request_id>/introduction")
+@staff_required
+def open_introduction(ref: str, org_ref: str, request_id: int) -> Response | Page:
+    """Staff open the introduction both sides asked for by rating "cooperation possible"."""
+    event = _event_or_404(ref)
+    participant = agendas.participant_by_ref(event, org_ref)
+    if participant is None:
+        abort(404)
+    agenda = agendas.agenda_of(participant, drafts=True)
+    item = agendas.find_item(agenda, request_id)
+    if item is None:
+        abort(404)
+    form = OpenIntroductionForm(prefix=f"intro-{request_id}")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        introduction = outcomes.open_introduction(
+            item.request,
+            current_user._get_current_object(),
+            confirm_duplicate=bool(form.confirm.data),
+        )
+    except DuplicateIntroduction as error:
+        db.session.rollback()
+        form.confirm.errors = [str(error)]
+        return _page(
+            agendas.agenda_of(participant, drafts=True), staff_view=True, failed=(request_id, form)
+        )
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    except (outcomes.OutcomeError, IntroductionError) as error:
+        db.session.rollback()
+        flash(f"Nothing changed: {error}", "warning")
+        return redirect(url_for(".staff_agenda", ref=event.ref, org_ref=org_ref))
+    db.session.commit()
+    flash(
+        "The introduction is open, in state introduced; both sides now see each other's contacts.",
+        "success",
+    )
+    return redirect(url_for("introductions.detail", introduction_id=introduction.id))

@@ -1,0 +1,39 @@
+"""Forms of the agenda pages. They check input only; the rules are in ``outcomes``."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from portal.missions.outcomes import ATTENDANCE_LABELS, MAX_NOTE, RATING_LABELS
+
+
+class OutcomeForm(FlaskForm):
+    """One side's word on a meeting; the note stays with that side (and staff)."""
+
+    attendance = RadioField(
+        "Did the meeting take place?",
+        choices=[SelectChoice(value.value, label) for value, label in ATTENDANCE_LABELS.items()],
+        validators=[InputRequired(message="Choose held or no-show.")],
+    )
+    rating = RadioField(
+        "How was it?",
+        choices=[SelectChoice(value.value, label) for value, label in RATING_LABELS.items()],
+        validators=[InputRequired(message="Choose one of the ratings.")],
+    )
+    note = TextAreaField(
+        "Private note (only your organization and trade staff read it)",
+        validators=[
+            Optional(),
+            Length(max=MAX_NOTE, message=f"Keep it under {MAX_NOTE} characters."),
+        ],
+    )
+
+
+class CalendarTokenForm(FlaskForm):
+    """A button: make a new private subscription URL (or revoke it); CSRF only."""
+
+
+class OpenIntroductionForm(FlaskForm):
+    confirm = BooleanField("Yes, another introduction between these two organizations is wanted")
