@@ -3,10 +3,11 @@
 Each cycle applies pending index events, computes a slice of the sentence vectors the
 leads still lack (claimed from a queue in the database, so any number of workers on any
 number of machines split the work), queues due digests and lead alerts, expires and
-reminds introductions, forgets old login sessions and delivers due mail; Ctrl-C or
-SIGTERM end it after the current cycle. The passes fail independently: one that raises is
-logged with its name and rolled back, and the others still run (a broken index must not
-stop mail), so the worker lives on to the next cycle."""
+reminds introductions, queues the day-before reminders of trade-mission agendas, forgets
+old login sessions and delivers due mail; Ctrl-C or SIGTERM end it after the current
+cycle. The passes fail independently: one that raises is logged with its name and rolled
+back, and the others still run (a broken index must not stop mail), so the worker lives
+on to the next cycle."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from portal.matching.store import (
     reconcile_vectors,
     sentence_encoder,
 )
+from portal.missions.agenda_mail import send_reminders
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
@@ -90,6 +92,13 @@ def introductions_pass() -> int:
     return run_introduction_tick().total  # expiry, reminders, outcome questions
 
 
+def mission_reminders_pass() -> int:
+    """Day-before agenda reminders, each in the participant's own zone, each sent once."""
+    reminded = send_reminders(utc_now())
+    db.session.commit()
+    return reminded
+
+
 def sessions_pass() -> int:
     """Forget login sessions that ended or expired over a day ago."""
     removed = remove_old_sessions(utc_now())
@@ -113,6 +122,7 @@ PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
     ("digests", digests_pass),
     ("lead alerts", lead_alerts_pass),
     ("introductions", introductions_pass),
+    ("mission reminders", mission_reminders_pass),
     ("sessions", sessions_pass),
     ("mail", mail_pass),
 )

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
+from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import (
     Meeting,
     MeetingRequest,
@@ -217,12 +218,16 @@ def schedule_event(
 
 
 def publish(event: MissionEvent) -> int:
-    """Mark every meeting of the event published: later runs keep them where they are."""
+    """Mark every meeting of the event published (later runs keep them where they are)
+    and mail each participant whose agenda this makes new or different, and no one else
+    (``agenda_mail``): publish again after moving meetings by hand to tell those concerned.
+    Returns the meetings newly published."""
     result = db.session.execute(
         sa.update(Meeting)
         .where(Meeting.event_id == event.id, Meeting.published.is_(False))
         .values(published=True)
     )
+    mail_agenda_changes(event)
     return result.rowcount or 0
 
 
