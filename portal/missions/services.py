@@ -6,17 +6,24 @@ Services flush and never commit; the CLI (and later the pages) commit once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
+import re
+import zoneinfo
 from collections import Counter
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.cleaning import one_line
+from portal.db import list_contains, utc_now
 from portal.extensions import db
 from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import (
+    AttendanceMode,
     Meeting,
     MeetingRequest,
     MissionEvent,
@@ -30,11 +37,15 @@ from portal.missions.scheduler import (
     Problem,
     Request,
     Schedule,
+    Slot,
     Violation,
     make_slots,
     schedule,
     violations,
 )
+from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
+from portal.organizations.services import new_unique_ref
+from portal.vocab import COUNTRY_NAMES, SECTORS
 
 
 def find_event(ref: str) -> MissionEvent | None:
@@ -243,3 +254,289 @@ def stored_violations(event: MissionEvent) -> list[Violation]:
             Placement(key, slot_index.get(meeting.starts_at, -1), meeting.table_number)
         )
     return violations(problem, placements)
+
+
+# --- staff create and edit events ------------------------------------------------------
+
+REF_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+COUNTRY_PATTERN = re.compile(r"^[A-Z]{2}$")
+# "2027-03-09 09:00-12:00", or a session over midnight: "2027-03-09 22:00 - 2027-03-10 01:00".
+_SESSION_LINE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})\s*-\s*(?:(\d{4}-\d{2}-\d{2})[ T])?(\d{1,2}:\d{2})$"
+)
+
+
+class EventError(ValueError):
+    """A change to an event that breaks a rule; ``field`` names the form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class EventValues:
+    """What staff type into the event form, checked by ``check_event_values``."""
+
+    name: str
+    time_zone: str
+    sessions: str  # one session a line, as ``sessions_text`` writes them
+    meeting_minutes: int
+    ref: str = ""
+    city: str = ""
+    country: str = ""
+    venue: str = ""
+    tables: int = 0
+    online: bool = False
+    registration_closes: dt.date | None = None
+    join_link_pattern: str = ""
+
+
+def sessions_text(sessions: list[dict[str, str]]) -> str:
+    """The sessions as the form shows them: one a line, the end's date only if it differs."""
+    lines = []
+    for session in sessions:
+        start, end = session["start"], session["end"]
+        same_day = start[:10] == end[:10]
+        lines.append(f"{start[:10]} {start[11:]}-{end[11:]}" if same_day else f"{start} - {end}")
+    return "\n".join(line.replace("T", " ") for line in lines)
+
+
+def parse_sessions(text: str) -> list[dict[str, str]]:
+    """Sessions from the form's lines, in the order typed (participants name them by
+    index); refuses a bad line, an empty block and overlapping blocks, naming them."""
+    sessions: list[tuple[int, dt.datetime, dt.datetime]] = []
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        raise EventError("Give at least one session, e.g. 2027-03-09 09:00-12:00.", "sessions")
+    for number, line in enumerate(lines, start=1):
+        match = _SESSION_LINE.match(line)
+        try:
+            if match is None:
+                raise ValueError
+            day, start, end_day, end = match.groups()
+            begins = dt.datetime.fromisoformat(f"{day}T{start.zfill(5)}")
+            ends = dt.datetime.fromisoformat(f"{end_day or day}T{end.zfill(5)}")
+        except ValueError:
+            raise EventError(
+                f"Line {number} (“{line[:40]}”) is not a session such as 2027-03-09 09:00-12:00.",
+                "sessions",
+            ) from None
+        if ends <= begins:
+            raise EventError(f"Session {number} ends before it starts.", "sessions")
+        sessions.append((number, begins, ends))
+    ordered = sorted(sessions, key=lambda s: s[1])
+    for earlier, later in itertools.pairwise(ordered):
+        if later[1] < earlier[2]:
+            first, second = sorted((earlier[0], later[0]))
+            raise EventError(f"Sessions {first} and {second} overlap.", "sessions")
+    return [
+        {"start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}"}
+        for _, start, end in sessions
+    ]
+
+
+def is_time_zone(name: str) -> bool:
+    return bool(name) and name in _zones()
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _checked(values: EventValues, event: MissionEvent | None) -> dict[str, Any]:
+    """The columns of an event from the form's values, or EventError for the first bad one."""
+    name = one_line(values.name)
+    if not name:
+        raise EventError("Give the event a name.", "name")
+    ref = values.ref.strip()
+    if ref:
+        if not REF_PATTERN.match(ref):
+            raise EventError("Use 1-64 letters, digits, dots, dashes or underscores.", "ref")
+        other = find_event(ref)
+        if other is not None and other is not event:
+            raise EventError(f"Another event already has the reference “{ref}”.", "ref")
+    elif event is not None:
+        ref = event.ref
+    else:
+        ref = new_unique_ref(MissionEvent, name)
+    country = values.country.strip().upper()
+    if country and not COUNTRY_PATTERN.match(country):
+        raise EventError("Give a two-letter country code such as TH.", "country")
+    time_zone = values.time_zone.strip()
+    if not is_time_zone(time_zone):
+        raise EventError("Give an IANA time zone such as Asia/Bangkok.", "time_zone")
+    sessions = parse_sessions(values.sessions)
+    if not 10 <= values.meeting_minutes <= 120:
+        raise EventError("A meeting lasts from 10 to 120 minutes.", "meeting_minutes")
+    if not 0 <= values.tables <= 1000:
+        raise EventError("Give from 0 to 1000 tables.", "tables")
+    if values.tables == 0 and not values.online:
+        raise EventError("With no tables, allow online meetings or no one can meet.", "tables")
+    pattern = values.join_link_pattern.strip()
+    if pattern and not pattern.startswith(("https://", "http://")):
+        raise EventError("A join link starts with https:// or http://.", "join_link_pattern")
+    if event is not None:
+        _check_participants_fit(event, len(sessions), values.online)
+    return {
+        "ref": ref,
+        "name": name,
+        "city": one_line(values.city),
+        "country": country,
+        "venue": one_line(values.venue),
+        "time_zone": time_zone,
+        "sessions": sessions,
+        "meeting_minutes": values.meeting_minutes,
+        "tables": values.tables,
+        "online": values.online,
+        "registration_closes": values.registration_closes,
+        "join_link_pattern": pattern,
+    }
+
+
+def _check_participants_fit(event: MissionEvent, sessions: int, online: bool) -> None:
+    """An edit may not leave a participant attending a session that is gone, or online at
+    an event that no longer allows it."""
+    for participant in event.participants:
+        gone = [i + 1 for i in participant.attends or [] if i >= sessions]
+        if gone:
+            raise EventError(
+                f"{participant.organization.name} attends session {gone[0]}; keep it, or "
+                "change their registration first.",
+                "sessions",
+            )
+        if participant.online and not online:
+            raise EventError(
+                f"{participant.organization.name} takes part online; change their "
+                "registration first.",
+                "online",
+            )
+
+
+def create_event(values: EventValues) -> MissionEvent:
+    """A new event from the staff form (flushed)."""
+    event = MissionEvent(**_checked(values, None))
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def update_event(event: MissionEvent, values: EventValues) -> MissionEvent:
+    """Change an event; stored meetings that no longer fit show as broken rules on the
+    grid until staff schedule again."""
+    for name, value in _checked(values, event).items():
+        setattr(event, name, value)
+    db.session.flush()
+    return event
+
+
+def event_values(event: MissionEvent) -> dict[str, Any]:
+    """The form's initial data for an existing event."""
+    return {
+        "ref": event.ref,
+        "name": event.name,
+        "city": event.city,
+        "country": event.country,
+        "venue": event.venue,
+        "time_zone": event.time_zone,
+        "sessions": sessions_text(event.sessions),
+        "meeting_minutes": event.meeting_minutes,
+        "tables": event.tables,
+        "online": event.online,
+        "registration_closes": event.registration_closes,
+        "join_link_pattern": event.join_link_pattern,
+    }
+
+
+def local_today(event: MissionEvent, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the event is held: the deadline day ends at local midnight."""
+    return (now or utc_now()).astimezone(zoneinfo.ZoneInfo(event.time_zone)).date()
+
+
+def registration_open(event: MissionEvent, now: dt.datetime | None = None) -> bool:
+    """Open until the end of the deadline day in the event's zone (no deadline: open)."""
+    closes = event.registration_closes
+    return closes is None or local_today(event, now) <= closes
+
+
+def session_label(event: MissionEvent, index: int) -> str:
+    session = event.sessions[index]
+    return sessions_text([session])
+
+
+def slot_times(event: MissionEvent) -> list[Slot]:
+    return make_slots(event.session_times(), event.meeting_minutes, event.time_zone)
+
+
+# --- the public event page -------------------------------------------------------------
+
+
+@dataclass
+class ParticipantFilters:
+    country: str = ""
+    sector: str = ""
+    kind: str = ""
+    mode: str = ""
+    q: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, args: Mapping[str, str]) -> ParticipantFilters:
+        """Filters from the query string; a bad value is ignored and the reader told."""
+        filters = cls(q=(args.get("q") or "").strip()[:100])
+        country = (args.get("country") or "").strip().upper()
+        if country in COUNTRY_NAMES:
+            filters.country = country
+        elif country:
+            filters.warnings.append(f"There is no country “{country[:10]}”; showing all.")
+        sector = (args.get("sector") or "").strip()
+        if sector in SECTORS:
+            filters.sector = sector
+        elif sector:
+            filters.warnings.append(f"There is no sector “{sector[:40]}”; showing all sectors.")
+        kind = (args.get("kind") or "").strip()
+        if kind in {k.value for k in OrganizationKind}:
+            filters.kind = kind
+        elif kind:
+            filters.warnings.append("Kind is vendor or buyer; showing both.")
+        mode = (args.get("mode") or "").strip()
+        if mode in {m.value for m in AttendanceMode}:
+            filters.mode = mode
+        elif mode:
+            filters.warnings.append("Attendance is on-site or online; showing both.")
+        return filters
+
+
+def public_participants(event: MissionEvent, filters: ParticipantFilters) -> list[Participant]:
+    """The event's participants whose organization is verified (the public directory's
+    rule: nothing of an unverified organization is public), by name, filtered."""
+    query = (
+        sa.select(Participant)
+        .join(Participant.organization)
+        .where(
+            Participant.event_id == event.id,
+            Organization.status == VerificationStatus.VERIFIED,
+        )
+        .options(selectinload(Participant.organization))
+    )
+    if filters.country:
+        query = query.where(Organization.country == filters.country)
+    if filters.sector:
+        query = query.where(list_contains(Organization.sectors, filters.sector))
+    if filters.kind:
+        query = query.where(Organization.kind == filters.kind)
+    if filters.mode:
+        query = query.where(Participant.mode == filters.mode)
+    if filters.q:
+        words = [w for w in filters.q.lower().split() if w][:8]
+        for word in words:
+            query = query.where(
+                sa.or_(
+                    sa.func.lower(Organization.name).contains(word, autoescape=True),
+                    sa.func.lower(Organization.summary).contains(word, autoescape=True),
+                    sa.func.lower(Participant.offers).contains(word, autoescape=True),
+                    sa.func.lower(Participant.looks_for).contains(word, autoescape=True),
+                )
+            )
+    return list(db.session.scalars(query.order_by(sa.func.lower(Organization.name))))
