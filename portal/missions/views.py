@@ -1,8 +1,572 @@
 """Trade-mission pages: staff create and edit events, the public event page,
-registration, meeting requests, scheduling from the page and the staff grid."""
+registration, meeting requests, scheduling from the page and the staff grid.
+
+Each view parses a form, calls one service, commits once and redirects, or re-renders
+with the error beside its field (status 400) after rolling back. A step the user may not
+take is 403, an unknown event or record 404.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from portal.accounts.access import staff_required
+from portal.extensions import db
+from portal.missions import grid as grid_services
+from portal.missions import registration as reg
+from portal.missions import requests as req
+from portal.missions import services
+from portal.missions.forms import (
+    AnswerForm,
+    ConfirmForm,
+    EventForm,
+    MoveForm,
+    MustMeetForm,
+    ProposeForm,
+    RegistrationForm,
+    RequestForm,
+    ScheduleForm,
+    registration_form,
+)
+from portal.missions.models import MeetingRequest, MissionEvent, Participant
+from portal.organizations.services import find_organization, is_staff
 
 bp = Blueprint("missions", __name__, url_prefix="/events")
+
+Page = str | tuple[str, int] | Response
+
+
+def _event_or_404(ref: str) -> MissionEvent:
+    event = services.find_event(ref)
+    if event is None:
+        abort(404)
+    return event
+
+
+def _show_error(form: FlaskForm, error: Exception) -> None:
+    """The service's message beside its field, or above the form."""
+    name = getattr(error, "field", None)
+    field = form._fields.get(name or "")
+    if field is not None:
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+
+
+def _page(template: str, form: FlaskForm | None = None, **context: Any) -> str | tuple[str, int]:
+    page = render_template(template, form=form, **context)
+    return (page, 400) if form is not None and (form.errors or form.form_errors) else page
+
+
+def _not_allowed(message: str, event: MissionEvent | None = None) -> tuple[str, int]:
+    db.session.rollback()
+    return render_template("missions/not_allowed.html", message=message, event=event), 403
+
+
+# --- events: list, create, edit, public page ------------------------------------------
+
+
+@bp.get("/")
+def index() -> str:
+    """Every event, by first session."""
+    return render_template("missions/index.html", rows=services.summaries())
+
+
+def _event_values(form: EventForm) -> services.EventValues:
+    return services.EventValues(
+        name=form.name.data or "",
+        ref=form.ref.data or "",
+        city=form.city.data or "",
+        country=form.country.data or "",
+        venue=form.venue.data or "",
+        time_zone=form.time_zone.data or "",
+        sessions=form.sessions.data or "",
+        meeting_minutes=form.meeting_minutes.data or 0,
+        tables=form.tables.data or 0,
+        online=bool(form.online.data),
+        registration_closes=form.registration_closes.data,
+        join_link_pattern=form.join_link_pattern.data or "",
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new() -> Page:
+    form = EventForm()
+    if form.validate_on_submit():
+        try:
+            event = services.create_event(_event_values(form))
+        except services.EventError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Event created.", "success")
+            return redirect(url_for(".detail", ref=event.ref))
+    return _page("missions/event_form.html", form, event=None)
+
+
+@bp.route("/<ref>/edit", methods=["GET", "POST"])
+@staff_required
+def edit(ref: str) -> Page:
+    event = _event_or_404(ref)
+    form = EventForm(data=services.event_values(event))
+    if form.validate_on_submit():
+        try:
+            services.update_event(event, _event_values(form))
+        except services.EventError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Event saved.", "success")
+            return redirect(url_for(".detail", ref=event.ref))
+    return _page("missions/event_form.html", form, event=event)
+
+
+@bp.get("/<ref>")
+def detail(ref: str) -> str:
+    """The public page: where and when, and the verified participants, filtered."""
+    event = _event_or_404(ref)
+    filters = services.ParticipantFilters.read(request.args)
+    for warning in filters.warnings:
+        flash(warning, "warning")
+    return render_template(
+        "missions/detail.html",
+        event=event,
+        filters=filters,
+        participants=services.public_participants(event, filters),
+        participant=reg.participant_of(event, current_user),
+        slots=len(services.slot_times(event)),
+        open=services.registration_open(event),
+        staff=is_staff(current_user),
+        session_label=services.session_label,
+    )
+
+
+# --- registration ---------------------------------------------------------------------
+
+
+def _registration_values(form: RegistrationForm) -> reg.RegistrationValues:
+    return reg.RegistrationValues(
+        attends=list(form.attends.data or []),
+        mode=form.mode.data or "",
+        max_meetings=form.max_meetings.data,
+        offers=form.offers.data or "",
+        looks_for=form.looks_for.data or "",
+        time_zone=form.time_zone.data or "",
+    )
+
+
+def _organization_to_register(form: RegistrationForm) -> Any:
+    """Members register their own organization; staff name one by its reference."""
+    if is_staff(current_user):
+        ref = (form.organization.data or request.args.get("organization") or "").strip()
+        return find_organization(ref) if ref else None
+    return current_user.organization
+
+
+@bp.route("/<ref>/register", methods=["GET", "POST"])
+@login_required
+def register(ref: str) -> Page:
+    event = _event_or_404(ref)
+    form = registration_form(event.sessions)
+    if not is_staff(current_user):
+        del form.organization
+    elif not form.is_submitted():
+        form.organization.data = request.args.get("organization", "")
+    organization = _organization_to_register(form)
+    if organization is None and not is_staff(current_user):
+        abort(403)  # an account without an organization
+    if organization is not None:
+        existing = reg.find_participant(event, organization.id)
+        if existing is not None:
+            return redirect(url_for(".registration", ref=event.ref, org_ref=organization.ref))
+        try:
+            reg.check_may_register(event, organization, current_user)
+        except reg.NotAllowed as error:
+            return _not_allowed(str(error), event)
+    if not form.is_submitted():
+        form.attends.data = list(range(len(event.sessions)))
+    valid = form.validate_on_submit()
+    if valid and organization is None:
+        form.organization.errors = ["Give the reference of an organization."]
+    elif valid and organization is not None:
+        try:
+            reg.register(event, organization, _registration_values(form), current_user)
+        except reg.NotAllowed as error:
+            return _not_allowed(str(error), event)
+        except reg.RegistrationError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{organization.name} is registered for {event.name}.", "success")
+            return redirect(url_for(".detail", ref=event.ref))
+    return _page(
+        "missions/registration_form.html",
+        form,
+        event=event,
+        organization=organization,
+        participant=None,
+    )
+
+
+def _participant_or_404(event: MissionEvent, org_ref: str) -> Participant:
+    organization = find_organization(org_ref)
+    participant = reg.find_participant(event, organization.id if organization else None)
+    if participant is None:
+        abort(404)
+    return participant
+
+
+@bp.route("/<ref>/registrations/<org_ref>", methods=["GET", "POST"])
+@login_required
+def registration(ref: str, org_ref: str) -> Page:
+    event = _event_or_404(ref)
+    participant = _participant_or_404(event, org_ref)
+    if not (is_staff(current_user) or current_user.organization_id == participant.organization_id):
+        abort(403)
+    form = registration_form(event.sessions, data=reg.registration_values(participant))
+    del form.organization
+    if form.validate_on_submit():
+        try:
+            reg.update_registration(participant, _registration_values(form), current_user)
+        except reg.NotAllowed as error:
+            return _not_allowed(str(error), event)
+        except reg.RegistrationError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Registration saved.", "success")
+            return redirect(url_for(".detail", ref=event.ref))
+    return _page(
+        "missions/registration_form.html",
+        form,
+        event=event,
+        organization=participant.organization,
+        participant=participant,
+        cancel_form=ConfirmForm(),
+        open=services.registration_open(event),
+    )
+
+
+@bp.post("/<ref>/registrations/<org_ref>/cancel")
+@login_required
+def cancel_registration(ref: str, org_ref: str) -> Page:
+    event = _event_or_404(ref)
+    participant = _participant_or_404(event, org_ref)
+    if not (is_staff(current_user) or current_user.organization_id == participant.organization_id):
+        abort(403)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    name = participant.organization.name
+    try:
+        reg.cancel_registration(participant, current_user)
+    except reg.NotAllowed as error:
+        return _not_allowed(str(error), event)
+    db.session.commit()
+    flash(f"{name} no longer takes part in {event.name}.", "success")
+    return redirect(url_for(".detail", ref=event.ref))
+
+
+# --- meeting requests -----------------------------------------------------------------
+
+
+def _my_participant(event: MissionEvent) -> Participant | None:
+    """The user's participant; members who did not register may not use requests."""
+    participant = reg.participant_of(event, current_user)
+    if participant is None and not is_staff(current_user):
+        abort(403)
+    return participant
+
+
+def _requests_page(
+    event: MissionEvent, participant: Participant | None, **forms: FlaskForm
+) -> str | tuple[str, int]:
+    context: dict[str, Any] = {
+        "event": event,
+        "participant": participant,
+        "staff": is_staff(current_user),
+        "request_form": forms.get("request_form") or RequestForm(),
+        "propose_form": forms.get("propose_form"),
+        "answer_form": AnswerForm(),
+        "must_form": MustMeetForm(),
+        "confirm_form": ConfirmForm(),
+        "must_cap": req.MUST_MEET_CAP,
+        "pending_cap": req.pending_cap(),
+        "open": services.registration_open(event),
+    }
+    if participant is not None:
+        context["mine"] = req.requests_of(participant)
+        context["suggestions"], context["suggestions_unavailable"] = req.suggestions(participant)
+        context["must_used"] = req.must_meets_of(participant)
+        context["pending_used"] = req.pending_of(participant)
+        context["others"] = [
+            p
+            for p in services.public_participants(event, services.ParticipantFilters())
+            if p.id != participant.id
+        ]
+    if context["staff"]:
+        context["all_requests"] = req.event_requests(event)
+        if context["propose_form"] is None:
+            context["propose_form"] = _propose_form(event)
+    failed = any(form.errors or form.form_errors for form in forms.values() if form is not None)
+    page = render_template("missions/requests.html", **context)
+    return (page, 400) if failed else page
+
+
+def _propose_form(event: MissionEvent) -> ProposeForm:
+    form = ProposeForm()
+    choices = [SelectChoice(str(p.id), p.organization.name) for p in event.participants]
+    form.first.choices = choices
+    form.second.choices = choices
+    return form
+
+
+@bp.get("/<ref>/requests")
+@login_required
+def my_requests(ref: str) -> Page:
+    event = _event_or_404(ref)
+    return _requests_page(event, _my_participant(event))
+
+
+def _target(event: MissionEvent, value: str | None) -> Participant | None:
+    try:
+        target = db.session.get(Participant, int(value or ""))
+    except ValueError:
+        return None
+    return target if target is not None and target.event_id == event.id else None
+
+
+@bp.post("/<ref>/requests")
+@login_required
+def send_request(ref: str) -> Page:
+    event = _event_or_404(ref)
+    participant = reg.participant_of(event, current_user)
+    if participant is None:
+        abort(403)
+    form = RequestForm()
+    if form.validate_on_submit():
+        target = _target(event, form.to.data)
+        try:
+            if target is None:
+                raise req.RequestError("Choose a participant of this event.", "to")
+            req.send_request(
+                participant, target, form.message.data or "", bool(form.must_meet.data)
+            )
+        except req.NotAllowed as error:
+            return _not_allowed(str(error), event)
+        except req.RequestError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Request sent to {target.organization.name}.", "success")
+            return redirect(url_for(".my_requests", ref=event.ref))
+    return _requests_page(event, participant, request_form=form)
+
+
+def _request_or_404(event: MissionEvent, request_id: int) -> MeetingRequest:
+    found = req.find_request(event, request_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _request_step(ref: str, request_id: int, side: str, form: FlaskForm, step: Any) -> Page:
+    """Run one step on a request (answer, withdraw, must-meet) and go back to the list;
+    a refused step is flashed, a forbidden one is 403 (before the form is read)."""
+    event = _event_or_404(ref)
+    meeting_request = _request_or_404(event, request_id)
+    participant = reg.participant_of(event, current_user)
+    try:
+        req.check_side(meeting_request, participant, current_user, side)
+    except req.NotAllowed as error:
+        return _not_allowed(str(error), event)
+    if not form.validate_on_submit():
+        errors = [e for errors in form.errors.values() for e in errors]
+        flash(" ".join(errors) or "Please try again.", "error")
+        return redirect(url_for(".my_requests", ref=event.ref), 303)
+    try:
+        message = step(meeting_request, participant)
+    except req.NotAllowed as error:
+        return _not_allowed(str(error), event)
+    except req.RequestError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for(".my_requests", ref=event.ref), 303)
+
+
+@bp.post("/<ref>/requests/<int:request_id>/answer")
+@login_required
+def answer_request(ref: str, request_id: int) -> Page:
+    form = AnswerForm()
+
+    def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
+        accept = form.answer.data == "accept"
+        req.answer_request(meeting_request, accept, participant, current_user, form.reason.data)
+        return "Request accepted." if accept else "Request declined."
+
+    return _request_step(ref, request_id, "to", form, step)
+
+
+@bp.post("/<ref>/requests/<int:request_id>/withdraw")
+@login_required
+def withdraw_request(ref: str, request_id: int) -> Page:
+    def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
+        req.withdraw_request(meeting_request, participant, current_user)
+        return "Request withdrawn."
+
+    return _request_step(ref, request_id, "from", ConfirmForm(), step)
+
+
+@bp.post("/<ref>/requests/<int:request_id>/must-meet")
+@login_required
+def must_meet(ref: str, request_id: int) -> Page:
+    form = MustMeetForm()
+
+    def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
+        req.set_must_meet(meeting_request, bool(form.must_meet.data), participant, current_user)
+        return "Marked must-meet." if form.must_meet.data else "No longer a must-meet."
+
+    return _request_step(ref, request_id, "from", form, step)
+
+
+@bp.post("/<ref>/requests/propose")
+@staff_required
+def propose(ref: str) -> Page:
+    event = _event_or_404(ref)
+    form = _propose_form(event)
+    if form.validate_on_submit():
+        first = _target(event, form.first.data)
+        second = _target(event, form.second.data)
+        try:
+            if first is None or second is None:
+                raise req.RequestError("Choose two participants of this event.", "second")
+            req.propose_meeting(first, second, form.message.data or "", bool(form.must_meet.data))
+        except req.RequestError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Meeting proposed to {second.organization.name}.", "success")
+            return redirect(url_for(".my_requests", ref=event.ref))
+    return _requests_page(event, reg.participant_of(event, current_user), propose_form=form)
+
+
+# --- scheduling and the grid (staff) --------------------------------------------------
+
+
+@bp.route("/<ref>/schedule", methods=["GET", "POST"])
+@staff_required
+def schedule(ref: str) -> Page:
+    """Run the scheduler; the page shows what was placed and why the rest was not."""
+    event = _event_or_404(ref)
+    form = ScheduleForm()
+    result = None
+    if form.validate_on_submit():
+        result = services.schedule_event(event, replan=bool(form.replan.data))
+        db.session.commit()
+        flash(f"{len(result.schedule.placements)} meetings placed.", "success")
+    summary = next(s for s in services.summaries() if s.event.id == event.id)
+    return render_template(
+        "missions/schedule.html",
+        event=event,
+        form=form,
+        publish_form=ConfirmForm(),
+        result=result,
+        summary=summary,
+        names=_names(event),
+    )
+
+
+def _names(event: MissionEvent) -> dict[str, str]:
+    """Organization names by reference: the scheduler speaks in references."""
+    return {p.organization.ref: p.organization.name for p in event.participants}
+
+
+@bp.post("/<ref>/publish")
+@staff_required
+def publish(ref: str) -> Page:
+    event = _event_or_404(ref)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = services.publish(event)
+    db.session.commit()
+    flash(f"Published {count} meeting(s).", "success")
+    return redirect(url_for(".schedule", ref=event.ref), 303)
+
+
+def _grid_page(
+    event: MissionEvent, move_form: MoveForm | None = None, failed: bool = False
+) -> Page:
+    page = render_template(
+        "missions/grid.html",
+        event=event,
+        grid=grid_services.event_grid(event),
+        move_form=move_form or MoveForm(),
+        confirm_form=ConfirmForm(),
+        names=_names(event),
+    )
+    return (page, 400) if failed else page
+
+
+@bp.get("/<ref>/grid")
+@staff_required
+def grid(ref: str) -> Page:
+    return _grid_page(_event_or_404(ref))
+
+
+@bp.post("/<ref>/meetings/<int:meeting_id>/move")
+@staff_required
+def move_meeting(ref: str, meeting_id: int) -> Page:
+    event = _event_or_404(ref)
+    meeting = grid_services.find_meeting(event, meeting_id)
+    if meeting is None:
+        abort(404)
+    form = MoveForm()
+    if form.validate_on_submit():
+        place = (form.place.data or "").strip().lower()
+        try:
+            table = None if place == "online" else int(place)
+        except ValueError:
+            form.place.errors = ["Give a table number or “online”."]
+        else:
+            try:
+                grid_services.move_meeting(event, meeting, form.slot.data or 0, table)
+            except grid_services.MoveError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return _grid_page(event, form, failed=True)
+            db.session.commit()
+            flash("Meeting moved.", "success")
+            return redirect(url_for(".grid", ref=event.ref), 303)
+    errors = [e for errors in form.errors.values() for e in errors]
+    flash(" ".join(errors), "error")
+    return _grid_page(event, form, failed=True)
+
+
+@bp.post("/<ref>/meetings/<int:meeting_id>/cancel")
+@staff_required
+def cancel_meeting(ref: str, meeting_id: int) -> Page:
+    event = _event_or_404(ref)
+    meeting = grid_services.find_meeting(event, meeting_id)
+    if meeting is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    grid_services.cancel_meeting(meeting)
+    db.session.commit()
+    flash("Meeting cancelled; its request stays accepted.", "success")
+    return redirect(url_for(".grid", ref=event.ref), 303)
