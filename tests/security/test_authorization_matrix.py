@@ -15,6 +15,7 @@ page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from organizations.directory_factories import log_in, make_contact, make_need, m
 from portal.accounts.models import Role
 from portal.extensions import db
 from portal.introductions.services import propose_introduction
+from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.needs.models import NeedStatus
 from portal.organizations.models import Capability, OrganizationKind
 from portal.search.index import IndexStore
@@ -75,6 +77,64 @@ def introduction(w: World) -> dict[str, Any]:
         w.introduction = propose_introduction(make_user(Role.STAFF), vendor=w.vendor, buyer=w.buyer)
         db.session.commit()
     return {"introduction_id": w.introduction.id}
+
+
+def mission(w: World) -> dict[str, Any]:
+    """An event (made once) where the world's vendor and buyer take part: a pending request
+    from the vendor to the buyer, and a meeting of the vendor's accepted one."""
+    found = w.__dict__.get("mission")
+    if found is None:
+        event = MissionEvent(
+            ref="matrix-event",
+            name="Matrix Event",
+            time_zone="UTC",
+            sessions=[{"start": "2099-03-09T09:00", "end": "2099-03-09T10:00"}],
+            tables=2,
+        )
+        db.session.add(event)
+        db.session.flush()
+        vendor, buyer, other = (
+            Participant(event_id=event.id, organization_id=org.id)
+            for org in (w.vendor, w.buyer, make_org(OrganizationKind.BUYER, "Matrix Port"))
+        )
+        db.session.add_all([vendor, buyer, other])
+        db.session.flush()
+        pending, accepted = (
+            MeetingRequest(
+                event_id=event.id,
+                from_id=vendor.id,
+                to_id=to.id,
+                pair=MeetingRequest.pair_of(vendor.id, to.id),
+                status=status,
+            )
+            for to, status in ((buyer, "pending"), (other, "accepted"))
+        )
+        db.session.add_all([pending, accepted])
+        db.session.flush()
+        start = dt.datetime(2099, 3, 9, 9, 0, tzinfo=dt.UTC)
+        meeting = Meeting(
+            event_id=event.id,
+            request_id=accepted.id,
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=20),
+            table_number=1,
+        )
+        db.session.add(meeting)
+        db.session.commit()
+        found = w.__dict__["mission"] = {
+            "ref": event.ref,
+            "request": pending.id,
+            "meeting": meeting.id,
+        }
+    return {"ref": found["ref"]}
+
+
+def mission_request(w: World) -> dict[str, Any]:
+    return {**mission(w), "request_id": w.__dict__["mission"]["request"]}
+
+
+def mission_meeting(w: World) -> dict[str, Any]:
+    return {**mission(w), "meeting_id": w.__dict__["mission"]["meeting"]}
 
 
 # anonymous, vendor member, buyer member of another organization, staff, admin
@@ -171,6 +231,29 @@ EXPECTED: dict[str, Case] = {
     "introductions.staff_list": Case(none, (LOGIN, 403, 403, 200, 200)),
     "introductions.audit_export": Case(none, (LOGIN, 403, 403, 200, 200)),
     "introductions.propose": Case(none, (LOGIN, 403, 403, 200, 200)),
+    # --- trade-mission events: the vendor is registered, the other buyer is not
+    "missions.index": Case(none, everyone(200)),
+    "missions.detail": Case(mission, everyone(200)),
+    "missions.new": Case(none, (LOGIN, 403, 403, 200, 200)),
+    "missions.edit": Case(mission, (LOGIN, 403, 403, 200, 200)),
+    "missions.register": Case(mission, (LOGIN, 302, 200, 200, 200)),  # registered: to it
+    "missions.registration": Case(
+        lambda w: {**mission(w), "org_ref": w.vendor.ref}, (LOGIN, 200, 403, 200, 200)
+    ),
+    "missions.cancel_registration": Case(
+        lambda w: {**mission(w), "org_ref": w.vendor.ref}, (LOGIN, 302, 403, 302, 302)
+    ),
+    "missions.my_requests": Case(mission, (LOGIN, 200, 403, 200, 200)),
+    "missions.send_request": Case(mission, (LOGIN, 400, 403, 403, 403)),
+    "missions.answer_request": Case(mission_request, (LOGIN, 403, 403, 303, 303)),
+    "missions.withdraw_request": Case(mission_request, (LOGIN, 303, 403, 303, 303)),
+    "missions.must_meet": Case(mission_request, (LOGIN, 303, 403, 303, 303)),
+    "missions.propose": Case(mission, (LOGIN, 403, 403, 400, 400)),
+    "missions.schedule": Case(mission, (LOGIN, 403, 403, 200, 200)),
+    "missions.publish": Case(mission, (LOGIN, 403, 403, 303, 303)),
+    "missions.grid": Case(mission, (LOGIN, 403, 403, 200, 200)),
+    "missions.move_meeting": Case(mission_meeting, (LOGIN, 403, 403, 400, 400)),
+    "missions.cancel_meeting": Case(mission_meeting, (LOGIN, 403, 403, 303, 303)),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
