@@ -14,6 +14,7 @@ import re
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from werkzeug.routing import BuildError
 
 from portal.accounts.access import staff_required
 from portal.extensions import db
@@ -42,8 +43,17 @@ def _own_participant(ref: str) -> tuple[MissionEvent, Participant | None]:
     return event, agendas.participant_of(event, getattr(current_user, "organization_id", None))
 
 
+def _event_page(event: MissionEvent) -> str | None:
+    """The event's page, if the event pages (``missions.detail``) are there to link to."""
+    try:
+        return url_for("missions.detail", ref=event.ref)
+    except BuildError:
+        return None
+
+
 def _not_registered(event: MissionEvent) -> tuple[str, int]:
-    return render_template("missions/agenda_none.html", event=event), 404
+    page = render_template("missions/agenda_none.html", event=event, event_url=_event_page(event))
+    return page, 404
 
 
 def _outcome_form(item: agendas.AgendaItem) -> OutcomeForm:
@@ -77,6 +87,7 @@ def _page(
         "missions/agenda.html",
         agenda=agenda,
         event=agenda.event,
+        event_url=_event_page(agenda.event),
         participant=agenda.participant,
         staff_view=staff_view,
         contacts={

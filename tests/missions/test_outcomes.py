@@ -245,6 +245,7 @@ def test_staff_open_the_introduction_from_the_staff_agenda(
     log_in(client, make_person(Role.STAFF))
     staff_page = client.get("/events/ev-1/agenda/city").get_data(as_text=True)
     assert "Open the introduction (introduced)" in staff_page
+    assert "Org city said: Held, Cooperation possible." in staff_page
     response = client.post(url)
     assert response.status_code == 302 and "/introductions/" in response.headers["Location"]
     introduction = db.session.scalar(sa.select(Introduction))
