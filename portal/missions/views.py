@@ -339,10 +339,15 @@ def my_requests(ref: str) -> Page:
 
 
 def _target(event: MissionEvent, value: str | None) -> Participant | None:
+    """The event's participant a form names by id; None for anything else (an id past
+    what the column holds would be a database error on PostgreSQL, not a 404)."""
     try:
-        target = db.session.get(Participant, int(value or ""))
+        participant_id = int(value or "")
     except ValueError:
         return None
+    if not 0 < participant_id < 2**31:
+        return None
+    target = db.session.get(Participant, participant_id)
     return target if target is not None and target.event_id == event.id else None
 
 

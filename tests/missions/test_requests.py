@@ -101,6 +101,8 @@ def test_send_a_request_and_the_other_side_hears_of_it(
         ({"to": ""}, "Choose whom to meet."),
         ({"to": "999999"}, "Choose a participant of this event."),
         ({"to": "abc"}, "Choose a participant of this event."),
+        ({"to": "99999999999999999999"}, "Choose a participant of this event."),
+        ({"to": "-3"}, "Choose a participant of this event."),
         ({"message": "x" * 2001}, "longer than 2000"),
     ],
 )
