@@ -21,6 +21,13 @@ from portal.accounts.models import User
 from portal.db import utc_now
 from portal.extensions import db
 from portal.mail.services import mail_link, queue_mail
+from portal.matching.feedback import (
+    adjuster,
+    dismissed_need_ids,
+    dismissed_vendor_ids,
+    need_penalties,
+    vendor_penalties,
+)
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.services import current_model
 from portal.missions.models import (
@@ -467,8 +474,12 @@ def _buyers_for_vendor(
             sa.select(Need.id).where(Need.is_public, Need.buyer_id.not_in(list(others)))
         )
     )
+    # As on the vendor's "needs for you": its dismissed leads out, its lessons applied.
     leads = current_model().needs_for(
-        VendorProfile.of(vendor), limit=len(need_ids), exclude=elsewhere
+        VendorProfile.of(vendor),
+        limit=len(need_ids),
+        exclude=elsewhere | dismissed_need_ids(vendor.id),
+        adjust=adjuster(need_penalties(vendor.id)),
     )
     found: dict[int, Suggestion] = {}
     for lead in leads:
@@ -505,7 +516,13 @@ def _vendors_for_buyer(
     model = current_model()
     best: dict[int, Suggestion] = {}
     for need in needs:
-        leads = model.vendors_for(NeedProfile.of(need), limit=len(vendor_ids), exclude=elsewhere)
+        # As on the need's page for its buyer: dismissed vendors out, lessons applied.
+        leads = model.vendors_for(
+            NeedProfile.of(need),
+            limit=len(vendor_ids),
+            exclude=elsewhere | dismissed_vendor_ids(buyer.id, need.id),
+            adjust=adjuster(vendor_penalties(need)),
+        )
         for lead in leads:
             vendor_id = lead.vendor.id
             if vendor_id not in vendor_ids:

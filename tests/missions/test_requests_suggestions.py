@@ -9,6 +9,8 @@ from flask.testing import FlaskClient
 from matching.feedback_factories import Market, build_market
 from missions.page_factories import log_in, make_event, make_member, make_participant, make_request
 
+from portal.extensions import db
+from portal.matching.feedback import dismiss_lead
 from portal.missions import requests as req
 from portal.missions.models import MissionEvent
 
@@ -78,3 +80,26 @@ def test_a_broken_ranking_leaves_the_page_up(
     log_in(client, make_member(market.lumenark))
     page = client.get("/events/leads/requests")
     assert page.status_code == 200 and "unavailable" in page.text
+
+
+def test_a_vendor_s_dismissed_needs_do_not_bring_their_buyer(
+    market: Market, event: MissionEvent
+) -> None:
+    for need in (market.lamps, market.old_quarter):
+        dismiss_lead(market.vendor_member, need, market.lumenark, "already_in_contact")
+    db.session.commit()
+    found, _ = req.suggestions(_participant(event, market.lumenark))
+    dismissed = {market.lamps.title, market.old_quarter.title}
+    assert all(s.about not in dismissed for s in found)
+
+
+def test_a_buyer_s_dismissed_vendor_is_not_suggested_for_that_need(
+    market: Market, event: MissionEvent
+) -> None:
+    for need in (market.lamps, market.old_quarter):
+        dismiss_lead(market.buyer_member, need, market.lumenark, "already_in_contact")
+    db.session.commit()
+    found, _ = req.suggestions(_participant(event, market.danang))
+    dismissed = {market.lamps.title, market.old_quarter.title}
+    lumenark = [s for s in found if s.participant.organization_id == market.lumenark.id]
+    assert all(s.about not in dismissed for s in lumenark)
