@@ -7,6 +7,7 @@ any organization at any time. Services flush and never commit.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,7 @@ def participant_of(event: MissionEvent, user: Any) -> Participant | None:
 
 
 def check_may_register(
-    event: MissionEvent, organization: Organization, user: Any, now: Any = None
+    event: MissionEvent, organization: Organization, user: Any, now: dt.datetime | None = None
 ) -> None:
     """Staff may register any organization at any time; members their own verified
     organization until the deadline. Raises NotAllowed with the reason."""
@@ -114,7 +115,7 @@ def register(
     organization: Organization,
     values: RegistrationValues,
     user: Any,
-    now: Any = None,
+    now: dt.datetime | None = None,
 ) -> Participant:
     """Register ``organization`` (flushed); once per organization and event."""
     check_may_register(event, organization, user, now)
@@ -129,7 +130,7 @@ def register(
 
 
 def update_registration(
-    participant: Participant, values: RegistrationValues, user: Any, now: Any = None
+    participant: Participant, values: RegistrationValues, user: Any, now: dt.datetime | None = None
 ) -> Participant:
     """Change sessions, mode, cap or texts; stored meetings that no longer fit show as
     broken rules on the staff grid until the next scheduling run."""
@@ -140,7 +141,9 @@ def update_registration(
     return participant
 
 
-def cancel_registration(participant: Participant, user: Any, now: Any = None) -> None:
+def cancel_registration(
+    participant: Participant, user: Any, now: dt.datetime | None = None
+) -> None:
     """Leave the event: its requests and meetings go with it (the foreign keys cascade)."""
     check_may_register(participant.event, participant.organization, user, now)
     db.session.delete(participant)

@@ -8,6 +8,7 @@ rolled back sends nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from dataclasses import dataclass, field
@@ -148,7 +149,7 @@ def send_request(
     target: Participant,
     message: str = "",
     must_meet: bool = False,
-    now: Any = None,
+    now: dt.datetime | None = None,
 ) -> MeetingRequest:
     """One participant asks another for a meeting; the other's members get a mail."""
     event = sender.event
@@ -281,7 +282,7 @@ def set_must_meet(
     return request
 
 
-def expire_requests(now: Any = None) -> int:
+def expire_requests(now: dt.datetime | None = None) -> int:
     """Unanswered requests of events whose registration deadline has passed (in the
     event's zone) expire. For the worker loop: cheap when nothing is due."""
     now = now or utc_now()
