@@ -129,6 +129,15 @@ def test_the_checker_names_the_rule_a_broken_schedule_breaks(
         if slot.session in problem.attendees[request.a].sessions
         and slot.session in problem.attendees[request.b].sessions
     }
+    # A slot where either side already meets breaks "one meeting per slot" too, and that
+    # rule may be named first: only slots where both are free name absence alone.
+    requests = problem.request_map()
+    busy = {
+        p.slot
+        for p in others
+        if {requests[p.request].a, requests[p.request].b} & {request.a, request.b}
+    }
+    absent -= busy
     if absent:
         slot = data.draw(st.sampled_from(sorted(absent)))
         broken = check_move(problem, others, victim.request, slot, victim.table)
