@@ -81,7 +81,8 @@ def introduction(w: World) -> dict[str, Any]:
 
 def mission(w: World) -> dict[str, Any]:
     """An event (made once) where the world's vendor and buyer take part: a pending request
-    from the vendor to the buyer, and a meeting of the vendor's accepted one."""
+    from the vendor to the buyer, and a published meeting of the vendor's accepted one (in
+    2099, so not yet to be rated); the vendor has a calendar subscription token."""
     found = w.__dict__.get("mission")
     if found is None:
         event = MissionEvent(
@@ -97,6 +98,7 @@ def mission(w: World) -> dict[str, Any]:
             Participant(event_id=event.id, organization_id=org.id)
             for org in (w.vendor, w.buyer, make_org(OrganizationKind.BUYER, "Matrix Port"))
         )
+        vendor.calendar_token = "matrix-calendar-token"
         db.session.add_all([vendor, buyer, other])
         db.session.flush()
         pending, accepted = (
@@ -118,13 +120,16 @@ def mission(w: World) -> dict[str, Any]:
             starts_at=start,
             ends_at=start + dt.timedelta(minutes=20),
             table_number=1,
+            published=True,
         )
         db.session.add(meeting)
         db.session.commit()
         found = w.__dict__["mission"] = {
             "ref": event.ref,
             "request": pending.id,
+            "accepted": accepted.id,
             "meeting": meeting.id,
+            "token": vendor.calendar_token,
         }
     return {"ref": found["ref"]}
 
@@ -135,6 +140,16 @@ def mission_request(w: World) -> dict[str, Any]:
 
 def mission_meeting(w: World) -> dict[str, Any]:
     return {**mission(w), "meeting_id": w.__dict__["mission"]["meeting"]}
+
+
+def agenda_meeting(w: World) -> dict[str, Any]:
+    """The vendor's published meeting, named by its request as the agenda pages do."""
+    return {**mission(w), "request_id": w.__dict__["mission"]["accepted"]}
+
+
+def calendar_token(w: World) -> dict[str, Any]:
+    mission(w)
+    return {"token": w.__dict__["mission"]["token"]}
 
 
 # anonymous, vendor member, buyer member of another organization, staff, admin
@@ -254,6 +269,23 @@ EXPECTED: dict[str, Case] = {
     "missions.grid": Case(mission, (LOGIN, 403, 403, 200, 200)),
     "missions.move_meeting": Case(mission_meeting, (LOGIN, 403, 403, 400, 400)),
     "missions.cancel_meeting": Case(mission_meeting, (LOGIN, 403, 403, 303, 303)),
+    # --- agendas: a member's own (the vendor's; the other buyer is not registered, staff and
+    # admins have no organization: "not registered", 404); staff see anyone's. The
+    # subscription URL needs no login: its token is the secret.
+    "agendas.mine": Case(mission, (LOGIN, 200, 404, 404, 404)),
+    "agendas.ics": Case(mission, (LOGIN, 200, 404, 404, 404)),
+    "agendas.subscription": Case(calendar_token, everyone(200)),
+    "agendas.new_calendar_url": Case(mission, (LOGIN, 302, 404, 404, 404)),
+    "agendas.revoke_calendar_url": Case(mission, (LOGIN, 302, 404, 404, 404)),
+    "agendas.staff_agenda": Case(
+        lambda w: {**mission(w), "org_ref": w.vendor.ref}, (LOGIN, 403, 403, 200, 200)
+    ),
+    # an empty rating is refused beside the form (400); not on the others' agendas
+    "agendas.outcome": Case(agenda_meeting, (LOGIN, 400, 404, 404, 404)),
+    # no one rated "cooperation possible": staff are told so on the staff agenda
+    "agendas.open_introduction": Case(
+        lambda w: {**agenda_meeting(w), "org_ref": w.vendor.ref}, (LOGIN, 403, 403, 302, 302)
+    ),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
@@ -271,11 +303,14 @@ HIDDEN: dict[str, Case] = {
         lambda w: {"need_ref": w.closed_need.ref, "vendor_ref": w.vendor.ref},
         (LOGIN, 404, 404, 403, 403),
     ),
+    # a subscription URL with a token no participant holds (revoked, or guessed)
+    "unknown calendar token": Case(lambda w: {"token": "not-a-token"}, everyone(404)),
 }
 HIDDEN_ENDPOINTS = {
     "pending vendor profile": "organizations.vendor_detail",
     "closed need page": "needs.detail",
     "lead on a closed need": "matching.dismiss",
+    "unknown calendar token": "agendas.subscription",
 }
 
 
