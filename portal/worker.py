@@ -3,8 +3,9 @@
 Each cycle applies pending index events, computes a slice of the sentence vectors the
 leads still lack (claimed from a queue in the database, so any number of workers on any
 number of machines split the work), queues due digests and lead alerts, expires and
-reminds introductions, queues the day-before reminders of trade-mission agendas, forgets
-old login sessions and delivers due mail; Ctrl-C or SIGTERM end it after the current
+reminds introductions, expires the meeting requests left unanswered at a trade-mission
+event's deadline, queues the day-before reminders of its agendas, forgets old login
+sessions and delivers due mail; Ctrl-C or SIGTERM end it after the current
 cycle. The passes fail independently: one that raises is logged with its name and rolled
 back, and the others still run (a broken index must not stop mail), so the worker lives
 on to the next cycle."""
@@ -37,6 +38,7 @@ from portal.matching.store import (
     sentence_encoder,
 )
 from portal.missions.agenda_mail import send_reminders
+from portal.missions.requests import expire_requests
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events
@@ -92,6 +94,15 @@ def introductions_pass() -> int:
     return run_introduction_tick().total  # expiry, reminders, outcome questions
 
 
+def mission_requests_pass() -> int:
+    """Meeting requests still unanswered after their event's registration deadline (the
+    end of that day in the event's zone) expire, so the scheduler and both sides stop
+    waiting for them."""
+    expired = expire_requests(utc_now())
+    db.session.commit()
+    return expired
+
+
 def mission_reminders_pass() -> int:
     """Day-before agenda reminders, each in the participant's own zone, each sent once."""
     reminded = send_reminders(utc_now())
@@ -122,6 +133,7 @@ PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
     ("digests", digests_pass),
     ("lead alerts", lead_alerts_pass),
     ("introductions", introductions_pass),
+    ("mission requests", mission_requests_pass),
     ("mission reminders", mission_reminders_pass),
     ("sessions", sessions_pass),
     ("mail", mail_pass),
