@@ -3,8 +3,9 @@
 "Published" and "changed" are decided by a fingerprint of each participant's published
 agenda (``Participant.agenda_digest``, what they were last mailed): publishing mails
 those who had never had an agenda, and those whose meetings moved, were added or were
-cancelled; everyone else hears nothing. So ``services.publish`` may run again after
-staff move meetings by hand, and only the people concerned get mail.
+cancelled; everyone else hears nothing. A hand move or cancel of a published meeting on
+the staff grid (``grid``) calls it at once, and ``services.publish`` may run again at any
+time: only the people concerned get mail.
 
 The reminder goes on the day before each local meeting day, from 08:00 in the
 participant's own zone, run by the worker. A row in ``mission_agenda_reminders`` (the

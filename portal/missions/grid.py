@@ -1,6 +1,11 @@
 """The staff grid of an event's meetings (slots by tables, and online), and moving or
 cancelling a meeting by hand under the scheduler's rules (``scheduler.check_move``).
 
+Moving or cancelling a published meeting changes what its two sides were told, so it
+queues their "agenda changed" mail (``agenda_mail.mail_agenda_changes``) in the same
+transaction: it leaves with the commit, or not at all. A draft meeting is nobody's agenda
+yet; its participants hear of it when staff publish.
+
 Services flush and never commit.
 """
 
@@ -13,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
+from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.missions.scheduler import Placement, Slot, Violation, check_move
 from portal.missions.services import event_problem, stored_violations
@@ -92,7 +98,8 @@ def find_meeting(event: MissionEvent, meeting_id: int) -> Meeting | None:
 
 def move_meeting(event: MissionEvent, meeting: Meeting, slot: int, table: int | None) -> Meeting:
     """Move a meeting to another slot and table (None: online), or refuse with the rule
-    the move would break; the rest of the schedule stays as it is."""
+    the move would break; the rest of the schedule stays as it is. A published meeting's
+    two sides are mailed their changed agendas."""
     loaded = event_problem(event, replan=True)
     problem = loaded.problem
     if not 0 <= slot < len(problem.slots):
@@ -114,11 +121,17 @@ def move_meeting(event: MissionEvent, meeting: Meeting, slot: int, table: int | 
     meeting.table_number = table
     meeting.online = table is None
     db.session.flush()
+    if meeting.published:
+        mail_agenda_changes(event)
     return meeting
 
 
-def cancel_meeting(meeting: Meeting) -> None:
+def cancel_meeting(event: MissionEvent, meeting: Meeting) -> None:
     """Take a meeting off the schedule. Its request stays accepted, so the next
-    scheduling run may place it again; to stop that, decline or withdraw the request."""
+    scheduling run may place it again; to stop that, decline or withdraw the request.
+    A published meeting's two sides are mailed their changed agendas."""
+    published = meeting.published
     db.session.delete(meeting)
     db.session.flush()
+    if published:
+        mail_agenda_changes(event)

@@ -231,7 +231,7 @@ def schedule_event(
 def publish(event: MissionEvent) -> int:
     """Mark every meeting of the event published (later runs keep them where they are)
     and mail each participant whose agenda this makes new or different, and no one else
-    (``agenda_mail``): publish again after moving meetings by hand to tell those concerned.
+    (``agenda_mail``); hand moves and cancels on the grid mail their own changes.
     Returns the meetings newly published."""
     result = db.session.execute(
         sa.update(Meeting)

@@ -555,7 +555,12 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
                 flash(str(error), "error")
                 return _grid_page(event, form, failed=True)
             db.session.commit()
-            flash("Meeting moved.", "success")
+            flash(
+                "Meeting moved; both sides are mailed their changed agendas."
+                if meeting.published
+                else "Meeting moved.",
+                "success",
+            )
             return redirect(url_for(".grid", ref=event.ref), 303)
     errors = [e for errors in form.errors.values() for e in errors]
     flash(" ".join(errors), "error")
@@ -571,7 +576,12 @@ def cancel_meeting(ref: str, meeting_id: int) -> Page:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    grid_services.cancel_meeting(meeting)
+    published = meeting.published
+    grid_services.cancel_meeting(event, meeting)
     db.session.commit()
-    flash("Meeting cancelled; its request stays accepted.", "success")
+    flash(
+        "Meeting cancelled; its request stays accepted."
+        + (" Both sides are mailed their changed agendas." if published else ""),
+        "success",
+    )
     return redirect(url_for(".grid", ref=event.ref), 303)

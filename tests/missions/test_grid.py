@@ -23,7 +23,10 @@ from missions.page_factories import (
 )
 from support import count_rows
 
+from portal.accounts.models import User
 from portal.extensions import db
+from portal.mail.models import OutboxMessage
+from portal.mail.services import deliver_pending
 from portal.missions import grid as grid_services
 from portal.missions import services
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, RequestStatus
@@ -203,3 +206,111 @@ def test_unknown_meetings_are_404(client: FlaskClient, planned: Planned, staff) 
     assert client.post("/events/plan/meetings/999999/cancel").status_code == 404
     data = {"slot": "1", "place": "1"}
     assert client.post("/events/plan/meetings/999999/move", data=data).status_code == 404
+
+
+# --- hand changes to published meetings are mailed to the two sides -----------------------
+
+CHANGED = "Your agenda for Matchmaking has changed"
+
+
+@pytest.fixture
+def members(planned: Planned) -> dict[str, User]:
+    """A confirmed member of each of the four organizations the placed meetings join."""
+    return {
+        name: make_member(participant.organization)
+        for name, participant in (
+            ("acme", planned.must.requester),
+            ("city", planned.must.requested),
+            ("bolt", planned.morning.requester),
+            ("port", planned.morning.requested),
+        )
+    }
+
+
+def _published(planned: Planned) -> dict[str, Meeting]:
+    """Three meetings placed by hand and published; the "published" mail has gone."""
+    meetings = {
+        "must": _place(planned, planned.must, 0, None),
+        "onsite": _place(planned, planned.onsite, 2, 1),
+        "morning": _place(planned, planned.morning, 1, 1),
+    }
+    services.publish(planned.event)
+    db.session.commit()
+    deliver_pending()
+    return meetings
+
+
+def _changed_mail() -> list[str]:
+    """Recipients of "agenda changed" in the outbox, sorted."""
+    return sorted(
+        db.session.scalars(
+            db.select(OutboxMessage.recipient).where(OutboxMessage.subject == CHANGED)
+        )
+    )
+
+
+def test_moving_a_published_meeting_mails_its_two_sides_their_changed_agendas(
+    client: FlaskClient, planned: Planned, staff, members: dict[str, User], mailbox
+) -> None:
+    morning = _published(planned)["morning"]
+    mailbox.messages.clear()
+    response = client.post(
+        f"/events/plan/meetings/{morning.id}/move", data={"slot": "0", "place": "1"}
+    )
+    assert response.status_code == 303
+    page = client.get("/events/plan/grid")
+    assert "both sides are mailed their changed agendas" in page.text
+    assert "mails its two sides their changed agendas at once" in page.text
+    assert _changed_mail() == sorted([members["bolt"].email, members["port"].email])
+    moved = services.slot_times(planned.event)[0].start
+    for name in ("bolt", "port"):
+        message = mailbox.wait_for(members[name].email, lambda m: m["Subject"] == CHANGED)
+        assert f"{moved:%Y-%m-%d %H:%M}" in mailbox.body(message)
+    assert not [
+        m
+        for m in mailbox.messages
+        if m["Subject"] == CHANGED and m["To"] in (members["acme"].email, members["city"].email)
+    ]
+
+
+def test_cancelling_a_published_meeting_mails_its_two_sides(
+    client: FlaskClient, planned: Planned, staff, members: dict[str, User], mailbox
+) -> None:
+    onsite = _published(planned)["onsite"]
+    mailbox.messages.clear()
+    response = client.post(f"/events/plan/meetings/{onsite.id}/cancel")
+    assert response.status_code == 303
+    assert "Both sides are mailed their changed agendas." in client.get("/events/plan/grid").text
+    # Bolt Energy and Hue City; Hue City still meets Acme Traffic, Bolt Energy Port Authority.
+    assert _changed_mail() == sorted([members["bolt"].email, members["city"].email])
+    message = mailbox.wait_for(members["city"].email, lambda m: m["Subject"] == CHANGED)
+    body = mailbox.body(message)
+    assert "Acme Traffic" in body and "Bolt Energy" not in body
+
+
+def test_a_refused_move_of_a_published_meeting_mails_no_one(
+    client: FlaskClient, planned: Planned, staff, members: dict[str, User]
+) -> None:
+    morning = _published(planned)["morning"]
+    response = client.post(
+        f"/events/plan/meetings/{morning.id}/move", data={"slot": "4", "place": "1"}
+    )
+    assert response.status_code == 400  # Port Authority attends the morning only
+    assert _changed_mail() == []
+
+
+def test_moving_or_cancelling_a_draft_meeting_mails_no_one(
+    client: FlaskClient, planned: Planned, staff, members: dict[str, User]
+) -> None:
+    morning = _place(planned, planned.morning, 1, 1)
+    onsite = _place(planned, planned.onsite, 2, 1)
+    response = client.post(
+        f"/events/plan/meetings/{morning.id}/move", data={"slot": "0", "place": "1"}
+    )
+    assert response.status_code == 303
+    page = client.get("/events/plan/grid").text
+    assert "Meeting moved." in page and "mailed their changed agendas" not in page
+    assert client.post(f"/events/plan/meetings/{onsite.id}/cancel").status_code == 303
+    page = client.get("/events/plan/grid").text
+    assert "Meeting cancelled" in page and "Both sides are mailed" not in page
+    assert count_rows(OutboxMessage) == 0
