@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_now
 from portal.extensions import db
+from portal.missions.agenda import pattern_problem
 from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import (
     AttendanceMode,
@@ -375,8 +376,9 @@ def _checked(values: EventValues, event: MissionEvent | None) -> dict[str, Any]:
     if values.tables == 0 and not values.online:
         raise EventError("With no tables, allow online meetings or no one can meet.", "tables")
     pattern = values.join_link_pattern.strip()
-    if pattern and not pattern.startswith(("https://", "http://")):
-        raise EventError("A join link starts with https:// or http://.", "join_link_pattern")
+    problem = pattern_problem(pattern)  # the rule the agendas apply when making links
+    if problem is not None:
+        raise EventError(f"{problem[0].upper()}{problem[1:]}.", "join_link_pattern")
     if event is not None:
         _check_participants_fit(event, len(sessions), values.online)
     return {

@@ -76,6 +76,9 @@ def test_an_empty_reference_is_made_from_the_name(client: FlaskClient, staff) ->
         ("country", "t1", "two-letter country code"),
         ("registration_closes", "soon", "Not a valid date value."),
         ("join_link_pattern", "meet.example.org", "starts with https://"),
+        ("join_link_pattern", "javascript:alert(1)//{event}", "starts with https://"),
+        ("join_link_pattern", "https://meet.example.org/{event", "A brace is not closed"),
+        ("join_link_pattern", "https://meet.example.org/{room}", "Unknown placeholder(s) room"),
     ],
 )
 def test_bad_event_input_is_refused_beside_its_field(
@@ -114,6 +117,24 @@ def test_staff_edit_an_event(client: FlaskClient, staff) -> None:
     event = reload(event)
     assert event.name == "Renamed"
     assert event.sessions == [{"start": "2099-03-10T09:00", "end": "2099-03-10T12:00"}]
+
+
+def test_an_edit_with_a_join_link_pattern_that_cannot_work_saves_nothing(
+    client: FlaskClient, staff
+) -> None:
+    event = make_event(ref="links", join_link_pattern="https://meet.example.org/{meeting}")
+    response = client.post(
+        "/events/links/edit",
+        data=event_form(ref="links", name="Renamed", join_link_pattern="https://m.example/{id}"),
+    )
+    assert response.status_code == 400
+    assert 'id="join_link_pattern-error"' in response.text
+    assert "Unknown placeholder(s) id: use {event}, {meeting} or {secret}." in response.text
+    event = reload(event)
+    assert (event.name, event.join_link_pattern) == (
+        "Matchmaking",
+        "https://meet.example.org/{meeting}",
+    )
 
 
 def test_an_edit_may_not_drop_a_session_someone_attends(client: FlaskClient, staff) -> None:
