@@ -67,6 +67,17 @@ PRECISIONS = ("f32", "bf16", "int8")
 INT8_RECIPE = "int8-smooth1"
 
 
+# A low-rank change to every attention and feed-forward matrix, fitted so that a thesaurus
+# concept's problem words and its solution words embed close together (written by
+# benchmarks/tune_encoder.py from concepts.toml alone; docs/ranking.md, "The encoder,
+# tuned on the thesaurus"). Merged into the graph built from the shipped weights.
+TUNING_FILE = Path(__file__).resolve().parent / "thesaurus_tuning.npz"
+
+
+class TuningMismatch(ValueError):
+    """The tuning file was fitted on other weights than the installed ones."""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -98,8 +109,36 @@ def weights_sha256() -> str | None:
     return _sha256(folder / WEIGHTS_FILE) if folder is not None else None
 
 
-def build_fp32_model(weights_path: Path) -> onnx.ModelProto:
-    """The BERT encoder as an ONNX graph, from the safetensors weights.
+@functools.cache
+def tuning_digest(path: Path = TUNING_FILE) -> str:
+    """sha256 of the tuning file ("" without one): names the vectors' recipe and the
+    prepared model, so that vectors from another tuning are never mixed with these."""
+    return _sha256(path) if path.is_file() else ""
+
+
+def tuning_deltas(path: Path, weights_sha256: str) -> dict[str, np.ndarray]:
+    """Each tuned weight's change ``B @ A`` (float32, [out, in] as torch keeps it).
+
+    Raises TuningMismatch when the file was fitted on other weights: merged into them it
+    would be noise, and vectors would carry a recipe they were not made with.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta["base_sha256"] != weights_sha256:
+            raise TuningMismatch(
+                f"{path.name} was fitted on weights {meta['base_sha256'][:12]}, "
+                f"not on the installed {weights_sha256[:12]}"
+            )
+        return {
+            f"{name}.weight": data[f"{name}.B"].astype(np.float32)
+            @ data[f"{name}.A"].astype(np.float32)
+            for name in meta["layers"]
+        }
+
+
+def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> onnx.ModelProto:
+    """The BERT encoder as an ONNX graph, from the safetensors weights, with the
+    thesaurus tuning merged in (``tuning=None``: the weights as shipped).
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, [batch, seq]); output
     ``last_hidden_state`` (float32, [batch, seq, 384]). Token types are always 0 for
@@ -112,6 +151,9 @@ def build_fp32_model(weights_path: Path) -> onnx.ModelProto:
     from safetensors.numpy import load_file
 
     weights = load_file(str(weights_path))
+    if tuning is not None and tuning.is_file():
+        for name, delta in tuning_deltas(tuning, _weights_digest(weights_path)).items():
+            weights[name] = weights[name] + delta
     initializers: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
@@ -281,6 +323,8 @@ def _model_file(cache_dir: Path, weights_path: Path, precision: str = "f32") -> 
     """The cached graph for these weights: float32 (also run as bfloat16), or 8-bit
     (calibrated on texts cut at PIECE_TOKENS, so that is in its name too)."""
     stem = f"minilm-l6-{_weights_digest(weights_path)[:16]}"
+    if tuning_digest():
+        stem += f"-tuned-{tuning_digest()[:12]}"
     if precision == "int8":
         stem += f"-{INT8_RECIPE}-{PIECE_TOKENS}"
     return Path(cache_dir) / f"{stem}.onnx"

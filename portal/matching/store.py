@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from portal.db import UTCDateTime, utc_now, utc_today
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
-from portal.matching.encoder import PIECE_TOKENS
+from portal.matching.encoder import PIECE_TOKENS, tuning_digest
 from portal.matching.models import LeadVector, LeadVectorFeed, LeadVectorWork
 from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
@@ -243,7 +243,9 @@ VECTOR_CHUNK = 256
 # What a stored vector means: the model and how a record's text becomes one vector. Change
 # it whenever that changes: every record is then queued again, and vectors of the old
 # recipe are never used meanwhile.
-VECTOR_RECIPE = f"all-MiniLM-L6-v2/pieces-kept/{PIECE_TOKENS}-tokens"
+VECTOR_RECIPE = (
+    f"all-MiniLM-L6-v2/tuned-{tuning_digest()[:12] or 'no'}/pieces-kept/{PIECE_TOKENS}-tokens"
+)
 KINDS = ("need", "vendor")  # and the order a chunk takes them in (the queue's key order)
 SIDES = {"vendor": "vendors", "need": "needs"}
 

@@ -269,3 +269,69 @@ def test_default_encoder_prepares_and_runs_the_chosen_precision(
     assert encoder.precision == "int8"
     assert enc.prepared_model(model_path.parent) == int8_path
     assert encoder.kernels()  # OpenVINO says which kernels ran the dense layers
+
+
+# --- the thesaurus tuning ----------------------------------------------------------------
+
+
+def test_the_shipped_tuning_was_fitted_on_the_installed_weights(model_path: Path) -> None:
+    from safetensors.numpy import load_file
+
+    assert enc.TUNING_FILE.is_file()
+    sha = enc.weights_sha256()
+    assert sha is not None
+    deltas = enc.tuning_deltas(enc.TUNING_FILE, sha)
+    assert MODEL_DIR is not None
+    weights = load_file(str(MODEL_DIR / enc.WEIGHTS_FILE))
+    assert deltas
+    for name, delta in deltas.items():
+        assert weights[name].shape == delta.shape
+    assert enc.tuning_digest()[:12] in model_path.name  # a new tuning is a new model file
+
+
+def test_a_tuning_fitted_on_other_weights_is_refused(tmp_path: Path) -> None:
+    import json
+
+    with np.load(enc.TUNING_FILE, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["base_sha256"] = "0" * 64
+    arrays["meta"] = np.array(json.dumps(meta))
+    other = tmp_path / "other.npz"
+    np.savez(other, **arrays)
+    assert MODEL_DIR is not None
+    with pytest.raises(enc.TuningMismatch, match="not on the installed"):
+        enc.build_fp32_model(MODEL_DIR / enc.WEIGHTS_FILE, tuning=other)
+
+
+def _problem_and_solution_texts() -> tuple[list[str], list[str]]:
+    """Each concept's first four problem phrases, and its first four solution phrases."""
+    import tomllib
+
+    from portal.matching.concepts import CONCEPTS_FILE
+
+    with CONCEPTS_FILE.open("rb") as handle:
+        concepts = tomllib.load(handle)["concept"]
+    problems = [", ".join(c["problem"][:4]) for c in concepts]
+    solutions = [", ".join(c["solution"][:4]) for c in concepts]
+    return problems, solutions
+
+
+def test_the_tuning_brings_a_concepts_problem_words_to_its_solution_words(
+    encoder: enc.SentenceEncoder, tmp_path: Path
+) -> None:
+    """What the tuning is for: among all concepts' solution words, a concept's problem
+    words find their own more often than with the weights as shipped."""
+    import onnx
+
+    assert MODEL_DIR is not None
+    untuned_path = tmp_path / "untuned.onnx"
+    onnx.save_model(enc.build_fp32_model(MODEL_DIR / enc.WEIGHTS_FILE, tuning=None), untuned_path)
+    untuned = enc.SentenceEncoder(untuned_path, MODEL_DIR / enc.TOKENIZER_FILE)
+    problems, solutions = _problem_and_solution_texts()
+
+    def found(model: enc.SentenceEncoder) -> int:
+        similarity = model.encode(problems) @ model.encode(solutions).T
+        return int((similarity.argmax(axis=1) == np.arange(len(problems))).sum())
+
+    assert found(encoder) > found(untuned)
