@@ -8,6 +8,7 @@ take is 403, an unknown event or record 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -34,7 +35,7 @@ from portal.missions.forms import (
     ScheduleForm,
     registration_form,
 )
-from portal.missions.models import MeetingRequest, MissionEvent, Participant
+from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.organizations.services import find_organization, is_staff
 
 bp = Blueprint("missions", __name__, url_prefix="/events")
@@ -69,6 +70,43 @@ def _not_allowed(message: str, event: MissionEvent | None = None) -> tuple[str, 
     return render_template("missions/not_allowed.html", message=message, event=event), 403
 
 
+def _save(
+    form: FlaskForm,
+    step: Callable[[], Any],
+    refused: type[Exception],
+    done: Callable[[Any], tuple[str, str]],
+    *,
+    forbidden: type[Exception] | tuple[()] = (),
+    event: MissionEvent | None = None,
+) -> Page | None:
+    """Run one service step for a valid form and commit it: ``done(result)`` gives the
+    message to flash and where to go. A ``forbidden`` step is the 403 page; a ``refused``
+    one rolls back, its error goes beside its field and None tells the view to re-render."""
+    try:
+        result = step()
+    except forbidden as error:
+        return _not_allowed(str(error), event)
+    except refused as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return None
+    db.session.commit()
+    message, location = done(result)
+    flash(message, "success")
+    return redirect(location)
+
+
+def _form_errors(form: FlaskForm) -> str:
+    """A failed form's errors in one line, for a flash."""
+    return " ".join(e for errors in form.errors.values() for e in errors)
+
+
+def _confirmed() -> None:
+    """A bare confirmation post (CSRF only): 400 unless it validates."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+
+
 # --- events: list, create, edit, public page ------------------------------------------
 
 
@@ -100,15 +138,14 @@ def _event_values(form: EventForm) -> services.EventValues:
 def new() -> Page:
     form = EventForm()
     if form.validate_on_submit():
-        try:
-            event = services.create_event(_event_values(form))
-        except services.EventError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash("Event created.", "success")
-            return redirect(url_for(".detail", ref=event.ref))
+        saved = _save(
+            form,
+            lambda: services.create_event(_event_values(form)),
+            services.EventError,
+            lambda event: ("Event created.", url_for(".detail", ref=event.ref)),
+        )
+        if saved is not None:
+            return saved
     return _page("missions/event_form.html", form, event=None)
 
 
@@ -118,15 +155,14 @@ def edit(ref: str) -> Page:
     event = _event_or_404(ref)
     form = EventForm(data=services.event_values(event))
     if form.validate_on_submit():
-        try:
-            services.update_event(event, _event_values(form))
-        except services.EventError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash("Event saved.", "success")
-            return redirect(url_for(".detail", ref=event.ref))
+        saved = _save(
+            form,
+            lambda: services.update_event(event, _event_values(form)),
+            services.EventError,
+            lambda _: ("Event saved.", url_for(".detail", ref=event.ref)),
+        )
+        if saved is not None:
+            return saved
     return _page("missions/event_form.html", form, event=event)
 
 
@@ -198,17 +234,19 @@ def register(ref: str) -> Page:
     if valid and organization is None:
         form.organization.errors = ["Give the reference of an organization."]
     elif valid and organization is not None:
-        try:
-            reg.register(event, organization, _registration_values(form), current_user)
-        except reg.NotAllowed as error:
-            return _not_allowed(str(error), event)
-        except reg.RegistrationError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{organization.name} is registered for {event.name}.", "success")
-            return redirect(url_for(".detail", ref=event.ref))
+        saved = _save(
+            form,
+            lambda: reg.register(event, organization, _registration_values(form), current_user),
+            reg.RegistrationError,
+            lambda _: (
+                f"{organization.name} is registered for {event.name}.",
+                url_for(".detail", ref=event.ref),
+            ),
+            forbidden=reg.NotAllowed,
+            event=event,
+        )
+        if saved is not None:
+            return saved
     return _page(
         "missions/registration_form.html",
         form,
@@ -226,27 +264,32 @@ def _participant_or_404(event: MissionEvent, org_ref: str) -> Participant:
     return participant
 
 
-@bp.route("/<ref>/registrations/<org_ref>", methods=["GET", "POST"])
-@login_required
-def registration(ref: str, org_ref: str) -> Page:
+def _registration_or_403(ref: str, org_ref: str) -> tuple[MissionEvent, Participant]:
+    """The event and the registration of ``org_ref``, for staff or its own members."""
     event = _event_or_404(ref)
     participant = _participant_or_404(event, org_ref)
     if not (is_staff(current_user) or current_user.organization_id == participant.organization_id):
         abort(403)
+    return event, participant
+
+
+@bp.route("/<ref>/registrations/<org_ref>", methods=["GET", "POST"])
+@login_required
+def registration(ref: str, org_ref: str) -> Page:
+    event, participant = _registration_or_403(ref, org_ref)
     form = registration_form(event.sessions, data=reg.registration_values(participant))
     del form.organization
     if form.validate_on_submit():
-        try:
-            reg.update_registration(participant, _registration_values(form), current_user)
-        except reg.NotAllowed as error:
-            return _not_allowed(str(error), event)
-        except reg.RegistrationError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash("Registration saved.", "success")
-            return redirect(url_for(".detail", ref=event.ref))
+        saved = _save(
+            form,
+            lambda: reg.update_registration(participant, _registration_values(form), current_user),
+            reg.RegistrationError,
+            lambda _: ("Registration saved.", url_for(".detail", ref=event.ref)),
+            forbidden=reg.NotAllowed,
+            event=event,
+        )
+        if saved is not None:
+            return saved
     return _page(
         "missions/registration_form.html",
         form,
@@ -261,12 +304,8 @@ def registration(ref: str, org_ref: str) -> Page:
 @bp.post("/<ref>/registrations/<org_ref>/cancel")
 @login_required
 def cancel_registration(ref: str, org_ref: str) -> Page:
-    event = _event_or_404(ref)
-    participant = _participant_or_404(event, org_ref)
-    if not (is_staff(current_user) or current_user.organization_id == participant.organization_id):
-        abort(403)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    event, participant = _registration_or_403(ref, org_ref)
+    _confirmed()
     name = participant.organization.name
     try:
         reg.cancel_registration(participant, current_user)
@@ -361,21 +400,28 @@ def send_request(ref: str) -> Page:
     form = RequestForm()
     if form.validate_on_submit():
         target = _target(event, form.to.data)
-        try:
+
+        def step() -> Participant:
             if target is None:
                 raise req.RequestError("Choose a participant of this event.", "to")
             req.send_request(
                 participant, target, form.message.data or "", bool(form.must_meet.data)
             )
-        except req.NotAllowed as error:
-            return _not_allowed(str(error), event)
-        except req.RequestError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Request sent to {target.organization.name}.", "success")
-            return redirect(url_for(".my_requests", ref=event.ref))
+            return target
+
+        saved = _save(
+            form,
+            step,
+            req.RequestError,
+            lambda to: (
+                f"Request sent to {to.organization.name}.",
+                url_for(".my_requests", ref=event.ref),
+            ),
+            forbidden=req.NotAllowed,
+            event=event,
+        )
+        if saved is not None:
+            return saved
     return _requests_page(event, participant, request_form=form)
 
 
@@ -397,8 +443,7 @@ def _request_step(ref: str, request_id: int, side: str, form: FlaskForm, step: A
     except req.NotAllowed as error:
         return _not_allowed(str(error), event)
     if not form.validate_on_submit():
-        errors = [e for errors in form.errors.values() for e in errors]
-        flash(" ".join(errors) or "Please try again.", "error")
+        flash(_form_errors(form) or "Please try again.", "error")
         return redirect(url_for(".my_requests", ref=event.ref), 303)
     try:
         message = step(meeting_request, participant)
@@ -456,17 +501,24 @@ def propose(ref: str) -> Page:
     if form.validate_on_submit():
         first = _target(event, form.first.data)
         second = _target(event, form.second.data)
-        try:
+
+        def step() -> Participant:
             if first is None or second is None:
                 raise req.RequestError("Choose two participants of this event.", "second")
             req.propose_meeting(first, second, form.message.data or "", bool(form.must_meet.data))
-        except req.RequestError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Meeting proposed to {second.organization.name}.", "success")
-            return redirect(url_for(".my_requests", ref=event.ref))
+            return second
+
+        saved = _save(
+            form,
+            step,
+            req.RequestError,
+            lambda to: (
+                f"Meeting proposed to {to.organization.name}.",
+                url_for(".my_requests", ref=event.ref),
+            ),
+        )
+        if saved is not None:
+            return saved
     return _requests_page(event, reg.participant_of(event, current_user), propose_form=form)
 
 
@@ -505,8 +557,7 @@ def _names(event: MissionEvent) -> dict[str, str]:
 @staff_required
 def publish(ref: str) -> Page:
     event = _event_or_404(ref)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    _confirmed()
     count = services.publish(event)
     db.session.commit()
     flash(f"Published {count} meeting(s).", "success")
@@ -533,13 +584,18 @@ def grid(ref: str) -> Page:
     return _grid_page(_event_or_404(ref))
 
 
-@bp.post("/<ref>/meetings/<int:meeting_id>/move")
-@staff_required
-def move_meeting(ref: str, meeting_id: int) -> Page:
+def _meeting_or_404(ref: str, meeting_id: int) -> tuple[MissionEvent, Meeting]:
     event = _event_or_404(ref)
     meeting = grid_services.find_meeting(event, meeting_id)
     if meeting is None:
         abort(404)
+    return event, meeting
+
+
+@bp.post("/<ref>/meetings/<int:meeting_id>/move")
+@staff_required
+def move_meeting(ref: str, meeting_id: int) -> Page:
+    event, meeting = _meeting_or_404(ref, meeting_id)
     form = MoveForm()
     if form.validate_on_submit():
         place = (form.place.data or "").strip().lower()
@@ -562,20 +618,15 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
                 "success",
             )
             return redirect(url_for(".grid", ref=event.ref), 303)
-    errors = [e for errors in form.errors.values() for e in errors]
-    flash(" ".join(errors), "error")
+    flash(_form_errors(form), "error")
     return _grid_page(event, form, failed=True)
 
 
 @bp.post("/<ref>/meetings/<int:meeting_id>/cancel")
 @staff_required
 def cancel_meeting(ref: str, meeting_id: int) -> Page:
-    event = _event_or_404(ref)
-    meeting = grid_services.find_meeting(event, meeting_id)
-    if meeting is None:
-        abort(404)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    event, meeting = _meeting_or_404(ref, meeting_id)
+    _confirmed()
     published = meeting.published
     grid_services.cancel_meeting(event, meeting)
     db.session.commit()
