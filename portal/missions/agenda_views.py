@@ -11,6 +11,8 @@ the secret. Contacts of the other side come only through ``visible_contacts``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
@@ -54,6 +56,37 @@ def _event_page(event: MissionEvent) -> str | None:
 def _not_registered(event: MissionEvent) -> tuple[str, int]:
     page = render_template("missions/agenda_none.html", event=event, event_url=_event_page(event))
     return page, 404
+
+
+def _registered(
+    view: Callable[..., Response | Page],
+) -> Callable[..., Response | Page]:
+    """Call ``view(event, participant, ...)`` with the member's own participant; the
+    not-registered page (404) if their organization does not take part."""
+
+    @wraps(view)
+    def wrapper(ref: str, **kwargs: int) -> Response | Page:
+        event, participant = _own_participant(ref)
+        if participant is None:
+            return _not_registered(event)
+        return view(event, participant, **kwargs)
+
+    return wrapper
+
+
+def _participant_or_404(ref: str, org_ref: str) -> tuple[MissionEvent, Participant]:
+    """Any participant of the event by its organization's reference (staff pages)."""
+    event = _event_or_404(ref)
+    participant = agendas.participant_by_ref(event, org_ref)
+    if participant is None:
+        abort(404)
+    return event, participant
+
+
+def _calendar_changed(event: MissionEvent, message: str) -> Response:
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(".mine", ref=event.ref) + "#calendar")
 
 
 def _outcome_form(item: agendas.AgendaItem) -> OutcomeForm:
@@ -131,11 +164,9 @@ def _ics_response(agenda: agendas.Agenda, *, download: bool) -> Response:
 
 @bp.get("/<ref>/agenda.ics")
 @login_required
-def ics(ref: str) -> Response | Page:
+@_registered
+def ics(event: MissionEvent, participant: Participant) -> Response | Page:
     """The member's agenda as an .ics file to import once."""
-    event, participant = _own_participant(ref)
-    if participant is None:
-        return _not_registered(event)
     return _ics_response(agendas.agenda_of(participant), download=True)
 
 
@@ -154,57 +185,44 @@ def subscription(token: str) -> Response:
 
 @bp.post("/<ref>/agenda/calendar")
 @login_required
-def new_calendar_url(ref: str) -> Response | Page:
+@_registered
+def new_calendar_url(event: MissionEvent, participant: Participant) -> Response | Page:
     """Make (or replace) the private subscription URL; the old one stops working."""
-    event, participant = _own_participant(ref)
-    if participant is None:
-        return _not_registered(event)
     if not CalendarTokenForm().validate_on_submit():
         abort(400)
     had_one = participant.calendar_token is not None
     agendas.new_calendar_token(participant)
-    db.session.commit()
-    flash(
+    return _calendar_changed(
+        event,
         "New subscription URL made; the old one no longer works."
         if had_one
         else "Your private subscription URL is ready.",
-        "success",
     )
-    return redirect(url_for(".mine", ref=event.ref) + "#calendar")
 
 
 @bp.post("/<ref>/agenda/calendar/revoke")
 @login_required
-def revoke_calendar_url(ref: str) -> Response | Page:
-    event, participant = _own_participant(ref)
-    if participant is None:
-        return _not_registered(event)
+@_registered
+def revoke_calendar_url(event: MissionEvent, participant: Participant) -> Response | Page:
     if not CalendarTokenForm().validate_on_submit():
         abort(400)
     agendas.revoke_calendar_token(participant)
-    db.session.commit()
-    flash("The subscription URL no longer works.", "success")
-    return redirect(url_for(".mine", ref=event.ref) + "#calendar")
+    return _calendar_changed(event, "The subscription URL no longer works.")
 
 
 @bp.get("/<ref>/agenda/<org_ref>")
 @staff_required
 def staff_agenda(ref: str, org_ref: str) -> Page:
     """Any participant's agenda for staff, drafts included, in the participant's zone."""
-    event = _event_or_404(ref)
-    participant = agendas.participant_by_ref(event, org_ref)
-    if participant is None:
-        abort(404)
+    _, participant = _participant_or_404(ref, org_ref)
     return _page(agendas.agenda_of(participant, drafts=True), staff_view=True)
 
 
 @bp.post("/<ref>/agenda/meetings/<int:request_id>/outcome")
 @login_required
-def outcome(ref: str, request_id: int) -> Response | Page:
+@_registered
+def outcome(event: MissionEvent, participant: Participant, request_id: int) -> Response | Page:
     """The member's side says whether the meeting was held and how it went."""
-    event, participant = _own_participant(ref)
-    if participant is None:
-        return _not_registered(event)
     agenda = agendas.agenda_of(participant)
     item = agendas.find_item(agenda, request_id)
     if item is None:
@@ -238,10 +256,7 @@ def outcome(ref: str, request_id: int) -> Response | Page:
 @staff_required
 def open_introduction(ref: str, org_ref: str, request_id: int) -> Response | Page:
     """Staff open the introduction both sides asked for by rating "cooperation possible"."""
-    event = _event_or_404(ref)
-    participant = agendas.participant_by_ref(event, org_ref)
-    if participant is None:
-        abort(404)
+    event, participant = _participant_or_404(ref, org_ref)
     agenda = agendas.agenda_of(participant, drafts=True)
     item = agendas.find_item(agenda, request_id)
     if item is None:
