@@ -15,21 +15,12 @@ from missions.page_factories import (
     make_org,
     make_participant,
     reload,
-    staff_user,
 )
 from organizations.directory_factories import make_contact
 from support import count_rows
 
 from portal.missions import services
 from portal.missions.models import MissionEvent
-
-
-@pytest.fixture
-def staff(app: Flask, client: FlaskClient):
-    user = staff_user()
-    log_in(client, user)
-    return user
-
 
 # --- create and edit ----------------------------------------------------------------
 

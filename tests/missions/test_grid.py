@@ -19,7 +19,6 @@ from missions.page_factories import (
     make_participant,
     make_request,
     reload,
-    staff_user,
 )
 from support import count_rows
 
@@ -59,13 +58,6 @@ def planned(app: Flask) -> Planned:
         make_request(bolt, port, ACCEPTED),
         make_request(cog, port, ACCEPTED),
     )
-
-
-@pytest.fixture
-def staff(client: FlaskClient, app: Flask):
-    user = staff_user()
-    log_in(client, user)
-    return user
 
 
 def _meeting(request: MeetingRequest) -> Meeting:
