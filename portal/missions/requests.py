@@ -171,12 +171,25 @@ def send_request(
         )
     if must_meet:
         _check_must_cap(sender)
+    return _open_request(sender, target, message, must_meet, proposed_by_staff=False)
+
+
+def _open_request(
+    sender: Participant,
+    target: Participant,
+    message: str,
+    must_meet: bool,
+    *,
+    proposed_by_staff: bool,
+) -> MeetingRequest:
+    """The pending request from ``sender`` to ``target`` (a new row, or the pair's old
+    one reopened), flushed, and the mail to ``target`` that it arrived."""
     request = _new_or_reopened(sender, target)
     request.from_id, request.to_id = sender.id, target.id
     request.message = message
     request.must_meet = must_meet
     request.status = RequestStatus.PENDING
-    request.proposed_by_staff = False
+    request.proposed_by_staff = proposed_by_staff
     db.session.flush()
     _mail_received(request)
     return request
@@ -194,14 +207,7 @@ def propose_meeting(
     message = (message or "").strip()
     if len(message) > MAX_MESSAGE:
         raise RequestError(f"Write at most {MAX_MESSAGE} characters.", "message")
-    request = _new_or_reopened(first, second)
-    request.from_id, request.to_id = first.id, second.id
-    request.message = message
-    request.must_meet = must_meet
-    request.status = RequestStatus.PENDING
-    request.proposed_by_staff = True
-    db.session.flush()
-    _mail_received(request)
+    request = _open_request(first, second, message, must_meet, proposed_by_staff=True)
     _notify(request, first, "proposed", f"Trade staff suggest you meet {_name(second)}")
     return request
 
