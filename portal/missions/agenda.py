@@ -122,16 +122,6 @@ class Agenda:
         return sorted(grouped.items())
 
 
-def participant_of(event: MissionEvent, organization_id: int | None) -> Participant | None:
-    if organization_id is None:
-        return None
-    return db.session.scalar(
-        sa.select(Participant).where(
-            Participant.event_id == event.id, Participant.organization_id == organization_id
-        )
-    )
-
-
 def participant_by_ref(event: MissionEvent, organization_ref: str) -> Participant | None:
     return db.session.scalar(
         sa.select(Participant)

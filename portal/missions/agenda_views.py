@@ -25,6 +25,7 @@ from portal.missions import agenda as agendas
 from portal.missions import outcomes
 from portal.missions.agenda_forms import CalendarTokenForm, OpenIntroductionForm, OutcomeForm
 from portal.missions.models import MissionEvent, Participant
+from portal.missions.registration import find_participant
 from portal.missions.services import find_event
 from portal.organizations.services import is_staff, visible_contacts
 
@@ -42,7 +43,7 @@ def _event_or_404(ref: str) -> MissionEvent:
 
 def _own_participant(ref: str) -> tuple[MissionEvent, Participant | None]:
     event = _event_or_404(ref)
-    return event, agendas.participant_of(event, getattr(current_user, "organization_id", None))
+    return event, find_participant(event, getattr(current_user, "organization_id", None))
 
 
 def _event_page(event: MissionEvent) -> str | None:
