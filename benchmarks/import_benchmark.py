@@ -10,6 +10,8 @@ the schema, then ``/usr/bin/time -v portal import FILE`` runs; wall time and pea
 are printed. Then ``portal leads vectors`` computes every sentence vector, and the time from
 the start of the import until full-quality leads are ready is printed too (the bar: 15
 minutes at 100,000 vendors). ``--model-dir`` keeps the prepared model between runs.
+``--latency`` then runs ``leads_latency.py`` on the loaded portal before it is dropped
+(with ``--edits N``: after N single-record edits too).
 """
 
 from __future__ import annotations
@@ -50,7 +52,12 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str, str]:
 
 
 def run_import(
-    database_url: str, corpus: Path, folder: Path, model_dir: Path | None, vectors: bool
+    database_url: str,
+    corpus: Path,
+    folder: Path,
+    model_dir: Path | None,
+    vectors: bool,
+    latency: list[str] | None = None,
 ) -> dict[str, str]:
     env = {
         **os.environ,
@@ -74,6 +81,9 @@ def run_import(
         figures["vectors_rss"] = vectors_rss
         figures["ready"] = f"{wall + vectors_wall:.1f} s"
         figures["vectors_summary"] = stdout.strip()
+    if latency is not None:
+        script = Path(__file__).resolve().parent / "leads_latency.py"
+        subprocess.run([sys.executable, str(script), *latency], env=env, check=True)  # noqa: S603
     shutil.rmtree(folder / "index", ignore_errors=True)
     return figures
 
@@ -120,6 +130,10 @@ def main() -> None:
         help="time the import only, not the sentence vectors after it",
     )
     parser.add_argument("--model-dir", type=Path, help="keep the prepared model here")
+    parser.add_argument(
+        "--latency", action="store_true", help="then run leads_latency.py on the loaded portal"
+    )
+    parser.add_argument("--edits", type=int, default=0, help="leads_latency.py --edits")
     args = parser.parse_args()
     if not args.corpus_tool:
         parser.error("give --corpus-tool or set PORTAL_CORPUS_TOOL")
@@ -132,7 +146,8 @@ def main() -> None:
         size = corpus.stat().st_size / 2**20
         print(f"corpus: {args.vendors} vendors, {args.needs} needs; {lines} lines, {size:.0f} MB")
         for database in args.databases.split(","):
-            options = {"model_dir": args.model_dir, "vectors": args.vectors}
+            latency = ["--edits", str(args.edits)] if args.latency else None
+            options = {"model_dir": args.model_dir, "vectors": args.vectors, "latency": latency}
             if database == "sqlite":
                 figures = benchmark_sqlite(corpus, folder, **options)
             elif database == "postgresql":
