@@ -61,3 +61,35 @@ def sector_short_label(code: str) -> str:
 
 def country_name(code: str) -> str:
     return COUNTRY_NAMES.get(code, code)
+
+
+# What kind of procurement notice a need is (exchange format: `notice`), in the order a
+# notice usually goes through: shaped, sounded, asked about, tendered.
+NOTICE_TYPES: dict[str, str] = {
+    "concept": "Concept (problem being shaped)",
+    "sources-sought": "Sources sought (market sounding)",
+    "rfi": "Request for information",
+    "rfp": "Request for proposals (tender)",
+}
+DEFAULT_NOTICE = "concept"
+
+# Where the money behind a need comes from, and how far it has got (exchange format:
+# `funding.source` and `funding.stage`).
+FUNDING_SOURCES: dict[str, str] = {
+    "own-budget": "City or agency budget",
+    "adb": "Asian Development Bank",
+    "world-bank": "World Bank",
+    "aiib": "Asian Infrastructure Investment Bank",
+    "ustda": "USTDA grant",
+    "jica": "JICA",
+    "ppp": "Public-private partnership",
+    "grant": "Grant",
+    "other": "Other",
+}
+FUNDING_STAGES: dict[str, str] = {
+    "idea": "Idea",
+    "feasibility": "Feasibility study",
+    "funded": "Funded",
+    "procurement": "In procurement",
+    "awarded": "Awarded",
+}

@@ -34,6 +34,20 @@ class Need(Versioned, db.Model):
             name="budget_range",
         ),
         sa.Index("ix_needs_status_closes_on", "status", "closes_on"),
+        sa.CheckConstraint("notice IN ('concept', 'sources-sought', 'rfi', 'rfp')", name="notice"),
+        sa.CheckConstraint(
+            "funding_source IS NULL OR funding_source IN ('own-budget', 'adb', 'world-bank', "
+            "'aiib', 'ustda', 'jica', 'ppp', 'grant', 'other')",
+            name="funding_source",
+        ),
+        sa.CheckConstraint(
+            "funding_stage IS NULL OR funding_stage IN ('idea', 'feasibility', 'funded', "
+            "'procurement', 'awarded')",
+            name="funding_stage",
+        ),
+        sa.CheckConstraint(
+            "(funding_source IS NULL) = (funding_stage IS NULL)", name="funding_complete"
+        ),
     )
 
     id: Mapped[intpk]
@@ -47,6 +61,11 @@ class Need(Versioned, db.Model):
     budget_min: Mapped[int | None] = mapped_column(sa.BigInteger)
     budget_max: Mapped[int | None] = mapped_column(sa.BigInteger)
     closes_on: Mapped[dt.date | None]
+    # The procurement notice this need is (portal.vocab.NOTICE_TYPES) and the money
+    # behind it: source and stage are both set or both empty (exchange format `funding`).
+    notice: Mapped[str] = mapped_column(sa.String(16), default="concept", server_default="concept")
+    funding_source: Mapped[str | None] = mapped_column(sa.String(16))
+    funding_stage: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(sa.String(16), default=NeedStatus.OPEN)
     created_at: Mapped[timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, onupdate=utc_now)
