@@ -126,6 +126,9 @@ def register_templates(app: Flask) -> None:
         SECTORS=vocab.SECTORS,
         ASEAN_COUNTRIES=vocab.ASEAN_COUNTRIES,
         COUNTRY_NAMES=vocab.COUNTRY_NAMES,
+        NOTICE_TYPES=vocab.NOTICE_TYPES,
+        FUNDING_SOURCES=vocab.FUNDING_SOURCES,
+        FUNDING_STAGES=vocab.FUNDING_STAGES,
     )
 
 
