@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -15,6 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from portal.needs.services import MAX_BUDGET, MAX_DESCRIPTION, MAX_TITLE
 from portal.organizations.forms import SECTOR_CHOICES
+from portal.vocab import DEFAULT_NOTICE, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES
 
 _BUDGET_MESSAGE = f"Enter a whole number of dollars from 0 to {MAX_BUDGET:,}."
 
@@ -34,6 +39,14 @@ class NeedForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     closes_on = DateField("Closing date", validators=[Optional()])
+    notice = SelectField("Notice type", choices=list(NOTICE_TYPES.items()), default=DEFAULT_NOTICE)
+    # Empty means "not stated"; the service turns "" into None.
+    funding_source = SelectField(
+        "Funding source", choices=[("", "Not stated"), *FUNDING_SOURCES.items()], default=""
+    )
+    funding_stage = SelectField(
+        "Funding stage", choices=[("", "Not stated"), *FUNDING_STAGES.items()], default=""
+    )
     # When editing, the version the form was opened on (``portal.versioning``); empty
     # when posting a new need.
     version = HiddenField()
@@ -50,3 +63,43 @@ class NeedForm(FlaskForm):
             raise ValidationError("Give both a minimum and a maximum budget, or neither.")
         if field.data is not None and low is not None and field.data < low:
             raise ValidationError("The maximum must not be below the minimum.")
+
+    # Funding is one {source, stage} pair in the exchange format: both or neither. The
+    # error goes beside the field left empty.
+    def validate_funding_stage(self, field: SelectField) -> None:
+        if self.funding_source.data and not field.data:
+            raise ValidationError("Choose the funding stage too, or leave both empty.")
+
+    def validate_funding_source(self, field: SelectField) -> None:
+        if self.funding_stage.data and not field.data:
+            raise ValidationError("Choose the funding source too, or leave both empty.")
+
+
+@dataclass
+class NoticeFilters:
+    """The needs directory's notice type and funding filters; unknown codes are dropped
+    with a warning, as the sector and country filters are."""
+
+    notice: str | None = None
+    funding_source: str | None = None
+    funding_stage: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.notice or self.funding_source or self.funding_stage)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> NoticeFilters:
+        filters = cls()
+        for name, allowed, what in (
+            ("notice", NOTICE_TYPES, "notice type"),
+            ("funding_source", FUNDING_SOURCES, "funding source"),
+            ("funding_stage", FUNDING_STAGES, "funding stage"),
+        ):
+            value = (args.get(name) or "").strip()
+            if value in allowed:
+                setattr(filters, name, value)
+            elif value:
+                filters.warnings.append(f"There is no {what} “{value[:40]}”; showing all.")
+        return filters

@@ -15,8 +15,9 @@ from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import can_see_private, new_unique_ref
+from portal.signals import need_closed, need_published
 from portal.versioning import claim_version
-from portal.vocab import SECTORS
+from portal.vocab import DEFAULT_NOTICE, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES, SECTORS
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -57,6 +58,9 @@ def public_needs_query(
     sector: str | None = None,
     country: str | None = None,
     title_contains: str | None = None,
+    notice: str | None = None,
+    funding_source: str | None = None,
+    funding_stage: str | None = None,
 ) -> sa.Select[tuple[Need]]:
     """Open needs of verified buyers, newest first, narrowed by the given filters."""
     query = (
@@ -72,6 +76,12 @@ def public_needs_query(
         query = query.where(
             sa.func.lower(Need.title).contains(title_contains.lower(), autoescape=True)
         )
+    if notice:
+        query = query.where(Need.notice == notice)
+    if funding_source:
+        query = query.where(Need.funding_source == funding_source)
+    if funding_stage:
+        query = query.where(Need.funding_stage == funding_stage)
     return query.order_by(Need.created_at.desc(), Need.id.desc())
 
 
@@ -110,6 +120,19 @@ def budget_label(need: Need) -> str:
     return "not stated"
 
 
+def notice_label(need: Need) -> str:
+    return NOTICE_TYPES.get(need.notice, need.notice)
+
+
+def funding_label(need: Need) -> str:
+    """Where the money comes from and how far it has got, or that the buyer did not say."""
+    if need.funding_source is None or need.funding_stage is None:
+        return "not stated"
+    source = FUNDING_SOURCES.get(need.funding_source, need.funding_source)
+    stage = FUNDING_STAGES.get(need.funding_stage, need.funding_stage)
+    return f"{source}: {stage.lower()}"
+
+
 # --- creating and editing --------------------------------------------------------------
 
 
@@ -120,6 +143,9 @@ def _checked_fields(
     sectors: list[str] | None,
     budget_min: int | None,
     budget_max: int | None,
+    notice: str,
+    funding_source: str | None,
+    funding_stage: str | None,
 ) -> dict[str, Any]:
     title = one_line(title)
     if not title or len(title) > MAX_TITLE:
@@ -142,12 +168,30 @@ def _checked_fields(
         raise NeedError("give both a minimum and a maximum budget, or neither", "budget_max")
     if budget_min is not None and budget_max is not None and budget_min > budget_max:
         raise NeedError("the maximum must not be below the minimum", "budget_max")
+    if notice not in NOTICE_TYPES:
+        raise NeedError(f"unknown notice type: {notice}", "notice")
+    funding_source, funding_stage = funding_source or None, funding_stage or None
+    if funding_source is not None and funding_source not in FUNDING_SOURCES:
+        raise NeedError(f"unknown funding source: {funding_source}", "funding_source")
+    if funding_stage is not None and funding_stage not in FUNDING_STAGES:
+        raise NeedError(f"unknown funding stage: {funding_stage}", "funding_stage")
+    # The exchange format carries funding as one {source, stage} object: half of one
+    # could not be exported, and a stage without a source tells a vendor nothing.
+    if funding_source is not None and funding_stage is None:
+        raise NeedError("give the funding stage too, or neither source nor stage", "funding_stage")
+    if funding_stage is not None and funding_source is None:
+        raise NeedError(
+            "give the funding source too, or neither source nor stage", "funding_source"
+        )
     return {
         "title": title,
         "description": description,
         "sectors": codes,
         "budget_min": budget_min,
         "budget_max": budget_max,
+        "notice": notice,
+        "funding_source": funding_source,
+        "funding_stage": funding_stage,
     }
 
 
@@ -160,8 +204,16 @@ def create_need(
     budget_min: int | None = None,
     budget_max: int | None = None,
     closes_on: dt.date | None = None,
+    notice: str = DEFAULT_NOTICE,
+    funding_source: str | None = None,
+    funding_stage: str | None = None,
+    actor: User | Any = None,
 ) -> Need:
-    """Post a new open need for a buyer; it is public once the buyer is verified."""
+    """Post a new open need for a buyer; it is public once the buyer is verified.
+
+    A need public at once (a verified buyer) sends ``need_published`` with ``actor``,
+    the person who posted it.
+    """
     if buyer.kind != OrganizationKind.BUYER:
         raise NeedError("only buyer organizations post needs")
     fields = _checked_fields(
@@ -170,6 +222,9 @@ def create_need(
         sectors=sectors,
         budget_min=budget_min,
         budget_max=budget_max,
+        notice=notice,
+        funding_source=funding_source,
+        funding_stage=funding_stage,
     )
     if closes_on is not None and closes_on < utc_today():
         raise NeedError("a new need cannot close in the past", "closes_on")
@@ -182,6 +237,8 @@ def create_need(
     )
     db.session.add(need)
     db.session.flush()
+    if need.is_public:
+        need_published.send(need, actor=_person(actor))
     return need
 
 
@@ -194,14 +251,21 @@ def update_need(
     budget_min: int | None = None,
     budget_max: int | None = None,
     closes_on: dt.date | None = None,
+    notice: str | None = None,
+    funding_source: str | None = None,
+    funding_stage: str | None = None,
     expected_version: int | None = None,
     editor: User | Any = None,
 ) -> Need:
-    """Edit a need's text, budget and date; its status changes only through the buttons.
+    """Edit a need's text, budget, date, notice type and funding; its status changes only
+    through the buttons.
 
-    A past closing date may stay as it was, but cannot be newly set. ``expected_version``
-    is the version the edit form was opened on: if the buyer's members, staff or an
-    import saved since, ``EditConflict`` is raised and nothing is written.
+    A past closing date may stay as it was, but cannot be newly set. ``notice`` None
+    keeps the notice type; funding is always what is given (None for none).
+    ``expected_version`` is the version the edit form was opened on: if the buyer's
+    members, staff or an import saved since, ``EditConflict`` is raised and nothing is
+    written. An expired need given a new closing date is public again, which sends
+    ``need_published`` as a reopening does.
     """
     claim_version(need, expected_version, editor, "need")
     fields = _checked_fields(
@@ -210,43 +274,64 @@ def update_need(
         sectors=sectors,
         budget_min=budget_min,
         budget_max=budget_max,
+        notice=notice or need.notice,
+        funding_source=funding_source,
+        funding_stage=funding_stage,
     )
     if closes_on is not None and closes_on != need.closes_on and closes_on < utc_today():
         raise NeedError("the closing date cannot be in the past", "closes_on")
+    was_public = bool(need.is_public)
     for name, value in fields.items():
         setattr(need, name, value)
     need.closes_on = closes_on
     db.session.flush()
+    if need.is_public and not was_public:
+        need_published.send(need, actor=_person(editor))
     return need
 
 
 # --- status changes --------------------------------------------------------------------
 
 
-def close_need(need: Need) -> Need:
-    """Stop taking interest in a need without awarding it."""
+def _person(actor: User | Any) -> User | None:
+    """The signals' ``actor``: a logged-in user, or None (an anonymous user, a script).
+    A receiver gets the User itself, never Flask-Login's request-bound proxy of it."""
+    unwrap = getattr(actor, "_get_current_object", None)
+    actor = unwrap() if callable(unwrap) else actor
+    return actor if isinstance(actor, User) else None
+
+
+def close_need(need: Need, actor: User | Any = None) -> Need:
+    """Stop taking interest in a need without awarding it; sends ``need_closed``."""
     if need.status != NeedStatus.OPEN:
         raise NeedError(f"only an open need can be closed; this one is {need.status}")
     need.status = NeedStatus.CLOSED
     db.session.flush()
+    need_closed.send(need, status=NeedStatus.CLOSED.value, actor=_person(actor))
     return need
 
 
-def mark_awarded(need: Need) -> Need:
-    """Record that the need was awarded; open or closed needs can be."""
+def mark_awarded(need: Need, actor: User | Any = None) -> Need:
+    """Record that the need was awarded; open or closed needs can be. Sends
+    ``need_closed`` with status "awarded" either way: a closed need being awarded is
+    news to whoever followed it."""
     if need.status == NeedStatus.AWARDED:
         raise NeedError("this need is already awarded")
     need.status = NeedStatus.AWARDED
     db.session.flush()
+    need_closed.send(need, status=NeedStatus.AWARDED.value, actor=_person(actor))
     return need
 
 
-def reopen_need(need: Need) -> Need:
-    """Open a closed or awarded need again, unless its closing date has passed."""
+def reopen_need(need: Need, actor: User | Any = None) -> Need:
+    """Open a closed or awarded need again, unless its closing date has passed; sends
+    ``need_published`` when that makes it public (its buyer is verified)."""
     if need.closes_on is not None and need.closes_on < utc_today():
         raise NeedError("its closing date has passed; edit the closing date before reopening it")
     if need.status == NeedStatus.OPEN:
         raise NeedError("this need is already open")
     need.status = NeedStatus.OPEN
     db.session.flush()
+    if need.is_public:
+        need_published.send(need, actor=_person(actor))
     return need

@@ -8,11 +8,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from portal.accounts.models import User
 from portal.extensions import db
 from portal.matching.feedback import need_leads
 from portal.matching.forms import DismissLeadForm
 from portal.needs import services
-from portal.needs.forms import NeedForm
+from portal.needs.forms import NeedForm, NoticeFilters
 from portal.needs.models import Need
 from portal.needs.services import NeedError
 from portal.organizations.forms import ConfirmForm, read_directory_filters
@@ -25,12 +26,19 @@ bp = Blueprint("needs", __name__)
 
 @bp.get("/needs")
 def directory() -> str:
-    """Open needs of verified buyers, newest first; filter by sector, country and title."""
+    """Open needs of verified buyers, newest first; filter by sector, country, title,
+    notice type and funding."""
     filters = read_directory_filters(request.args, "country")
-    for warning in filters.warnings:
+    notice_filters = NoticeFilters.from_args(request.args)
+    for warning in [*filters.warnings, *notice_filters.warnings]:
         flash(warning, "warning")
     query = services.public_needs_query(
-        sector=filters.sector, country=filters.country, title_contains=filters.q
+        sector=filters.sector,
+        country=filters.country,
+        title_contains=filters.q,
+        notice=notice_filters.notice,
+        funding_source=notice_filters.funding_source,
+        funding_stage=notice_filters.funding_stage,
     )
     page = db.paginate(
         query,
@@ -39,7 +47,12 @@ def directory() -> str:
         error_out=False,
     )
     return render_template(
-        "needs/directory.html", page=page, filters=filters, budget_label=services.budget_label
+        "needs/directory.html",
+        page=page,
+        filters=filters,
+        notice_filters=notice_filters,
+        budget_label=services.budget_label,
+        funding_label=services.funding_label,
     )
 
 
@@ -59,6 +72,7 @@ def detail(ref: str) -> str:
         public=services.is_public(need),
         can_manage=services.can_manage_need(need, current_user),
         budget_label=services.budget_label,
+        funding_label=services.funding_label,
         confirm_form=ConfirmForm(),
         leads=need_leads(need, current_user),
         dismiss_form=DismissLeadForm(),
@@ -103,6 +117,9 @@ def _values(form: NeedForm) -> dict[str, object]:
         "budget_min": form.budget_min.data,
         "budget_max": form.budget_max.data,
         "closes_on": form.closes_on.data,
+        "notice": form.notice.data,
+        "funding_source": form.funding_source.data or None,
+        "funding_stage": form.funding_stage.data or None,
     }
 
 
@@ -118,7 +135,11 @@ def new() -> str | Response | tuple[str, int]:
     form = NeedForm()
     if form.validate_on_submit():
         try:
-            need = services.create_need(buyer, **_values(form))  # type: ignore[arg-type]
+            need = services.create_need(
+                buyer,
+                **_values(form),  # type: ignore[arg-type]
+                actor=current_user,
+            )
         except NeedError as error:
             db.session.rollback()
             _show_error(form, error)
@@ -160,13 +181,13 @@ def edit(ref: str) -> str | Response | tuple[str, int]:
     return _form_page(form, buyer=need.buyer, need=need)
 
 
-def _change_status(ref: str, change: Callable[[Need], Need], done: str) -> Response:
+def _change_status(ref: str, change: Callable[[Need, User], Need], done: str) -> Response:
     """Run one status change from a button; a refused change is a message, not an error."""
     need = _managed_need(ref)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        change(need)
+        change(need, current_user)
     except NeedError as error:
         db.session.rollback()
         flash(f"Nothing changed: {error}.", "error")
