@@ -25,7 +25,7 @@ from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.store import vector_progress
 from portal.outbox import IndexEvent
-from portal.search.index import IndexStore, read_state
+from portal.search.index import IndexOutdated, IndexStore, read_state
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ def check_index(database_ok: bool = True) -> dict[str, Any]:
     generation = store.current_generation()
     if generation is None:
         return {"ok": False, "error": "no live index generation; run `portal index rebuild`"}
+    outdated = store.outdated_version()
+    if outdated is not None:  # after an upgrade, until the worker or a person rebuilds it
+        return {"ok": False, "error": str(IndexOutdated(outdated))}
     with store.open().searcher() as searcher:
         state = read_state(searcher)
     result: dict[str, Any] = {"ok": True, "last_applied_event": state.last_event}

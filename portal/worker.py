@@ -30,6 +30,7 @@ from portal.mail.services import deliver_pending
 from portal.matching.store import (
     VectorWork,
     attach_vectors,
+    build_snapshot,
     compute_vectors,
     feed_vector_queue,
     live_snapshot,
@@ -41,7 +42,7 @@ from portal.missions.agenda_mail import send_reminders
 from portal.missions.requests import expire_requests
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
-from portal.search.sync import apply_pending_events
+from portal.search.sync import apply_pending_events, rebuild
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ VECTOR_ROWS_PER_PASS = 2048
 
 
 def index_events_pass() -> int:
-    return apply_pending_events(wait=5.0).events
+    """Apply the pending index events; an index built with another schema version (an
+    upgrade) is rebuilt here, off any page, which applies them too."""
+    report = apply_pending_events(wait=5.0)
+    if report.outdated is not None:
+        log.warning("search index has schema version %s: rebuilding it", report.outdated)
+        return rebuild(also_build=build_snapshot).documents
+    return report.events
 
 
 class _Started:

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from portal.matching.store import build_snapshot, vector_progress
-from portal.search.index import IndexStore, read_state
+from portal.search.index import IndexOutdated, IndexStore, read_state
 from portal.search.sync import apply_pending_events, check, expected_count, rebuild
 
 index = AppGroup("index", help="Keep the Whoosh search index in step with the database.")
@@ -22,6 +22,8 @@ def sync_command() -> None:
     report = apply_pending_events(wait=30.0)
     if report.locked:
         raise click.ClickException("another process is writing the index; try again")
+    if report.outdated is not None:
+        raise click.ClickException(str(IndexOutdated(report.outdated)))
     click.echo(
         f"applied {report.events} event(s): {report.updated} document(s) updated, "
         f"{report.deleted} removed; last event {report.state.last_event}"
@@ -73,6 +75,8 @@ def check_command(show: int) -> None:
         if ids:
             more = f" (+{len(ids) - show} more)" if len(ids) > show else ""
             click.echo(f"{label}: {len(ids)}: {', '.join(ids[:show])}{more}")
+    if report.outdated is not None:
+        click.echo(str(IndexOutdated(report.outdated)))
     if not report.ok:
         raise SystemExit(1)
     click.echo("index is in step with the database")
@@ -88,6 +92,9 @@ def status_command() -> None:
         count = searcher.doc_count() - 1
     generation = store.current_generation()
     click.echo(f"live generation: {generation}")
+    outdated = store.outdated_version()
+    if outdated is not None:
+        click.echo(str(IndexOutdated(outdated)))
     click.echo(f"documents: {count}; last event applied: {state.last_event}")
     vectors = vector_progress(generation) if generation is not None else None
     if vectors is None:

@@ -7,7 +7,11 @@ named ``building-…-<pid>``, renames it ``gen-…`` once it is complete, then s
 complete generations are ever named ``gen-`` (and kept as the previous one). A rebuild
 that fails removes its own folder; one that was killed leaves it, and the next rebuild
 removes it once its process is gone. Each generation keeps, in a state document written
-in the same commit as the documents, how far into the event table it has applied.
+in the same commit as the documents, how far into the event table it has applied, and
+in a ``SCHEMA_VERSION`` file the version of the schema it was built with (none: 1).
+A live generation of another version is neither searched nor written to: search answers
+that it is being rebuilt, the drains leave the events waiting, and ``portal index
+rebuild`` (or the worker, by itself) builds a current one, which applies them.
 """
 
 from __future__ import annotations
@@ -25,9 +29,23 @@ from whoosh.searching import Searcher
 
 from portal.db import utc_now
 from portal.outbox import Position
-from portal.search.schema import STATE_DOC_ID, make_schema
+from portal.search.schema import SCHEMA_VERSION, STATE_DOC_ID, make_schema
 
 CURRENT_FILE = "CURRENT"
+VERSION_FILE = "SCHEMA_VERSION"
+
+
+class IndexOutdated(RuntimeError):
+    """The live index was built with another schema version: rebuild it, never use it."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(
+            f"the search index was built with schema version {found}; this portal uses "
+            f"version {SCHEMA_VERSION}: run `portal index rebuild` (the worker does it too)"
+        )
+        self.found = found
+
+
 BUILDING = "building-"
 GENERATION = "gen-"
 
@@ -57,6 +75,7 @@ class IndexStore:
         path = self.root / f"{BUILDING}{stamp}-{os.getpid()}"
         path.mkdir()
         try:
+            (path / VERSION_FILE).write_text(str(SCHEMA_VERSION), encoding="utf-8")
             ix = whoosh_index.create_in(path, make_schema())
             with ix.writer() as writer:
                 write_state(writer, state)
@@ -113,6 +132,33 @@ class IndexStore:
                 removed.append(path)
         return removed
 
+    # -- schema versions ---------------------------------------------------------
+    @staticmethod
+    def schema_version(generation: Path) -> int:
+        """The schema version a generation was built with; 1 for one built before
+        versions were recorded."""
+        try:
+            return int((generation / VERSION_FILE).read_text(encoding="utf-8").strip())
+        except FileNotFoundError:
+            return 1
+        except ValueError:  # a damaged file: not a version this portal can use
+            return 0
+
+    def outdated_version(self) -> int | None:
+        """The live generation's schema version when it is not this portal's, else None
+        (also when there is no live generation yet: ``open`` creates a current one)."""
+        generation = self.current_generation()
+        if generation is None:
+            return None
+        found = self.schema_version(generation)
+        return None if found == SCHEMA_VERSION else found
+
+    def check_schema(self) -> None:
+        """Raise ``IndexOutdated`` unless the live index may be searched and written."""
+        found = self.outdated_version()
+        if found is not None:
+            raise IndexOutdated(found)
+
     # -- opening ---------------------------------------------------------------
     def open(self) -> Index:
         """The live index, created empty on first use."""
@@ -124,7 +170,8 @@ class IndexStore:
         return whoosh_index.open_dir(generation)
 
     def searcher(self) -> Searcher:
-        """A searcher on the live generation, kept per thread and refreshed when stale."""
+        """A searcher on the live generation, kept per thread and refreshed when stale;
+        ``IndexOutdated`` if that generation has another schema version."""
         return _searchers.get(self)
 
 
@@ -167,9 +214,13 @@ class _SearcherCache(threading.local):
             return cached[1]
         if cached is not None:
             cached[1].close()
+            del self.entries[store.root]
         ix = store.open()
         generation = store.current_generation()
         assert generation is not None
+        found = store.schema_version(generation)
+        if found != SCHEMA_VERSION:
+            raise IndexOutdated(found)
         searcher = ix.searcher()
         self.entries[store.root] = (generation, searcher)
         return searcher

@@ -28,11 +28,18 @@ from portal.places import fold_places
 from portal.search.evaluate import Query, evaluate
 from portal.search.index import IndexStore
 from portal.search.schema import ANALYZER, is_searchable_need, organization_text
-from portal.vocab import ASEAN_COUNTRIES, COUNTRY_NAMES, SECTORS
+from portal.vocab import (
+    ASEAN_COUNTRIES,
+    COUNTRY_NAMES,
+    FUNDING_SOURCES,
+    FUNDING_STAGES,
+    NOTICE_TYPES,
+    SECTORS,
+)
 
 SEARCH_FIELDS = ("title", "text")
 KINDS = ("vendor", "need", "buyer")
-FACETS = ("kind", "sectors", "country", "markets")
+FACETS = ("kind", "sectors", "country", "markets", "notice", "funding_source", "funding_stage")
 MAX_QUERY_WORDS = 32
 WORD = re.compile(r"\w+(?:[-.']\w+)*")
 
@@ -43,6 +50,10 @@ class SearchFilters:
     sector: str | None = None
     country: str | None = None
     market: str | None = None
+    # needs only: choosing one leaves vendors and buyers out, as they have none
+    notice: str | None = None
+    funding_source: str | None = None
+    funding_stage: str | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> tuple[SearchFilters, list[str]]:
@@ -64,6 +75,9 @@ class SearchFilters:
                 sector=pick("sector", SECTORS),
                 country=pick("country", COUNTRY_NAMES),
                 market=pick("market", ASEAN_COUNTRIES),
+                notice=pick("notice", NOTICE_TYPES),
+                funding_source=pick("funding_source", FUNDING_SOURCES),
+                funding_stage=pick("funding_stage", FUNDING_STAGES),
             ),
             notes,
         )
@@ -75,6 +89,9 @@ class SearchFilters:
             "sectors": self.sector,
             "country": self.country,
             "markets": self.market,
+            "notice": self.notice,
+            "funding_source": self.funding_source,
+            "funding_stage": self.funding_stage,
         }
         return {name: value for name, value in chosen.items() if value}
 

@@ -30,6 +30,13 @@ from portal.vocab import COUNTRY_NAMES
 
 STATE_DOC_ID = "__state__"
 
+# The version of what ``make_schema`` and the documents hold. Raise it whenever a field
+# is added, removed or analysed differently: an index written under another version is
+# not written to or searched (its documents lack fields, and Whoosh refuses a document
+# with a field its schema does not know), but rebuilt by ``portal index rebuild`` or the
+# worker. Versions: 1, the first; 2, the notice type and funding of needs.
+SCHEMA_VERSION = 2
+
 
 class PlaceFilter(Filter):
     """Map spellings of ASEAN places to one token (after lowercasing)."""
@@ -68,6 +75,11 @@ def make_schema() -> fields.Schema:
         markets=fields.KEYWORD(commas=True, stored=True),
         status=fields.ID(stored=True),
         closes_on=fields.ID(stored=True),
+        # needs' notice type and funding (portal.vocab), facets and filters; empty for
+        # organizations and for needs whose funding is not stated
+        notice=fields.ID(stored=True),
+        funding_source=fields.ID(stored=True),
+        funding_stage=fields.ID(stored=True),
         fingerprint=fields.ID(stored=True),
         last_event=fields.NUMERIC(int, bits=64, stored=True),
         horizon=fields.NUMERIC(int, bits=64, stored=True),
@@ -104,6 +116,9 @@ def organization_document(org: Organization) -> dict[str, Any]:
             "markets": ",".join(org.markets or []),
             "status": org.status,
             "closes_on": "",
+            "notice": "",
+            "funding_source": "",
+            "funding_stage": "",
         }
     )
 
@@ -126,6 +141,9 @@ def need_document(need: Need) -> dict[str, Any]:
             "markets": "",
             "status": need.display_status,
             "closes_on": need.closes_on.isoformat() if need.closes_on else "",
+            "notice": need.notice,
+            "funding_source": need.funding_source or "",
+            "funding_stage": need.funding_stage or "",
         }
     )
 

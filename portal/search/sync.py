@@ -46,6 +46,9 @@ class SyncReport:
     deleted: int = 0
     locked: bool = False
     state: Position = field(default_factory=Position)
+    # the live index has another schema version (``IndexStore.schema_version``): nothing
+    # was applied, the events wait for the rebuild
+    outdated: int | None = None
 
 
 def documents_for(events: Iterable[tuple[int, str, int]]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -84,11 +87,15 @@ def documents_for(events: Iterable[tuple[int, str, int]]) -> tuple[list[dict[str
 
 def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) -> SyncReport:
     """Apply every pending event to the live index; skip quietly if another process
-    holds the index's write lock (it is draining the same events)."""
+    holds the index's write lock (it is draining the same events), or if the index has
+    another schema version (``report.outdated``: it needs a rebuild, which applies them)."""
     store = store or IndexStore.from_app()
     ix = store.open()
     with ix.searcher() as searcher:
         state = read_state(searcher)
+    outdated = store.outdated_version()
+    if outdated is not None:
+        return SyncReport(state=state, outdated=outdated)
     events, new_state = events_since(state)
     report = SyncReport(events=len(events), state=state)
     if not events and new_state == state:
@@ -177,10 +184,11 @@ class CheckReport:
     stale: list[str]
     extra: list[str]
     state: Position
+    outdated: int | None = None  # the live index's schema version, when not this portal's
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.stale or self.extra)
+        return not (self.missing or self.stale or self.extra or self.outdated is not None)
 
 
 def check(store: IndexStore | None = None) -> CheckReport:
@@ -198,7 +206,9 @@ def check(store: IndexStore | None = None) -> CheckReport:
     missing = sorted(set(expected) - set(indexed))
     extra = sorted(set(indexed) - set(expected))
     stale = sorted(d for d in set(expected) & set(indexed) if expected[d] != indexed[d])
-    return CheckReport(len(expected), len(indexed), missing, stale, extra, state)
+    return CheckReport(
+        len(expected), len(indexed), missing, stale, extra, state, store.outdated_version()
+    )
 
 
 def expected_count() -> int:
