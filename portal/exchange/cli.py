@@ -19,6 +19,7 @@ from portal.exchange.importer import ImportReport, InvalidFile, ProgressCallback
 from portal.exchange.records import ExchangeError
 from portal.extensions import db
 from portal.matching.store import build_snapshot
+from portal.search.index import IndexOutdated
 from portal.search.sync import apply_pending_events, expected_count, rebuild
 
 # Files with fewer records than this import in a blink; a bar would only be noise.
@@ -86,7 +87,9 @@ def update_search_index(records: int) -> None:
     """
     try:
         if records <= PROGRESS_THRESHOLD:
-            apply_pending_events(wait=30.0)
+            outdated = apply_pending_events(wait=30.0).outdated
+            if outdated is not None:  # the import stands; its events wait for the rebuild
+                click.echo(f"search index not updated: {IndexOutdated(outdated)}", err=True)
             return
         show = sys.stderr.isatty()
         with tqdm(

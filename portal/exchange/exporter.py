@@ -4,8 +4,9 @@ Organizations (by ref) then needs (by ref), read in pages of 1,000 by keyset, ea
 page's capabilities and contacts in one query apiece: bounded memory and no server-side
 cursor. Only the fields of the format are written; optional fields that are empty are
 left out, as in the project's data files, except a need's ``sectors``, ``budget_usd``,
-``closes_on`` and ``status``, which are always written (null when unknown) so that a
-reader sees at a glance that a need has no budget or no closing date.
+``closes_on``, ``status``, ``notice`` and ``funding``, which are always written (null
+when unknown) so that a reader sees at a glance that a need has no budget, no closing
+date or no known funding.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def need_records(session: Session | None = None) -> Iterator[dict[str, Any]]:
     buyer_ref = _organizations.c.ref.label("buyer_ref")
     columns = [t.c.ref, buyer_ref, t.c.title, t.c.description, t.c.sectors]
     columns += [t.c.budget_min, t.c.budget_max, t.c.closes_on, t.c.status]
+    columns += [t.c.notice, t.c.funding_source, t.c.funding_stage]
     last_ref: str | None = None
     while True:
         query = (
@@ -126,6 +128,9 @@ def need_records(session: Session | None = None) -> Iterator[dict[str, Any]]:
             budget = None
             if row.budget_min is not None and row.budget_max is not None:
                 budget = {"min": row.budget_min, "max": row.budget_max}
+            funding = None
+            if row.funding_source is not None and row.funding_stage is not None:
+                funding = {"source": row.funding_source, "stage": row.funding_stage}
             yield {
                 "type": "need",
                 "ref": row.ref,
@@ -136,6 +141,8 @@ def need_records(session: Session | None = None) -> Iterator[dict[str, Any]]:
                 "budget_usd": budget,
                 "closes_on": row.closes_on.isoformat() if row.closes_on else None,
                 "status": row.status,
+                "notice": row.notice,
+                "funding": funding,
             }
         last_ref = page[-1].ref
 

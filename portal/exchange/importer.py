@@ -389,6 +389,9 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
             "budget_max": record.budget_max,
             "closes_on": record.closes_on,
             "status": record.status,
+            "notice": record.notice,
+            "funding_source": record.funding_source,
+            "funding_stage": record.funding_stage,
             "updated_at": now,
         }
         if record.ref in existing:

@@ -22,7 +22,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portal.cleaning import one_line
-from portal.vocab import ASEAN_COUNTRIES, SECTORS
+from portal.vocab import (
+    ASEAN_COUNTRIES,
+    DEFAULT_NOTICE,
+    FUNDING_SOURCES,
+    FUNDING_STAGES,
+    NOTICE_TYPES,
+    SECTORS,
+)
 
 FORMAT = "smartcity-matchmaking/1"
 HEADER: dict[str, str] = {"type": "header", "format": FORMAT}
@@ -50,8 +57,21 @@ ORGANIZATION_FIELDS = frozenset(
     }
 )
 NEED_FIELDS = frozenset(
-    {"type", "ref", "buyer", "title", "description", "sectors", "budget_usd", "closes_on", "status"}
+    {
+        "type",
+        "ref",
+        "buyer",
+        "title",
+        "description",
+        "sectors",
+        "budget_usd",
+        "closes_on",
+        "status",
+        "notice",
+        "funding",
+    }
 )
+FUNDING_FIELDS = frozenset({"source", "stage"})
 CAPABILITY_FIELDS = frozenset({"title", "description", "sectors"})
 CONTACT_FIELDS = frozenset({"name", "email", "phone", "title"})
 KINDS = ("vendor", "buyer")
@@ -122,6 +142,9 @@ class NeedRecord:
     budget_max: int | None = None
     closes_on: dt.date | None = None
     status: str = "open"
+    notice: str = DEFAULT_NOTICE
+    funding_source: str | None = None  # both set or both None
+    funding_stage: str | None = None
 
 
 @dataclass(slots=True)
@@ -462,6 +485,25 @@ def _closes_on(checker: _Checker) -> dt.date | None:
     return None
 
 
+def _funding(checker: _Checker) -> tuple[str | None, str | None]:
+    """``funding``: null, or a source and a stage from the format's lists, both given."""
+    value = checker.value.get("funding")
+    if value is None:
+        return None, None
+    if not isinstance(value, dict) or set(value) != FUNDING_FIELDS:
+        shape = '{"source": str, "stage": str}'
+        checker.error(f"funding must be null or {shape}, not {_show(value)}")
+        return None, None
+    found = []
+    for name, allowed in (("source", FUNDING_SOURCES), ("stage", FUNDING_STAGES)):
+        code = value[name]
+        if not isinstance(code, str) or code not in allowed:
+            checker.error(f"funding.{name} {_show(code)} is not one of {', '.join(allowed)}")
+            return None, None
+        found.append(code)
+    return found[0], found[1]
+
+
 def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
     """The record ready to be written (its buyer not yet resolved), or the messages."""
     checker = _Checker("need", value)
@@ -474,6 +516,8 @@ def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
     low, high = _budget(checker)
     closes_on = _closes_on(checker)
     status = checker.choice("status", NEED_STATUSES, default="open")
+    notice = checker.choice("notice", tuple(NOTICE_TYPES), default=DEFAULT_NOTICE)
+    funding_source, funding_stage = _funding(checker)
     if checker.messages:
         return None, checker.messages
     record = NeedRecord(
@@ -486,6 +530,9 @@ def check_need(value: dict[str, Any]) -> tuple[NeedRecord | None, list[str]]:
         budget_max=high,
         closes_on=closes_on,
         status=status,
+        notice=notice,
+        funding_source=funding_source,
+        funding_stage=funding_stage,
     )
     return record, []
 

@@ -86,6 +86,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "contacts": [],
     "budget_usd": None,
     "closes_on": None,
+    "funding": None,
 }
 
 
@@ -94,6 +95,7 @@ def canonical(record: dict[str, Any]) -> dict[str, Any]:
     result = {key: value for key, value in record.items() if value != OPTIONAL_DEFAULTS.get(key, 0)}
     if record["type"] == "need":
         result.setdefault("status", "open")
+        result.setdefault("notice", "concept")
     if "contacts" in result:
         result["contacts"] = [
             {key: value for key, value in contact.items() if value != ""}
