@@ -87,6 +87,10 @@ class NeedProfile:
     budget_min: int | None = None
     budget_max: int | None = None
     closes_on: dt.date | None = None
+    # the money behind the need (portal.vocab): read only for the "funded" reason, never
+    # for ranking, so it is not part of the text, the pieces or their fingerprints
+    funding_source: str | None = None
+    funding_stage: str | None = None
 
     @property
     def text(self) -> str:
@@ -113,6 +117,8 @@ class NeedProfile:
             budget_min=need.budget_min,
             budget_max=need.budget_max,
             closes_on=need.closes_on,
+            funding_source=need.funding_source,
+            funding_stage=need.funding_stage,
         )
 
 

@@ -1,5 +1,6 @@
 """Plain-word reasons a trade officer can check: which capability answers which part of
-the need, whether the vendor already works in the buyer's country, the shared sector."""
+the need, whether the vendor already works in the buyer's country, the shared sector,
+whether the money behind the need is there."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from functools import lru_cache
 from portal.matching.concepts import Thesaurus
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import terms, words
-from portal.vocab import country_name, sector_short_label
+from portal.vocab import FUNDING_SOURCES, country_name, sector_short_label
 
 MAX_REASONS = 3
 QUOTED_WORDS = 14  # a part of the need quoted in a reason is cut to about this many words
@@ -140,6 +141,23 @@ def capability_reason(
     return None
 
 
+# Funding stages at which the money is committed and still to be spent on a contract:
+# "funded" (the budget line or loan is approved) and "procurement" (it is being tendered).
+# Not "awarded": the contract has gone to someone, so calling the need funded would tell
+# a vendor the money is there for it; nor "idea" or "feasibility": no money yet.
+FUNDED_STAGES = frozenset({"funded", "procurement"})
+
+
+def funded_reason(need: NeedProfile) -> str | None:
+    """A supporting reason when the money behind the need is committed; None otherwise."""
+    if need.funding_stage not in FUNDED_STAGES or need.funding_source is None:
+        return None
+    source = FUNDING_SOURCES.get(need.funding_source, need.funding_source)
+    if need.funding_stage == "procurement":
+        return f"Funded ({source}) and in procurement"
+    return f"Funded ({source})"
+
+
 def lead_reasons(
     need: NeedProfile,
     vendor: VendorProfile,
@@ -147,7 +165,9 @@ def lead_reasons(
     word_weight: WordWeight | None = None,
     answer: Answer | None = None,
 ) -> list[str]:
-    """The capability that answers the need first; market and sector only support it."""
+    """The capability that answers the need first; market, sector and funding only
+    support it. Funding is never the first or only reason, and reasons are only words:
+    they never change the ranking or which leads are shown."""
     reasons: list[str] = []
     capability = capability_reason(need, vendor, thesaurus, word_weight, answer)
     if capability:
@@ -160,4 +180,9 @@ def lead_reasons(
         reasons.append(f"Works in {labels}, the need's sector")
     if not reasons:
         reasons.append("Its profile uses several of the need's key words")
+    funded = funded_reason(need)
+    if funded:
+        # After at least one other reason, and in the last place kept: whether the money
+        # exists is what a vendor weighs a bid by, so it goes before a shared sector.
+        reasons = [*reasons[: MAX_REASONS - 1], funded]
     return reasons[:MAX_REASONS]
