@@ -60,12 +60,12 @@ class SearchFilters:
         """Filters from a query string; unknown values are dropped with a note saying so."""
         notes: list[str] = []
 
-        def pick(name: str, allowed: Any) -> str | None:
+        def pick(name: str, allowed: Any, what: str | None = None) -> str | None:
             value = (args.get(name) or "").strip()
             if not value:
                 return None
             if value not in allowed:
-                notes.append(f"Ignored the unknown {name} “{value[:40]}”.")
+                notes.append(f"Ignored the unknown {what or name} “{value[:40]}”.")
                 return None
             return value
 
@@ -75,9 +75,9 @@ class SearchFilters:
                 sector=pick("sector", SECTORS),
                 country=pick("country", COUNTRY_NAMES),
                 market=pick("market", ASEAN_COUNTRIES),
-                notice=pick("notice", NOTICE_TYPES),
-                funding_source=pick("funding_source", FUNDING_SOURCES),
-                funding_stage=pick("funding_stage", FUNDING_STAGES),
+                notice=pick("notice", NOTICE_TYPES, "notice type"),
+                funding_source=pick("funding_source", FUNDING_SOURCES, "funding source"),
+                funding_stage=pick("funding_stage", FUNDING_STAGES, "funding stage"),
             ),
             notes,
         )

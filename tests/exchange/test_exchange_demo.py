@@ -30,6 +30,18 @@ def test_the_demo_file_is_original_and_varied() -> None:
     assert all(2 <= len(v["capabilities"]) <= 4 for v in vendors)
     assert len({b["country"] for b in buyers}) >= 6
     assert {n["status"] for n in needs} == {"open", "closed", "awarded"}
+    # Every notice type, and funding from several sources at every stage, or not stated.
+    assert {n["notice"] for n in needs} == {"concept", "sources-sought", "rfi", "rfp"}
+    funding = [n["funding"] for n in needs]
+    assert None in funding
+    assert len({f["source"] for f in funding if f}) >= 6
+    assert {f["stage"] for f in funding if f} == {
+        "idea",
+        "feasibility",
+        "funded",
+        "procurement",
+        "awarded",
+    }
     emails = [c["email"] for r in records for c in r.get("contacts", [])]
     assert emails and all(e.endswith((".example.com", ".example.org")) for e in emails)
 
