@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.missions.agenda_views import bp as agendas_bp
     from portal.missions.views import bp as missions_bp
     from portal.needs.views import bp as needs_bp
+    from portal.notices.views import bp as notices_bp
     from portal.notifications.views import bp as notifications_bp
     from portal.organizations.views import bp as organizations_bp
     from portal.search.views import bp as search_bp
@@ -102,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         accounts_bp,
         organizations_bp,
         needs_bp,
+        notices_bp,
         search_bp,
         staff_bp,
         matching_bp,

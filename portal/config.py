@@ -120,6 +120,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_HEALTH_MAX_LAG_SECONDS": _env_int("PORTAL_HEALTH_MAX_LAG_SECONDS", 300),
         # "text" for development; "json" writes one JSON object a line, for log shippers.
         "PORTAL_LOG_FORMAT": os.environ.get("PORTAL_LOG_FORMAT", "text"),
+        # Notice documents: the largest file accepted, and where files are kept (outside
+        # the web root; set it to a persistent volume in production).
+        "PORTAL_UPLOAD_MAX_MB": _env_int("PORTAL_UPLOAD_MAX_MB", 20),
+        "PORTAL_UPLOAD_DIR": os.environ.get("PORTAL_UPLOAD_DIR") or str(instance_path / "uploads"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     }

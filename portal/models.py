@@ -6,6 +6,7 @@ from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.needs.models import Need, NeedStatus
+from portal.notices.models import NoticeAmendment, NoticeDocument, NoticeQuestion
 from portal.notifications.models import (
     DigestItem,
     LeadAlertState,
@@ -40,6 +41,9 @@ __all__ = [
     "MissionEvent",
     "Need",
     "NeedStatus",
+    "NoticeAmendment",
+    "NoticeDocument",
+    "NoticeQuestion",
     "NotificationMute",
     "NotificationPreference",
     "Organization",

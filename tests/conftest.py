@@ -162,6 +162,7 @@ def _app(
             "SQLALCHEMY_DATABASE_URI": database_url,
             "PORTAL_INDEX_DIR": str(tmp_path_factory.mktemp("index")),
             "PORTAL_MODEL_DIR": str(tmp_path_factory.mktemp("models")),
+            "PORTAL_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),  # never instance/
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": controller.port,
             "PORTAL_MAIL_DELIVERY": "request",

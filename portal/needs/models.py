@@ -61,6 +61,8 @@ class Need(Versioned, db.Model):
     budget_min: Mapped[int | None] = mapped_column(sa.BigInteger)
     budget_max: Mapped[int | None] = mapped_column(sa.BigInteger)
     closes_on: Mapped[dt.date | None]
+    # Vendors' questions are taken until this day (portal.notices); None: until closes_on.
+    questions_close_on: Mapped[dt.date | None]
     # The procurement notice this need is (portal.vocab.NOTICE_TYPES) and the money
     # behind it: source and stage are both set or both empty (exchange format `funding`).
     notice: Mapped[str] = mapped_column(sa.String(16), default="concept", server_default="concept")

@@ -13,6 +13,7 @@ from portal.cleaning import one_line
 from portal.db import list_contains, utc_today
 from portal.extensions import db
 from portal.needs.models import Need, NeedStatus
+from portal.notices.amendments import record_need_edit
 from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import can_see_private, new_unique_ref
 from portal.signals import need_closed, need_published
@@ -284,6 +285,7 @@ def update_need(
     for name, value in fields.items():
         setattr(need, name, value)
     need.closes_on = closes_on
+    record_need_edit(need, actor=_person(editor))  # a published notice's amendment
     db.session.flush()
     if need.is_public and not was_public:
         need_published.send(need, actor=_person(editor))
