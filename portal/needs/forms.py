@@ -24,6 +24,10 @@ from portal.vocab import DEFAULT_NOTICE, FUNDING_SOURCES, FUNDING_STAGES, NOTICE
 _BUDGET_MESSAGE = f"Enter a whole number of dollars from 0 to {MAX_BUDGET:,}."
 
 
+def _none_as_empty(value: str | None) -> str:
+    return value or ""
+
+
 class NeedForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
     description = TextAreaField(
@@ -40,12 +44,19 @@ class NeedForm(FlaskForm):
     )
     closes_on = DateField("Closing date", validators=[Optional()])
     notice = SelectField("Notice type", choices=list(NOTICE_TYPES.items()), default=DEFAULT_NOTICE)
-    # Empty means "not stated"; the service turns "" into None.
+    # Empty means "not stated", both ways: a need's None shows as the empty choice (or
+    # WTForms would find no choice selected and refuse it), and the view sends None.
     funding_source = SelectField(
-        "Funding source", choices=[("", "Not stated"), *FUNDING_SOURCES.items()], default=""
+        "Funding source",
+        choices=[("", "Not stated"), *FUNDING_SOURCES.items()],
+        default="",
+        filters=[_none_as_empty],
     )
     funding_stage = SelectField(
-        "Funding stage", choices=[("", "Not stated"), *FUNDING_STAGES.items()], default=""
+        "Funding stage",
+        choices=[("", "Not stated"), *FUNDING_STAGES.items()],
+        default="",
+        filters=[_none_as_empty],
     )
     # When editing, the version the form was opened on (``portal.versioning``); empty
     # when posting a new need.

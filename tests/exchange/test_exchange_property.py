@@ -67,6 +67,15 @@ need = st.fixed_dictionaries(
         | json_values,
         "closes_on": st.sampled_from(["2027-02-28", "2027-02-30", None]) | json_values,
         "status": st.sampled_from(["open", "closed", "awarded", "pending"]),
+        "notice": st.sampled_from(["concept", "rfp", "tender"]) | json_values,
+        "funding": st.none()
+        | st.fixed_dictionaries(
+            {
+                "source": st.sampled_from(["adb", "imf"]) | json_values,
+                "stage": st.sampled_from(["funded", "signed"]) | json_values,
+            }
+        )
+        | json_values,
     },
 )
 valid = st.sampled_from(
