@@ -90,14 +90,21 @@ def centred(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 def pooled(pieces: PieceVectors, mean: np.ndarray | None = None) -> np.ndarray:
     """One unit vector per record: the mean of its pieces, centred on ``mean`` when given
-    (records x DIMENSIONS)."""
+    (records x DIMENSIONS).
+
+    A record's pieces are consecutive rows, so each chunk is summed per record with one
+    ``reduceat`` (``np.add.at``, row by row, took a quarter of a second at 20,000 vendors).
+    """
     out = np.zeros((len(pieces), DIMENSIONS), dtype=np.float32)
     owners = np.repeat(np.arange(len(pieces)), np.diff(pieces.offsets))
     for start in range(0, len(pieces.vectors), _CHUNK):
         block = np.asarray(pieces.vectors[start : start + _CHUNK], np.float32)
         if mean is not None:
             block = centred(block, mean)
-        np.add.at(out, owners[start : start + len(block)], block)
+        chunk_owners = owners[start : start + len(block)]
+        # where a new record begins inside the chunk; owners are distinct between them
+        begins = np.flatnonzero(np.r_[True, chunk_owners[1:] != chunk_owners[:-1]])
+        out[chunk_owners[begins]] += np.add.reduceat(block, begins, axis=0)
     return unit_rows(out)
 
 

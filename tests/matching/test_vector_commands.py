@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.matching import cli as leads_cli
 from portal.matching import store
 from portal.matching.models import LeadVector
+from portal.matching.pieces import pooled
 from portal.matching.store import compute_vectors, live_snapshot, pending_vectors, vectors_done
 from portal.organizations.models import Organization
 
@@ -53,6 +54,36 @@ def test_leads_vectors_computes_what_is_missing_and_assembles_this_machines_cach
     assert pending_vectors() == 0
     again = runner.invoke(args=["leads", "vectors", "--no-progress"])
     assert "(0 embedded now" in again.output
+
+
+def test_the_assembled_cache_keeps_each_sides_pooled_vectors_for_every_process(
+    app: Flask, runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pooled centred vectors are derived once, beside the pieces, and a process that
+    starts reads the same values it would have computed (at 100,000 vendors computing
+    them took about 2.5 s of every process's start)."""
+    build_market()
+    _rebuild(runner)
+    monkeypatch.setattr(leads_cli, "sentence_encoder", lambda prepare=False: ENCODER)
+    assert runner.invoke(args=["leads", "vectors", "--no-progress"]).exit_code == 0
+    generation, snapshot = live_snapshot()
+    folder = generation / store.SNAPSHOT_FOLDER
+    for name in ("vendors", "needs"):
+        assert (folder / f"{name}.semantic.npy").exists()
+        pieces = store.load_pieces(generation, name, len(getattr(snapshot, name)))
+        assert pieces is not None
+        mean, semantic = store.load_semantic(generation, name, pieces)
+        assert isinstance(semantic, np.memmap)  # shared through the page cache
+        np.testing.assert_allclose(mean, pieces.mean(), atol=1e-6)
+        np.testing.assert_allclose(semantic, pooled(pieces, pieces.mean()), atol=1e-6)
+
+    # a cache assembled before these files existed gets them from the first process
+    (folder / "vendors.semantic.npy").unlink()
+    pieces = store.load_pieces(generation, "vendors", len(snapshot.vendors))
+    assert pieces is not None
+    _, semantic = store.load_semantic(generation, "vendors", pieces)
+    assert (folder / "vendors.semantic.npy").exists()
+    np.testing.assert_allclose(semantic, pooled(pieces, pieces.mean()), atol=1e-6)
 
 
 def test_ctrl_c_keeps_the_chunks_already_committed(
