@@ -10,6 +10,7 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -28,6 +29,11 @@ def _none_as_empty(value: str | None) -> str:
     return value or ""
 
 
+def _optional_choices(labels: dict[str, str]) -> list[SelectChoice]:
+    """An empty "Not stated" choice, then each code with its label."""
+    return [SelectChoice("", "Not stated"), *(SelectChoice(c, t) for c, t in labels.items())]
+
+
 class NeedForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
     description = TextAreaField(
@@ -43,18 +49,22 @@ class NeedForm(FlaskForm):
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     closes_on = DateField("Closing date", validators=[Optional()])
-    notice = SelectField("Notice type", choices=list(NOTICE_TYPES.items()), default=DEFAULT_NOTICE)
+    notice = SelectField(
+        "Notice type",
+        choices=[SelectChoice(code, label) for code, label in NOTICE_TYPES.items()],
+        default=DEFAULT_NOTICE,
+    )
     # Empty means "not stated", both ways: a need's None shows as the empty choice (or
     # WTForms would find no choice selected and refuse it), and the view sends None.
     funding_source = SelectField(
         "Funding source",
-        choices=[("", "Not stated"), *FUNDING_SOURCES.items()],
+        choices=_optional_choices(FUNDING_SOURCES),
         default="",
         filters=[_none_as_empty],
     )
     funding_stage = SelectField(
         "Funding stage",
-        choices=[("", "Not stated"), *FUNDING_STAGES.items()],
+        choices=_optional_choices(FUNDING_STAGES),
         default="",
         filters=[_none_as_empty],
     )
