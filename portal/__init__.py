@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         home_bp,
+    from portal.webhooks.views import bp as webhooks_bp
         accounts_bp,
         organizations_bp,
         needs_bp,
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
         missions_bp,
         agendas_bp,
     ):
+        webhooks_bp,
         app.register_blueprint(blueprint)
 
 
@@ -135,7 +137,7 @@ def register_templates(app: Flask) -> None:
 
 
 def register_side_effects(app: Flask) -> None:
-    """Work that must follow a commit: mail delivery and index events."""
+    """Work that must follow a commit: mail delivery, index events, webhook deliveries."""
     import portal.outbox  # noqa: F401 - registers the listeners that write its events
     from portal.after_response import AfterResponseMiddleware
     from portal.mail.services import register_delivery
@@ -146,7 +148,9 @@ def register_side_effects(app: Flask) -> None:
     register_sync(app)
 
 
+    from portal.webhooks.events import subscribe as subscribe_webhooks
 def register_cli(app: Flask) -> None:
     from portal.cli import register_commands
 
     register_commands(app)
+    subscribe_webhooks()  # the signal receivers that queue webhook deliveries

@@ -63,6 +63,11 @@ COMMANDS: dict[str, LazyCommand] = {
     ),
     "mail": LazyCommand("portal.mail.cli", "mail", "Inspect and deliver the mail outbox."),
     "users": LazyCommand("portal.accounts.cli", "users", "Manage user accounts."),
+    "webhooks": LazyCommand(
+        "portal.webhooks.cli",
+        "webhooks",
+        "Webhooks: send due deliveries now; count what waits and what failed.",
+    ),
     "worker": LazyCommand(
         "portal.worker",
         "worker",

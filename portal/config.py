@@ -126,6 +126,16 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_UPLOAD_DIR": os.environ.get("PORTAL_UPLOAD_DIR") or str(instance_path / "uploads"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Webhooks (portal/webhooks): each POST's timeout in seconds, endpoints sent to at
+        # once, attempts before a delivery is marked failed, and how long a rotated secret
+        # keeps signing. Plain http to loopback is for the tests only: leave it off.
+        "PORTAL_WEBHOOKS_TIMEOUT": _env_int("PORTAL_WEBHOOKS_TIMEOUT", 5),
+        "PORTAL_WEBHOOKS_THREADS": _env_int("PORTAL_WEBHOOKS_THREADS", 4),
+        "PORTAL_WEBHOOKS_MAX_ATTEMPTS": _env_int("PORTAL_WEBHOOKS_MAX_ATTEMPTS", 12),
+        "PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS": _env_int(
+            "PORTAL_WEBHOOKS_ROTATION_GRACE_HOURS", 24
+        ),
+        "PORTAL_WEBHOOKS_ALLOW_LOOPBACK": _env_bool("PORTAL_WEBHOOKS_ALLOW_LOOPBACK", False),
     }
     if needs_secret:
         settings["SECRET_KEY"] = os.environ.get("PORTAL_SECRET_KEY") or secret_key_from(

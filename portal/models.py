@@ -31,6 +31,7 @@ __all__ = [
     "IndexEvent",
     "IntroState",
     "Introduction",
+from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
     "IntroductionEvent",
     "LeadAlertState",
     "LeadDismissal",
@@ -56,3 +57,5 @@ __all__ = [
     "User",
     "VerificationStatus",
 ]
+    "WebhookDelivery",
+    "WebhookEndpoint",

@@ -5,7 +5,7 @@ leads still lack (claimed from a queue in the database, so any number of workers
 number of machines split the work), queues due digests and lead alerts, expires and
 reminds introductions, expires the meeting requests left unanswered at a trade-mission
 event's deadline, queues the day-before reminders of its agendas, forgets old login
-sessions and delivers due mail; Ctrl-C or SIGTERM end it after the current
+sessions, sends due webhooks and delivers due mail; Ctrl-C or SIGTERM end it after the current
 cycle. The passes fail independently: one that raises is logged with its name and rolled
 back, and the others still run (a broken index must not stop mail), so the worker lives
 on to the next cycle."""
@@ -44,6 +44,7 @@ from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events, rebuild
 
+from portal.webhooks.delivery import deliver_all as deliver_webhooks
 log = logging.getLogger(__name__)
 
 VECTOR_ROWS_PER_PASS = 2048
@@ -145,6 +146,12 @@ PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
     ("sessions", sessions_pass),
     ("mail", mail_pass),
 )
+def webhooks_pass() -> int:
+    """Signed webhook deliveries that are due, sent per endpoint at once with timeouts (a
+    slow or down receiver costs one timeout, not the cycle); failures retry later."""
+    return deliver_webhooks().handled
+
+
 
 
 def _run_pass(name: str, work: Callable[[], int]) -> int:
@@ -157,6 +164,7 @@ def _run_pass(name: str, work: Callable[[], int]) -> int:
             db.session.rollback()
         except Exception:  # a lost connection: the pool reconnects on the next checkout
             log.exception("rollback after worker pass %r failed", name)
+    ("webhooks", webhooks_pass),
             db.session.remove()
         return 0
 

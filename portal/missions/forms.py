@@ -56,8 +56,9 @@ class EventForm(FlaskForm):
 
 
 class RegistrationForm(FlaskForm):
-    # Staff register any organization by its reference; members their own (field removed).
-    organization = StringField("Organization reference", validators=[Optional(), Length(max=64)])
+    # Staff register the organization they picked on the page (its reference); members
+    # their own (the field is removed).
+    organization = HiddenField(validators=[Optional(), Length(max=64)])
     attends = SelectMultipleField("Sessions you attend", coerce=int, validators=[Optional()])
     mode = RadioField(
         "How you take part",

@@ -17,7 +17,7 @@ from portal.accounts.access import is_member_of
 from portal.extensions import db
 from portal.missions.models import AttendanceMode, MissionEvent, Participant
 from portal.missions.services import is_time_zone, registration_open
-from portal.organizations.models import Organization
+from portal.organizations.models import Organization, VerificationStatus
 from portal.organizations.services import is_staff
 
 MAX_TEXT = 2000  # offers and looks-for, as a meeting request's message
@@ -160,3 +160,50 @@ def registration_values(participant: Participant) -> dict[str, Any]:
         "looks_for": participant.looks_for,
         "time_zone": participant.time_zone,
     }
+
+
+# --- staff pick the organization to register ---------------------------------------------
+
+FIND_LIMIT = 20
+MAX_FIND = 100  # characters of a search
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An organization staff may pick, and its registration at the event if it has one."""
+
+    organization: Organization
+    participant: Participant | None
+
+
+@dataclass
+class Found:
+    text: str
+    candidates: list[Candidate]
+    more: bool  # more than FIND_LIMIT matched: the search should say more
+
+
+def find_organizations(event: MissionEvent, text: str, limit: int = FIND_LIMIT) -> Found:
+    """Verified organizations whose name holds every word of ``text`` (case ignored), by
+    name, each with its registration at ``event`` (one query); nothing for an empty text."""
+    text = " ".join((text or "").split())[:MAX_FIND]
+    words = text.lower().split()[:8]
+    if not words:
+        return Found(text, [], False)
+    query = (
+        sa.select(Organization, Participant)
+        .outerjoin(
+            Participant,
+            sa.and_(
+                Participant.organization_id == Organization.id, Participant.event_id == event.id
+            ),
+        )
+        .where(Organization.status == VerificationStatus.VERIFIED)
+        .order_by(sa.func.lower(Organization.name), Organization.id)
+        .limit(limit + 1)
+    )
+    for word in words:
+        query = query.where(sa.func.lower(Organization.name).contains(word, autoescape=True))
+    rows = db.session.execute(query).all()
+    candidates = [Candidate(organization, participant) for organization, participant in rows]
+    return Found(text, candidates[:limit], len(candidates) > limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -359,16 +360,74 @@ def requests_of(participant: Participant) -> ParticipantRequests:
 
 def event_requests(event: MissionEvent) -> list[MeetingRequest]:
     """Every request of the event, for staff (decline reasons included)."""
-    query = (
-        sa.select(MeetingRequest)
-        .where(MeetingRequest.event_id == event.id)
-        .options(
-            selectinload(MeetingRequest.requester).selectinload(Participant.organization),
-            selectinload(MeetingRequest.requested).selectinload(Participant.organization),
-        )
-        .order_by(MeetingRequest.id)
+    return list(db.session.scalars(event_requests_query(event)))
+
+
+# --- the request lists, a page at a time ------------------------------------------------
+
+STATUS_CHOICES = [
+    (RequestStatus.PENDING.value, "Waiting for an answer"),
+    (RequestStatus.ACCEPTED.value, "Accepted"),
+    (RequestStatus.DECLINED.value, "Declined"),
+    (RequestStatus.WITHDRAWN.value, "Withdrawn"),
+    (RequestStatus.EXPIRED.value, "Expired"),
+]
+
+
+@dataclass
+class RequestFilters:
+    """What the request lists are narrowed to; a bad value is ignored and the reader told."""
+
+    status: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, args: Mapping[str, str]) -> RequestFilters:
+        filters = cls()
+        status = (args.get("status") or "").strip()
+        if status in {s.value for s in RequestStatus}:
+            filters.status = status
+        elif status:
+            filters.warnings.append(f"There is no status “{status[:20]}”; showing every request.")
+        return filters
+
+    def query_args(self) -> dict[str, str]:
+        return {"status": self.status} if self.status else {}
+
+
+def _listed(
+    query: sa.Select[tuple[MeetingRequest]], status: str
+) -> sa.Select[tuple[MeetingRequest]]:
+    """A request list with both sides' organizations loaded (two queries a page, not two
+    a request), narrowed to ``status``."""
+    if status:
+        query = query.where(MeetingRequest.status == status)
+    return query.options(
+        selectinload(MeetingRequest.requester).selectinload(Participant.organization),
+        selectinload(MeetingRequest.requested).selectinload(Participant.organization),
     )
-    return list(db.session.scalars(query))
+
+
+def incoming_query(participant: Participant, status: str = "") -> sa.Select[tuple[MeetingRequest]]:
+    """Requests asked of the participant, newest first."""
+    query = sa.select(MeetingRequest).where(MeetingRequest.to_id == participant.id)
+    return _listed(query, status).order_by(
+        MeetingRequest.created_at.desc(), MeetingRequest.id.desc()
+    )
+
+
+def outgoing_query(participant: Participant, status: str = "") -> sa.Select[tuple[MeetingRequest]]:
+    """Requests the participant sent, newest first."""
+    query = sa.select(MeetingRequest).where(MeetingRequest.from_id == participant.id)
+    return _listed(query, status).order_by(
+        MeetingRequest.created_at.desc(), MeetingRequest.id.desc()
+    )
+
+
+def event_requests_query(event: MissionEvent, status: str = "") -> sa.Select[tuple[MeetingRequest]]:
+    """Every request of the event for staff, in the order they were first made."""
+    query = sa.select(MeetingRequest).where(MeetingRequest.event_id == event.id)
+    return _listed(query, status).order_by(MeetingRequest.id)
 
 
 # --- mail ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.accounts.models import User
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_now
 from portal.extensions import db
@@ -46,6 +47,7 @@ from portal.missions.scheduler import (
 )
 from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
 from portal.organizations.services import new_unique_ref
+from portal.signals import meetings_scheduled
 from portal.vocab import COUNTRY_NAMES, SECTORS
 
 
@@ -229,18 +231,29 @@ def schedule_event(
     return ScheduleResult(event, problem, result, len(kept))
 
 
-def publish(event: MissionEvent) -> int:
+def publish(event: MissionEvent, actor: User | None = None) -> int:
     """Mark every meeting of the event published (later runs keep them where they are)
     and mail each participant whose agenda this makes new or different, and no one else
     (``agenda_mail``); hand moves and cancels on the grid mail their own changes.
-    Returns the meetings newly published."""
-    result = db.session.execute(
+    Sends ``meetings_scheduled`` with the meetings it published. Returns how many."""
+    newly = list(
+        db.session.scalars(
+            sa.select(Meeting)
+            .where(Meeting.event_id == event.id, Meeting.published.is_(False))
+            .order_by(Meeting.id)
+        )
+    )
+    if not newly:
+        mail_agenda_changes(event)
+        return 0
+    db.session.execute(
         sa.update(Meeting)
-        .where(Meeting.event_id == event.id, Meeting.published.is_(False))
+        .where(Meeting.id.in_([meeting.id for meeting in newly]))
         .values(published=True)
     )
     mail_agenda_changes(event)
-    return result.rowcount or 0
+    meetings_scheduled.send(event, meetings=newly, change="published", actor=actor)
+    return len(newly)
 
 
 def stored_violations(event: MissionEvent) -> list[Violation]:
@@ -509,10 +522,29 @@ class ParticipantFilters:
             filters.warnings.append("Attendance is on-site or online; showing both.")
         return filters
 
+    def query_args(self) -> dict[str, str]:
+        """The filters in force, for links to other pages of the same list (a bad value
+        was dropped, so it is not carried on)."""
+        values = {
+            "q": self.q,
+            "country": self.country,
+            "sector": self.sector,
+            "kind": self.kind,
+            "mode": self.mode,
+        }
+        return {name: value for name, value in values.items() if value}
+
 
 def public_participants(event: MissionEvent, filters: ParticipantFilters) -> list[Participant]:
     """The event's participants whose organization is verified (the public directory's
     rule: nothing of an unverified organization is public), by name, filtered."""
+    return list(db.session.scalars(public_participants_query(event, filters)))
+
+
+def public_participants_query(
+    event: MissionEvent, filters: ParticipantFilters
+) -> sa.Select[tuple[Participant]]:
+    """``public_participants`` as a query, for the event page to take a page of it."""
     query = (
         sa.select(Participant)
         .join(Participant.organization)
@@ -541,4 +573,4 @@ def public_participants(event: MissionEvent, filters: ParticipantFilters) -> lis
                     sa.func.lower(Participant.looks_for).contains(word, autoescape=True),
                 )
             )
-    return list(db.session.scalars(query.order_by(sa.func.lower(Organization.name))))
+    return query.order_by(sa.func.lower(Organization.name), Participant.id)

@@ -8,10 +8,21 @@ take is 403, an unknown event or record 404.
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -19,10 +30,10 @@ from wtforms import SelectChoice
 
 from portal.accounts.access import staff_required
 from portal.extensions import db
+from portal.missions import analytics, services
 from portal.missions import grid as grid_services
 from portal.missions import registration as reg
 from portal.missions import requests as req
-from portal.missions import services
 from portal.missions.forms import (
     AnswerForm,
     ConfirmForm,
@@ -37,6 +48,8 @@ from portal.missions.forms import (
 )
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.organizations.services import find_organization, is_staff
+from portal.request_input import int_arg
+from portal.staff.dashboard import bar_chart
 
 bp = Blueprint("missions", __name__, url_prefix="/events")
 
@@ -94,6 +107,17 @@ def _save(
     message, location = done(result)
     flash(message, "success")
     return redirect(location)
+
+
+def _paged(query: Any, param: str = "page") -> Any:
+    """One page of ``query`` as the directories page (``PORTAL_PAGE_SIZE``); a page
+    number that is not one is the first page, one past the end an empty page."""
+    return db.paginate(
+        query,
+        page=int_arg(param, 1),
+        per_page=current_app.config["PORTAL_PAGE_SIZE"],
+        error_out=False,
+    )
 
 
 def _form_errors(form: FlaskForm) -> str:
@@ -177,7 +201,8 @@ def detail(ref: str) -> str:
         "missions/detail.html",
         event=event,
         filters=filters,
-        participants=services.public_participants(event, filters),
+        page=_paged(services.public_participants_query(event, filters)),
+        page_args={"ref": event.ref, **filters.query_args()},
         participant=reg.participant_of(event, current_user),
         slots=len(services.slot_times(event)),
         open=services.registration_open(event),
@@ -201,7 +226,8 @@ def _registration_values(form: RegistrationForm) -> reg.RegistrationValues:
 
 
 def _organization_to_register(form: RegistrationForm) -> Any:
-    """Members register their own organization; staff name one by its reference."""
+    """Members register their own organization; staff pick one (the page's search gives
+    its reference, carried in a hidden field)."""
     if is_staff(current_user):
         ref = (form.organization.data or request.args.get("organization") or "").strip()
         return find_organization(ref) if ref else None
@@ -231,9 +257,17 @@ def register(ref: str) -> Page:
     if not form.is_submitted():
         form.attends.data = list(range(len(event.sessions)))
     valid = form.validate_on_submit()
-    if valid and organization is None:
-        form.organization.errors = ["Give the reference of an organization."]
-    elif valid and organization is not None:
+    found = None
+    if organization is None:  # staff, who pick the organization first
+        found = reg.find_organizations(event, request.args.get("find", ""))
+        named = (form.organization.data or "").strip()
+        if named:
+            form.organization.errors = [
+                f"There is no organization “{named[:64]}”; find it by name."
+            ]
+        elif valid:
+            form.organization.errors = ["Choose the organization to register: find it by name."]
+    elif valid:
         saved = _save(
             form,
             lambda: reg.register(event, organization, _registration_values(form), current_user),
@@ -253,6 +287,7 @@ def register(ref: str) -> Page:
         event=event,
         organization=organization,
         participant=None,
+        found=found,
     )
 
 
@@ -343,8 +378,21 @@ def _requests_page(
         "pending_cap": req.pending_cap(),
         "open": services.registration_open(event),
     }
+    filters = req.RequestFilters.read(request.args)
+    for warning in filters.warnings:
+        flash(warning, "warning")
+    # Each list pages on its own; its links keep the filter and the other lists' pages.
+    pages = {name: int_arg(name) for name in ("received", "sent", "all")}
+    context["filters"] = filters
+    context["status_choices"] = req.STATUS_CHOICES
+    context["page_args"] = {
+        "ref": event.ref,
+        **filters.query_args(),
+        **{name: number for name, number in pages.items() if number and number > 1},
+    }
     if participant is not None:
-        context["mine"] = req.requests_of(participant)
+        context["incoming"] = _paged(req.incoming_query(participant, filters.status), "received")
+        context["outgoing"] = _paged(req.outgoing_query(participant, filters.status), "sent")
         context["suggestions"], context["suggestions_unavailable"] = req.suggestions(participant)
         context["must_used"] = req.must_meets_of(participant)
         context["pending_used"] = req.pending_of(participant)
@@ -354,7 +402,7 @@ def _requests_page(
             if p.id != participant.id
         ]
     if context["staff"]:
-        context["all_requests"] = req.event_requests(event)
+        context["all_requests"] = _paged(req.event_requests_query(event, filters.status), "all")
         if context["propose_form"] is None:
             context["propose_form"] = _propose_form(event)
     failed = any(form.errors or form.form_errors for form in forms.values() if form is not None)
@@ -636,3 +684,35 @@ def cancel_meeting(ref: str, meeting_id: int) -> Page:
         "success",
     )
     return redirect(url_for(".grid", ref=event.ref), 303)
+
+
+# --- analytics (staff) ------------------------------------------------------------------
+
+
+@bp.get("/<ref>/analytics")
+@staff_required
+def analytics_page(ref: str) -> str:
+    """Registrations, requests, meetings, ratings and introductions of one event, each as
+    a server-drawn chart beside its table."""
+    event = _event_or_404(ref)
+    return render_template(
+        "missions/analytics.html",
+        event=event,
+        figures=analytics.event_analytics(event),
+        chart=bar_chart,
+    )
+
+
+@bp.get("/<ref>/analytics.csv")
+@staff_required
+def analytics_csv(ref: str) -> Response:
+    """The analytics page's figures, one a line, safe to open in a spreadsheet."""
+    event = _event_or_404(ref)
+    out = io.StringIO()
+    analytics.write_csv(out, analytics.event_analytics(event))
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", event.ref)  # an imported ref may hold anything
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}-analytics.csv"'},
+    )

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from portal.accounts.access import staff_required
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.missions import analytics as mission_analytics
 from portal.organizations.forms import ConfirmForm, RejectForm, reject_form_for
 from portal.organizations.models import Organization, VerificationStatus
 from portal.organizations.services import find_organization
@@ -134,6 +135,7 @@ def dashboard_page() -> tuple[str, int]:
         state_items=[(state.label, count) for state, count in pipeline.by_state],
         median_items=[(state.label, days) for state, days, _ in pipeline.median_days],
         export_args={k: v for k, v in request.args.items() if v} if valid else {},
+        mission_headlines=mission_analytics.headlines(),
     ), (200 if valid else 400)
 
 

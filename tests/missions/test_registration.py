@@ -166,8 +166,91 @@ def test_staff_must_name_an_existing_organization(client: FlaskClient, event) ->
     log_in(client, staff_user())
     response = client.post("/events/reg/register", data=_form(organization="ghost"))
     assert response.status_code == 400
-    assert "Give the reference of an organization." in response.text
+    assert "There is no organization “ghost”; find it by name." in response.text
+    response = client.post("/events/reg/register", data=_form())
+    assert response.status_code == 400
+    assert "Choose the organization to register: find it by name." in response.text
+    assert client.get("/events/reg/register?organization=ghost").status_code == 400
     assert count_rows(Participant) == 0
+
+
+# --- staff pick the organization ---------------------------------------------------------
+
+
+def test_staff_first_find_the_organization_by_name(client: FlaskClient, event, vendor) -> None:
+    log_in(client, staff_user())
+    page = client.get("/events/reg/register")
+    assert page.status_code == 200
+    assert "Which organization?" in page.text
+    assert "Sessions you attend" not in page.text  # the form comes once one is chosen
+    make_org(VENDOR, "Acme Pending", verified=False)
+    found = client.get("/events/reg/register?find=ACME")
+    assert found.status_code == 200
+    assert f'href="/events/reg/register?organization={vendor.ref}">Register Acme Traffic</a>' in (
+        found.text
+    )
+    assert "Acme Pending" not in found.text  # a search of verified organizations
+    chosen = client.get(f"/events/reg/register?organization={vendor.ref}")
+    assert chosen.status_code == 200
+    assert "For Acme Traffic" in chosen.text and "Sessions you attend" in chosen.text
+    assert f'name="organization" type="hidden" value="{vendor.ref}"' in chosen.text
+    response = client.post("/events/reg/register", data=_form(organization=vendor.ref))
+    assert response.status_code == 302
+    assert _participant(event, vendor) is not None
+
+
+def test_the_search_shows_who_is_registered_already(client: FlaskClient, event, vendor) -> None:
+    make_participant(event, vendor)
+    make_org(VENDOR, "Acme Lighting")
+    log_in(client, staff_user())
+    found = client.get("/events/reg/register?find=acme")
+    assert f'href="/events/reg/registrations/{vendor.ref}">see its registration</a>' in found.text
+    assert "Register Acme Lighting" in found.text
+
+
+def test_every_word_of_the_search_must_be_in_the_name(app: Flask, event, vendor) -> None:
+    make_org(VENDOR, "Traffic Lights Ltd")
+    assert [c.organization.name for c in reg.find_organizations(event, "traffic").candidates] == [
+        "Acme Traffic",
+        "Traffic Lights Ltd",
+    ]
+    found = reg.find_organizations(event, "  traffic   ACME ")
+    assert [c.organization.name for c in found.candidates] == ["Acme Traffic"]
+    assert found.text == "traffic ACME"
+    assert reg.find_organizations(event, "   ").candidates == []
+
+
+def test_a_search_says_when_there_are_more(app: Flask, event) -> None:
+    for number in range(4):
+        make_org(BUYER, f"Water Board {number}")
+    found = reg.find_organizations(event, "water board", limit=3)
+    assert len(found.candidates) == 3 and found.more
+    assert not reg.find_organizations(event, "water board", limit=4).more
+
+
+@pytest.mark.parametrize(
+    "text", ["%", "_", "100%_x", "'; drop table organizations; --", "x" * 5000, "\\", "☃"]
+)
+def test_odd_searches_find_nothing_and_fail_nothing(
+    client: FlaskClient, event, vendor, text: str
+) -> None:
+    log_in(client, staff_user())
+    response = client.get("/events/reg/register", query_string={"find": text})
+    assert response.status_code == 200
+    assert "Register Acme Traffic" not in response.text
+
+
+def test_members_register_only_their_own_whatever_the_query(
+    client: FlaskClient, event, vendor
+) -> None:
+    other = make_org(VENDOR, "Other Co")
+    log_in(client, make_member(vendor))
+    page = client.get(f"/events/reg/register?find=other&organization={other.ref}")
+    assert page.status_code == 200
+    assert "Which organization?" not in page.text and "Other Co" not in page.text
+    client.post("/events/reg/register", data=_form(organization=other.ref))
+    assert _participant(event, vendor) is not None
+    assert _participant(event, other) is None
 
 
 def test_an_unverified_organization_may_not_register_itself(client: FlaskClient, event) -> None:

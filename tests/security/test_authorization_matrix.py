@@ -16,6 +16,7 @@ page.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,9 @@ from portal.extensions import db
 from portal.introductions.services import propose_introduction
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.needs.models import NeedStatus
+from portal.notices.amendments import amend
+from portal.notices.models import NoticeDocument, NoticeQuestion
+from portal.notices.storage import save_upload
 from portal.organizations.models import Capability, OrganizationKind
 from portal.search.index import IndexStore
 
@@ -138,6 +142,24 @@ def mission_request(w: World) -> dict[str, Any]:
     return {**mission(w), "request_id": w.__dict__["mission"]["request"]}
 
 
+def webhook_endpoint(w: World, owner: Any = None) -> dict[str, Any]:
+    """A webhook endpoint of ``owner`` (the vendor unless named), named under the vendor's
+    ref: the webhooks feature's URLs."""
+    from portal.webhooks.models import WebhookEndpoint
+    from portal.webhooks.signing import encrypt_secret
+
+    endpoint = WebhookEndpoint(
+        organization_id=(owner or w.vendor).id,
+        url="https://hooks.example.org/portal",
+        description="",
+        events=["need.published"],
+        secret_encrypted=encrypt_secret("whsec_matrix"),
+    )
+    db.session.add(endpoint)
+    db.session.commit()
+    return {"ref": w.vendor.ref, "endpoint_id": endpoint.id}
+
+
 def mission_meeting(w: World) -> dict[str, Any]:
     return {**mission(w), "meeting_id": w.__dict__["mission"]["meeting"]}
 
@@ -150,6 +172,93 @@ def agenda_meeting(w: World) -> dict[str, Any]:
 def calendar_token(w: World) -> dict[str, Any]:
     mission(w)
     return {"token": w.__dict__["mission"]["token"]}
+
+
+# --- notices (documents, amendments, questions): made once per world on demand
+
+
+def _notice_document(w: World, need: Any) -> int:
+    """A PDF attached to ``need``, its bytes in the test upload folder."""
+    stored = save_upload(io.BytesIO(b"%PDF-1.7\nmatrix\n%%EOF\n"))
+    document = NoticeDocument(
+        need_id=need.id,
+        storage_name=stored.storage_name,
+        filename="terms.pdf",
+        kind=stored.kind.value,
+        size=stored.size,
+        sha256=stored.sha256,
+    )
+    db.session.add(document)
+    db.session.commit()
+    return document.id
+
+
+def notice_document(w: World) -> dict[str, Any]:
+    if "notice_document" not in w.__dict__:
+        w.__dict__["notice_document"] = _notice_document(w, w.need)
+    return {"ref": w.need.ref, "document_id": w.__dict__["notice_document"]}
+
+
+def closed_notice_document(w: World) -> dict[str, Any]:
+    return {"ref": w.closed_need.ref, "document_id": _notice_document(w, w.closed_need)}
+
+
+def notice_amendment(w: World) -> dict[str, Any]:
+    if "notice_amendment" not in w.__dict__:
+        change = {"field": "closes_on", "old": None, "new": "2099-01-31"}
+        w.__dict__["notice_amendment"] = amend(w.need, [change]).number
+        db.session.commit()
+    return {"ref": w.need.ref, "number": w.__dict__["notice_amendment"]}
+
+
+def notice_question(w: World) -> dict[str, Any]:
+    """A question the world's vendor asked about the need, not yet answered."""
+    if "notice_question" not in w.__dict__:
+        question = NoticeQuestion(
+            need_id=w.need.id, organization_id=w.vendor.id, body="Is a pilot possible?"
+        )
+        db.session.add(question)
+        db.session.commit()
+        w.__dict__["notice_question"] = question.id
+    return {"ref": w.need.ref, "question_id": w.__dict__["notice_question"]}
+
+
+# --- the public API and its tokens
+
+
+def api_token(w: World) -> dict[str, Any]:
+    """A personal API token of another member of the world's vendor: not the signed-in
+    vendor member's own, so revoking it is nobody's business but its owner's."""
+    from portal.api.tokens import create_token
+
+    new = create_token(make_user(Role.VENDOR, w.vendor), "matrix script")
+    db.session.commit()
+    return {"token_id": new.token.id}
+
+
+# --- follows and saved searches: a third member's calendar token and saved search
+
+
+def follows_calendar_token(w: World) -> dict[str, Any]:
+    """A subscription token of another vendor member who follows the world's need."""
+    from portal.follows.services import follow, new_calendar_token
+
+    member = make_user(Role.VENDOR, w.vendor)
+    follow(member, w.need)
+    token = new_calendar_token(member)
+    db.session.commit()
+    return {"token": token}
+
+
+def others_saved_search(w: World) -> dict[str, Any]:
+    """A saved search of a member none of the visitors is: 404 for all of them."""
+    from portal.follows.services import SearchCriteria, save_search
+
+    search = save_search(
+        make_user(Role.VENDOR, w.vendor), name="Theirs", criteria=SearchCriteria(words="x")
+    )
+    db.session.commit()
+    return {"search_id": search.id}
 
 
 # anonymous, vendor member, buyer member of another organization, staff, admin
@@ -246,6 +355,17 @@ EXPECTED: dict[str, Case] = {
     "introductions.staff_list": Case(none, (LOGIN, 403, 403, 200, 200)),
     "introductions.audit_export": Case(none, (LOGIN, 403, 403, 200, 200)),
     "introductions.propose": Case(none, (LOGIN, 403, 403, 200, 200)),
+    # --- webhooks: the vendor's members manage its endpoints; staff see them, read only
+    # (a new or rotated secret is shown in the POST's answer, 200)
+    "webhooks.endpoints": Case(lambda w: {"ref": w.vendor.ref}, (LOGIN, 200, 403, 200, 200)),
+    "webhooks.new": Case(lambda w: {"ref": w.vendor.ref}, (LOGIN, 200, 403, 403, 403)),
+    "webhooks.detail": Case(webhook_endpoint, (LOGIN, 200, 403, 200, 200)),
+    "webhooks.edit": Case(webhook_endpoint, (LOGIN, 200, 403, 403, 403)),
+    "webhooks.delete": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
+    "webhooks.rotate": Case(webhook_endpoint, (LOGIN, 200, 403, 403, 403)),
+    "webhooks.pause": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
+    "webhooks.resume": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
+    "webhooks.send_test": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
     # --- trade-mission events: the vendor is registered, the other buyer is not
     "missions.index": Case(none, everyone(200)),
     "missions.detail": Case(mission, everyone(200)),
@@ -269,6 +389,9 @@ EXPECTED: dict[str, Case] = {
     "missions.grid": Case(mission, (LOGIN, 403, 403, 200, 200)),
     "missions.move_meeting": Case(mission_meeting, (LOGIN, 403, 403, 400, 400)),
     "missions.cancel_meeting": Case(mission_meeting, (LOGIN, 403, 403, 303, 303)),
+    # --- trade-mission event analytics: staff only
+    "missions.analytics_page": Case(mission, (LOGIN, 403, 403, 200, 200)),
+    "missions.analytics_csv": Case(mission, (LOGIN, 403, 403, 200, 200)),
     # --- agendas: a member's own (the vendor's; the other buyer is not registered, staff and
     # admins have no organization: "not registered", 404); staff see anyone's. The
     # subscription URL needs no login: its token is the secret.
@@ -286,6 +409,48 @@ EXPECTED: dict[str, Case] = {
     "agendas.open_introduction": Case(
         lambda w: {**agenda_meeting(w), "org_ref": w.vendor.ref}, (LOGIN, 403, 403, 302, 302)
     ),
+    # --- notices: the buyer's members (none of our roles) and staff manage documents,
+    # amendments and answers; whoever sees the need downloads; a vendor member asks
+    "notices.upload": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 403, 403, 200, 200)),
+    "notices.download": Case(notice_document, everyone(200)),
+    "notices.remove_document": Case(notice_document, (LOGIN, 403, 403, 200, 200)),
+    "notices.amendment_note": Case(notice_amendment, (LOGIN, 403, 403, 200, 200)),
+    "notices.questions_deadline": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 403, 403, 200, 200)),
+    "notices.ask": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 200, 403, 403, 403)),
+    "notices.answer": Case(notice_question, (LOGIN, 403, 403, 200, 200)),
+    # --- the public API: the same for everyone (a session opens nothing there; the /me
+    # endpoints need a personal token, so a logged-in browser gets 401 too). Tokens are
+    # made and revoked by vendor and buyer members only, and only their own.
+    "api.root": Case(none, everyone(200)),
+    "api.openapi_document": Case(none, everyone(200)),
+    "api.vendors": Case(none, everyone(200)),
+    "api.vendor": Case(lambda w: {"ref": w.vendor.ref}, everyone(200)),
+    "api.buyers": Case(none, everyone(200)),
+    "api.buyer": Case(lambda w: {"ref": w.buyer.ref}, everyone(200)),
+    "api.needs": Case(none, everyone(200)),
+    "api.need": Case(lambda w: {"ref": w.need.ref}, everyone(200)),
+    "api.search": Case(none, everyone(200)),
+    "api.me": Case(none, everyone(401)),
+    "api.my_leads": Case(none, everyone(401)),
+    "api.my_introductions": Case(none, everyone(401)),
+    "api.my_agenda": Case(none, everyone(401)),
+    "api_tokens.index": Case(none, (LOGIN, 200, 200, 403, 403)),
+    "api_tokens.create": Case(none, (LOGIN, 400, 400, 403, 403)),
+    "api_tokens.revoke": Case(api_token, (LOGIN, 404, 404, 403, 403)),
+    # --- follows: vendor members follow needs (and have the deadlines feed, whose URL
+    # needs no login); any member saves searches, and only ever reaches their own
+    "follows.follow": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 302, 403, 403, 403)),
+    "follows.unfollow": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 302, 403, 403, 403)),
+    "follows.followed": Case(none, (LOGIN, 200, 403, 403, 403)),
+    "follows.new_calendar_url": Case(none, (LOGIN, 302, 403, 403, 403)),
+    "follows.revoke_calendar_url": Case(none, (LOGIN, 302, 403, 403, 403)),
+    "follows.calendar_feed": Case(follows_calendar_token, everyone(200)),
+    "follows.saved_searches": Case(none, (LOGIN, 200, 200, 200, 200)),
+    "follows.new_search": Case(none, (LOGIN, 200, 200, 200, 200)),
+    "follows.edit_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
+    "follows.pause_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
+    "follows.resume_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
+    "follows.delete_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
@@ -303,14 +468,38 @@ HIDDEN: dict[str, Case] = {
         lambda w: {"need_ref": w.closed_need.ref, "vendor_ref": w.vendor.ref},
         (LOGIN, 404, 404, 403, 403),
     ),
+    # webhooks: another organization's endpoint under the vendor's ref is not found
+    "webhook endpoint of another organization": Case(
+        lambda w: webhook_endpoint(w, owner=w.other_buyer), (LOGIN, 404, 403, 404, 404)
+    ),
     # a subscription URL with a token no participant holds (revoked, or guessed)
     "unknown calendar token": Case(lambda w: {"token": "not-a-token"}, everyone(404)),
+    # follows: a deadlines feed token no member holds; a closed need cannot be followed
+    "unknown followed-deadlines token": Case(lambda w: {"token": "not-a-token"}, everyone(404)),
+    "following a closed need": Case(
+        lambda w: {"ref": w.closed_need.ref}, (LOGIN, 404, 403, 403, 403)
+    ),
+    # a closed need's documents and questions are its buyer's and staff's only
+    "document of a closed need": Case(closed_notice_document, (404, 404, 404, 200, 200)),
+    "question about a closed need": Case(
+        lambda w: {"ref": w.closed_need.ref}, (LOGIN, 404, 404, 403, 403)
+    ),
+    # the API serves public records only, whoever asks
+    "pending vendor in the API": Case(lambda w: {"ref": w.pending.ref}, everyone(404)),
+    "closed need in the API": Case(lambda w: {"ref": w.closed_need.ref}, everyone(404)),
 }
 HIDDEN_ENDPOINTS = {
+    "pending vendor in the API": "api.vendor",
+    "closed need in the API": "api.need",
     "pending vendor profile": "organizations.vendor_detail",
     "closed need page": "needs.detail",
     "lead on a closed need": "matching.dismiss",
+    "webhook endpoint of another organization": "webhooks.detail",
     "unknown calendar token": "agendas.subscription",
+    "unknown followed-deadlines token": "follows.calendar_feed",
+    "following a closed need": "follows.follow",
+    "document of a closed need": "notices.download",
+    "question about a closed need": "notices.ask",
 }
 
 

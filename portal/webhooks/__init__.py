@@ -1,0 +1,1 @@
+"""Webhooks: organizations' endpoints, the events they may see, signed deliveries after commit."""
