@@ -85,6 +85,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.api.token_views import bp as api_tokens_bp
+    from portal.api.views import bp as api_bp
+    from portal.follows.views import bp as follows_bp
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
     from portal.introductions.views import bp as introductions_bp
@@ -97,10 +100,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.organizations.views import bp as organizations_bp
     from portal.search.views import bp as search_bp
     from portal.staff.views import bp as staff_bp
+    from portal.webhooks.views import bp as webhooks_bp
 
     for blueprint in (
         home_bp,
-    from portal.webhooks.views import bp as webhooks_bp
         accounts_bp,
         organizations_bp,
         needs_bp,
@@ -111,10 +114,13 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         introductions_bp,
         notifications_bp,
+        webhooks_bp,
         missions_bp,
         agendas_bp,
+        follows_bp,
+        api_bp,
+        api_tokens_bp,
     ):
-        webhooks_bp,
         app.register_blueprint(blueprint)
 
 
@@ -142,15 +148,15 @@ def register_side_effects(app: Flask) -> None:
     from portal.after_response import AfterResponseMiddleware
     from portal.mail.services import register_delivery
     from portal.search.sync import register_sync
+    from portal.webhooks.events import subscribe as subscribe_webhooks
 
     app.wsgi_app = AfterResponseMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     register_delivery(app)
     register_sync(app)
+    subscribe_webhooks()  # the signal receivers that queue webhook deliveries
 
 
-    from portal.webhooks.events import subscribe as subscribe_webhooks
 def register_cli(app: Flask) -> None:
     from portal.cli import register_commands
 
     register_commands(app)
-    subscribe_webhooks()  # the signal receivers that queue webhook deliveries

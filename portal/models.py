@@ -1,6 +1,15 @@
 """Every model module, imported in one place so Alembic and tests see the whole schema."""
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
+from portal.api.models import ApiToken
+from portal.follows.models import (
+    FollowSettings,
+    FollowUpdate,
+    NeedFollow,
+    NeedPublication,
+    SavedSearch,
+    SavedSearchMatch,
+)
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
@@ -22,16 +31,19 @@ from portal.organizations.models import (
     VerificationStatus,
 )
 from portal.outbox import IndexEvent
+from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiToken",
     "Capability",
     "Contact",
     "DigestItem",
     "DismissalReason",
+    "FollowSettings",
+    "FollowUpdate",
     "IndexEvent",
     "IntroState",
     "Introduction",
-from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
     "IntroductionEvent",
     "LeadAlertState",
     "LeadDismissal",
@@ -41,6 +53,8 @@ from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
     "MeetingRequest",
     "MissionEvent",
     "Need",
+    "NeedFollow",
+    "NeedPublication",
     "NeedStatus",
     "NoticeAmendment",
     "NoticeDocument",
@@ -54,8 +68,10 @@ from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
     "Participant",
     "PasswordResetToken",
     "Role",
+    "SavedSearch",
+    "SavedSearchMatch",
     "User",
     "VerificationStatus",
-]
     "WebhookDelivery",
     "WebhookEndpoint",
+]

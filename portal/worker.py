@@ -25,6 +25,7 @@ from flask.cli import with_appcontext
 from portal.accounts.services import remove_old_sessions
 from portal.db import utc_now
 from portal.extensions import db
+from portal.follows.alerts import run_saved_search_alerts, send_deadline_reminders
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import (
@@ -43,8 +44,8 @@ from portal.missions.requests import expire_requests
 from portal.notifications.alerts import run_lead_alerts
 from portal.notifications.services import run_digests
 from portal.search.sync import apply_pending_events, rebuild
-
 from portal.webhooks.delivery import deliver_all as deliver_webhooks
+
 log = logging.getLogger(__name__)
 
 VECTOR_ROWS_PER_PASS = 2048
@@ -98,6 +99,17 @@ def lead_alerts_pass() -> int:
     return run_lead_alerts(utc_now()).sent
 
 
+def follow_reminders_pass() -> int:
+    """Followers of a need closing within PORTAL_FOLLOW_REMINDER_DAYS, each reminded once."""
+    return send_deadline_reminders(utc_now())
+
+
+def saved_searches_pass() -> int:
+    """Needs newly public matched against saved searches; batched and weekly mails."""
+    report = run_saved_search_alerts(utc_now())
+    return report.matched + report.mailed
+
+
 def introductions_pass() -> int:
     return run_introduction_tick().total  # expiry, reminders, outcome questions
 
@@ -134,24 +146,27 @@ def mail_pass() -> int:
             return done
 
 
-# In order: mail goes last, so what the other passes queued leaves in the same cycle.
-PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
-    ("index events", index_events_pass),
-    ("vectors", vectors_pass),
-    ("digests", digests_pass),
-    ("lead alerts", lead_alerts_pass),
-    ("introductions", introductions_pass),
-    ("mission requests", mission_requests_pass),
-    ("mission reminders", mission_reminders_pass),
-    ("sessions", sessions_pass),
-    ("mail", mail_pass),
-)
 def webhooks_pass() -> int:
     """Signed webhook deliveries that are due, sent per endpoint at once with timeouts (a
     slow or down receiver costs one timeout, not the cycle); failures retry later."""
     return deliver_webhooks().handled
 
 
+# In order: mail goes last, so what the other passes queued leaves in the same cycle.
+PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
+    ("index events", index_events_pass),
+    ("vectors", vectors_pass),
+    ("digests", digests_pass),
+    ("lead alerts", lead_alerts_pass),
+    ("follow reminders", follow_reminders_pass),
+    ("saved searches", saved_searches_pass),
+    ("introductions", introductions_pass),
+    ("mission requests", mission_requests_pass),
+    ("mission reminders", mission_reminders_pass),
+    ("sessions", sessions_pass),
+    ("webhooks", webhooks_pass),
+    ("mail", mail_pass),
+)
 
 
 def _run_pass(name: str, work: Callable[[], int]) -> int:
@@ -164,7 +179,6 @@ def _run_pass(name: str, work: Callable[[], int]) -> int:
             db.session.rollback()
         except Exception:  # a lost connection: the pool reconnects on the next checkout
             log.exception("rollback after worker pass %r failed", name)
-    ("webhooks", webhooks_pass),
             db.session.remove()
         return 0
 
