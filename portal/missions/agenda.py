@@ -4,12 +4,12 @@ Participants see published meetings only (a draft schedule may still change); st
 drafts too. Times are shown in the participant's zone (``Participant.time_zone``, else the
 event's), so a U.S. company joining online from Denver reads Denver time.
 
-The .ics text is written here rather than by a library, to RFC 5545: CRLF line ends,
-lines folded at 75 octets (never inside a UTF-8 character), escaped TEXT values, times in
-UTC ("Z"), a UID per meeting that survives re-plans (it is made of the request, which
-meets once), and a SEQUENCE that grows whenever the meeting row changes, so subscribed
-calendars move the meeting instead of keeping a stale copy. A cancelled meeting has no
-row, so it is simply no longer in the feed and calendars drop it.
+The .ics text is written to RFC 5545 with ``portal.ical`` (CRLF line ends, lines folded
+at 75 octets, escaped TEXT values, times in UTC "Z"), with a UID per meeting that survives
+re-plans (it is made of the request, which meets once), and a SEQUENCE that grows
+whenever the meeting row changes, so subscribed calendars move the meeting instead of
+keeping a stale copy. A cancelled meeting has no row, so it is simply no longer in the
+feed and calendars drop it.
 
 A join link pattern (``MissionEvent.join_link_pattern``) accepts these placeholders:
 ``{event}`` the event's ref, ``{meeting}`` the meeting's number (stable across re-plans),
@@ -36,6 +36,8 @@ from sqlalchemy.orm import selectinload
 
 from portal.db import utc_now
 from portal.extensions import db
+from portal.ical import calendar_text, escape_text, fold  # noqa: F401 - fold: as before
+from portal.ical import utc_stamp as _utc
 from portal.missions.models import (
     Meeting,
     MeetingOutcome,
@@ -259,35 +261,6 @@ def sequence_of(meeting: Meeting) -> int:
     return max(0, int((meeting.changed_at - SEQUENCE_EPOCH).total_seconds()))
 
 
-def escape_text(value: str) -> str:
-    """RFC 5545 3.3.11: backslash, semicolon and comma escaped; newlines as \\n."""
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return value.replace("\n", "\\n")
-
-
-def fold(line: str) -> str:
-    """RFC 5545 3.1: lines of at most 75 octets, continued after CRLF and a space, cut
-    between characters, never inside a UTF-8 sequence."""
-    out: list[str] = []
-    current = ""
-    size = 0
-    limit = 75
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            out.append(current)
-            current, size, limit = " ", 1, 75
-        current += char
-        size += width
-    out.append(current)
-    return "\r\n".join(out)
-
-
-def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
 def _event_lines(item: AgendaItem, agenda: Agenda, stamp: dt.datetime) -> list[str]:
     event = agenda.event
     other = item.other_organization.name
@@ -339,7 +312,7 @@ def agenda_ics(agenda: Agenda, now: dt.datetime | None = None) -> str:
     for item in agenda.items:
         lines.extend(_event_lines(item, agenda, stamp))
     lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+    return calendar_text(lines)
 
 
 # --- plain text (the CLI and mail) ------------------------------------------------------
