@@ -84,10 +84,6 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_DIGEST_HOUR": _env_int("PORTAL_DIGEST_HOUR", 8),
         # Immediate-mode members get new leads in one mail at most this often.
         "PORTAL_LEAD_ALERT_MINUTES": _env_int("PORTAL_LEAD_ALERT_MINUTES", 60),
-        # Followers of a need are reminded this many days before it closes; new matches
-        # of saved searches go in one mail per member at most this often.
-        "PORTAL_FOLLOW_REMINDER_DAYS": _env_int("PORTAL_FOLLOW_REMINDER_DAYS", 3),
-        "PORTAL_SAVED_SEARCH_MINUTES": _env_int("PORTAL_SAVED_SEARCH_MINUTES", 10),
         # A login lasts this long at most ("keep me logged in": PORTAL_REMEMBER_DAYS, the
         # remember-me cookie's life too); logout ends it at once (server-side sessions).
         "PORTAL_SESSION_HOURS": _env_int("PORTAL_SESSION_HOURS", 12),
@@ -119,10 +115,6 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
             "PORTAL_RATELIMIT_RESET", "5 per minute; 30 per hour"
         ),
         "PORTAL_RATELIMIT_SEARCH": os.environ.get("PORTAL_RATELIMIT_SEARCH", "120 per minute"),
-        # The API, per personal token (or per address without one).
-        "PORTAL_RATELIMIT_API": os.environ.get(
-            "PORTAL_RATELIMIT_API", "120 per minute; 5000 per hour"
-        ),
         # /healthz fails the index check when index events have waited longer than this
         # (this node's worker is not running).
         "PORTAL_HEALTH_MAX_LAG_SECONDS": _env_int("PORTAL_HEALTH_MAX_LAG_SECONDS", 300),

@@ -1,15 +1,6 @@
 """Every model module, imported in one place so Alembic and tests see the whole schema."""
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
-from portal.api.models import ApiToken
-from portal.follows.models import (
-    FollowSettings,
-    FollowUpdate,
-    NeedFollow,
-    NeedPublication,
-    SavedSearch,
-    SavedSearchMatch,
-)
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
@@ -34,13 +25,10 @@ from portal.outbox import IndexEvent
 from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
-    "ApiToken",
     "Capability",
     "Contact",
     "DigestItem",
     "DismissalReason",
-    "FollowSettings",
-    "FollowUpdate",
     "IndexEvent",
     "IntroState",
     "Introduction",
@@ -53,8 +41,6 @@ __all__ = [
     "MeetingRequest",
     "MissionEvent",
     "Need",
-    "NeedFollow",
-    "NeedPublication",
     "NeedStatus",
     "NoticeAmendment",
     "NoticeDocument",
@@ -68,8 +54,6 @@ __all__ = [
     "Participant",
     "PasswordResetToken",
     "Role",
-    "SavedSearch",
-    "SavedSearchMatch",
     "User",
     "VerificationStatus",
     "WebhookDelivery",

@@ -14,6 +14,7 @@ import click
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from portal.db import BULK_ROWS, refresh_planner_statistics
 from portal.exchange.exporter import export_file
 from portal.exchange.importer import ImportReport, InvalidFile, ProgressCallback, import_file
 from portal.exchange.records import ExchangeError
@@ -163,6 +164,8 @@ def import_command(file: Path, skip_bad: bool) -> None:
     """
     report = run_import(file, skip_bad=skip_bad)
     click.echo(report.summary())
+    if report.organizations + report.needs >= BULK_ROWS:
+        refresh_planner_statistics(db.session)
     update_search_index(report.organizations + report.needs)
     update_lead_vectors(report.organizations + report.needs)
 
