@@ -50,5 +50,6 @@ meetings_scheduled = _signals.signal(
     "meetings-scheduled",
     doc="""A trade event's meetings were published or a published meeting was moved or
     cancelled. Sender: the MissionEvent. Keywords: ``meetings`` (the Meeting rows that
-    are new or changed), ``actor``.""",
+    are new or changed), ``actor``, and ``change``: "published", "moved" or "cancelled"
+    (a cancelled meeting's row is already deleted; its request is loaded).""",
 )

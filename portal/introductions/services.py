@@ -42,6 +42,7 @@ from portal.introductions.models import (
 )
 from portal.needs.models import Need
 from portal.organizations.models import Organization, OrganizationKind
+from portal.signals import introduction_changed
 
 MAX_NOTE = 5000
 
@@ -336,6 +337,7 @@ def transition(
         )
     _flush()
     notifications.after_transition(introduction, source, target, actor, note)
+    introduction_changed.send(introduction, previous=source.value, actor=actor)
     return event
 
 

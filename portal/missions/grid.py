@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.accounts.models import User
 from portal.extensions import db
 from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.missions.scheduler import Placement, Slot, Violation, check_move
 from portal.missions.services import event_problem, stored_violations
+from portal.signals import meetings_scheduled
 
 
 class MoveError(ValueError):
@@ -96,7 +98,13 @@ def find_meeting(event: MissionEvent, meeting_id: int) -> Meeting | None:
     return meeting if meeting is not None and meeting.event_id == event.id else None
 
 
-def move_meeting(event: MissionEvent, meeting: Meeting, slot: int, table: int | None) -> Meeting:
+def move_meeting(
+    event: MissionEvent,
+    meeting: Meeting,
+    slot: int,
+    table: int | None,
+    actor: User | None = None,
+) -> Meeting:
     """Move a meeting to another slot and table (None: online), or refuse with the rule
     the move would break; the rest of the schedule stays as it is. A published meeting's
     two sides are mailed their changed agendas."""
@@ -123,15 +131,18 @@ def move_meeting(event: MissionEvent, meeting: Meeting, slot: int, table: int | 
     db.session.flush()
     if meeting.published:
         mail_agenda_changes(event)
+        meetings_scheduled.send(event, meetings=[meeting], change="moved", actor=actor)
     return meeting
 
 
-def cancel_meeting(event: MissionEvent, meeting: Meeting) -> None:
+def cancel_meeting(event: MissionEvent, meeting: Meeting, actor: User | None = None) -> None:
     """Take a meeting off the schedule. Its request stays accepted, so the next
     scheduling run may place it again; to stop that, decline or withdraw the request.
     A published meeting's two sides are mailed their changed agendas."""
     published = meeting.published
+    meeting.request  # noqa: B018 - loaded while the row exists: the signal's receivers read it
     db.session.delete(meeting)
     db.session.flush()
     if published:
         mail_agenda_changes(event)
+        meetings_scheduled.send(event, meetings=[meeting], change="cancelled", actor=actor)
