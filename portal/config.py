@@ -115,6 +115,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
             "PORTAL_RATELIMIT_RESET", "5 per minute; 30 per hour"
         ),
         "PORTAL_RATELIMIT_SEARCH": os.environ.get("PORTAL_RATELIMIT_SEARCH", "120 per minute"),
+        # The API, per personal token (or per address without one).
+        "PORTAL_RATELIMIT_API": os.environ.get(
+            "PORTAL_RATELIMIT_API", "120 per minute; 5000 per hour"
+        ),
         # /healthz fails the index check when index events have waited longer than this
         # (this node's worker is not running).
         "PORTAL_HEALTH_MAX_LAG_SECONDS": _env_int("PORTAL_HEALTH_MAX_LAG_SECONDS", 300),

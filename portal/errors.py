@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from portal.api.problems import is_api_request, problem_for
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -69,5 +70,8 @@ def register_errors(app: Flask) -> None:
     # Unhandled exceptions reach this as an InternalServerError (outside testing, where
     # they propagate so that tests see them), and are logged by Flask first.
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():  # /api/ answers problem+json, never a page
+            end_unit_of_work()
+            return problem_for(error)
         return render_error(error)

@@ -1,6 +1,7 @@
 """Every model module, imported in one place so Alembic and tests see the whole schema."""
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
+from portal.api.models import ApiToken
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
@@ -25,6 +26,7 @@ from portal.outbox import IndexEvent
 from portal.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "ApiToken",
     "Capability",
     "Contact",
     "DigestItem",

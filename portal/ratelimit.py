@@ -1,15 +1,17 @@
 """Rate limits on the pages that guess passwords, send mail or cost the most: per client.
 
 Login, registration (and resending its link) and password reset are limited on POST,
-search on GET. Counters live in ``PORTAL_RATELIMIT_STORAGE_URL``: ``memory://`` for one
-process (the embedded default), ``redis://127.0.0.1:6379/N`` when several gunicorn
-workers or nodes must share them (with ``memory://`` each worker counts alone, which
-multiplies every limit by the number of workers; gunicorn says so when it starts). The
-client is ``request.remote_addr``, which ``PORTAL_PROXY_HOPS`` makes the real client's
-address behind a reverse proxy (see ``portal.security``). Failed logins are also counted
-per account (``PORTAL_RATELIMIT_LOGIN_ACCOUNT``), whichever addresses they come from, so
-that guessing one account's password from many addresses is slowed too; the key is a
-hash of the email as typed, known or not, so a 429 tells nothing about which emails have
+search on GET, and the API (``/api/v1/``) per personal token, or per client address for
+a request without one (``PORTAL_RATELIMIT_API``). Counters live in
+``PORTAL_RATELIMIT_STORAGE_URL``: ``memory://`` for one process (the embedded default),
+``redis://127.0.0.1:6379/N`` when several gunicorn workers or nodes must share them
+(with ``memory://`` each worker counts alone, which multiplies every limit by the number
+of workers; gunicorn says so when it starts). The client is ``request.remote_addr``,
+which ``PORTAL_PROXY_HOPS`` makes the real client's address behind a reverse proxy (see
+``portal.security``). Failed logins are also counted per account
+(``PORTAL_RATELIMIT_LOGIN_ACCOUNT``), whichever addresses they come from, so that
+guessing one account's password from many addresses is slowed too; the key is a hash of
+the email as typed, known or not, so a 429 tells nothing about which emails have
 accounts. A limit reached gives the portal's 429 page with ``Retry-After``.
 
 Each app gets its own ``Limiter``: Flask-Limiter keeps its storage on the instance, so a
@@ -77,5 +79,13 @@ def register_rate_limits(app: Flask) -> Limiter | None:
         deduct_when=_failed_login,
         scope="login-account",
     )(app.view_functions["accounts.login"])
+    if "api" in app.blueprints:
+        # The API: per token whichever address it comes from, else per client address;
+        # one count over all its routes (shared), not one per route.
+        from portal.api.tokens import rate_limit_key
+
+        limiter.shared_limit(
+            _setting("PORTAL_RATELIMIT_API"), scope="api", key_func=rate_limit_key
+        )(app.blueprints["api"])
     app.extensions["portal_limiter"] = limiter
     return limiter

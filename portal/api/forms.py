@@ -1,0 +1,19 @@
+"""The form that makes a personal API token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from portal.api.tokens import MAX_NAME
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired(message="Give the token a name, to know later what uses it."),
+            Length(max=MAX_NAME),
+        ],
+    )
