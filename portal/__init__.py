@@ -87,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.api.token_views import bp as api_tokens_bp
     from portal.api.views import bp as api_bp
+    from portal.follows.views import bp as follows_bp
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
     from portal.introductions.views import bp as introductions_bp
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks_bp,
         missions_bp,
         agendas_bp,
+        follows_bp,
         api_bp,
         api_tokens_bp,
     ):

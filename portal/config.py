@@ -84,6 +84,10 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         "PORTAL_DIGEST_HOUR": _env_int("PORTAL_DIGEST_HOUR", 8),
         # Immediate-mode members get new leads in one mail at most this often.
         "PORTAL_LEAD_ALERT_MINUTES": _env_int("PORTAL_LEAD_ALERT_MINUTES", 60),
+        # Followers of a need are reminded this many days before it closes; new matches
+        # of saved searches go in one mail per member at most this often.
+        "PORTAL_FOLLOW_REMINDER_DAYS": _env_int("PORTAL_FOLLOW_REMINDER_DAYS", 3),
+        "PORTAL_SAVED_SEARCH_MINUTES": _env_int("PORTAL_SAVED_SEARCH_MINUTES", 10),
         # A login lasts this long at most ("keep me logged in": PORTAL_REMEMBER_DAYS, the
         # remember-me cookie's life too); logout ends it at once (server-side sessions).
         "PORTAL_SESSION_HOURS": _env_int("PORTAL_SESSION_HOURS", 12),

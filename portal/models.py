@@ -2,6 +2,14 @@
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.api.models import ApiToken
+from portal.follows.models import (
+    FollowSettings,
+    FollowUpdate,
+    NeedFollow,
+    NeedPublication,
+    SavedSearch,
+    SavedSearchMatch,
+)
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 from portal.mail.models import OutboxMessage
 from portal.matching.models import DismissalReason, LeadDismissal, LeadVector
@@ -31,6 +39,8 @@ __all__ = [
     "Contact",
     "DigestItem",
     "DismissalReason",
+    "FollowSettings",
+    "FollowUpdate",
     "IndexEvent",
     "IntroState",
     "Introduction",
@@ -43,6 +53,8 @@ __all__ = [
     "MeetingRequest",
     "MissionEvent",
     "Need",
+    "NeedFollow",
+    "NeedPublication",
     "NeedStatus",
     "NoticeAmendment",
     "NoticeDocument",
@@ -56,6 +68,8 @@ __all__ = [
     "Participant",
     "PasswordResetToken",
     "Role",
+    "SavedSearch",
+    "SavedSearchMatch",
     "User",
     "VerificationStatus",
     "WebhookDelivery",

@@ -25,6 +25,7 @@ from flask.cli import with_appcontext
 from portal.accounts.services import remove_old_sessions
 from portal.db import utc_now
 from portal.extensions import db
+from portal.follows.alerts import run_saved_search_alerts, send_deadline_reminders
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
 from portal.matching.store import (
@@ -98,6 +99,17 @@ def lead_alerts_pass() -> int:
     return run_lead_alerts(utc_now()).sent
 
 
+def follow_reminders_pass() -> int:
+    """Followers of a need closing within PORTAL_FOLLOW_REMINDER_DAYS, each reminded once."""
+    return send_deadline_reminders(utc_now())
+
+
+def saved_searches_pass() -> int:
+    """Needs newly public matched against saved searches; batched and weekly mails."""
+    report = run_saved_search_alerts(utc_now())
+    return report.matched + report.mailed
+
+
 def introductions_pass() -> int:
     return run_introduction_tick().total  # expiry, reminders, outcome questions
 
@@ -146,6 +158,8 @@ PASSES: tuple[tuple[str, Callable[[], int]], ...] = (
     ("vectors", vectors_pass),
     ("digests", digests_pass),
     ("lead alerts", lead_alerts_pass),
+    ("follow reminders", follow_reminders_pass),
+    ("saved searches", saved_searches_pass),
     ("introductions", introductions_pass),
     ("mission requests", mission_requests_pass),
     ("mission reminders", mission_reminders_pass),

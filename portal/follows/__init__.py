@@ -1,0 +1,1 @@
+"""Following needs, saved searches with their alerts, and the followed-deadlines calendar."""

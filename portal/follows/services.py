@@ -1,0 +1,599 @@
+"""Following needs, saved searches and the followed-deadlines calendar: the rules.
+
+Services flush and never commit. Matching a need against a saved search is the plain
+function ``match_need``: its words go through the search index's own analyser (the same
+tokenising, place spellings, stop words and stemming as ``portal.search``), over the
+same title and text a need is indexed with, so a saved search finds what the search page
+would find.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from portal.accounts.models import Role, User
+from portal.cleaning import one_line
+from portal.db import utc_now
+from portal.extensions import db
+from portal.follows.models import (
+    FollowSettings,
+    FollowUpdate,
+    Frequency,
+    NeedFollow,
+    SavedSearch,
+    SavedSearchMatch,
+)
+from portal.ical import calendar_text, date_value, escape_text, utc_stamp
+from portal.needs.models import Need
+from portal.needs.services import MAX_BUDGET, budget_label, can_see_need, is_public
+from portal.search.queries import plain_words
+from portal.search.schema import ANALYZER, need_document
+from portal.vocab import (
+    ASEAN_COUNTRIES,
+    FUNDING_SOURCES,
+    FUNDING_STAGES,
+    NOTICE_TYPES,
+    SECTORS,
+    country_name,
+    sector_short_label,
+)
+
+MAX_NAME = 100
+MAX_WORDS = 500
+MAX_SAVED_SEARCHES = 50  # per member: enough for any real use, a bound on the matching
+TOKEN_BYTES = 32  # 256 bits: secrets.token_urlsafe gives 43 characters
+# SEQUENCE counts seconds since this instant (as the agenda feed does).
+SEQUENCE_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+
+class FollowError(ValueError):
+    """A follow or saved-search change that breaks a rule; ``field`` names the form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotAllowed(FollowError):
+    """The member may not do this (a 403, not a form error)."""
+
+
+# --- following -----------------------------------------------------------------------------
+
+
+def may_follow(user: User | Any) -> bool:
+    """Vendor members follow needs: the bidders whom deadlines and answers concern."""
+    return (
+        bool(getattr(user, "is_authenticated", False))
+        and getattr(user, "role", None) == Role.VENDOR
+        and getattr(user, "organization_id", None) is not None
+    )
+
+
+def follow_of(user: User | Any, need: Need) -> NeedFollow | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(
+        sa.select(NeedFollow).where(NeedFollow.user_id == user.id, NeedFollow.need_id == need.id)
+    )
+
+
+def follow(user: User, need: Need) -> NeedFollow:
+    """Follow a public need (idempotent: following twice keeps one follow)."""
+    if not may_follow(user):
+        raise NotAllowed("only members of a vendor organization follow needs")
+    if not is_public(need):
+        raise FollowError("only open, public needs can be followed")
+    existing = follow_of(user, need)
+    if existing is not None:
+        return existing
+    row = NeedFollow(user_id=user.id, need_id=need.id)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def unfollow(user: User, need: Need) -> bool:
+    """Stop following; False when the member did not follow it."""
+    row = follow_of(user, need)
+    if row is None:
+        return False
+    db.session.delete(row)
+    db.session.flush()
+    return True
+
+
+@dataclass
+class FollowedNeed:
+    need: Need
+    followed_at: dt.datetime
+    visible: bool  # still public (or otherwise visible to the member)
+    updates: list[FollowUpdate] = field(default_factory=list)
+
+
+RECENT_UPDATES = 5
+
+
+def followed_needs(user: User) -> list[FollowedNeed]:
+    """The member's followed needs, soonest deadline first, each with its recent news."""
+    rows = db.session.execute(
+        sa.select(NeedFollow, Need)
+        .join(Need, Need.id == NeedFollow.need_id)
+        .where(NeedFollow.user_id == user.id)
+        .options(selectinload(Need.buyer))
+    ).all()
+    updates: dict[int, list[FollowUpdate]] = {}
+    for update in db.session.scalars(
+        sa.select(FollowUpdate)
+        .where(FollowUpdate.user_id == user.id)
+        .order_by(FollowUpdate.created_at.desc(), FollowUpdate.id.desc())
+    ):
+        bucket = updates.setdefault(update.need_id, [])
+        if len(bucket) < RECENT_UPDATES:
+            bucket.append(update)
+    items = [
+        FollowedNeed(need, row.created_at, can_see_need(need, user), updates.get(need.id, []))
+        for row, need in rows
+    ]
+    far = dt.date.max
+    items.sort(key=lambda item: (not item.need.is_open, item.need.closes_on or far, item.need.id))
+    return items
+
+
+def followers_of(need: Need) -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(NeedFollow, NeedFollow.user_id == User.id)
+            .where(NeedFollow.need_id == need.id, User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
+# --- saved searches ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What a saved search looks for: the search page's words plus the facets."""
+
+    words: str = ""
+    sector: str | None = None
+    country: str | None = None
+    notice: str | None = None
+    funding_source: str | None = None
+    funding_stage: str | None = None
+    budget_min: int | None = None
+    budget_max: int | None = None
+
+    @classmethod
+    def of(cls, search: SavedSearch) -> SearchCriteria:
+        return cls(
+            search.words,
+            search.sector,
+            search.country,
+            search.notice,
+            search.funding_source,
+            search.funding_stage,
+            search.budget_min,
+            search.budget_max,
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not plain_words(self.words) and not any(
+            value is not None
+            for value in (
+                self.sector,
+                self.country,
+                self.notice,
+                self.funding_source,
+                self.funding_stage,
+                self.budget_min,
+                self.budget_max,
+            )
+        )
+
+
+def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
+    """The criteria with their words on one line, or FollowError beside the bad field."""
+    words = one_line(criteria.words or "")
+    if len(words) > MAX_WORDS:
+        raise FollowError(f"the words may have at most {MAX_WORDS} characters", "words")
+    choices: tuple[tuple[str, str | None, Any], ...] = (
+        ("sector", criteria.sector, SECTORS),
+        ("country", criteria.country, ASEAN_COUNTRIES),
+        ("notice", criteria.notice, NOTICE_TYPES),
+        ("funding_source", criteria.funding_source, FUNDING_SOURCES),
+        ("funding_stage", criteria.funding_stage, FUNDING_STAGES),
+    )
+    for name, value, allowed in choices:
+        if value is not None and value not in allowed:
+            raise FollowError(f"unknown {name.replace('_', ' ')}", name)
+    for name, budget in (("budget_min", criteria.budget_min), ("budget_max", criteria.budget_max)):
+        if budget is not None and not 0 <= budget <= MAX_BUDGET:
+            raise FollowError(f"a budget must be between 0 and {MAX_BUDGET:,}", name)
+    low, high = criteria.budget_min, criteria.budget_max
+    if low is not None and high is not None and low > high:
+        raise FollowError("the maximum must not be below the minimum", "budget_max")
+    checked = SearchCriteria(
+        words,
+        criteria.sector,
+        criteria.country,
+        criteria.notice,
+        criteria.funding_source,
+        criteria.funding_stage,
+        low,
+        high,
+    )
+    if checked.is_empty:
+        raise FollowError("give some words or choose at least one filter", "words")
+    return checked
+
+
+def _checked_name(name: str) -> str:
+    name = one_line(name or "")
+    if not name or len(name) > MAX_NAME:
+        raise FollowError(f"the name must have 1 to {MAX_NAME} characters", "name")
+    return name
+
+
+def _checked_frequency(frequency: str) -> str:
+    if frequency not in set(Frequency):
+        raise FollowError("choose immediate or weekly mail", "frequency")
+    return frequency
+
+
+def _name_taken(user: User, name: str, except_id: int | None = None) -> bool:
+    query = sa.select(SavedSearch.id).where(
+        SavedSearch.user_id == user.id, sa.func.lower(SavedSearch.name) == name.lower()
+    )
+    if except_id is not None:
+        query = query.where(SavedSearch.id != except_id)
+    return db.session.scalar(query) is not None
+
+
+def saved_searches_of(user: User) -> list[SavedSearch]:
+    return list(
+        db.session.scalars(
+            sa.select(SavedSearch)
+            .where(SavedSearch.user_id == user.id)
+            .order_by(sa.func.lower(SavedSearch.name), SavedSearch.id)
+        )
+    )
+
+
+def own_saved_search(user: User, search_id: int) -> SavedSearch | None:
+    """The member's saved search by id; None for another member's (a 404, not a 403)."""
+    search = db.session.get(SavedSearch, search_id)
+    return search if search is not None and search.user_id == user.id else None
+
+
+def save_search(
+    user: User,
+    *,
+    name: str,
+    criteria: SearchCriteria,
+    frequency: str = Frequency.IMMEDIATE,
+    now: dt.datetime | None = None,
+) -> SavedSearch:
+    """Save a search; it reports needs that become public from now on."""
+    name = _checked_name(name)
+    criteria = checked_criteria(criteria)
+    frequency = _checked_frequency(frequency)
+    if _name_taken(user, name):
+        raise FollowError("you already have a saved search by that name", "name")
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)
+    )
+    if (count or 0) >= MAX_SAVED_SEARCHES:
+        raise FollowError(
+            f"you have {MAX_SAVED_SEARCHES} saved searches already; delete one first", "name"
+        )
+    stamp = now or utc_now()
+    search = SavedSearch(
+        user_id=user.id,
+        name=name,
+        frequency=frequency,
+        matches_from=stamp,
+        created_at=stamp,
+        **_criteria_columns(criteria),
+    )
+    db.session.add(search)
+    db.session.flush()
+    return search
+
+
+def _criteria_columns(criteria: SearchCriteria) -> dict[str, Any]:
+    return {
+        "words": criteria.words,
+        "sector": criteria.sector,
+        "country": criteria.country,
+        "notice": criteria.notice,
+        "funding_source": criteria.funding_source,
+        "funding_stage": criteria.funding_stage,
+        "budget_min": criteria.budget_min,
+        "budget_max": criteria.budget_max,
+    }
+
+
+def update_search(
+    search: SavedSearch, *, name: str, criteria: SearchCriteria, frequency: str
+) -> SavedSearch:
+    """Rename, change what it looks for or how often it writes. Needs it already found
+    stay found (never sent twice); changed criteria apply to needs published from now."""
+    name = _checked_name(name)
+    criteria = checked_criteria(criteria)
+    frequency = _checked_frequency(frequency)
+    if _name_taken(search.user, name, except_id=search.id):
+        raise FollowError("you already have a saved search by that name", "name")
+    if criteria != SearchCriteria.of(search):
+        search.matches_from = max(search.matches_from, utc_now())
+    for column, value in _criteria_columns(criteria).items():
+        setattr(search, column, value)
+    search.name = name
+    search.frequency = frequency
+    db.session.flush()
+    return search
+
+
+def pause_search(search: SavedSearch, *, now: dt.datetime | None = None) -> None:
+    if search.paused_at is None:
+        search.paused_at = now or utc_now()
+    db.session.flush()
+
+
+def resume_search(search: SavedSearch, *, now: dt.datetime | None = None) -> None:
+    """Resume: needs published during the pause are not mailed as new."""
+    if search.paused_at is not None:
+        search.paused_at = None
+        search.matches_from = now or utc_now()
+    db.session.flush()
+
+
+def delete_search(search: SavedSearch) -> None:
+    db.session.delete(search)
+    db.session.flush()
+
+
+def describe_criteria(criteria: SearchCriteria) -> str:
+    """One line a member reads: "flood sensors; Water; Viet Nam; RFP; US$1,000 to ..."."""
+    parts: list[str] = []
+    if criteria.words:
+        parts.append(f"“{criteria.words}”")
+    if criteria.sector:
+        parts.append(sector_short_label(criteria.sector))
+    if criteria.country:
+        parts.append(country_name(criteria.country))
+    if criteria.notice:
+        parts.append(NOTICE_TYPES.get(criteria.notice, criteria.notice))
+    if criteria.funding_source:
+        parts.append(FUNDING_SOURCES.get(criteria.funding_source, criteria.funding_source))
+    if criteria.funding_stage:
+        parts.append(FUNDING_STAGES.get(criteria.funding_stage, criteria.funding_stage))
+    if criteria.budget_min is not None or criteria.budget_max is not None:
+        parts.append(f"budget {_range_label(criteria.budget_min, criteria.budget_max)}")
+    return "; ".join(parts) or "everything"
+
+
+def _range_label(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"US${low:,} to US${high:,}"
+    if low is not None:
+        return f"from US${low:,}"
+    return f"up to US${high:,}"
+
+
+# --- matching a need against a saved search ---------------------------------------------
+
+
+def analysed(text: str) -> list[str]:
+    return [token.text for token in ANALYZER(text)]
+
+
+@dataclass(frozen=True)
+class NeedTerms:
+    """A need's analysed title and text, as the search index holds them; made once per
+    need and reused against every saved search."""
+
+    title: frozenset[str]
+    text: frozenset[str]
+
+    @classmethod
+    def of(cls, need: Need) -> NeedTerms:
+        document = need_document(need)
+        return cls(frozenset(analysed(document["title"])), frozenset(analysed(document["text"])))
+
+
+def match_need(
+    criteria: SearchCriteria, need: Need, terms: NeedTerms | None = None
+) -> list[str] | None:
+    """Why ``need`` matches ``criteria`` (one reason per word or facet), or None.
+
+    A word matches as it does on the search page: all its analysed tokens in the title,
+    or all in the text (description, buyer and place); every word must match. Facets
+    must all hold; a budget range matches a need whose stated budget overlaps it (a need
+    with no budget does not match a budget filter). Visibility is the caller's business.
+    """
+    reasons: list[str] = []
+    words = [(word, analysed(word)) for word in plain_words(criteria.words)]
+    words = [(word, tokens) for word, tokens in words if tokens]  # stop words drop out
+    if words:
+        terms = terms or NeedTerms.of(need)
+        in_title, in_text = [], []
+        for word, tokens in words:
+            if terms.title.issuperset(tokens):
+                in_title.append(word)
+            elif terms.text.issuperset(tokens):
+                in_text.append(word)
+            else:
+                return None
+        if in_title:
+            reasons.append(f"words in the title: {', '.join(in_title)}")
+        if in_text:
+            reasons.append(f"words in the description: {', '.join(in_text)}")
+    if criteria.sector is not None:
+        if criteria.sector not in (need.sectors or []):
+            return None
+        reasons.append(f"sector: {sector_short_label(criteria.sector)}")
+    if criteria.country is not None:
+        if need.buyer is None or need.buyer.country != criteria.country:
+            return None
+        reasons.append(f"country: {country_name(criteria.country)}")
+    if criteria.notice is not None:
+        if need.notice != criteria.notice:
+            return None
+        reasons.append(f"notice: {NOTICE_TYPES[criteria.notice]}")
+    if criteria.funding_source is not None:
+        if need.funding_source != criteria.funding_source:
+            return None
+        reasons.append(f"funding: {FUNDING_SOURCES[criteria.funding_source]}")
+    if criteria.funding_stage is not None:
+        if need.funding_stage != criteria.funding_stage:
+            return None
+        reasons.append(f"funding stage: {FUNDING_STAGES[criteria.funding_stage]}")
+    if criteria.budget_min is not None or criteria.budget_max is not None:
+        if not _budget_overlaps(criteria, need):
+            return None
+        wanted = _range_label(criteria.budget_min, criteria.budget_max)
+        reasons.append(f"budget {budget_label(need)} within {wanted}")
+    return reasons
+
+
+def _budget_overlaps(criteria: SearchCriteria, need: Need) -> bool:
+    low = need.budget_min if need.budget_min is not None else need.budget_max
+    high = need.budget_max if need.budget_max is not None else need.budget_min
+    if low is None or high is None:
+        return False
+    if criteria.budget_min is not None and high < criteria.budget_min:
+        return False
+    return not (criteria.budget_max is not None and low > criteria.budget_max)
+
+
+def matches_of(search: SavedSearch) -> list[SavedSearchMatch]:
+    """What the search has found so far, newest first (its page shows them)."""
+    return list(
+        db.session.scalars(
+            sa.select(SavedSearchMatch)
+            .where(SavedSearchMatch.saved_search_id == search.id)
+            .order_by(SavedSearchMatch.found_at.desc(), SavedSearchMatch.id.desc())
+            .limit(20)
+        )
+    )
+
+
+# --- the calendar feed --------------------------------------------------------------------
+
+
+def settings_row(user: User) -> FollowSettings:
+    row = db.session.get(FollowSettings, user.id)
+    if row is None:
+        row = FollowSettings(user_id=user.id)
+        db.session.add(row)
+    return row
+
+
+def calendar_token_of(user: User) -> str | None:
+    row = db.session.get(FollowSettings, user.id)
+    return row.calendar_token if row is not None else None
+
+
+def new_calendar_token(user: User) -> str:
+    """A fresh subscription token: the previous URL stops working at once."""
+    if not may_follow(user):
+        raise NotAllowed("only members of a vendor organization follow needs")
+    row = settings_row(user)
+    row.calendar_token = secrets.token_urlsafe(TOKEN_BYTES)
+    db.session.flush()
+    return row.calendar_token
+
+
+def revoke_calendar_token(user: User) -> None:
+    row = db.session.get(FollowSettings, user.id)
+    if row is not None:
+        row.calendar_token = None
+    db.session.flush()
+
+
+def user_by_calendar_token(token: str) -> User | None:
+    """The member whose feed URL carries ``token``; None for anything else."""
+    if not token or len(token) > 64:
+        return None
+    user = db.session.scalar(
+        sa.select(User)
+        .join(FollowSettings, FollowSettings.user_id == User.id)
+        .where(FollowSettings.calendar_token == token)
+    )
+    return user if user is not None and user.active else None
+
+
+def question_deadline(need: Need) -> dt.date | None:
+    """The last day for questions, where the buyer set one (``portal.notices``)."""
+    return need.questions_close_on
+
+
+def _sequence(need: Need) -> int:
+    return max(0, int((need.updated_at - SEQUENCE_EPOCH).total_seconds()))
+
+
+def deadlines_ics(user: User, now: dt.datetime | None = None) -> str:
+    """The member's followed needs' deadlines (closing and questions) as all-day events.
+
+    UIDs are made of the need and the kind of deadline, so a moved deadline moves in the
+    subscribed calendar (SEQUENCE grows with the need's last change) instead of doubling;
+    a need that is no longer open or visible leaves the feed.
+    """
+    from portal.mail.services import mail_link
+
+    stamp = now or utc_now()
+    host = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal"
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//U.S.-ASEAN Smart Cities Matchmaking//Followed deadlines//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{escape_text('Followed need deadlines')}",
+    ]
+    for item in followed_needs(user):
+        need = item.need
+        if not item.visible or not need.is_open:
+            continue
+        link = mail_link("needs.detail", ref=need.ref)
+        deadlines = [("closes", need.closes_on, f"Closes: {need.title}")]
+        deadlines.append(("questions", question_deadline(need), f"Questions close: {need.title}"))
+        for kind, day, summary in deadlines:
+            if day is None:
+                continue
+            description = f"{need.title} ({need.buyer.name}, {country_name(need.buyer.country)})"
+            lines += [
+                "BEGIN:VEVENT",
+                f"UID:need-{need.id}-{kind}@{host}",
+                f"DTSTAMP:{utc_stamp(stamp)}",
+                f"DTSTART;VALUE=DATE:{date_value(day)}",
+                f"DTEND;VALUE=DATE:{date_value(day + dt.timedelta(days=1))}",
+                f"SEQUENCE:{_sequence(need)}",
+                f"LAST-MODIFIED:{utc_stamp(need.updated_at)}",
+                f"SUMMARY:{escape_text(summary)}",
+                f"DESCRIPTION:{escape_text(description + chr(10) + link)}",
+                f"URL:{link}",
+                "TRANSP:TRANSPARENT",
+                "END:VEVENT",
+            ]
+    lines.append("END:VCALENDAR")
+    return calendar_text(lines)
+
+
+def feed_url(token: str) -> str:
+    from portal.mail.services import mail_link
+
+    return mail_link("follows.calendar_feed", token=token)
