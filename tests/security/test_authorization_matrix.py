@@ -274,31 +274,6 @@ def api_token(w: World) -> dict[str, Any]:
     return {"token_id": new.token.id}
 
 
-# --- follows and saved searches: a third member's calendar token and saved search
-
-
-def follows_calendar_token(w: World) -> dict[str, Any]:
-    """A subscription token of another vendor member who follows the world's need."""
-    from portal.follows.services import follow, new_calendar_token
-
-    member = make_user(Role.VENDOR, w.vendor)
-    follow(member, w.need)
-    token = new_calendar_token(member)
-    db.session.commit()
-    return {"token": token}
-
-
-def others_saved_search(w: World) -> dict[str, Any]:
-    """A saved search of a member none of the visitors is: 404 for all of them."""
-    from portal.follows.services import SearchCriteria, save_search
-
-    search = save_search(
-        make_user(Role.VENDOR, w.vendor), name="Theirs", criteria=SearchCriteria(words="x")
-    )
-    db.session.commit()
-    return {"search_id": search.id}
-
-
 # anonymous, vendor member, buyer member of another organization, staff, admin
 EXPECTED: dict[str, Case] = {
     # --- public pages
@@ -508,20 +483,6 @@ EXPECTED: dict[str, Case] = {
     "api_tokens.index": Case(none, (LOGIN, 200, 200, 403, 403)),
     "api_tokens.create": Case(none, (LOGIN, 400, 400, 403, 403)),
     "api_tokens.revoke": Case(api_token, (LOGIN, 404, 404, 403, 403)),
-    # --- follows: vendor members follow needs (and have the deadlines feed, whose URL
-    # needs no login); any member saves searches, and only ever reaches their own
-    "follows.follow": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 302, 403, 403, 403)),
-    "follows.unfollow": Case(lambda w: {"ref": w.need.ref}, (LOGIN, 302, 403, 403, 403)),
-    "follows.followed": Case(none, (LOGIN, 200, 403, 403, 403)),
-    "follows.new_calendar_url": Case(none, (LOGIN, 302, 403, 403, 403)),
-    "follows.revoke_calendar_url": Case(none, (LOGIN, 302, 403, 403, 403)),
-    "follows.calendar_feed": Case(follows_calendar_token, everyone(200)),
-    "follows.saved_searches": Case(none, (LOGIN, 200, 200, 200, 200)),
-    "follows.new_search": Case(none, (LOGIN, 200, 200, 200, 200)),
-    "follows.edit_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
-    "follows.pause_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
-    "follows.resume_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
-    "follows.delete_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
