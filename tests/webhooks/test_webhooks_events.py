@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +20,8 @@ from portal.missions.grid import cancel_meeting, move_meeting
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.missions.services import publish
 from portal.needs.services import close_need, create_need
+from portal.notices.amendments import amend
 from portal.organizations.models import Organization, OrganizationKind
-from portal.signals import need_amended
 from portal.webhooks.delivery import deliver_due
 from portal.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 
@@ -96,17 +95,16 @@ def test_closing_and_amending_a_public_need_are_events(app: Flask) -> None:
         make_org(OrganizationKind.VENDOR), EventType.NEED_CLOSED, EventType.NEED_AMENDED
     )
     need = post_need(make_org(OrganizationKind.BUYER))
-    amendment = SimpleNamespace(
-        number=1, changes=[{"field": "closes_on", "old": None, "new": "2099-01-31"}], note=""
-    )
-    need_amended.send(need, amendment=amendment, actor=None)
+    change = {"field": "closes_on", "old": None, "new": "2099-01-31"}
+    amend(need, [change], note="Deadline set.")  # the notices feature's sender
     close_need(need)
     db.session.commit()
 
     amended, closed = queued(hook)
     assert amended["type"] == "need.amended"
     assert amended["data"]["amendment"]["number"] == 1
-    assert amended["data"]["amendment"]["changes"][0]["field"] == "closes_on"
+    assert amended["data"]["amendment"]["changes"] == [change]
+    assert amended["data"]["amendment"]["note"] == "Deadline set."
     assert closed["type"] == "need.closed"
     assert closed["data"]["need"]["status"] == "closed"
 
