@@ -195,3 +195,12 @@ def test_an_event_from_creation_to_rated_meeting(
         "You said: Held, Cooperation possible."
     )
     expect(vendor.get_by_text("Ask for the Denver figures.")).to_have_count(0)
+
+    # Staff read what the event came to on its analytics page.
+    _open_event(staff, event)
+    staff.get_by_role("navigation", name="Staff").get_by_role("link", name="Analytics").click()
+    expect(staff.get_by_role("heading", level=1)).to_have_text(f"Analytics · {event}")
+    expect(staff.get_by_role("main")).to_contain_text("1 meeting placed, 1 held;")
+    ratings = staff.get_by_role("table", name="Ratings")
+    expect(ratings.get_by_role("row").filter(has_text="Cooperation possible")).to_contain_text("1")
+    expect(staff.get_by_role("img", name="Ratings")).to_be_visible()
