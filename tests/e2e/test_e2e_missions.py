@@ -12,6 +12,7 @@ from e2e_helpers import DEMO, flash, log_in_as, nav_link, unique
 from icalendar import Calendar
 from live_portal import Browsing, LiveServer
 from playwright.sync_api import Locator, Page, expect
+from test_e2e_accessibility import describe, serious_violations
 
 # Demo records with demo logins, both verified (portal/demo/demo.jsonl).
 VENDOR_NAME = "BrightPath Signal Systems"
@@ -204,3 +205,15 @@ def test_an_event_from_creation_to_rated_meeting(
     ratings = staff.get_by_role("table", name="Ratings")
     expect(ratings.get_by_role("row").filter(has_text="Cooperation possible")).to_contain_text("1")
     expect(staff.get_by_role("img", name="Ratings")).to_be_visible()
+    serious = serious_violations(staff)  # charts, tables and all
+    assert not serious, describe(staff.url, serious)
+    # Staff register another organization by finding it by name, not by its reference.
+    staff.get_by_role("link", name="Event page").click()
+    staff.get_by_role("navigation", name="Staff").get_by_role(
+        "link", name="Register an organization"
+    ).click()
+    staff.get_by_label("Name of a verified organization").fill(VENDOR_NAME.split()[0])
+    staff.get_by_role("button", name="Find").click()
+    expect(staff.get_by_text("already registered")).to_be_visible()
+    serious = serious_violations(staff)
+    assert not serious, describe(staff.url, serious)
