@@ -45,6 +45,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "export_command",
         "Export every organization, need and event to FILE in the exchange format.",
     ),
+    "follows": LazyCommand(
+        "portal.follows.cli",
+        "follows",
+        "Followed needs and saved searches: reminders, alerts, a member's searches.",
+    ),
     "import": LazyCommand(
         "portal.exchange.cli",
         "import_command",
