@@ -269,6 +269,22 @@ def send_test(endpoint: WebhookEndpoint) -> WebhookDelivery:
     return delivery
 
 
+def retry_failed(delivery: WebhookDelivery, now: dt.datetime | None = None) -> None:
+    """Give a failed delivery a new round of attempts (after the receiver was mended):
+    the same event, id and body, due now; its last error stays in the log until then."""
+    if delivery.status != DeliveryStatus.FAILED:
+        raise WebhookError("Only a failed delivery is retried by hand; this one is not.")
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = now or utc_now()
+    db.session.flush()
+
+
+def find_delivery(endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery | None:
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    return delivery if delivery is not None and delivery.endpoint_id == endpoint.id else None
+
+
 def endpoints_of(organization: Organization) -> list[WebhookEndpoint]:
     return list(
         db.session.scalars(

@@ -223,3 +223,21 @@ def send_test(ref: str, endpoint_id: int) -> Response:
     db.session.commit()
     flash("A test event (ping) is queued; it appears in the log below once sent.", "success")
     return _to_detail(endpoint)
+
+
+@bp.post("/organizations/<ref>/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/retry")
+@login_required
+def retry(ref: str, endpoint_id: int, delivery_id: int) -> Response:
+    organization = _organization(ref, manage=True)
+    endpoint = _endpoint(organization, endpoint_id)
+    delivery = services.find_delivery(endpoint, delivery_id) or abort(404)
+    _confirmed()
+    try:
+        services.retry_failed(delivery)
+    except WebhookError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _to_detail(endpoint)
+    db.session.commit()
+    flash("The delivery is due again, with a new round of attempts.", "success")
+    return _to_detail(endpoint)

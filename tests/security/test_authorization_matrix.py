@@ -160,6 +160,25 @@ def webhook_endpoint(w: World, owner: Any = None) -> dict[str, Any]:
     return {"ref": w.vendor.ref, "endpoint_id": endpoint.id}
 
 
+def failed_webhook_delivery(w: World) -> dict[str, Any]:
+    """A delivery of the vendor's endpoint that failed for good (what "Retry" is for)."""
+    from portal.webhooks.models import WebhookDelivery
+
+    values = webhook_endpoint(w)
+    delivery = WebhookDelivery(
+        endpoint_id=values["endpoint_id"],
+        event_id="evt_matrix",
+        event_type="ping",
+        body="{}",
+        status="failed",
+        attempts=12,
+        last_error="HTTP 500",
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    return {**values, "delivery_id": delivery.id}
+
+
 def mission_meeting(w: World) -> dict[str, Any]:
     return {**mission(w), "meeting_id": w.__dict__["mission"]["meeting"]}
 
@@ -379,6 +398,7 @@ EXPECTED: dict[str, Case] = {
     "webhooks.pause": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
     "webhooks.resume": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
     "webhooks.send_test": Case(webhook_endpoint, (LOGIN, 303, 403, 403, 403)),
+    "webhooks.retry": Case(failed_webhook_delivery, (LOGIN, 303, 403, 403, 403)),
     # --- trade-mission events: the vendor is registered, the other buyer is not
     "missions.index": Case(none, everyone(200)),
     "missions.detail": Case(mission, everyone(200)),

@@ -3,6 +3,7 @@ tests, pauses, rotates and deletes it; staff see the list and the log, read only
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -159,3 +160,28 @@ def test_the_cli_delivers_what_is_due(
     assert result.exit_code == 0, result.output
     assert "delivered 1" in result.output
     assert len(receiver.requests) == 1
+
+
+def test_a_failed_delivery_is_retried_by_hand_once_the_receiver_is_mended(
+    loopback: Flask, client: FlaskClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(loopback.config, "PORTAL_WEBHOOKS_MAX_ATTEMPTS", 1)
+    organization = _member(client)
+    _create(client, organization, receiver.url)
+    endpoint = db.session.scalar(sa.select(WebhookEndpoint))
+    base = f"/organizations/{organization.ref}/webhooks/{endpoint.id}"
+    client.post(f"{base}/test")
+    receiver.status = 500
+    assert deliver_due().failed == 1
+    row = db.session.scalar(sa.select(WebhookDelivery))
+    assert "Retry" in client.get(base).get_data(as_text=True)
+
+    receiver.status = 200
+    assert client.post(f"{base}/deliveries/{row.id}/retry").status_code == 303
+    assert deliver_due().delivered == 1
+    db.session.refresh(row)
+    assert (row.status, row.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert len(receiver.requests) == 2
+
+    again = client.post(f"{base}/deliveries/{row.id}/retry", follow_redirects=True)
+    assert "Only a failed delivery" in again.get_data(as_text=True)
