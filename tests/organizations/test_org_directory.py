@@ -110,6 +110,25 @@ def test_pagination_splits_the_list(
     assert "There is no page 4" in beyond
 
 
+@pytest.mark.parametrize("special", ["_method=PUT", "_scheme=ftp", "_external=1", "_anchor=x"])
+def test_page_links_ignore_url_fors_own_keywords_in_the_query(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, special: str
+) -> None:
+    """A query string naming one of url_for's keywords made the page links fail to build
+    (a 500); repeated filters keep every value in the links."""
+    monkeypatch.setitem(app.config, "PORTAL_PAGE_SIZE", 2)
+    for name in ("Alpha", "Bravo", "Charlie"):
+        make_org(VENDOR, f"{name} Vendor", sectors=["water", "energy"])
+
+    response = client.get(f"/vendors?sector=water&sector=energy&{special}")
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Page 1 of 2" in page
+    assert "sector=water&amp;sector=energy&amp;page=2" in page
+    assert special.partition("=")[0] not in page.partition("Page 1 of 2")[2]
+
+
 def test_vendor_page_shows_profile_without_contact_details(client: FlaskClient) -> None:
     vendor = make_org(
         VENDOR,
