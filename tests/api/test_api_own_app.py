@@ -1,8 +1,8 @@
-"""The API's rate limit: per token whichever address it comes from, else per address.
+"""The API under conditions of its own app: rate limits on, and errors as in production.
 
-An app of its own with the limits on (the suite runs with them off). The requests write
-nothing: the public lists, and tokens that do not exist (a 401 still counts: a client
-guessing tokens is slowed like any other).
+Each test builds an app of its own (the suite's runs with the limits off and in testing
+mode). The requests write nothing: the public lists, and tokens that do not exist (a 401
+still counts against the limit: a client guessing tokens is slowed like any other).
 """
 
 from __future__ import annotations
@@ -49,3 +49,20 @@ def test_the_api_is_limited_per_token_and_per_address(_app: Flask, tmp_path: Pat
         assert elsewhere.status_code == 429
         # the pages are not counted with the API
         assert client.get("/needs").status_code == 200
+
+
+def test_an_unexpected_error_under_the_api_is_a_problem_not_a_page(
+    _app: Flask, tmp_path: Path
+) -> None:
+    """Outside testing an exception becomes a 500: under /api/ it is problem+json too."""
+    with separate_app(_app, tmp_path / "index", TESTING=False) as app:
+
+        def broken() -> str:
+            raise RuntimeError("a bug")
+
+        app.add_url_rule(f"{API}/broken-for-this-test", "api.broken", broken)
+        response = app.test_client().get(f"{API}/broken-for-this-test")
+        assert response.status_code == 500
+        assert response.mimetype == "application/problem+json"
+        problem = response.get_json()
+        assert problem["status"] == 500 and "a bug" not in response.text
