@@ -2,7 +2,8 @@
 
 Each cycle applies pending index events, computes a slice of the sentence vectors the
 leads still lack (claimed from a queue in the database, so any number of workers on any
-number of machines split the work), queues due digests and lead alerts, expires and
+number of machines split the work), queues due digests and lead alerts, reminds the
+followers of needs about to close and mails saved searches' new matches, expires and
 reminds introductions, expires the meeting requests left unanswered at a trade-mission
 event's deadline, queues the day-before reminders of its agendas, forgets old login
 sessions, sends due webhooks and delivers due mail; Ctrl-C or SIGTERM end it after the current
