@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import abort, current_app, request, url_for
@@ -86,7 +87,10 @@ def next_url(key: Key | None, list_name: str) -> str | None:
         return None
     args = request.args.to_dict(flat=True)
     args["cursor"] = make_cursor(list_name, key)
-    return url_for(request.endpoint or "", **(request.view_args or {}), **args, _external=True)
+    # The query is encoded here, not passed to url_for: a parameter named like one of
+    # url_for's own keywords (_external, _anchor) must stay a parameter.
+    base = url_for(request.endpoint or "", **(request.view_args or {}), _external=True)
+    return f"{base}?{urlencode(args)}"
 
 
 def page_of_query(

@@ -216,6 +216,16 @@ def test_bad_parameters_are_400_problems(api: ApiClient, market: Market, query: 
     assert problem["status"] == 400 and problem["title"] == "Bad Request" and problem["detail"]
 
 
+def test_next_keeps_the_query_even_parameters_named_like_url_fors_keywords(
+    api: ApiClient, market: Market
+) -> None:
+    body = api.get(f"{API}/needs?limit=2&country=VN&_external=0&_anchor=x").get_json()
+    assert body["next"].startswith("http://localhost/api/v1/needs?")
+    assert "country=VN" in body["next"] and "_anchor=x" in body["next"]
+    assert "#" not in body["next"]
+    assert len(api.pages(body["next"])) == 2  # Hue's 4 needs, after the first 2
+
+
 def test_a_cursor_cannot_be_edited_or_carried_to_another_list(
     api: ApiClient, market: Market
 ) -> None:
