@@ -280,19 +280,6 @@ def others_saved_search(w: World) -> dict[str, Any]:
     return {"search_id": search.id}
 
 
-# --- the public API and its tokens
-
-
-def api_token(w: World) -> dict[str, Any]:
-    """A personal API token of another member of the world's vendor: not the signed-in
-    vendor member's own, so revoking it is nobody's business but its owner's."""
-    from portal.api.tokens import create_token
-
-    new = create_token(make_user(Role.VENDOR, w.vendor), "matrix script")
-    db.session.commit()
-    return {"token_id": new.token.id}
-
-
 # anonymous, vendor member, buyer member of another organization, staff, admin
 EXPECTED: dict[str, Case] = {
     # --- public pages
@@ -484,25 +471,6 @@ EXPECTED: dict[str, Case] = {
     "follows.pause_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
     "follows.resume_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
     "follows.delete_search": Case(others_saved_search, (LOGIN, 404, 404, 404, 404)),
-    # --- the public API: the same for everyone (a session opens nothing there; the /me
-    # endpoints need a personal token, so a logged-in browser gets 401 too). Tokens are
-    # made and revoked by vendor and buyer members only, and only their own.
-    "api.root": Case(none, everyone(200)),
-    "api.openapi_document": Case(none, everyone(200)),
-    "api.vendors": Case(none, everyone(200)),
-    "api.vendor": Case(lambda w: {"ref": w.vendor.ref}, everyone(200)),
-    "api.buyers": Case(none, everyone(200)),
-    "api.buyer": Case(lambda w: {"ref": w.buyer.ref}, everyone(200)),
-    "api.needs": Case(none, everyone(200)),
-    "api.need": Case(lambda w: {"ref": w.need.ref}, everyone(200)),
-    "api.search": Case(none, everyone(200)),
-    "api.me": Case(none, everyone(401)),
-    "api.my_leads": Case(none, everyone(401)),
-    "api.my_introductions": Case(none, everyone(401)),
-    "api.my_agenda": Case(none, everyone(401)),
-    "api_tokens.index": Case(none, (LOGIN, 200, 200, 403, 403)),
-    "api_tokens.create": Case(none, (LOGIN, 400, 400, 403, 403)),
-    "api_tokens.revoke": Case(api_token, (LOGIN, 404, 404, 403, 403)),
     # --- staff
     "staff.verification_queue": Case(none, (LOGIN, 403, 403, 200, 200)),
     "staff.dashboard_page": Case(none, (LOGIN, 403, 403, 200, 200)),
@@ -539,13 +507,8 @@ HIDDEN: dict[str, Case] = {
     # the API serves public records only, whoever asks
     "pending vendor in the API": Case(lambda w: {"ref": w.pending.ref}, everyone(404)),
     "closed need in the API": Case(lambda w: {"ref": w.closed_need.ref}, everyone(404)),
-    # the API serves public records only, whoever asks
-    "pending vendor in the API": Case(lambda w: {"ref": w.pending.ref}, everyone(404)),
-    "closed need in the API": Case(lambda w: {"ref": w.closed_need.ref}, everyone(404)),
 }
 HIDDEN_ENDPOINTS = {
-    "pending vendor in the API": "api.vendor",
-    "closed need in the API": "api.need",
     "pending vendor in the API": "api.vendor",
     "closed need in the API": "api.need",
     "pending vendor profile": "organizations.vendor_detail",
