@@ -42,16 +42,6 @@ from portal.signals import question_answered
 MAX_QUESTION = 2000
 MAX_ANSWER = 5000
 
-__all__ = [
-    "MAX_ANSWER",
-    "MAX_NOTE",
-    "MAX_QUESTION",
-    "NoticeError",
-    "amendments_of",
-    "documents_of",
-    "public_answers_of",
-]
-
 
 class NoticeError(ValueError):
     """A change that breaks a rule; nothing was written. ``field`` names its form field."""

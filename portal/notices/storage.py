@@ -74,7 +74,9 @@ class StoredFile:
 
 
 def upload_folder() -> Path:
-    return Path(current_app.config["PORTAL_UPLOAD_DIR"])
+    """Absolute, so that a relative setting means the same folder for writing and for
+    ``send_file`` (which would read a relative path from the app's package folder)."""
+    return Path(current_app.config["PORTAL_UPLOAD_DIR"]).absolute()
 
 
 def upload_limit() -> int:
@@ -85,7 +87,7 @@ def upload_limit() -> int:
 def path_of(storage_name: str) -> Path:
     """The file of a storage name; only names this module made are accepted, so no
     value can point outside the folder."""
-    if not _STORAGE_NAME.match(storage_name):
+    if not _STORAGE_NAME.fullmatch(storage_name):
         raise ValueError("not a storage name")
     return upload_folder() / storage_name
 
@@ -142,6 +144,7 @@ def save_upload(stream: IO[bytes]) -> StoredFile:
     folder = upload_folder()
     folder.mkdir(parents=True, exist_ok=True)
     limit = upload_limit()
+    # mkstemp makes the file readable and writable by its owner only.
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".upload-")
     temp_path = Path(temporary)
     try:
