@@ -11,6 +11,7 @@ from e2e_helpers import DEMO, flash, log_in_as, nav_link, unique
 from icalendar import Calendar
 from live_portal import Browsing, LiveServer
 from playwright.sync_api import Page, expect
+from test_e2e_accessibility import NEED, check_pages, describe, serious_violations
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -99,3 +100,23 @@ def test_a_followed_tender_tells_its_follower_of_answers_and_a_moved_deadline(
         if str(event["SUMMARY"]) == f"Closes: {title}"
     ]
     assert [event.decoded("DTSTART") for event in deadlines] == [new_deadline]
+
+
+def test_follow_and_saved_search_pages_are_accessible(page: Page) -> None:
+    log_in_as(page, "vendor")
+    check_pages(
+        page,
+        [
+            f"/needs/{NEED}",  # the Follow button
+            "/search?q=flood+water",  # the "save this search" form
+            "/followed",
+            "/saved-searches",
+            "/saved-searches/new?q=flood&sector=water&country=VN",
+        ],
+    )
+    page.goto("/saved-searches/new")
+    page.get_by_label("Name").fill("")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text("Give the search a name.").wait_for()
+    serious = serious_violations(page)
+    assert not serious, describe("/saved-searches/new after an empty submit", serious)
