@@ -67,6 +67,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "portal.matching.cli", "leads", "Suggest vendors for needs and needs for vendors."
     ),
     "mail": LazyCommand("portal.mail.cli", "mail", "Inspect and deliver the mail outbox."),
+    "notices": LazyCommand(
+        "portal.notices.cli",
+        "notices",
+        "Notice documents: delete files no document needs; list documents missing a file.",
+    ),
     "users": LazyCommand("portal.accounts.cli", "users", "Manage user accounts."),
     "webhooks": LazyCommand(
         "portal.webhooks.cli",

@@ -28,6 +28,7 @@ from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
 from portal.needs.models import Need
 from portal.needs.services import can_manage_need, can_see_need, is_public
+from portal.notices import storage
 from portal.notices.amendments import (
     FIELD_LABELS,
     MAX_NOTE,
@@ -458,3 +459,43 @@ def questions_of_organization(need: Need, organization_id: int) -> list[NoticeQu
             .order_by(NoticeQuestion.asked_at, NoticeQuestion.id)
         )
     )
+
+
+# --- files on disk ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    deleted: list[str]  # names of the files deleted (or that would be, on a dry run)
+    missing: list[int]  # ids of current documents whose file is not there
+
+
+def prune_files(
+    *, older_than: dt.timedelta, now: dt.datetime | None = None, dry_run: bool = False
+) -> PruneReport:
+    """Delete files in the upload folder that no document still shown needs: those of
+    removed documents whose deletion failed, and those left by an upload whose transaction
+    never committed. Only files older than ``older_than`` go, so an upload being saved
+    right now is never touched. Also lists current documents whose file is missing."""
+    folder = storage.upload_folder()
+    rows = db.session.execute(
+        sa.select(NoticeDocument.id, NoticeDocument.storage_name, NoticeDocument.removed_at)
+    ).all()
+    kept = {row.storage_name for row in rows if row.removed_at is None}
+    cutoff = (now or utc_now()) - older_than
+    deleted: list[str] = []
+    present: set[str] = set()
+    for file in sorted(folder.iterdir()) if folder.is_dir() else []:
+        present.add(file.name)
+        if not file.is_file() or file.name in kept:
+            continue
+        modified = dt.datetime.fromtimestamp(file.stat().st_mtime, dt.UTC)
+        if modified > cutoff:
+            continue
+        deleted.append(file.name)
+        if not dry_run:
+            file.unlink(missing_ok=True)
+    missing = sorted(
+        row.id for row in rows if row.removed_at is None and row.storage_name not in present
+    )
+    return PruneReport(deleted, missing)
