@@ -135,6 +135,10 @@ def _choice_labels(field: Field) -> dict[str, str]:
 
 
 def _normalised(value: Any) -> Any:
+    """What a comparison of two versions of a field looks at: an empty choice (None) and
+    an empty text are the same "(empty)" to the person reading the conflict."""
+    if value is None:
+        return ""
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, list | tuple):

@@ -120,6 +120,9 @@ def test_staff_and_the_buyer_edit_one_need_the_second_save_gets_409(
     assert f"This need was changed by Sam Staff at {when} {TAIL}" in html
     assert 'value="Street lighting (buyer)"' in html and 'value="3000000"' in html
     assert "<td>Street lighting (staff)</td>" in html and "<td>2,500,000</td>" in html
+    # funding stated on neither side (None saved, "" in the form) is the same, not a change
+    funding = html.partition('<th scope="row">Funding source</th>')[2].partition("</tr>")[0]
+    assert "(empty)" in funding and "the same" in funding
     need = _reload(need)
     assert (need.title, need.budget_max, need.version) == ("Street lighting (staff)", 2_500_000, 2)
 
