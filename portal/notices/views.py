@@ -57,9 +57,14 @@ FORM_ALLOWANCE = 64 * 1024
 @bp.url_value_preprocessor
 def _cap_upload_size(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Runs before any ``before_request`` hook reads the form: the upload's own cap,
-    which may be above the portal's ``MAX_CONTENT_LENGTH`` (or below it)."""
-    if endpoint == "notices.upload":
-        request.max_content_length = storage.upload_limit() + FORM_ALLOWANCE
+    which may be above the portal's ``MAX_CONTENT_LENGTH`` (or below it). An upload
+    must say its length, as browsers' forms do: one streamed without (chunked) is
+    refused unread (411), rather than parsed up to the cap and cut off mid-file."""
+    if endpoint != "notices.upload":
+        return
+    request.max_content_length = storage.upload_limit() + FORM_ALLOWANCE
+    if request.method == "POST" and request.content_length is None:
+        abort(411)
 
 
 # --- what the need page shows ---------------------------------------------------------

@@ -58,8 +58,9 @@ class CountingStream(io.RawIOBase):
     """A stream of ``total`` bytes of a PDF that counts what was read of it. Seekable, as
     the test client measures a body by seeking to its end (which reads nothing)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, prefix: bytes = b"") -> None:
         self.total = total
+        self.prefix = prefix  # sent first: the headers of a multipart body, say
         self.position = 0
         self.read_so_far = 0
 
@@ -79,7 +80,9 @@ class CountingStream(io.RawIOBase):
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         size = min(len(buffer), self.total - self.position)
-        buffer[:size] = (PDF * (size // len(PDF) + 1))[:size]
+        head = self.prefix[self.position : self.position + size]
+        filler = PDF * ((size - len(head)) // len(PDF) + 1)
+        buffer[:size] = (head + filler)[:size]
         self.position += size
         self.read_so_far += size
         return size

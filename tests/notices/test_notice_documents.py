@@ -153,6 +153,33 @@ def test_a_100_mb_upload_is_refused_before_its_body_is_read(
     assert _documents() == []
 
 
+def test_an_upload_streamed_without_a_length_is_refused_unread(client: FlaskClient) -> None:
+    """Chunked, as a server that terminates the input itself passes it on."""
+    notice = make_notice()
+    log_in(client, notice.buyer_member)
+    headers = (
+        b"--portalboundary\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="huge.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n"
+    )
+    body = CountingStream(100 * MB, prefix=headers)
+
+    response = client.post(
+        f"/needs/{notice.need.ref}/documents/new",
+        input_stream=body,
+        content_type="multipart/form-data; boundary=portalboundary",
+        environ_overrides={
+            "CONTENT_LENGTH": "",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
+    )
+
+    assert response.status_code == 411
+    assert body.read_so_far == 0
+    assert _documents() == []
+
+
 def test_a_file_just_over_the_limit_is_refused_beside_the_field_and_not_kept(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
