@@ -211,7 +211,7 @@ class Change:
 
 def _change_text(field: str, value: Any) -> str:
     if value is None:
-        return "none" if field == "document" else "not set"
+        return {"document": "none", "questions_close_on": "the closing date"}.get(field, "not set")
     if field in ("budget_min", "budget_max") and isinstance(value, int):
         return f"US${value:,}"
     return str(value)

@@ -170,6 +170,7 @@ def test_the_buyer_sets_the_questions_deadline_an_amendment_once_published(
     assert notice.need.questions_close_on == IN_30_DAYS
     [amendment] = services.amendments_of(notice.need)
     assert _changes(amendment) == [("questions_close_on", None, IN_30_DAYS.isoformat())]
+    assert amendment.changes[0].old_text == "the closing date"
     assert amendment.note == "Site visit first."
     page = client.get(f"/needs/{notice.need.ref}").get_data(as_text=True)
     assert f"Questions are taken until {IN_30_DAYS.isoformat()}." in page
