@@ -79,6 +79,7 @@ def live_server(
             "SQLALCHEMY_DATABASE_URI": e2e_database_url,
             "PORTAL_INDEX_DIR": str(index_dir),
             "PORTAL_MODEL_DIR": str(tmp_path_factory.mktemp("e2e-models")),
+            "PORTAL_UPLOAD_DIR": str(tmp_path_factory.mktemp("e2e-uploads")),  # not instance/
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": controller.port,
             "PORTAL_MAIL_DELIVERY": "request",
