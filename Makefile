@@ -46,8 +46,10 @@ run: install
 	fi
 	$(PORTAL) run --host $(HOST) --port $(PORT)
 
-## test: lint and bandit, then the whole suite on SQLite and again on PostgreSQL
-test: install-dev lint audit test-sqlite test-postgresql
+## test: lint and bandit, then the whole suite on SQLite and on PostgreSQL, side by side
+## (each run is one process on one core; each run's output is printed when it ends)
+test: install-dev lint audit
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgresql
 
 test-sqlite: install-dev
 	PORTAL_TEST_DB=sqlite $(BIN)/pytest $(PYTEST_ARGS)
