@@ -17,8 +17,10 @@ _signals = Namespace()
 
 need_published = _signals.signal(
     "need-published",
-    doc="""A need became visible to everyone (posted or reopened while its buyer is
-    verified). Sender: the Need. Keyword: ``actor`` (the User or None).""",
+    doc="""A need became visible to everyone: posted or reopened while its buyer is
+    verified, or found public by the worker's publication sweep (imported, or its buyer
+    verified since; ``actor`` None). Sender: the Need. Keyword: ``actor`` (the User or
+    None).""",
 )
 
 need_amended = _signals.signal(
@@ -30,8 +32,10 @@ need_amended = _signals.signal(
 
 need_closed = _signals.signal(
     "need-closed",
-    doc="""A need stopped being open by a person's action (closed or awarded). Sender:
-    the Need. Keywords: ``status`` (the new status), ``actor``.""",
+    doc="""A public need stopped being open: by a person's action (``status`` closed or
+    awarded), or, found by the worker's publication sweep with ``actor`` None, because
+    its closing date passed (``expired``) or its buyer is no longer verified
+    (``withdrawn``). Sender: the Need. Keywords: ``status``, ``actor``.""",
 )
 
 question_answered = _signals.signal(

@@ -34,7 +34,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import signals
 from portal.accounts.models import User
-from portal.db import utc_now
+from portal.db import utc_now, utc_today
 from portal.extensions import db
 from portal.follows.models import (
     Delivery,
@@ -53,7 +53,7 @@ from portal.follows.services import (
     followers_of,
     match_need,
 )
-from portal.needs.models import Need
+from portal.needs.models import Need, NeedStatus
 from portal.needs.services import can_see_need, is_public
 from portal.notices.amendments import FIELD_LABELS
 from portal.notifications.models import MailMode, MuteKind, NotificationPreference
@@ -265,35 +265,78 @@ def mark_published(need: Need, now: dt.datetime) -> None:
     db.session.flush()
 
 
+def _claim_stamp(need_id: int, now: dt.datetime) -> bool:
+    """Stamp one need public since now, if no one did meanwhile: the conditional write is
+    the claim, so two workers never announce the same publication twice."""
+    if db.session.get(NeedPublication, need_id) is None:
+        db.session.add(NeedPublication(need_id=need_id, public_since=now))
+        db.session.flush()  # a second worker's insert fails here: IntegrityError
+        return True
+    claimed = db.session.execute(
+        sa.update(NeedPublication)
+        .where(NeedPublication.need_id == need_id, NeedPublication.public_since.is_(None))
+        .values(public_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)
+
+
+def _claim_unstamp(need_id: int) -> bool:
+    claimed = db.session.execute(
+        sa.update(NeedPublication)
+        .where(NeedPublication.need_id == need_id, NeedPublication.public_since.is_not(None))
+        .values(public_since=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount)
+
+
 def sweep_publications(now: dt.datetime) -> int:
-    """Stamp public needs the signal missed; unstamp needs no longer public, so that
-    becoming public again counts as new. Returns how many needs were newly stamped."""
+    """Stamp public needs the signal missed, and unstamp needs no longer public, so that
+    becoming public again counts as new. Returns how many needs were newly stamped.
+
+    What the sweep finds, it tells the other features, as a person's action would have:
+    ``need_published`` for a need that became public without one (imported, or its buyer
+    verified), and ``need_closed`` for an open need that stopped being public without one
+    (status ``expired``: its closing date passed; ``withdrawn``: its buyer is no longer
+    verified). A need closed or awarded by a person was announced then, and is not again.
+    The receivers (webhooks) write in this transaction, which commits with the stamps.
+    """
     try:
         unstamped = db.session.scalars(
             sa.select(Need.id)
             .outerjoin(NeedPublication, NeedPublication.need_id == Need.id)
             .where(Need.is_public, NeedPublication.public_since.is_(None))
+            .order_by(Need.id)
         ).all()
+        stamped = 0
         for need_id in unstamped:
-            row = db.session.get(NeedPublication, need_id)
-            if row is None:
-                db.session.add(NeedPublication(need_id=need_id, public_since=now))
-            else:
-                row.public_since = now
+            if _claim_stamp(need_id, now):
+                stamped += 1
+                need = db.session.get(Need, need_id)
+                signals.need_published.send(need, actor=None)
         public = sa.select(Need.id).where(Need.is_public)
-        db.session.execute(
-            sa.update(NeedPublication)
+        gone = db.session.scalars(
+            sa.select(NeedPublication.need_id)
             .where(
                 NeedPublication.public_since.is_not(None), NeedPublication.need_id.not_in(public)
             )
-            .values(public_since=None)
-            .execution_options(synchronize_session=False)
-        )
+            .order_by(NeedPublication.need_id)
+        ).all()
+        today = utc_today()
+        for need_id in gone:
+            if not _claim_unstamp(need_id):
+                continue
+            need = db.session.get(Need, need_id)
+            if need is None or need.status != NeedStatus.OPEN:
+                continue
+            expired = need.closes_on is not None and need.closes_on < today
+            signals.need_closed.send(need, status="expired" if expired else "withdrawn", actor=None)
         db.session.commit()
-    except IntegrityError:  # another worker stamped the same need: it is stamped
+    except IntegrityError:  # another worker stamped the same need: it announces it
         db.session.rollback()
         return 0
-    return len(unstamped)
+    return stamped
 
 
 def _active_searches() -> list[SavedSearch]:

@@ -80,13 +80,21 @@ def _on_need_amended(need: Any, amendment: Any = None, **extra: Any) -> None:
     queue_event(EventType.NEED_AMENDED, data, subscribed_endpoints(EventType.NEED_AMENDED))
 
 
+# What the publication sweep (portal.follows.alerts) reports for an open need that stopped
+# being public: its closing date passed, or its buyer is no longer verified.
+SWEPT_CLOSES = frozenset({"expired", "withdrawn"})
+
+
 def _on_need_closed(need: Any, status: str | None = None, **extra: Any) -> None:
-    """A need that was public until this close: its buyer verified and its date not past
-    (an expired need was nobody's to see, so its closing is no news either)."""
-    buyer = need.buyer
-    still_dated = need.closes_on is None or need.closes_on >= utc_today()
-    if buyer is None or not buyer.is_verified or not still_dated:
-        return
+    """A need that was public until now. A person's close or award counts only while the
+    need was public (its buyer verified and its date not past: an expired need was nobody's
+    to see, so closing it is no news); the sweep reports the need that was public until
+    its date passed or its buyer lost verification."""
+    if status not in SWEPT_CLOSES:
+        buyer = need.buyer
+        still_dated = need.closes_on is None or need.closes_on >= utc_today()
+        if buyer is None or not buyer.is_verified or not still_dated:
+            return
     data = need_data(need)
     data["need"]["status"] = status or need.status
     queue_event(EventType.NEED_CLOSED, data, subscribed_endpoints(EventType.NEED_CLOSED))

@@ -14,14 +14,16 @@ from organizations.directory_factories import make_need, make_org, make_user
 from webhooks.webhook_helpers import Receiver, make_endpoint
 
 from portal.accounts.models import Role
+from portal.db import utc_now, utc_today
 from portal.extensions import db
+from portal.follows.alerts import sweep_publications
 from portal.introductions import services as introductions
 from portal.missions.grid import cancel_meeting, move_meeting
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.missions.services import publish
 from portal.needs.services import close_need, create_need
 from portal.notices.amendments import amend
-from portal.organizations.models import Organization, OrganizationKind
+from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
 from portal.webhooks.delivery import deliver_due
 from portal.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint
 
@@ -115,6 +117,66 @@ def test_closing_a_need_nobody_could_see_is_no_event(app: Flask) -> None:
     close_need(need)
     db.session.commit()
     assert queued(hook) == []
+
+
+# --- needs no person announced: the worker's publication sweep tells them -----------------
+
+
+def test_an_imported_need_is_announced_once_by_the_sweep(app: Flask) -> None:
+    hook = endpoint_of(make_org(OrganizationKind.VENDOR), EventType.NEED_PUBLISHED)
+    need = make_need(make_org(OrganizationKind.BUYER), "Imported flood sensors")  # no signal
+    assert queued(hook) == []
+
+    sweep_publications(utc_now())
+    sweep_publications(utc_now())  # a second pass, or a second worker: nothing new
+
+    [event] = queued(hook)
+    assert (event["type"], event["data"]["need"]["ref"]) == ("need.published", need.ref)
+
+
+def test_a_need_whose_date_passed_is_closed_as_expired_once(app: Flask) -> None:
+    hook = endpoint_of(make_org(OrganizationKind.VENDOR), EventType.NEED_CLOSED)
+    need = post_need(make_org(OrganizationKind.BUYER))
+    need.closes_on = utc_today() + dt.timedelta(days=3)
+    db.session.commit()
+    sweep_publications(utc_now())
+    assert queued(hook) == []  # still public
+
+    need.closes_on = utc_today() - dt.timedelta(days=1)  # as if its date had passed
+    db.session.commit()
+    sweep_publications(utc_now())
+    sweep_publications(utc_now())
+
+    [event] = queued(hook)
+    assert event["type"] == "need.closed"
+    assert (event["data"]["need"]["ref"], event["data"]["need"]["status"]) == (need.ref, "expired")
+
+
+def test_a_need_closed_by_a_person_is_not_announced_again_by_the_sweep(app: Flask) -> None:
+    hook = endpoint_of(make_org(OrganizationKind.VENDOR), EventType.NEED_CLOSED)
+    need = post_need(make_org(OrganizationKind.BUYER))
+    close_need(need)
+    db.session.commit()
+    sweep_publications(utc_now())
+
+    [event] = queued(hook)
+    assert event["data"]["need"]["status"] == "closed"
+
+
+def test_a_buyer_losing_verification_withdraws_its_public_needs(app: Flask) -> None:
+    hook = endpoint_of(make_org(OrganizationKind.VENDOR), EventType.NEED_CLOSED)
+    buyer = make_org(OrganizationKind.BUYER)
+    need = post_need(buyer)
+    db.session.commit()
+    buyer.status = VerificationStatus.PENDING
+    db.session.commit()
+    sweep_publications(utc_now())
+
+    [event] = queued(hook)
+    assert (event["data"]["need"]["ref"], event["data"]["need"]["status"]) == (
+        need.ref,
+        "withdrawn",
+    )
 
 
 # --- introductions: only the two organizations, each once it may see it ------------------
