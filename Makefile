@@ -33,11 +33,13 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-## run: upgrade the database, load the demo data on first run, prepare the leads
-##      sentence vectors, say where mail goes, serve on 127.0.0.1:5000
+## run: upgrade the database, load the demo data on first run, rebuild a search index
+##      of an older schema, prepare the leads sentence vectors, say where mail goes,
+##      serve on 127.0.0.1:5000
 run: install
 	$(PORTAL) db upgrade
 	$(PORTAL) demo --if-empty
+	$(PORTAL) index rebuild --if-outdated --no-progress
 	$(PORTAL) leads vectors --no-progress
 	@if [ -z "$$PORTAL_MAIL_SERVER" ]; then \
 	  echo "Mail: no SMTP server is set, so every message is written as a file to"; \

@@ -39,11 +39,21 @@ def sync_command() -> None:
     default=None,
     help="Show a progress bar (default: when stderr is a terminal).",
 )
-def rebuild_command(procs: int, progress: bool | None) -> None:
+@click.option(
+    "--if-outdated",
+    is_flag=True,
+    help="Only if the live index was built with another schema version (after an upgrade).",
+)
+def rebuild_command(procs: int, progress: bool | None, if_outdated: bool) -> None:
     """Build a fresh index from the database beside the live one, then swap it in.
 
-    Interrupting it (Ctrl-C) leaves the live index serving as before.
+    Interrupting it (Ctrl-C) leaves the live index serving as before. `make run` passes
+    --if-outdated, so that a developer's old index is rebuilt once after an upgrade
+    instead of answering "being rebuilt" until a worker runs.
     """
+    if if_outdated and IndexStore.from_app().outdated_version() is None:
+        click.echo("the search index is up to date with this version's schema")
+        return
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=expected_count(), unit="doc", disable=not show, file=sys.stderr)
     try:

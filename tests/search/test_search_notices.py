@@ -173,6 +173,22 @@ def test_the_cli_says_to_rebuild_and_rebuild_fixes_it(app: Flask, runner) -> Non
     assert runner.invoke(args=["index", "sync"]).exit_code == 0
 
 
+def test_rebuild_if_outdated_rebuilds_only_an_old_index(app: Flask, runner) -> None:
+    """What `make run` does: a developer's old index is rebuilt once, a current one kept."""
+    store = IndexStore.from_app()
+    old = _install_old_index(store)
+    args = ["index", "rebuild", "--if-outdated", "--procs", "1", "--no-progress"]
+
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    rebuilt = store.current_generation()
+    assert rebuilt != old and store.schema_version(rebuilt) == SCHEMA_VERSION
+
+    again = runner.invoke(args=args)
+    assert again.exit_code == 0 and "up to date" in again.output
+    assert store.current_generation() == rebuilt
+
+
 def test_the_worker_rebuilds_an_old_index_by_itself(app: Flask) -> None:
     store = IndexStore.from_app()
     old = _install_old_index(store)
