@@ -179,6 +179,9 @@ class Query:
     require_all: bool = True
     filters: dict[str, str] = field(default_factory=dict)
     exclude: dict[str, str] = field(default_factory=dict)
+    # per word, other token lists that also match it (its Indonesian/Malay root): a
+    # document matches the word when it holds all tokens of any one of them
+    alternatives: list[list[list[str]]] = field(default_factory=list)
 
 
 def evaluate(
@@ -201,7 +204,9 @@ def evaluate(
     total_docs = max(1, sum(int(part.live().sum()) for part in parts))
     idf = {}
     for name in text_fields:
-        for token in {token for word in query.words for token in word}:
+        every_token = {token for word in query.words for token in word}
+        every_token.update(t for alts in query.alternatives for tokens in alts for t in tokens)
+        for token in every_token:
             frequency = sum(
                 int(np.count_nonzero(part.live()[part.postings(name, token).docs]))
                 for part in parts
@@ -227,10 +232,16 @@ def evaluate(
         scores = np.zeros(arrays.size, dtype=np.float32)
         if query.words:
             any_word = np.zeros(arrays.size, dtype=bool)
-            for word in query.words:
+            for index, word in enumerate(query.words):
                 word_hit = np.zeros(arrays.size, dtype=bool)
+                others = query.alternatives[index] if index < len(query.alternatives) else []
                 for name in text_fields:
                     field_hit, field_score = _word_in_field(segment, name, word, idf, average)
+                    for other in others:
+                        other_hit, other_score = _word_in_field(segment, name, other, idf, average)
+                        if other_hit is not None:
+                            field_hit = other_hit if field_hit is None else field_hit | other_hit
+                            field_score = np.maximum(field_score, other_score)
                     if field_hit is not None:
                         word_hit |= field_hit
                         scores += field_score

@@ -22,6 +22,7 @@ from whoosh.highlight import SCORE, ContextFragmenter, HtmlFormatter, highlight
 from whoosh.spelling import ListCorrector
 
 from portal.extensions import db
+from portal.languages.segment import MALAY, QUERY_WORD, fold_text_same_length, word_boundary
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 from portal.places import fold_places
@@ -141,8 +142,12 @@ class SearchResults:
 
 
 def plain_words(text: str) -> list[str]:
-    """The words of a query, without any syntax; at most MAX_QUERY_WORDS of them."""
-    return WORD.findall(fold_places(text or ""))[:MAX_QUERY_WORDS]
+    """The words of a query, without any syntax; at most MAX_QUERY_WORDS of them.
+
+    A run of Thai, Lao, Khmer or Burmese is one typed word here; the analyser segments
+    it into the words it was indexed as, all of which a match must then hold.
+    """
+    return QUERY_WORD.findall(fold_places(text or ""))[:MAX_QUERY_WORDS]
 
 
 class _MarkFormatter(HtmlFormatter):
@@ -165,9 +170,16 @@ def search(
     page = max(1, page)
     results = SearchResults(text=text, page=page, page_size=page_size)
     words = plain_words(text)
-    analysed = [tokens for tokens in (_tokens(word) for word in words) if tokens]
+    variants = [found for found in (_variants(word) for word in words) if found]
+    analysed = [found[0] for found in variants]
     searcher = (store or IndexStore.from_app()).searcher()
-    query = Query(analysed, require_all=True, filters=filters.as_terms(), exclude=NOT_RESULTS)
+    query = Query(
+        analysed,
+        require_all=True,
+        filters=filters.as_terms(),
+        exclude=NOT_RESULTS,
+        alternatives=[found[1:] for found in variants],
+    )
     found = evaluate(searcher, query, SEARCH_FIELDS, FACETS, top=page * page_size)
     if found.total == 0 and len(analysed) > 1:
         query.require_all = False
@@ -188,12 +200,24 @@ def search(
         results.suggestion = _suggestion(searcher, words)
     first = (results.page - 1) * page_size
     page_docs = found.top[first : first + page_size]
-    results.hits = _load_hits(searcher, page_docs, {t for tokens in analysed for t in tokens})
+    terms = {t for found in variants for tokens in found for t in tokens}
+    results.hits = _load_hits(searcher, page_docs, terms)
     return results
 
 
-def _tokens(word: str) -> list[str]:
-    return [token.text for token in ANALYZER(word)]
+def _tokens(word: str, language: str | None = None) -> list[str]:
+    return [token.text for token in ANALYZER(word, language=language)]
+
+
+def _variants(word: str) -> list[list[str]]:
+    """The ways a typed word may have been indexed: as analysed for English (or its
+    script) and, when different, as an Indonesian/Malay root (a query is too short to
+    tell its language, the indexed text was not)."""
+    found = [_tokens(word)]
+    malay = _tokens(word, MALAY)
+    if malay != found[0]:
+        found.append(malay)
+    return [tokens for tokens in found if tokens]
 
 
 @cache
@@ -310,9 +334,13 @@ def _snippet(text: str, terms: frozenset[str], fragmenter: Any, formatter: Any) 
     excerpt = text
     if len(text) > SNIPPET_WINDOW:
         pattern = "|".join(re.escape(term[:4]) for term in sorted(terms) if term)
-        found = re.search(pattern, text, re.IGNORECASE) if pattern else None
+        # indexed Latin words are folded (Vietnamese without diacritics): scan the same
+        found = re.search(pattern, fold_text_same_length(text), re.IGNORECASE) if pattern else None
         start = max(0, (found.start() if found else 0) - SNIPPET_WINDOW // 3)
-        excerpt = text[start : start + SNIPPET_WINDOW]
+        # cut at word boundaries: never half a Thai word or a Khmer cluster
+        start = word_boundary(text, start)
+        end = word_boundary(text, start + SNIPPET_WINDOW, forward=False)
+        excerpt = text[start:end]
     return highlight(excerpt, terms, ANALYZER, fragmenter, formatter, top=2, order=SCORE)
 
 

@@ -14,15 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from whoosh import fields
-from whoosh.analysis import (
-    Filter,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemFilter,
-    StopFilter,
-)
+from whoosh.analysis import Filter, LowercaseFilter, StopFilter
 
 from portal.extensions import db
+from portal.languages.segment import FoldFilter, ScriptStemFilter, ScriptTokenizer
 from portal.needs.models import Need
 from portal.organizations.models import Organization, VerificationStatus
 from portal.places import PLACE_VARIANTS, fold_places
@@ -34,8 +29,9 @@ STATE_DOC_ID = "__state__"
 # is added, removed or analysed differently: an index written under another version is
 # not written to or searched (its documents lack fields, and Whoosh refuses a document
 # with a field its schema does not know), but rebuilt by ``portal index rebuild`` or the
-# worker. Versions: 1, the first; 2, the notice type and funding of needs.
-SCHEMA_VERSION = 2
+# worker. Versions: 1, the first; 2, the notice type and funding of needs; 3, words
+# segmented in Thai, Lao, Khmer and Burmese, Latin folded, Indonesian/Malay stemmed.
+SCHEMA_VERSION = 3
 
 
 class PlaceFilter(Filter):
@@ -48,12 +44,18 @@ class PlaceFilter(Filter):
 
 
 def make_analyzer() -> Any:
+    """Words in every script (portal.languages.segment); English analysed as before.
+
+    The query side (portal.search.queries) runs each typed word through this same
+    analyser, so a query and the text it should find always reduce to the same terms.
+    """
     return (
-        RegexTokenizer(r"\w+(?:[-.']\w+)*")
+        ScriptTokenizer()
         | LowercaseFilter()
+        | FoldFilter()
         | PlaceFilter()
         | StopFilter()
-        | StemFilter()
+        | ScriptStemFilter()
     )
 
 
