@@ -32,6 +32,7 @@ from portal.exchange.records import (
     read_lines,
 )
 from portal.extensions import db
+from portal.languages.detect import detect_need_language
 from portal.needs.models import Need
 from portal.organizations.models import (
     Capability,
@@ -363,13 +364,14 @@ def _write_organizations(
 
 def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport) -> None:
     now = utc_now()
-    buyer_ids: dict[str, int] = dict(
-        session.execute(
-            sa.select(_organizations.c.ref, _organizations.c.id).where(
+    buyers: dict[str, tuple[int, str | None]] = {
+        ref: (buyer_id, country)  # the country settles Indonesian against Malay
+        for ref, buyer_id, country in session.execute(
+            sa.select(_organizations.c.ref, _organizations.c.id, _organizations.c.country).where(
                 _organizations.c.ref.in_({record.buyer for record in batch})
             )
-        ).all()
-    )
+        )
+    }
     existing: dict[str, int] = dict(
         session.execute(
             sa.select(_needs.c.ref, _needs.c.id).where(
@@ -381,7 +383,10 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
     changed_rows = []
     for record in batch:
         row = {
-            "buyer_id": buyer_ids[record.buyer],
+            "buyer_id": buyers[record.buyer][0],
+            "language": detect_need_language(
+                record.title, record.description, buyers[record.buyer][1]
+            ),
             "title": record.title,
             "description": record.description,
             "sectors": record.sectors,

@@ -69,6 +69,10 @@ class Need(Versioned, db.Model):
     funding_source: Mapped[str | None] = mapped_column(sa.String(16))
     funding_stage: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(sa.String(16), default=NeedStatus.OPEN)
+    # The language title and description are written in (portal.languages.detect:
+    # ISO 639-1, "fil" for Filipino, "other"), set on every save; None: too short to
+    # tell, or saved before migration 0018 and not yet detected.
+    language: Mapped[str | None] = mapped_column(sa.String(8), index=True)
     created_at: Mapped[timestamp]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

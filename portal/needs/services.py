@@ -12,6 +12,7 @@ from portal.accounts.models import User
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_today
 from portal.extensions import db
+from portal.languages.detect import detect_need_language
 from portal.needs.models import Need, NeedStatus
 from portal.notices.amendments import record_need_edit
 from portal.organizations.models import Organization, OrganizationKind
@@ -62,6 +63,7 @@ def public_needs_query(
     notice: str | None = None,
     funding_source: str | None = None,
     funding_stage: str | None = None,
+    language: str | None = None,
 ) -> sa.Select[tuple[Need]]:
     """Open needs of verified buyers, newest first, narrowed by the given filters."""
     query = (
@@ -83,6 +85,8 @@ def public_needs_query(
         query = query.where(Need.funding_source == funding_source)
     if funding_stage:
         query = query.where(Need.funding_stage == funding_stage)
+    if language:
+        query = query.where(Need.language == language)
     return query.order_by(Need.created_at.desc(), Need.id.desc())
 
 
@@ -234,6 +238,7 @@ def create_need(
         buyer=buyer,
         closes_on=closes_on,
         status=NeedStatus.OPEN,
+        language=detect_need_language(fields["title"], fields["description"], buyer.country),
         **fields,
     )
     db.session.add(need)
@@ -284,6 +289,7 @@ def update_need(
     was_public = bool(need.is_public)
     for name, value in fields.items():
         setattr(need, name, value)
+    need.language = detect_need_language(need.title, need.description, need.buyer.country)
     need.closes_on = closes_on
     record_need_edit(need, actor=_person(editor))  # a published notice's amendment
     db.session.flush()
