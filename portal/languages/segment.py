@@ -225,6 +225,10 @@ _MALAY_MARKERS = re.compile(
     re.IGNORECASE,
 )
 MALAY = "ms"
+# Put before a field's value by the search documents of a record that reads as
+# Indonesian or Malay as a whole, so that its short title (too short to tell) is stemmed
+# the same way as its description. Not a word character: never indexed itself.
+MALAY_HINT = "\u2063"
 
 
 def reads_as_malay(text: str) -> bool:
@@ -262,7 +266,7 @@ def stem_english(word: str) -> str:
 
 _SENTENCE_END = re.compile(
     # Latin and others: . ! ? (and the ideographic/fullwidth ones) before a space
-"(?:(?<=[.!?\u3002\uff01\uff1f])|(?<=[.!?][\"'\u201d\u2019)\\]]))\\s+"
+    "(?:(?<=[.!?\u3002\uff01\uff1f])|(?<=[.!?][\"'\u201d\u2019)\\]]))\\s+"
     # Khmer khan and bariyoosan, Burmese section mark: a sentence ends there
     r"|(?<=[\u17d4\u17d5\u104b])\s*"
     # Thai and Lao separate sentences by a space between two letters of their script
@@ -319,7 +323,7 @@ class ScriptTokenizer(Tokenizer):
                 token.endchar = start_char + len(value)
             yield token
             return
-        if language is None and reads_as_malay(value):
+        if language is None and (value.startswith(MALAY_HINT) or reads_as_malay(value)):
             language = MALAY
         for position, (text, start, end, script) in enumerate(segment(value)):
             token.text = text

@@ -17,7 +17,13 @@ from whoosh import fields
 from whoosh.analysis import Filter, LowercaseFilter, StopFilter
 
 from portal.extensions import db
-from portal.languages.segment import FoldFilter, ScriptStemFilter, ScriptTokenizer
+from portal.languages.segment import (
+    MALAY_HINT,
+    FoldFilter,
+    ScriptStemFilter,
+    ScriptTokenizer,
+    reads_as_malay,
+)
 from portal.needs.models import Need
 from portal.organizations.models import Organization, VerificationStatus
 from portal.places import PLACE_VARIANTS, fold_places
@@ -97,7 +103,16 @@ def organization_text(org: Organization) -> str:
 
 
 def _with_fingerprint(document: dict[str, Any]) -> dict[str, Any]:
-    """Add a hash of the document, so that ``portal index check`` can spot stale ones."""
+    """Add a hash of the document, so that ``portal index check`` can spot stale ones.
+
+    A record whose text reads as Indonesian or Malay has its title and text marked so,
+    for the analyser to stem both as such (a title alone is too short to tell); the
+    title is stored unmarked.
+    """
+    if reads_as_malay(f"{document['title']}\n{document['text']}"):
+        document["_stored_title"] = document["title"]
+        document["title"] = MALAY_HINT + document["title"]
+        document["text"] = MALAY_HINT + document["text"]
     digest = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode())
     document["fingerprint"] = digest.hexdigest()[:32]
     return document
