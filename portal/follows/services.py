@@ -34,7 +34,7 @@ from portal.follows.models import (
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
 from portal.needs.models import Need
 from portal.needs.services import MAX_BUDGET, budget_label, can_see_need, is_public
-from portal.search.queries import plain_words
+from portal.search.queries import plain_words, word_variants
 from portal.search.schema import ANALYZER, need_document
 from portal.vocab import (
     ASEAN_COUNTRIES,
@@ -425,15 +425,16 @@ def match_need(
     with no budget does not match a budget filter). Visibility is the caller's business.
     """
     reasons: list[str] = []
-    words = [(word, analysed(word)) for word in plain_words(criteria.words)]
-    words = [(word, tokens) for word, tokens in words if tokens]  # stop words drop out
+    # each word's variants: as analysed, and its Indonesian/Malay root (search's rule)
+    words = [(word, word_variants(word)) for word in plain_words(criteria.words)]
+    words = [(word, variants) for word, variants in words if variants]  # stop words drop out
     if words:
         terms = terms or NeedTerms.of(need)
         in_title, in_text = [], []
-        for word, tokens in words:
-            if terms.title.issuperset(tokens):
+        for word, variants in words:
+            if any(terms.title.issuperset(tokens) for tokens in variants):
                 in_title.append(word)
-            elif terms.text.issuperset(tokens):
+            elif any(terms.text.issuperset(tokens) for tokens in variants):
                 in_text.append(word)
             else:
                 return None

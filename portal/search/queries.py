@@ -170,7 +170,7 @@ def search(
     page = max(1, page)
     results = SearchResults(text=text, page=page, page_size=page_size)
     words = plain_words(text)
-    variants = [found for found in (_variants(word) for word in words) if found]
+    variants = [found for found in (word_variants(word) for word in words) if found]
     analysed = [found[0] for found in variants]
     searcher = (store or IndexStore.from_app()).searcher()
     query = Query(
@@ -209,7 +209,7 @@ def _tokens(word: str, language: str | None = None) -> list[str]:
     return [token.text for token in ANALYZER(word, language=language)]
 
 
-def _variants(word: str) -> list[list[str]]:
+def word_variants(word: str) -> list[list[str]]:
     """The ways a typed word may have been indexed: as analysed for English (or its
     script) and, when different, as an Indonesian/Malay root (a query is too short to
     tell its language, the indexed text was not)."""

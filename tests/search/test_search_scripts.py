@@ -116,3 +116,11 @@ def test_a_long_thai_snippet_starts_and_ends_on_whole_words(needs) -> None:
 
         whole = words(NEEDS["th"][2])
         assert words(fragment)[0] in whole and words(fragment)[-1] in whole
+
+
+def test_saved_searches_match_an_indonesian_need_as_search_does(needs) -> None:
+    from portal.follows.services import SearchCriteria, match_need
+
+    criteria = SearchCriteria(words="membangun")
+    assert match_need(criteria, needs["id"]) is not None
+    assert match_need(criteria, needs["en"]) is None
