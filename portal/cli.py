@@ -67,6 +67,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "portal.matching.cli", "leads", "Suggest vendors for needs and needs for vendors."
     ),
     "mail": LazyCommand("portal.mail.cli", "mail", "Inspect and deliver the mail outbox."),
+    "needs": LazyCommand(
+        "portal.needs.cli",
+        "needs",
+        "Needs: detect the language of needs saved before it was stored.",
+    ),
     "notices": LazyCommand(
         "portal.notices.cli",
         "notices",

@@ -12,6 +12,7 @@ from typing import Any
 
 from portal.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from portal.introductions.models import IntroState
+from portal.languages.detect import LANGUAGE_NAMES
 from portal.vocab import (
     ASEAN_COUNTRIES,
     FUNDING_SOURCES,
@@ -307,6 +308,13 @@ def _need_fields() -> dict[str, Schema]:
         "description": STRING,
         "status": {"type": "string", "enum": ["open"]},
         "notice": {"type": "string", "enum": list(NOTICE_TYPES)},
+        "language": nullable(
+            "string",
+            enum=[*LANGUAGE_NAMES, None],
+            description="The language of title and description, detected: ISO 639-1, "
+            '"fil" for Filipino, "other" for a language the portal does not tell apart; '
+            "null when too short to tell.",
+        ),
         "funding": {"oneOf": [ref("Funding"), {"type": "null"}]},
         "budget": {"oneOf": [ref("Budget"), {"type": "null"}]},
         "closes_on": nullable("string", format="date"),

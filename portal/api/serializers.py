@@ -135,6 +135,7 @@ def need(record: Need) -> Json:
         "description": without_contact_details(record.description),
         "status": record.display_status,
         "notice": record.notice,
+        "language": record.language,
         "funding": funding(record),
         "budget": budget(record),
         "closes_on": record.closes_on.isoformat() if record.closes_on else None,

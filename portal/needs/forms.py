@@ -18,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.languages.detect import LANGUAGE_NAMES
 from portal.needs.services import MAX_BUDGET, MAX_DESCRIPTION, MAX_TITLE
 from portal.organizations.forms import SECTOR_CHOICES
 from portal.vocab import DEFAULT_NOTICE, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES
@@ -104,11 +105,12 @@ class NoticeFilters:
     notice: str | None = None
     funding_source: str | None = None
     funding_stage: str | None = None
+    language: str | None = None  # portal.languages.detect.LANGUAGE_NAMES
     warnings: list[str] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
-        return bool(self.notice or self.funding_source or self.funding_stage)
+        return bool(self.notice or self.funding_source or self.funding_stage or self.language)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> NoticeFilters:
@@ -117,6 +119,7 @@ class NoticeFilters:
             ("notice", NOTICE_TYPES, "notice type"),
             ("funding_source", FUNDING_SOURCES, "funding source"),
             ("funding_stage", FUNDING_STAGES, "funding stage"),
+            ("language", LANGUAGE_NAMES, "language"),
         ):
             value = (args.get(name) or "").strip()
             if value in allowed:

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.extensions import db
+from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.matching.feedback import need_leads
 from portal.matching.forms import DismissLeadForm
 from portal.needs import services
@@ -39,6 +40,7 @@ def directory() -> str:
         notice=notice_filters.notice,
         funding_source=notice_filters.funding_source,
         funding_stage=notice_filters.funding_stage,
+        language=notice_filters.language,
     )
     page = db.paginate(
         query,
@@ -51,6 +53,7 @@ def directory() -> str:
         page=page,
         filters=filters,
         notice_filters=notice_filters,
+        language_names=LANGUAGE_NAMES,
         budget_label=services.budget_label,
         funding_label=services.funding_label,
     )
@@ -73,6 +76,7 @@ def detail(ref: str) -> str:
         can_manage=services.can_manage_need(need, current_user),
         budget_label=services.budget_label,
         funding_label=services.funding_label,
+        language_name=language_name,
         confirm_form=ConfirmForm(),
         leads=need_leads(need, current_user),
         dismiss_form=DismissLeadForm(),
