@@ -53,6 +53,11 @@ QUERY_WORD = re.compile(f"[{_SEA}]+|[\\w\u0300-\u036f]+(?:[-.'][\\w\u0300-\u036f
 _ENGLISH_WORD = re.compile(r"\w+(?:[-.']\w+)*")
 
 
+def has_unspaced_script(text: str) -> bool:
+    """Whether text holds Thai, Lao, Khmer or Burmese (scripts without word spaces)."""
+    return _HAS_SEA.search(text) is not None
+
+
 def script_of(text: str) -> str:
     """The script of a run (by its first character): one of the four, or OTHER."""
     code = ord(text[0]) if text else 0

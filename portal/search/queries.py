@@ -22,7 +22,13 @@ from whoosh.highlight import SCORE, ContextFragmenter, HtmlFormatter, highlight
 from whoosh.spelling import ListCorrector
 
 from portal.extensions import db
-from portal.languages.segment import MALAY, QUERY_WORD, fold_text_same_length, word_boundary
+from portal.languages.segment import (
+    MALAY,
+    QUERY_WORD,
+    fold_text_same_length,
+    has_unspaced_script,
+    word_boundary,
+)
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 from portal.places import fold_places
@@ -266,8 +272,10 @@ def _suggestion(searcher: Any, words: list[str]) -> str | None:
 
 
 def _known(searcher: Any, word: str) -> bool:
-    tokens = [t.text for t in ANALYZER(word)]
-    return not tokens or any(searcher.doc_frequency(f, t) for f in SEARCH_FIELDS for t in tokens)
+    variants = word_variants(word)  # an Indonesian word is known by its root
+    return not variants or any(
+        searcher.doc_frequency(f, t) for f in SEARCH_FIELDS for tokens in variants for t in tokens
+    )
 
 
 def _load_hits(
@@ -344,6 +352,12 @@ def _snippet(text: str, terms: frozenset[str], fragmenter: Any, formatter: Any) 
     return highlight(excerpt, terms, ANALYZER, fragmenter, formatter, top=2, order=SCORE)
 
 
+FIRST_WORDS_CHARS = 280  # Thai, Lao, Khmer and Burmese have few spaces to count words by
+
+
 def _first_words(text: str, count: int) -> str:
     words = text.split()
-    return " ".join(words[:count]) + (" …" if len(words) > count else "")
+    shown = " ".join(words[:count])
+    if len(shown) > FIRST_WORDS_CHARS and has_unspaced_script(shown):
+        shown = shown[: word_boundary(shown, FIRST_WORDS_CHARS, forward=False)].rstrip()
+    return shown + (" …" if shown != " ".join(words) else "")

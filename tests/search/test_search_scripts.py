@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from portal.db import utc_now
 from portal.extensions import db
+from portal.languages.segment import words
 from portal.needs.models import Need
 from portal.organizations.models import Organization, VerificationStatus
 from portal.search.queries import search
@@ -112,8 +113,6 @@ def test_a_long_thai_snippet_starts_and_ends_on_whole_words(needs) -> None:
     for fragment in text.split(" … "):
         fragment = fragment.strip()
         assert fragment in NEEDS["th"][2]
-        from portal.languages.segment import words
-
         whole = words(NEEDS["th"][2])
         assert words(fragment)[0] in whole and words(fragment)[-1] in whole
 
@@ -124,3 +123,16 @@ def test_saved_searches_match_an_indonesian_need_as_search_does(needs) -> None:
     criteria = SearchCriteria(words="membangun")
     assert match_need(criteria, needs["id"]) is not None
     assert match_need(criteria, needs["en"]) is None
+
+
+def test_without_a_match_in_the_text_a_thai_snippet_is_its_first_whole_words(needs) -> None:
+    # a title match only: the snippet is the description's start, cut at a word edge
+    (hit,) = [h for h in search("โรงพยาบาล").hits if h.kind == "need"]
+    shown = str(hit.snippet).removesuffix(" …")
+    description = NEEDS["th"][2]
+    assert description.startswith(shown) and len(shown) <= 280
+    assert words(description[: len(shown) + 10])[: len(words(shown))] == words(shown)
+
+
+def test_an_indonesian_word_is_known_by_its_root_so_no_correction_is_offered(needs) -> None:
+    assert search("membangun").suggestion is None
