@@ -31,6 +31,10 @@ from whoosh.analysis import Filter, Token, Tokenizer
 from whoosh.lang.porter import stem as porter_stem
 
 THAI, LAO, KHMER, MYANMAR, OTHER = "thai", "lao", "khmer", "myanmar", "other"
+# A Khmer syllable without the final consonant joined to it, indexed beside the whole
+# syllable: whether a bare consonant closes the syllable before it or opens the next
+# cannot be told without a dictionary, so both readings are searchable.
+KHMER_OPEN = "khmer-open"
 
 _THAI = "\u0e00-\u0e7f"
 _LAO = "\u0e80-\u0eff"
@@ -114,7 +118,8 @@ def _khmer_syllables(run: str) -> list[str]:
     open_vowel = False
     for cluster in clusters:
         has_vowel = any("\u17b6" <= ch <= "\u17c5" for ch in cluster)
-        closes = any("\u17c6" <= ch <= "\u17c8" for ch in cluster)
+        # nikahit, reahmuk, yuukaleapintu end a syllable; so do the glides ai and au
+        closes = any("\u17c6" <= ch <= "\u17c8" or ch in "\u17c3\u17c5" for ch in cluster)
         bare = (
             "\u1780" <= cluster[0] <= "\u17a2"
             and not has_vowel
@@ -184,14 +189,32 @@ def segment(text: str) -> Iterator[tuple[str, int, int, str]]:
             continue
         offset = match.start()
         for piece in segment_run(script, match.group()):
+            if script == KHMER:
+                open_part = _khmer_open_part(piece)
+                if open_part:
+                    yield open_part, offset, offset + len(open_part), KHMER_OPEN
             yield piece, offset, offset + len(piece), script
             offset += len(piece)
+
+
+def _khmer_open_part(syllable: str) -> str:
+    """The syllable before a bare final consonant (with an optional sign) joined to it."""
+    end = len(syllable) - 1
+    if end > 0 and "\u17c9" <= syllable[end] <= "\u17d1":
+        end -= 1
+    if (
+        end > 0
+        and "\u1780" <= syllable[end] <= "\u17a2"
+        and "\u17b6" <= syllable[end - 1] <= "\u17c5"
+    ):
+        return syllable[:end]
+    return ""
 
 
 def words(text: str) -> list[str]:
     """The words of a text, segmented: a convenience for tests and callers outside
     the search index."""
-    return [word for word, _, _, _ in segment(text)]
+    return [word for word, _, _, script in segment(text) if script != KHMER_OPEN]
 
 
 # ---------------------------------------------------------------- folding and stemming
@@ -410,8 +433,9 @@ def word_boundary(text: str, index: int, forward: bool = True) -> int:
     margin = 48
     base = max(0, index - margin)
     ends = {base}
-    for _, start, end, _ in segment(text[base : index + margin]):
-        ends.update((base + start, base + end))
+    for _, start, end, script in segment(text[base : index + margin]):
+        if script != KHMER_OPEN:
+            ends.update((base + start, base + end))
     if forward:
         after = [b for b in ends if b >= index]
         return min(after) if after else index

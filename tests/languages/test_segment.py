@@ -101,3 +101,13 @@ def test_word_boundary_never_cuts_a_thai_word_or_khmer_cluster() -> None:
     assert word_boundary(thai, inside, forward=False) == thai.index("น้ำเสีย")
     khmer = "ទឹកភ្លៀងក្នុងក្រុង"
     assert word_boundary(khmer, 4) == khmer.index("ក្នុង")
+
+
+def test_a_khmer_syllable_is_also_indexed_without_a_final_that_may_open_the_next() -> None:
+    # "ទន្លេ" (river) then "ងងឹត" (dark): the first ង could be either's, so the index
+    # holds both readings and each word, typed alone, finds the text
+    indexed = set(terms("ទន្លេងងឹត"))
+    assert set(terms("ទន្លេ")) <= indexed
+    assert set(terms("ងងឹត")) <= indexed
+    # the glides ai and au take no final: ថ្លៃ (price) stays whole before អគ្គិសនី
+    assert words("ថ្លៃអគ្គិសនី")[0] == "ថ្លៃ"
