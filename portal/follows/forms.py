@@ -11,6 +11,7 @@ from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.follows.models import Frequency
+from portal.languages.detect import LANGUAGE_NAMES
 from portal.follows.services import MAX_NAME, MAX_WORDS, SearchCriteria
 from portal.needs.services import MAX_BUDGET
 from portal.organizations.forms import SECTOR_CHOICES
@@ -24,6 +25,7 @@ FACET_CHOICES: dict[str, Mapping[str, str]] = {
     "notice": NOTICE_TYPES,
     "funding_source": FUNDING_SOURCES,
     "funding_stage": FUNDING_STAGES,
+    "language": LANGUAGE_NAMES,
 }
 
 
@@ -51,6 +53,9 @@ class SavedSearchForm(FlaskForm):
     )
     funding_stage = SelectField(
         "Funding stage", choices=[_ANY, *_choices(FUNDING_STAGES)], default=""
+    )
+    language = SelectField(
+        "Written in", choices=[_ANY, *_choices(LANGUAGE_NAMES)], default=""
     )
     budget_min = IntegerField(
         "Budget from (USD)",
@@ -83,6 +88,7 @@ class SavedSearchForm(FlaskForm):
             funding_stage=chosen(self.funding_stage.data),
             budget_min=self.budget_min.data,
             budget_max=self.budget_max.data,
+            language=chosen(self.language.data),
         )
 
     def fill_from_query(self, args: Mapping[str, str]) -> None:

@@ -114,6 +114,7 @@ class SavedSearch(db.Model):
     notice: Mapped[str | None] = mapped_column(sa.String(16))
     funding_source: Mapped[str | None] = mapped_column(sa.String(16))
     funding_stage: Mapped[str | None] = mapped_column(sa.String(16))
+    language: Mapped[str | None] = mapped_column(sa.String(8))  # a need's written language
     budget_min: Mapped[int | None] = mapped_column(sa.BigInteger)
     budget_max: Mapped[int | None] = mapped_column(sa.BigInteger)
     frequency: Mapped[str] = mapped_column(sa.String(16), default=Frequency.IMMEDIATE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +31,7 @@ from portal.follows.models import (
     SavedSearch,
     SavedSearchMatch,
 )
+from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
 from portal.needs.models import Need
 from portal.needs.services import MAX_BUDGET, budget_label, can_see_need, is_public
@@ -174,18 +175,20 @@ class SearchCriteria:
     funding_stage: str | None = None
     budget_min: int | None = None
     budget_max: int | None = None
+    language: str | None = None  # the need's written language (portal.languages.detect)
 
     @classmethod
     def of(cls, search: SavedSearch) -> SearchCriteria:
         return cls(
-            search.words,
-            search.sector,
-            search.country,
-            search.notice,
-            search.funding_source,
-            search.funding_stage,
-            search.budget_min,
-            search.budget_max,
+            words=search.words,
+            sector=search.sector,
+            country=search.country,
+            notice=search.notice,
+            funding_source=search.funding_source,
+            funding_stage=search.funding_stage,
+            budget_min=search.budget_min,
+            budget_max=search.budget_max,
+            language=search.language,
         )
 
     @property
@@ -200,6 +203,7 @@ class SearchCriteria:
                 self.funding_stage,
                 self.budget_min,
                 self.budget_max,
+                self.language,
             )
         )
 
@@ -215,6 +219,7 @@ def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
         ("notice", criteria.notice, NOTICE_TYPES),
         ("funding_source", criteria.funding_source, FUNDING_SOURCES),
         ("funding_stage", criteria.funding_stage, FUNDING_STAGES),
+        ("language", criteria.language, LANGUAGE_NAMES),
     )
     for name, value, allowed in choices:
         if value is not None and value not in allowed:
@@ -225,16 +230,7 @@ def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
     low, high = criteria.budget_min, criteria.budget_max
     if low is not None and high is not None and low > high:
         raise FollowError("the maximum must not be below the minimum", "budget_max")
-    checked = SearchCriteria(
-        words,
-        criteria.sector,
-        criteria.country,
-        criteria.notice,
-        criteria.funding_source,
-        criteria.funding_stage,
-        low,
-        high,
-    )
+    checked = replace(criteria, words=words)
     if checked.is_empty:
         raise FollowError("give some words or choose at least one filter", "words")
     return checked
@@ -323,6 +319,7 @@ def _criteria_columns(criteria: SearchCriteria) -> dict[str, Any]:
         "funding_stage": criteria.funding_stage,
         "budget_min": criteria.budget_min,
         "budget_max": criteria.budget_max,
+        "language": criteria.language,
     }
 
 
@@ -382,6 +379,8 @@ def describe_criteria(criteria: SearchCriteria) -> str:
         parts.append(FUNDING_STAGES.get(criteria.funding_stage, criteria.funding_stage))
     if criteria.budget_min is not None or criteria.budget_max is not None:
         parts.append(f"budget {_range_label(criteria.budget_min, criteria.budget_max)}")
+    if criteria.language:
+        parts.append(f"written in {language_name(criteria.language)}")
     return "; ".join(parts) or "everything"
 
 
@@ -462,6 +461,10 @@ def match_need(
         if need.funding_stage != criteria.funding_stage:
             return None
         reasons.append(f"funding stage: {FUNDING_STAGES[criteria.funding_stage]}")
+    if criteria.language is not None:
+        if need.language != criteria.language:
+            return None
+        reasons.append(f"written in {language_name(criteria.language)}")
     if criteria.budget_min is not None or criteria.budget_max is not None:
         if not _budget_overlaps(criteria, need):
             return None

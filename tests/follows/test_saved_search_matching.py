@@ -76,6 +76,17 @@ def test_facets_must_all_hold_and_are_given_as_reasons(needs) -> None:
     assert match_need(SearchCriteria(funding_stage="idea"), needs["sensors"]) is None
 
 
+def test_a_language_matches_needs_written_in_it(needs) -> None:
+    # the needs directory's "Written in" filter, saved: a need whose language is not known
+    # yet (saved before detection ran) matches no language
+    needs["sensors"].language = "vi"
+    assert match_need(SearchCriteria(language="vi"), needs["sensors"]) == [
+        "written in Vietnamese"
+    ]
+    assert match_need(SearchCriteria(language="th"), needs["sensors"]) is None
+    assert match_need(SearchCriteria(language="vi"), needs["leaks"]) is None
+
+
 @pytest.mark.parametrize(
     ("low", "high", "matches"),
     [

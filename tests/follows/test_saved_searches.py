@@ -101,6 +101,29 @@ def test_the_more_options_form_is_filled_from_the_directory_query(
     assert b'value="5"' in page.data
 
 
+def test_the_directorys_language_filter_is_saved_with_the_search(
+    client: FlaskClient, scene: Scene
+) -> None:
+    log_in(client, scene.member)
+    directory = client.get("/needs?language=vi")
+    assert b'name="language" value="vi"' in directory.data
+    form = client.get("/saved-searches/new?language=vi")
+    assert b'<option selected value="vi">' in form.data
+    response = client.post(
+        "/saved-searches/new",
+        data={"name": "In Vietnamese", "language": "vi", "frequency": "immediate"},
+    )
+    assert response.status_code == 302
+    [search] = db.session.scalars(sa.select(SavedSearch)).all()
+    assert search.language == "vi"
+    assert b"written in Vietnamese" in client.get("/saved-searches").data
+    refused = client.post(
+        "/saved-searches/new", data={"name": "x", "language": "xx", "frequency": "weekly"}
+    )
+    assert refused.status_code == 400
+    assert b'id="language-error"' in refused.data
+
+
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
