@@ -606,7 +606,7 @@ def _names(event: MissionEvent) -> dict[str, str]:
 def publish(ref: str) -> Page:
     event = _event_or_404(ref)
     _confirmed()
-    count = services.publish(event)
+    count = services.publish(event, actor=current_user)
     db.session.commit()
     flash(f"Published {count} meeting(s).", "success")
     return redirect(url_for(".schedule", ref=event.ref), 303)
@@ -653,7 +653,9 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
             form.place.errors = ["Give a table number or “online”."]
         else:
             try:
-                grid_services.move_meeting(event, meeting, form.slot.data or 0, table)
+                grid_services.move_meeting(
+                    event, meeting, form.slot.data or 0, table, actor=current_user
+                )
             except grid_services.MoveError as error:
                 db.session.rollback()
                 flash(str(error), "error")
@@ -676,7 +678,7 @@ def cancel_meeting(ref: str, meeting_id: int) -> Page:
     event, meeting = _meeting_or_404(ref, meeting_id)
     _confirmed()
     published = meeting.published
-    grid_services.cancel_meeting(event, meeting)
+    grid_services.cancel_meeting(event, meeting, actor=current_user)
     db.session.commit()
     flash(
         "Meeting cancelled; its request stays accepted."

@@ -29,6 +29,7 @@ from portal.mail.services import deliver_pending
 from portal.missions import grid as grid_services
 from portal.missions import services
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, RequestStatus
+from portal.signals import meetings_scheduled
 
 ACCEPTED = RequestStatus.ACCEPTED
 
@@ -306,3 +307,24 @@ def test_moving_or_cancelling_a_draft_meeting_mails_no_one(
     page = client.get("/events/plan/grid").text
     assert "Meeting cancelled" in page and "Both sides are mailed" not in page
     assert count_rows(OutboxMessage) == 0
+
+
+def test_the_staff_member_who_changed_a_schedule_is_named_to_subscribers(
+    client: FlaskClient, planned: Planned, staff, members: dict[str, User]
+) -> None:
+    # meetings_scheduled says who acted, as the needs' signals do, for an audit trail
+    heard: list[tuple[str, int | None]] = []
+
+    def listen(sender: object, change: str, actor: User | None = None, **_: object) -> None:
+        heard.append((change, actor.id if actor is not None else None))
+
+    meetings_scheduled.connect(listen)
+    try:
+        onsite = _place(planned, planned.onsite, 2, 1)
+        morning = _place(planned, planned.morning, 1, 1)
+        client.post("/events/plan/publish", data={"confirm": "y"})
+        client.post(f"/events/plan/meetings/{morning.id}/move", data={"slot": "0", "place": "1"})
+        client.post(f"/events/plan/meetings/{onsite.id}/cancel", data={"confirm": "y"})
+    finally:
+        meetings_scheduled.disconnect(listen)
+    assert heard == [("published", staff.id), ("moved", staff.id), ("cancelled", staff.id)]
