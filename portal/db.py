@@ -130,10 +130,16 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+# An execution option for a connection that only reads: on SQLite its transactions begin
+# DEFERRED, so that it reads beside a writer (WAL) instead of queueing behind it.
+READ_ONLY = "portal_read_only"
+
+
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 # An import at least this large refreshes the query planner's statistics.

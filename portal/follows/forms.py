@@ -11,8 +11,8 @@ from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.follows.models import Frequency
-from portal.languages.detect import LANGUAGE_NAMES
 from portal.follows.services import MAX_NAME, MAX_WORDS, SearchCriteria
+from portal.languages.detect import LANGUAGE_NAMES
 from portal.needs.services import MAX_BUDGET
 from portal.organizations.forms import SECTOR_CHOICES
 from portal.vocab import ASEAN_COUNTRIES, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES, SECTORS

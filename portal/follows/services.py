@@ -31,8 +31,8 @@ from portal.follows.models import (
     SavedSearch,
     SavedSearchMatch,
 )
-from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
+from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.needs.models import Need
 from portal.needs.services import MAX_BUDGET, budget_label, can_see_need, is_public
 from portal.search.queries import plain_words, word_variants

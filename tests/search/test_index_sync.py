@@ -171,7 +171,7 @@ def test_an_interrupted_rebuild_leaves_no_folder_behind(app: Flask) -> None:
     store = IndexStore.from_app()
     store.open()
 
-    def interrupt_the_second_build(generation: Path, state: object) -> None:
+    def interrupt_the_second_build(generation: Path, state: object, progress: object) -> None:
         raise KeyboardInterrupt  # e.g. Ctrl-C while the leads snapshot is built
 
     with pytest.raises(KeyboardInterrupt):

