@@ -54,9 +54,7 @@ class SavedSearchForm(FlaskForm):
     funding_stage = SelectField(
         "Funding stage", choices=[_ANY, *_choices(FUNDING_STAGES)], default=""
     )
-    language = SelectField(
-        "Written in", choices=[_ANY, *_choices(LANGUAGE_NAMES)], default=""
-    )
+    language = SelectField("Written in", choices=[_ANY, *_choices(LANGUAGE_NAMES)], default="")
     budget_min = IntegerField(
         "Budget from (USD)",
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],

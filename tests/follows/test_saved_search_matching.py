@@ -80,9 +80,7 @@ def test_a_language_matches_needs_written_in_it(needs) -> None:
     # the needs directory's "Written in" filter, saved: a need whose language is not known
     # yet (saved before detection ran) matches no language
     needs["sensors"].language = "vi"
-    assert match_need(SearchCriteria(language="vi"), needs["sensors"]) == [
-        "written in Vietnamese"
-    ]
+    assert match_need(SearchCriteria(language="vi"), needs["sensors"]) == ["written in Vietnamese"]
     assert match_need(SearchCriteria(language="th"), needs["sensors"]) is None
     assert match_need(SearchCriteria(language="vi"), needs["leaks"]) is None
 
