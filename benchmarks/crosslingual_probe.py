@@ -43,9 +43,8 @@ import numpy as np
 from machine import cpu_model_and_flags
 
 from portal.languages.segment import split_sentences
-from portal.matching.concepts import thesaurus
+from portal.matching.concepts import CONCEPTS_FILE, thesaurus
 
-_CONCEPTS_FILE = Path(__file__).resolve().parent.parent / "portal/matching/concepts.toml"
 TOP = 20
 # fixed weights of the combinations (not fitted): text signal first, metadata supporting
 SECTOR_WEIGHT = 0.15
@@ -149,7 +148,7 @@ def pooled_centred(pieces: list[np.ndarray]) -> np.ndarray:
 def concept_phrases() -> tuple[list[str], np.ndarray]:
     import tomllib
 
-    with _CONCEPTS_FILE.open("rb") as handle:
+    with CONCEPTS_FILE.open("rb") as handle:
         raw = tomllib.load(handle)["concept"]
     phrases, owners = [], []
     for index, entry in enumerate(raw):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -179,33 +179,13 @@ class SearchCriteria:
 
     @classmethod
     def of(cls, search: SavedSearch) -> SearchCriteria:
-        return cls(
-            words=search.words,
-            sector=search.sector,
-            country=search.country,
-            notice=search.notice,
-            funding_source=search.funding_source,
-            funding_stage=search.funding_stage,
-            budget_min=search.budget_min,
-            budget_max=search.budget_max,
-            language=search.language,
-        )
+        """A saved search's columns are named as these fields are (``_criteria_columns``)."""
+        return cls(**{f.name: getattr(search, f.name) for f in fields(cls)})
 
     @property
     def is_empty(self) -> bool:
-        return not plain_words(self.words) and not any(
-            value is not None
-            for value in (
-                self.sector,
-                self.country,
-                self.notice,
-                self.funding_source,
-                self.funding_stage,
-                self.budget_min,
-                self.budget_max,
-                self.language,
-            )
-        )
+        facets = (getattr(self, f.name) for f in fields(self) if f.name != "words")
+        return not plain_words(self.words) and all(value is None for value in facets)
 
 
 def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
@@ -310,17 +290,7 @@ def save_search(
 
 
 def _criteria_columns(criteria: SearchCriteria) -> dict[str, Any]:
-    return {
-        "words": criteria.words,
-        "sector": criteria.sector,
-        "country": criteria.country,
-        "notice": criteria.notice,
-        "funding_source": criteria.funding_source,
-        "funding_stage": criteria.funding_stage,
-        "budget_min": criteria.budget_min,
-        "budget_max": criteria.budget_max,
-        "language": criteria.language,
-    }
+    return asdict(criteria)
 
 
 def update_search(
