@@ -58,6 +58,29 @@ def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _closed_before_sending(app: Any) -> Any:
+    """Read each response whole and close it before werkzeug sends it.
+
+    werkzeug's development server closes a response's iterator only after draining what
+    the client still sends; when the browser has reset the connection (a favicon it no
+    longer wants), that read raises, the close is skipped, and a static file stays open
+    until garbage collection, where pytest's unraisable-exception check fails whichever
+    test runs then. The portal's responses are small pages and files, so nothing is lost
+    by buffering them here.
+    """
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wrapped
+
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr: failures show the page and its errors instead."""
 
@@ -96,7 +119,7 @@ def live_server(
     assert result.exit_code == 0, result.output
 
     server: BaseWSGIServer = make_server(
-        "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+        "127.0.0.1", 0, _closed_before_sending(app), threaded=True, request_handler=_QuietHandler
     )
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["PORTAL_BASE_URL"] = url  # links in mail lead back to this server
