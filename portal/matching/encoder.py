@@ -29,7 +29,7 @@ import re
 import tempfile
 import threading
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,19 +141,32 @@ def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> o
     thesaurus tuning merged in (``tuning=None``: the weights as shipped).
 
     Inputs ``input_ids`` and ``attention_mask`` (int64, [batch, seq]); output
-    ``last_hidden_state`` (float32, [batch, seq, 384]). Token types are always 0 for
-    single sentences, so that embedding row is folded into the position table; the
-    1/sqrt(head size) attention scale is folded into the query weights; Q, K and V are
-    one matrix product.
+    ``last_hidden_state`` (float32, [batch, seq, 384]).
     """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
     from safetensors.numpy import load_file
 
     weights = load_file(str(weights_path))
     if tuning is not None and tuning.is_file():
         for name, delta in tuning_deltas(tuning, _weights_digest(weights_path)).items():
             weights[name] = weights[name] + delta
+    return build_bert_graph(weights, _LAYERS, "all-MiniLM-L6-v2")
+
+
+def build_bert_graph(
+    weights: dict[str, np.ndarray], layers: int, name: str, word_table_fp16: bool = False
+) -> onnx.ModelProto:
+    """A 384-wide, 12-head BERT encoder as an ONNX graph from weights named as in
+    Hugging Face's ``BertModel`` (``embeddings.*``, ``encoder.layer.N.*``).
+
+    Token types are always 0 for single sentences, so that embedding row is folded into
+    the position table; the 1/sqrt(head size) attention scale is folded into the query
+    weights; Q, K and V are one matrix product. ``word_table_fp16`` keeps the word
+    embeddings in float16 (a 250,000-piece multilingual vocabulary is 384 MB in float32;
+    its rows are looked up, never multiplied, so half precision costs nothing measurable).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     initializers: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
@@ -189,7 +202,10 @@ def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> o
     qkv_split = const("qkv_split", np.array([DIMENSIONS] * 3, dtype=i64))
 
     # embeddings: word + position + token type 0, then LayerNorm
-    words = const("word_embeddings", weights["embeddings.word_embeddings.weight"])
+    word_table = weights["embeddings.word_embeddings.weight"]
+    words = const(
+        "word_embeddings", word_table.astype(np.float16) if word_table_fp16 else word_table
+    )
     positions_table = const(
         "position_embeddings",
         weights["embeddings.position_embeddings.weight"]
@@ -201,7 +217,14 @@ def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> o
     embedded = node(
         "Add",
         [
-            node("Gather", [words, "input_ids"], "word_vectors", axis=0),
+            node(
+                "Cast",
+                [node("Gather", [words, "input_ids"], "word_rows", axis=0)],
+                "word_vectors",
+                to=TensorProto.FLOAT,
+            )
+            if word_table_fp16
+            else node("Gather", [words, "input_ids"], "word_vectors", axis=0),
             node("Slice", [positions_table, zero, seq_len, zero], "position_vectors"),
         ],
         "embedding_sum",
@@ -215,7 +238,7 @@ def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> o
     bias = node("Unsqueeze", [bias, axes12], "attention_bias")
 
     scale = 1.0 / math.sqrt(_HEAD_SIZE)
-    for i in range(_LAYERS):
+    for i in range(layers):
         p = f"encoder.layer.{i}"
         n = f"layer{i}"
         attn = f"{p}.attention.self"
@@ -286,12 +309,12 @@ def build_fp32_model(weights_path: Path, tuning: Path | None = TUNING_FILE) -> o
         hidden = layer_norm(
             node("Add", [out, hidden], f"{n}.output_residual"),
             f"{p}.output.LayerNorm",
-            "last_hidden_state" if i == _LAYERS - 1 else f"{n}.output_norm",
+            "last_hidden_state" if i == layers - 1 else f"{n}.output_norm",
         )
 
     graph = helper.make_graph(
         nodes,
-        "all-MiniLM-L6-v2",
+        name,
         [
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
@@ -728,17 +751,20 @@ class SentenceEncoder:
     run in float32; "bf16" or "f32" run the float graph so; None picks bfloat16 where
     OpenVINO offers it, else float32. Batches go through ``streams`` requests at once, so
     that one batch's tokenising and pooling in Python overlaps the next batch's inference.
+    ``tokenize`` replaces the ``tokenizers`` file for a model whose tokenizer is not one
+    (texts to token ids, special tokens included, at most ``max_tokens`` each).
     """
 
     def __init__(
         self,
         model_path: Path,
-        tokenizer_path: Path,
+        tokenizer_path: Path | None,
         max_tokens: int = 128,
         threads: int = 2,
         cache_dir: Path | None = None,
         streams: int = 2,
         precision: str | None = None,
+        tokenize: Callable[[list[str]], list[list[int]]] | None = None,
     ) -> None:
         import openvino as ov
         from tokenizers import Tokenizer
@@ -767,10 +793,16 @@ class SentenceEncoder:
             },
         )
         self.requests = ov.AsyncInferQueue(self.model, self.streams)
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        # the shipped tokenizer.json pads every text to 128; we pad per batch instead
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=max_tokens)
+        if tokenize is not None:
+            self._tokenize = tokenize
+        elif tokenizer_path is not None:
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
+            # the shipped tokenizer.json pads every text to 128; we pad per batch instead
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length=max_tokens)
+            self._tokenize = lambda texts: [row.ids for row in tokenizer.encode_batch(texts)]
+        else:
+            raise ValueError("a sentence encoder needs a tokenizer file or a tokenize function")
         self.max_tokens = max_tokens
         # the request queue is not safe to use from two threads at once
         self._lock = threading.Lock()
@@ -795,7 +827,7 @@ class SentenceEncoder:
         result = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
             return result
-        ids = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
+        ids = self._tokenize(list(texts))
         order = np.argsort([len(row) for row in ids], kind="stable")
 
         def pool(request: Any, job: tuple[np.ndarray, np.ndarray]) -> None:
