@@ -9,7 +9,7 @@ PORT ?= 5000
 PORTAL_E2E_ARTIFACTS ?= $(CURDIR)/test-artifacts/e2e
 export PORTAL_E2E_ARTIFACTS
 
-.PHONY: install install-dev run test test-sqlite test-postgresql lint audit audit-deps format clean
+.PHONY: install install-dev run test test-sqlite test-postgresql lint audit audit-deps format clean translations
 
 ## install: create .venv and install the portal (the `portal` command lands in .venv/bin)
 install: $(VENV)/.installed
@@ -24,6 +24,8 @@ $(VENV)/.installed: pyproject.toml
 	# The portal's own bytecode, written once: an editable install has none, and where
 	# PYTHONDONTWRITEBYTECODE is set every command would compile it again (0.45 s a start).
 	$(BIN)/python -m compileall -q portal
+	# The interface's compiled catalogs (.mo: build output, not committed).
+	$(BIN)/pybabel -q compile -d portal/translations
 	touch $@
 
 ## install-dev: the portal plus what the tests and linters need
@@ -71,6 +73,13 @@ audit: install-dev
 ##             (needs the network; .ci/run runs it)
 audit-deps: install-dev
 	$(BIN)/python .ci/audit_deps.py
+
+## translations: extract every marked message into portal/translations/messages.pot and
+##               merge it into each language's messages.po, for translators to fill
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext --project="Smart Cities Matchmaking" \
+	  -o portal/translations/messages.pot .
+	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations
 
 format: install-dev
 	$(BIN)/ruff check --fix portal tests benchmarks wsgi.py

@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, commands: bool = True) -
     register_logging(app)
     register_request_input(app)
     register_extensions(app)
+    register_i18n(app)
     register_blueprints(app)
     register_security(app)
     register_templates(app)
@@ -65,9 +66,12 @@ def register_security(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from flask_babel import gettext
+
     import portal.models  # noqa: F401 - every model registered before anything queries
     from portal.accounts.services import load_user_for_session
     from portal.extensions import csrf, db, login_manager
+    from portal.i18n.locales import N_
     from portal.migrating import bind_migrate
 
     db.init_app(app)
@@ -76,11 +80,20 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please log in to see that page."
+    # Flask-Login flashes its message through localize_callback, in the request's language.
+    login_manager.login_message = N_("Please log in to see that page.")
+    login_manager.localize_callback = gettext
     login_manager.login_message_category = "info"
     login_manager.user_loader(load_user_for_session)
     # Flask-Login's remember-me cookie lives as long as the session it names.
     app.config["REMEMBER_COOKIE_DURATION"] = dt.timedelta(days=app.config["PORTAL_REMEMBER_DAYS"])
+
+
+def register_i18n(app: Flask) -> None:
+    """The interface's language per request (portal/i18n), before any page renders."""
+    from portal.i18n import register_i18n as register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -90,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.follows.views import bp as follows_bp
     from portal.health import bp as health_bp
     from portal.home import bp as home_bp
+    from portal.i18n.views import bp as i18n_bp
     from portal.introductions.views import bp as introductions_bp
     from portal.matching.views import bp as matching_bp
     from portal.missions.agenda_views import bp as agendas_bp
@@ -104,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (
         home_bp,
+        i18n_bp,
         accounts_bp,
         organizations_bp,
         needs_bp,

@@ -63,12 +63,23 @@ def format_local_date(value: dt.datetime | dt.date | None, tz: zoneinfo.ZoneInfo
 
 @pass_context
 def localtime_filter(context: Context, value: dt.datetime | None) -> str:
-    return format_local(value, viewer_zone(context))
+    """The time in the reader's zone, written as the reader's locale writes it."""
+    from portal.i18n.formatting import localized_datetime
+
+    if value is None:
+        return ""
+    return localized_datetime(to_local(value, viewer_zone(context)))
 
 
 @pass_context
 def localdate_filter(context: Context, value: dt.datetime | dt.date | None) -> str:
-    return format_local_date(value, viewer_zone(context))
+    from portal.i18n.formatting import localized_date
+
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = to_local(value, viewer_zone(context)).date()
+    return localized_date(value)
 
 
 def register_filters(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -24,6 +25,7 @@ from wtforms.validators import (
 )
 
 from portal.accounts.services import MIN_PASSWORD_LENGTH, TIME_ZONES, is_valid_timezone
+from portal.i18n.locales import LOCALES
 from portal.organizations.models import OrganizationKind
 from portal.vocab import ASEAN_COUNTRIES
 
@@ -112,11 +114,24 @@ class EmailOnlyForm(FlaskForm):
     email = EmailField("Email", validators=_email_validators)
 
 
+class LocaleField(SelectField):
+    """The member's language: "as my browser asks" (stored as None), or one we ship,
+    each named in its own language."""
+
+    def __init__(self, label: Any = None, **kwargs: Any) -> None:
+        choices = [SelectChoice("", lazy_gettext("As my browser asks")), *_choices(LOCALES)]
+        super().__init__(label, choices=choices, **kwargs)
+
+    def process_data(self, value: Any) -> None:
+        self.data = value or ""  # None (no choice yet) is the browser's option
+
+
 class ProfileForm(FlaskForm):
     full_name = StringField(
         "Full name", validators=[DataRequired(message="Enter your name."), Length(max=200)]
     )
     timezone = TimezoneField()
+    locale = LocaleField(lazy_gettext("Language of the portal and its mail"))
 
 
 class ChangePasswordForm(FlaskForm):

@@ -41,6 +41,9 @@ class User(UserMixin, db.Model):
         sa.ForeignKey("organizations.id", ondelete="SET NULL"), index=True
     )
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # The interface's language (a locale id of portal.i18n.LOCALES, mail too); None
+    # follows the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
     active: Mapped[bool] = mapped_column(default=True)
     # Set when the owner follows the link mailed at registration; login waits for it.
     email_confirmed_at: Mapped[dt.datetime | None]

@@ -31,6 +31,7 @@ from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.cleaning import one_line
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.locales import is_shipped
 from portal.mail.services import mail_link, queue_mail
 from portal.organizations.models import OrganizationKind
 from portal.organizations.services import create_organization
@@ -417,13 +418,23 @@ def sign_in(email: str, password: str) -> User:
     return user
 
 
-def update_profile(user: User, *, full_name: str, timezone: str) -> None:
+def update_profile(user: User, *, full_name: str, timezone: str, locale: str | None) -> None:
+    """Name, zone and language (None: follow the browser)."""
     if not one_line(full_name):
         raise AccountError("a full name is needed")
     if not is_valid_timezone(timezone):
         raise AccountError(f"unknown time zone {timezone!r}")
     user.full_name = one_line(full_name)
     user.timezone = timezone
+    set_locale(user, locale)
+    db.session.flush()
+
+
+def set_locale(user: User, locale: str | None) -> None:
+    """The member's interface and mail language; None follows the browser."""
+    if locale is not None and not is_shipped(locale):
+        raise AccountError(f"unknown language {locale!r}")
+    user.locale = locale
     db.session.flush()
 
 

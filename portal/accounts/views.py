@@ -6,8 +6,6 @@ an email address answer the same whether or not it has an account.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     Response,
@@ -34,6 +32,7 @@ from portal.accounts.forms import (
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.mail.services import send_after_response
+from portal.safe_urls import safe_next_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -43,23 +42,6 @@ ResponseLike = Response | str | tuple[str, int]
 @bp.context_processor
 def _account_rules() -> dict[str, int]:
     return {"min_password_length": services.MIN_PASSWORD_LENGTH}
-
-
-def safe_next_url(target: str | None) -> str | None:
-    """``target`` if it is a path on this site, else None: no open redirect.
-
-    Refuses absolute URLs, scheme-relative ones (``//evil.example``), backslashes (which
-    browsers read as slashes) and any whitespace or control character (which browsers
-    strip, turning ``/\\t/evil.example`` into ``//evil.example``).
-    """
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return None
-    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def _remembered() -> bool:
@@ -213,7 +195,10 @@ def settings() -> ResponseLike:
         return _settings_page(profile_form, password_form, 400 if request.method == "POST" else 200)
     try:
         services.update_profile(
-            user, full_name=profile_form.full_name.data or "", timezone=profile_form.timezone.data
+            user,
+            full_name=profile_form.full_name.data or "",
+            timezone=profile_form.timezone.data,
+            locale=profile_form.locale.data or None,
         )
     except services.AccountError as exc:
         db.session.rollback()

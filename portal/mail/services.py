@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, render_template
+from flask_babel import LazyString, force_locale
 from jinja2 import TemplateNotFound
 
 from portal.after_commit import CommitMark
@@ -34,6 +35,7 @@ from portal.after_response import after_response
 from portal.cleaning import header_line, one_line
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.locales import DEFAULT_LOCALE, is_shipped
 from portal.mail.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -49,13 +51,16 @@ SUBJECT_LENGTH: int = OutboxMessage.__table__.c.subject.type.length  # type: ign
 
 
 def queue_mail(
-    recipient: str, subject: str, template: str, **context: object
+    recipient: str, subject: str | LazyString, template: str, **context: object
 ) -> OutboxMessage | None:
     """Write a message rendered from ``templates/mail/<template>.txt`` (and ``.html`` if any).
 
     Every mail passes the member's preferences here, so none is forgotten: mail to a
-    member gets their unsubscribe link (footer and List-Unsubscribe header) and times in
-    their zone; optional mail to a member who unsubscribed is not queued (None).
+    member gets their unsubscribe link (footer and List-Unsubscribe header), times in
+    their zone and text in their language (English when they chose none, or for an
+    address with no account); optional mail to a member who unsubscribed is not queued
+    (None). A subject given as ``lazy_gettext(...)`` is translated here, for the
+    recipient, not for whoever caused the mail.
     """
     from portal.notifications.services import mail_policy
 
@@ -64,20 +69,22 @@ def queue_mail(
         return None
     context.setdefault("mail_timezone", policy.timezone)
     context.setdefault("unsubscribe_url", policy.unsubscribe_url)
-    body_text = render_template(f"mail/{template}.txt", **context)
-    if policy.unsubscribe_url:
-        footer = render_template(
-            "mail/_unsubscribe_footer.txt", unsubscribe_url=policy.unsubscribe_url
-        )
-        body_text = f"{body_text.rstrip()}\n\n{footer}"
-    try:
-        body_html: str | None = render_template(f"mail/{template}.html", **context)
-    except TemplateNotFound:
-        body_html = None
+    with force_locale(policy.locale if is_shipped(policy.locale) else DEFAULT_LOCALE):
+        subject_text = str(subject)
+        body_text = render_template(f"mail/{template}.txt", **context)
+        if policy.unsubscribe_url:
+            footer = render_template(
+                "mail/_unsubscribe_footer.txt", unsubscribe_url=policy.unsubscribe_url
+            )
+            body_text = f"{body_text.rstrip()}\n\n{footer}"
+        try:
+            body_html: str | None = render_template(f"mail/{template}.html", **context)
+        except TemplateNotFound:
+            body_html = None
     message = OutboxMessage(
         recipient=recipient,
         # Subjects are made of names and titles people typed: one line, cut to fit.
-        subject=header_line(subject, SUBJECT_LENGTH),
+        subject=header_line(subject_text, SUBJECT_LENGTH),
         body_text=body_text,
         body_html=body_html,
         list_unsubscribe=policy.unsubscribe_url,

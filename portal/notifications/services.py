@@ -254,6 +254,7 @@ class MailPolicy:
     send: bool
     unsubscribe_url: str | None = None
     timezone: str | None = None
+    locale: str | None = None  # the member's language; None: English
 
 
 def mail_policy(recipient: str, template: str) -> MailPolicy:
@@ -264,7 +265,7 @@ def mail_policy(recipient: str, template: str) -> MailPolicy:
         return MailPolicy(True)
     if template not in SECURITY_TEMPLATES and is_unsubscribed(user):
         return MailPolicy(False)
-    return MailPolicy(True, unsubscribe_url(user), user.timezone)
+    return MailPolicy(True, unsubscribe_url(user), user.timezone, user.locale)
 
 
 def sends_step_mail_now(user: User, template: str) -> bool:
