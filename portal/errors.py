@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, render_template
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -19,13 +20,30 @@ from portal.extensions import db
 log = logging.getLogger(__name__)
 
 EXPLANATIONS = {
-    400: "The request could not be understood. Please check what you entered and try again.",
-    403: "You do not have permission to see or change this.",
-    404: "We could not find that page. It may have been moved, closed or never existed.",
-    405: "That action is not allowed on this page.",
-    413: "What you sent is too large.",
-    429: "Too many requests. Please wait a moment and try again.",
-    500: "Something went wrong on our side. Nothing you entered was lost; please try again.",
+    400: lazy_gettext(
+        "The request could not be understood. Please check what you entered and try again."
+    ),
+    403: lazy_gettext("You do not have permission to see or change this."),
+    404: lazy_gettext(
+        "We could not find that page. It may have been moved, closed or never existed."
+    ),
+    405: lazy_gettext("That action is not allowed on this page."),
+    413: lazy_gettext("What you sent is too large."),
+    429: lazy_gettext("Too many requests. Please wait a moment and try again."),
+    500: lazy_gettext(
+        "Something went wrong on our side. Nothing you entered was lost; please try again."
+    ),
+}
+
+# Werkzeug's names of the statuses above, in the reader's language (others keep its name).
+TITLES = {
+    400: lazy_gettext("Bad Request"),
+    403: lazy_gettext("Forbidden"),
+    404: lazy_gettext("Not Found"),
+    405: lazy_gettext("Method Not Allowed"),
+    413: lazy_gettext("Request Entity Too Large"),
+    429: lazy_gettext("Too Many Requests"),
+    500: lazy_gettext("Internal Server Error"),
 }
 
 
@@ -45,7 +63,7 @@ def render_error(error: HTTPException) -> tuple[str, int]:
         render_template(
             "errors/error.html",
             code=code,
-            title=error.name,
+            title=TITLES.get(code, error.name),
             explanation=EXPLANATIONS.get(code, error.description),
         ),
         code,
@@ -60,9 +78,11 @@ def register_errors(app: Flask) -> None:
             render_template(
                 "errors/error.html",
                 code=400,
-                title="Form expired",
-                explanation="The form has expired or was sent from elsewhere. "
-                "Please go back, reload the page and try again.",
+                title=gettext("Form expired"),
+                explanation=gettext(
+                    "The form has expired or was sent from elsewhere. "
+                    "Please go back, reload the page and try again."
+                ),
             ),
             400,
         )

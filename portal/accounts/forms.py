@@ -29,16 +29,23 @@ from portal.i18n.locales import LOCALES
 from portal.organizations.models import OrganizationKind
 from portal.vocab import ASEAN_COUNTRIES
 
-_email_validators = [DataRequired(message="Enter your email address."), Email(), Length(max=254)]
+_email_validators = [
+    DataRequired(message=lazy_gettext("Enter your email address.")),
+    Email(),
+    Length(max=254),
+]
 
 
 def _new_password_validators() -> list[Any]:
     return [
-        DataRequired(message="Choose a password."),
+        DataRequired(message=lazy_gettext("Choose a password.")),
         Length(
             min=MIN_PASSWORD_LENGTH,
             max=200,
-            message=f"Use at least {MIN_PASSWORD_LENGTH} characters.",
+            message=lazy_gettext(
+                "Use at least %(min_password_length)s characters.",
+                min_password_length=MIN_PASSWORD_LENGTH,
+            ),
         ),
     ]
 
@@ -49,7 +56,7 @@ def _choices(labels: dict[str, str]) -> list[SelectChoice]:
 
 def _valid_timezone(form: FlaskForm, field: SelectField) -> None:
     if not is_valid_timezone(field.data or ""):
-        raise ValidationError("Choose a time zone from the list.")
+        raise ValidationError(lazy_gettext("Choose a time zone from the list."))
 
 
 class TimezoneField(SelectField):
@@ -62,56 +69,67 @@ class TimezoneField(SelectField):
 
 class RegistrationForm(FlaskForm):
     kind = RadioField(
-        "I register as",
+        lazy_gettext("I register as"),
         choices=_choices(
             {
                 OrganizationKind.VENDOR.value: "A U.S. company offering smart-city solutions",
                 OrganizationKind.BUYER.value: "An ASEAN city government, agency or utility",
             }
         ),
-        validators=[InputRequired(message="Choose vendor or city.")],
+        validators=[InputRequired(message=lazy_gettext("Choose vendor or city."))],
     )
     full_name = StringField(
-        "Your full name", validators=[DataRequired(message="Enter your name."), Length(max=200)]
+        lazy_gettext("Your full name"),
+        validators=[DataRequired(message=lazy_gettext("Enter your name.")), Length(max=200)],
     )
-    email = EmailField("Email", validators=_email_validators)
-    password = PasswordField("Password", validators=_new_password_validators())
+    email = EmailField(lazy_gettext("Email"), validators=_email_validators)
+    password = PasswordField(lazy_gettext("Password"), validators=_new_password_validators())
     password_confirm = PasswordField(
-        "Password again",
+        lazy_gettext("Password again"),
         validators=[
-            DataRequired(message="Repeat the password."),
-            EqualTo("password", message="The two passwords do not match."),
+            DataRequired(message=lazy_gettext("Repeat the password.")),
+            EqualTo("password", message=lazy_gettext("The two passwords do not match.")),
         ],
     )
     organization_name = StringField(
-        "Organization name",
-        validators=[DataRequired(message="Enter your organization's name."), Length(max=200)],
+        lazy_gettext("Organization name"),
+        validators=[
+            DataRequired(message=lazy_gettext("Enter your organization's name.")),
+            Length(max=200),
+        ],
     )
     country = SelectField(
-        "Country (cities only; U.S. vendors are in the United States)",
-        choices=[SelectChoice("", "Choose a country"), *_choices(ASEAN_COUNTRIES)],
+        lazy_gettext("Country (cities only; U.S. vendors are in the United States)"),
+        choices=[SelectChoice("", lazy_gettext("Choose a country")), *_choices(ASEAN_COUNTRIES)],
     )
     city = StringField(
-        "City", validators=[DataRequired(message="Enter your city."), Length(max=120)]
+        lazy_gettext("City"),
+        validators=[DataRequired(message=lazy_gettext("Enter your city.")), Length(max=120)],
     )
     timezone = TimezoneField()
 
     def validate_country(self, field: SelectField) -> None:
         """Cities must name their ASEAN country; a vendor's is fixed to the United States."""
         if self.kind.data == OrganizationKind.BUYER and field.data not in ASEAN_COUNTRIES:
-            raise ValidationError("Choose your city's country.")
+            raise ValidationError(lazy_gettext("Choose your city's country."))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(message="Enter your email address.")])
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
-    remember = BooleanField("Keep me logged in on this device")
+    email = EmailField(
+        lazy_gettext("Email"),
+        validators=[DataRequired(message=lazy_gettext("Enter your email address."))],
+    )
+    password = PasswordField(
+        lazy_gettext("Password"),
+        validators=[DataRequired(message=lazy_gettext("Enter your password."))],
+    )
+    remember = BooleanField(lazy_gettext("Keep me logged in on this device"))
 
 
 class EmailOnlyForm(FlaskForm):
     """Asks only for an address: to resend a confirmation link or to reset a password."""
 
-    email = EmailField("Email", validators=_email_validators)
+    email = EmailField(lazy_gettext("Email"), validators=_email_validators)
 
 
 class LocaleField(SelectField):
@@ -128,7 +146,8 @@ class LocaleField(SelectField):
 
 class ProfileForm(FlaskForm):
     full_name = StringField(
-        "Full name", validators=[DataRequired(message="Enter your name."), Length(max=200)]
+        lazy_gettext("Full name"),
+        validators=[DataRequired(message=lazy_gettext("Enter your name.")), Length(max=200)],
     )
     timezone = TimezoneField()
     locale = LocaleField(lazy_gettext("Language of the portal and its mail"))
@@ -136,24 +155,27 @@ class ProfileForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(message="Enter your current password.")]
+        lazy_gettext("Current password"),
+        validators=[DataRequired(message=lazy_gettext("Enter your current password."))],
     )
-    new_password = PasswordField("New password", validators=_new_password_validators())
+    new_password = PasswordField(
+        lazy_gettext("New password"), validators=_new_password_validators()
+    )
     new_password_confirm = PasswordField(
-        "New password again",
+        lazy_gettext("New password again"),
         validators=[
-            DataRequired(message="Repeat the new password."),
-            EqualTo("new_password", message="The two passwords do not match."),
+            DataRequired(message=lazy_gettext("Repeat the new password.")),
+            EqualTo("new_password", message=lazy_gettext("The two passwords do not match.")),
         ],
     )
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=_new_password_validators())
+    password = PasswordField(lazy_gettext("New password"), validators=_new_password_validators())
     password_confirm = PasswordField(
-        "New password again",
+        lazy_gettext("New password again"),
         validators=[
-            DataRequired(message="Repeat the new password."),
-            EqualTo("password", message="The two passwords do not match."),
+            DataRequired(message=lazy_gettext("Repeat the new password.")),
+            EqualTo("password", message=lazy_gettext("The two passwords do not match.")),
         ],
     )

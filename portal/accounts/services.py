@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
@@ -323,7 +324,7 @@ def register_member(
         hash_password(password)  # the same work as a real registration, so the same time
         queue_mail(
             existing.email,
-            "Someone tried to register with your address",
+            lazy_gettext("Someone tried to register with your address"),
             "already_registered",
             user=existing,
             login_url=mail_link("accounts.login"),
@@ -358,7 +359,7 @@ def make_confirmation_token(user: User) -> str:
 def send_confirmation_mail(user: User) -> None:
     queue_mail(
         user.email,
-        "Confirm your email address",
+        lazy_gettext("Confirm your email address"),
         "confirm_email",
         user=user,
         confirm_url=mail_link("accounts.confirm_email", token=make_confirmation_token(user)),
@@ -406,13 +407,13 @@ def sign_in(email: str, password: str) -> User:
     if user is None:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_dummy_hash(), password)
-        raise InvalidCredentials("Email or password is incorrect.")
+        raise InvalidCredentials(lazy_gettext("Email or password is incorrect."))
     if not verify_password(user, password):
-        raise InvalidCredentials("Email or password is incorrect.")
+        raise InvalidCredentials(lazy_gettext("Email or password is incorrect."))
     if not user.active:
-        raise AccountInactive("This account has been deactivated.")
+        raise AccountInactive(lazy_gettext("This account has been deactivated."))
     if user.email_confirmed_at is None:
-        raise EmailNotConfirmed("Please confirm your email address first.")
+        raise EmailNotConfirmed(lazy_gettext("Please confirm your email address first."))
     user.last_login_at = utc_now()
     db.session.flush()
     return user
@@ -441,7 +442,7 @@ def set_locale(user: User, locale: str | None) -> None:
 def change_password(user: User, *, current_password: str, new_password: str) -> None:
     """Change a password the owner knows; every other session of theirs ends."""
     if not verify_password(user, current_password):
-        raise WrongCurrentPassword("The current password is not correct.")
+        raise WrongCurrentPassword(lazy_gettext("The current password is not correct."))
     set_password(user, new_password)
     db.session.flush()
 
@@ -477,7 +478,7 @@ def request_password_reset(email: str) -> None:
     token = create_password_reset(user)
     queue_mail(
         user.email,
-        "Reset your password",
+        lazy_gettext("Reset your password"),
         "reset_password",
         user=user,
         reset_url=mail_link("accounts.reset_password", token=token),

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
@@ -107,7 +108,7 @@ def confirm_email(token: str) -> ResponseLike:
         db.session.rollback()
         return render_template("accounts/confirm_invalid.html"), 400
     db.session.commit()
-    flash("Your email address is confirmed. You can log in now.", "success")
+    flash(gettext("Your email address is confirmed. You can log in now."), "success")
     return redirect(url_for("accounts.login"))
 
 
@@ -139,14 +140,16 @@ def login() -> ResponseLike:
             user = services.sign_in(form.email.data or "", form.password.data or "")
         except services.EmailNotConfirmed:
             db.session.rollback()
-            login_error = "Please confirm your email address first: follow the link we mailed you."
+            login_error = gettext(
+                "Please confirm your email address first: follow the link we mailed you."
+            )
             needs_confirmation = True
         except services.LoginError as exc:
             db.session.rollback()
             login_error = str(exc)
         else:
             _log_in(user, remember=bool(form.remember.data))
-            flash("You are logged in.", "success")
+            flash(gettext("You are logged in."), "success")
             return redirect(next_url or landing_page(user))
     status = 400 if form.is_submitted() else 200
     return render_template(
@@ -165,7 +168,7 @@ def logout() -> Response:
         services.end_session(_current_user().login_token)
         db.session.commit()
     logout_user()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("home.index"))
 
 
@@ -205,7 +208,7 @@ def settings() -> ResponseLike:
         profile_form.form_errors.append(str(exc))
         return _settings_page(profile_form, password_form, 400)
     db.session.commit()
-    flash("Your settings are saved.", "success")
+    flash(gettext("Your settings are saved."), "success")
     return redirect(url_for("accounts.settings"))
 
 
@@ -229,7 +232,7 @@ def change_password() -> ResponseLike:
         return _settings_page(profile_form, password_form, 400)
     # The change ended every session of the user, this one too: open a new one.
     _log_in(user, remember=_remembered())
-    flash("Your password is changed. Other devices have been logged out.", "success")
+    flash(gettext("Your password is changed. Other devices have been logged out."), "success")
     return redirect(url_for("accounts.settings"))
 
 
@@ -246,8 +249,12 @@ def reset_request() -> ResponseLike:
     # up, so neither its text nor its timing tells whether it has an account.
     send_after_response(services.request_password_reset, form.email.data or "")
     flash(
-        "If an account exists for that address, we have sent it a link to reset the "
-        "password. Please check your inbox.",
+        (
+            gettext(
+                "If an account exists for that address, we have sent it a "
+                "link to reset the password. Please check your inbox."
+            )
+        ),
         "info",
     )
     return redirect(url_for("accounts.reset_request"))
@@ -278,5 +285,5 @@ def reset_password(token: str) -> Response:
         form.password.errors = [str(exc)]
         return _no_referrer(render_template("accounts/reset_password.html", form=form), 400)
     _log_in(user, remember=False)
-    flash("Your password is changed and you are logged in.", "success")
+    flash(gettext("Your password is changed and you are logged in."), "success")
     return redirect(landing_page(user))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -11,9 +12,11 @@ from portal.api.tokens import MAX_NAME
 
 class NewTokenForm(FlaskForm):
     name = StringField(
-        "Name",
+        lazy_gettext("Name"),
         validators=[
-            DataRequired(message="Give the token a name, to know later what uses it."),
+            DataRequired(
+                message=lazy_gettext("Give the token a name, to know later what uses it.")
+            ),
             Length(max=MAX_NAME),
         ],
     )

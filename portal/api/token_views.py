@@ -8,6 +8,7 @@ redirect to a page that could show it again, and it is not stored by any cache
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -78,7 +79,10 @@ def revoke(token_id: int) -> Response:
         abort(400)
     if tokens.revoke_token(token):
         db.session.commit()
-        flash(f"The token “{token.name}” is revoked: it opens nothing any more.", "success")
+        flash(
+            gettext("The token “%(name)s” is revoked: it opens nothing any more.", name=token.name),
+            "success",
+        )
     else:
-        flash("That token was already revoked.", "info")
+        flash(gettext("That token was already revoked."), "info")
     return redirect(url_for(".index"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -18,7 +19,7 @@ from portal.organizations.forms import SECTOR_CHOICES
 from portal.vocab import ASEAN_COUNTRIES, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES, SECTORS
 
 _BUDGET_MESSAGE = f"Enter a whole number of dollars from 0 to {MAX_BUDGET:,}."
-_ANY = SelectChoice("", "Any")
+_ANY = SelectChoice("", lazy_gettext("Any"))
 FACET_CHOICES: dict[str, Mapping[str, str]] = {
     "sector": SECTORS,
     "country": ASEAN_COUNTRIES,
@@ -39,38 +40,50 @@ class ConfirmForm(FlaskForm):
 
 class SavedSearchForm(FlaskForm):
     name = StringField(
-        "Name", validators=[DataRequired(message="Give the search a name."), Length(max=MAX_NAME)]
+        lazy_gettext("Name"),
+        validators=[
+            DataRequired(message=lazy_gettext("Give the search a name.")),
+            Length(max=MAX_NAME),
+        ],
     )
     words = StringField(
-        "Words (matched as the search page matches them)",
+        lazy_gettext("Words (matched as the search page matches them)"),
         validators=[Optional(), Length(max=MAX_WORDS)],
     )
-    sector = SelectField("Sector", choices=[_ANY, *SECTOR_CHOICES], default="")
-    country = SelectField("Country", choices=[_ANY, *_choices(ASEAN_COUNTRIES)], default="")
-    notice = SelectField("Notice type", choices=[_ANY, *_choices(NOTICE_TYPES)], default="")
+    sector = SelectField(lazy_gettext("Sector"), choices=[_ANY, *SECTOR_CHOICES], default="")
+    country = SelectField(
+        lazy_gettext("Country"), choices=[_ANY, *_choices(ASEAN_COUNTRIES)], default=""
+    )
+    notice = SelectField(
+        lazy_gettext("Notice type"), choices=[_ANY, *_choices(NOTICE_TYPES)], default=""
+    )
     funding_source = SelectField(
-        "Funding source", choices=[_ANY, *_choices(FUNDING_SOURCES)], default=""
+        lazy_gettext("Funding source"), choices=[_ANY, *_choices(FUNDING_SOURCES)], default=""
     )
     funding_stage = SelectField(
-        "Funding stage", choices=[_ANY, *_choices(FUNDING_STAGES)], default=""
+        lazy_gettext("Funding stage"), choices=[_ANY, *_choices(FUNDING_STAGES)], default=""
     )
-    language = SelectField("Written in", choices=[_ANY, *_choices(LANGUAGE_NAMES)], default="")
+    language = SelectField(
+        lazy_gettext("Written in"), choices=[_ANY, *_choices(LANGUAGE_NAMES)], default=""
+    )
     budget_min = IntegerField(
-        "Budget from (USD)",
+        lazy_gettext("Budget from (USD)"),
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     budget_max = IntegerField(
-        "Budget up to (USD)",
+        lazy_gettext("Budget up to (USD)"),
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     frequency = RadioField(
-        "Mail me new matches",
+        lazy_gettext("Mail me new matches"),
         choices=[
-            SelectChoice(Frequency.IMMEDIATE.value, "Soon after they are published (batched)"),
-            SelectChoice(Frequency.WEEKLY.value, "Once a week"),
+            SelectChoice(
+                Frequency.IMMEDIATE.value, lazy_gettext("Soon after they are published (batched)")
+            ),
+            SelectChoice(Frequency.WEEKLY.value, lazy_gettext("Once a week")),
         ],
         default=Frequency.IMMEDIATE.value,
-        validators=[InputRequired(message="Choose immediate or weekly mail.")],
+        validators=[InputRequired(message=lazy_gettext("Choose immediate or weekly mail."))],
     )
 
     def criteria(self) -> SearchCriteria:

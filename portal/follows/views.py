@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from portal.accounts.models import User
@@ -90,10 +91,13 @@ def follow(ref: str) -> Response:
         services.follow(_user(), need)
     except services.FollowError as exc:
         db.session.rollback()
-        flash(f"You cannot follow this need: {exc}.", "error")
+        flash(gettext("You cannot follow this need: %(exc)s.", exc=exc), "error")
         return redirect(url_for("needs.detail", ref=need.ref))
     db.session.commit()
-    flash("You follow this need: we write when it is amended or a question is answered.", "success")
+    flash(
+        (gettext("You follow this need: we write when it is amended or a question is answered.")),
+        "success",
+    )
     return redirect(url_for("needs.detail", ref=need.ref))
 
 
@@ -105,7 +109,7 @@ def unfollow(ref: str) -> Response:
         abort(404)
     services.unfollow(_user(), need)
     db.session.commit()
-    flash("You no longer follow this need.", "success")
+    flash(gettext("You no longer follow this need."), "success")
     target = request.form.get("next") == "followed"
     return redirect(url_for(".followed") if target else url_for("needs.detail", ref=need.ref))
 
@@ -232,7 +236,10 @@ def new_search() -> Response | Page:
         _show_error(form, exc)
         return _form_page(form, None, 400)
     db.session.commit()
-    flash(f"Saved “{search.name}”: we mail you needs that match it from now on.", "success")
+    flash(
+        gettext("Saved “%(name)s”: we mail you needs that match it from now on.", name=search.name),
+        "success",
+    )
     return redirect(url_for(".saved_searches"))
 
 
@@ -258,7 +265,7 @@ def edit_search(search_id: int) -> Response | Page:
         _show_error(form, exc)
         return _form_page(form, search, 400)
     db.session.commit()
-    flash("Your saved search is changed.", "success")
+    flash(gettext("Your saved search is changed."), "success")
     return redirect(url_for(".saved_searches"))
 
 

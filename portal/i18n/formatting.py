@@ -97,9 +97,14 @@ def language_switch_context() -> dict[str, Any]:
 
 
 def return_path() -> str:
-    """This page, for the switch to come back to, without a ``next`` (an address given
-    to the login page, which is never echoed into a page unchecked)."""
-    query = [(key, value) for key, value in request.args.items(multi=True) if key != "next"]
+    """This page, for the switch to come back to, with the query the page links keep:
+    no ``next`` (an address given to the login page, never echoed into a page unchecked)
+    and none of url_for's own ``_`` keywords."""
+    query = [
+        (key, value)
+        for key, value in request.args.items(multi=True)
+        if key != "next" and not key.startswith("_")
+    ]
     return f"{request.path}?{urlencode(query)}" if query else request.path
 
 

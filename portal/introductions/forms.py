@@ -7,6 +7,7 @@ the page was drawn. If the introduction moved meanwhile, the service refuses the
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -14,7 +15,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from portal.introductions.models import IntroState
 from portal.introductions.services import MAX_NOTE
 
-_note_length = Length(max=MAX_NOTE, message=f"Keep it under {MAX_NOTE} characters.")
+_note_length = Length(
+    max=MAX_NOTE, message=lazy_gettext("Keep it under %(max_note)s characters.", max_note=MAX_NOTE)
+)
 CONFIRM_LABEL = "Yes, another introduction between these two organizations is wanted"
 
 
@@ -25,19 +28,21 @@ class StepForm(FlaskForm):
 
 
 class ApproveForm(StepForm):
-    note = TextAreaField("Note to both sides (optional)", validators=[Optional(), _note_length])
+    note = TextAreaField(
+        lazy_gettext("Note to both sides (optional)"), validators=[Optional(), _note_length]
+    )
 
 
 class StaffDeclineForm(StepForm):
     reason = TextAreaField(
-        "Reason (the requester reads it)",
+        lazy_gettext("Reason (the requester reads it)"),
         validators=[
-            DataRequired(message="Give the reason, so the requester knows why."),
+            DataRequired(message=lazy_gettext("Give the reason, so the requester knows why.")),
             _note_length,
         ],
     )
     private_reason = TextAreaField(
-        "Private note (staff only, optional)", validators=[Optional(), _note_length]
+        lazy_gettext("Private note (staff only, optional)"), validators=[Optional(), _note_length]
     )
 
 
@@ -45,7 +50,8 @@ class PrivateReasonForm(StepForm):
     """Declining or withdrawing as a member: an optional reason that only staff read."""
 
     private_reason = TextAreaField(
-        "Reason (optional; only trade staff see it)", validators=[Optional(), _note_length]
+        lazy_gettext("Reason (optional; only trade staff see it)"),
+        validators=[Optional(), _note_length],
     )
 
 
@@ -63,28 +69,30 @@ OUTCOME_CHOICES = [
 
 class OutcomeForm(StepForm):
     outcome = SelectField(
-        "What happened",
+        lazy_gettext("What happened"),
         choices=OUTCOME_CHOICES,
-        validators=[InputRequired(message="Choose what happened.")],
+        validators=[InputRequired(message=lazy_gettext("Choose what happened."))],
     )
     note = TextAreaField(
-        "Note (optional; both sides and staff read it)", validators=[Optional(), _note_length]
+        lazy_gettext("Note (optional; both sides and staff read it)"),
+        validators=[Optional(), _note_length],
     )
 
 
 class NoteForm(FlaskForm):
     note = TextAreaField(
-        "Note", validators=[DataRequired(message="Write the note first."), _note_length]
+        lazy_gettext("Note"),
+        validators=[DataRequired(message=lazy_gettext("Write the note first.")), _note_length],
     )
-    shared = BooleanField("Show it to both organizations too (otherwise staff only)")
+    shared = BooleanField(lazy_gettext("Show it to both organizations too (otherwise staff only)"))
 
 
 class RequestForm(FlaskForm):
     """A member asks for an introduction; the other organization is in the URL."""
 
-    need = SelectField("About the need", choices=[], validate_choice=True)
+    need = SelectField(lazy_gettext("About the need"), choices=[], validate_choice=True)
     message = TextAreaField(
-        "Why should you meet? (trade staff read it first)",
+        lazy_gettext("Why should you meet? (trade staff read it first)"),
         validators=[Optional(), _note_length],
     )
     confirm = BooleanField(CONFIRM_LABEL)
@@ -93,8 +101,16 @@ class RequestForm(FlaskForm):
 class ProposeForm(FlaskForm):
     """Staff propose a pair, named by their references."""
 
-    vendor = StringField("Vendor reference", validators=[DataRequired(), Length(max=64)])
-    buyer = StringField("Buyer reference", validators=[DataRequired(), Length(max=64)])
-    need = StringField("Need reference (optional)", validators=[Optional(), Length(max=64)])
-    note = TextAreaField("Note to both sides (optional)", validators=[Optional(), _note_length])
+    vendor = StringField(
+        lazy_gettext("Vendor reference"), validators=[DataRequired(), Length(max=64)]
+    )
+    buyer = StringField(
+        lazy_gettext("Buyer reference"), validators=[DataRequired(), Length(max=64)]
+    )
+    need = StringField(
+        lazy_gettext("Need reference (optional)"), validators=[Optional(), Length(max=64)]
+    )
+    note = TextAreaField(
+        lazy_gettext("Note to both sides (optional)"), validators=[Optional(), _note_length]
+    )
     confirm = BooleanField(CONFIRM_LABEL)

@@ -22,6 +22,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from portal.accounts.access import staff_required
@@ -160,7 +161,7 @@ def _take_step(
         if form_name is not None and error.field in form._fields:
             form._fields[error.field].errors = [str(error)]  # type: ignore[index]
             return _page(_introduction_or_404(introduction_id), **{form_name: form}), 400
-        flash(f"Nothing changed: {error}", "warning")
+        flash(gettext("Nothing changed: %(error)s", error=error), "warning")
     else:
         db.session.commit()
         flash(done, "success")
@@ -282,7 +283,7 @@ def add_note(introduction_id: int) -> Response | tuple[str, int]:
         return _page(introduction, note_form=form), 400
     services.add_note(introduction, _user(), form.note.data or "", private=not form.shared.data)
     db.session.commit()
-    flash("Note added.", "success")
+    flash(gettext("Note added."), "success")
     return redirect(url_for(".detail", introduction_id=introduction_id))
 
 
@@ -292,7 +293,10 @@ def staff_list() -> str:
     """Every introduction, narrowed to one state, the most recently changed first."""
     state = request.args.get("state", "")
     if state and state not in IntroState.__members__.values():
-        flash(f"Unknown state “{state}”: showing every introduction.", "warning")
+        flash(
+            gettext("Unknown state “%(state)s”: showing every introduction.", state=state),
+            "warning",
+        )
         state = ""
     page = db.paginate(
         services.staff_introductions_query(state or None),
@@ -370,7 +374,12 @@ def new() -> str | Response | tuple[str, int]:
     vendor, buyer = (own, other) if own.is_vendor else (other, own)
     if not own.is_verified:
         flash(
-            "Your organization must be verified by trade staff before it asks for introductions.",
+            (
+                gettext(
+                    "Your organization must be verified by trade staff before it "
+                    "asks for introductions."
+                )
+            ),
             "warning",
         )
         return redirect(url_for("organizations.my_organization"))
@@ -401,11 +410,16 @@ def new() -> str | Response | tuple[str, int]:
             if field is not None:
                 field.errors = [*field.errors, str(error)]
             else:
-                flash(f"Nothing was sent: {error}", "warning")
+                flash(gettext("Nothing was sent: %(error)s", error=error), "warning")
         else:
             db.session.commit()
             flash(
-                f"Your request is sent. Trade staff review it before {other.name} is asked.",
+                (
+                    gettext(
+                        "Your request is sent. Trade staff review it before %(name)s is asked.",
+                        name=other.name,
+                    )
+                ),
                 "success",
             )
             return redirect(url_for(".detail", introduction_id=introduction.id))
@@ -454,10 +468,10 @@ def propose() -> str | Response | tuple[str, int]:
                 if field is not None:
                     field.errors = [*field.errors, str(error)]
                 else:
-                    flash(f"Nothing was proposed: {error}", "warning")
+                    flash(gettext("Nothing was proposed: %(error)s", error=error), "warning")
             else:
                 db.session.commit()
-                flash("Proposed: both organizations are asked to accept.", "success")
+                flash(gettext("Proposed: both organizations are asked to accept."), "success")
                 return redirect(url_for(".detail", introduction_id=introduction.id))
     page = render_template(
         "introductions/propose.html", form=form, vendor=vendor, buyer=buyer, existing=existing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
@@ -13,20 +14,23 @@ class OutcomeForm(FlaskForm):
     """One side's word on a meeting; the note stays with that side (and staff)."""
 
     attendance = RadioField(
-        "Did the meeting take place?",
+        lazy_gettext("Did the meeting take place?"),
         choices=[SelectChoice(value.value, label) for value, label in ATTENDANCE_LABELS.items()],
-        validators=[InputRequired(message="Choose held or no-show.")],
+        validators=[InputRequired(message=lazy_gettext("Choose held or no-show."))],
     )
     rating = RadioField(
-        "How was it?",
+        lazy_gettext("How was it?"),
         choices=[SelectChoice(value.value, label) for value, label in RATING_LABELS.items()],
-        validators=[InputRequired(message="Choose one of the ratings.")],
+        validators=[InputRequired(message=lazy_gettext("Choose one of the ratings."))],
     )
     note = TextAreaField(
-        "Private note (only your organization and trade staff read it)",
+        lazy_gettext("Private note (only your organization and trade staff read it)"),
         validators=[
             Optional(),
-            Length(max=MAX_NOTE, message=f"Keep it under {MAX_NOTE} characters."),
+            Length(
+                max=MAX_NOTE,
+                message=lazy_gettext("Keep it under %(max_note)s characters.", max_note=MAX_NOTE),
+            ),
         ],
     )
 
@@ -36,4 +40,6 @@ class CalendarTokenForm(FlaskForm):
 
 
 class OpenIntroductionForm(FlaskForm):
-    confirm = BooleanField("Yes, another introduction between these two organizations is wanted")
+    confirm = BooleanField(
+        lazy_gettext("Yes, another introduction between these two organizations is wanted")
+    )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
@@ -148,7 +149,10 @@ def mine(ref: str) -> Page | Response:
     event, participant = _own_participant(ref)
     if participant is None:
         if is_staff(current_user):
-            flash("Staff see each participant's agenda from the event's participants.", "info")
+            flash(
+                gettext("Staff see each participant's agenda from the event's participants."),
+                "info",
+            )
         return _not_registered(event)
     return _page(agendas.agenda_of(participant), staff_view=False)
 
@@ -247,7 +251,10 @@ def outcome(event: MissionEvent, participant: Participant, request_id: int) -> R
         return _page(agendas.agenda_of(participant), staff_view=False, failed=(request_id, form))
     db.session.commit()
     flash(
-        f"Thank you: your word on the meeting with {item.other_organization.name} is saved.",
+        gettext(
+            "Thank you: your word on the meeting with %(name)s is saved.",
+            name=item.other_organization.name,
+        ),
         "success",
     )
     return redirect(url_for(".mine", ref=event.ref) + f"#meeting-{request_id}")
@@ -282,11 +289,16 @@ def open_introduction(ref: str, org_ref: str, request_id: int) -> Response | Pag
         abort(403)
     except (outcomes.OutcomeError, IntroductionError) as error:
         db.session.rollback()
-        flash(f"Nothing changed: {error}", "warning")
+        flash(gettext("Nothing changed: %(error)s", error=error), "warning")
         return redirect(url_for(".staff_agenda", ref=event.ref, org_ref=org_ref))
     db.session.commit()
     flash(
-        "The introduction is open, in state introduced; both sides now see each other's contacts.",
+        (
+            gettext(
+                "The introduction is open, in state introduced; both sides "
+                "now see each other's contacts."
+            )
+        ),
         "success",
     )
     return redirect(url_for("introductions.detail", introduction_id=introduction.id))

@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -122,7 +123,7 @@ def _paged(query: Any, param: str = "page") -> Any:
 
 def _form_errors(form: FlaskForm) -> str:
     """A failed form's errors in one line, for a flash."""
-    return " ".join(e for errors in form.errors.values() for e in errors)
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 def _confirmed() -> None:
@@ -347,7 +348,10 @@ def cancel_registration(ref: str, org_ref: str) -> Page:
     except reg.NotAllowed as error:
         return _not_allowed(str(error), event)
     db.session.commit()
-    flash(f"{name} no longer takes part in {event.name}.", "success")
+    flash(
+        gettext("%(name)s no longer takes part in %(name2)s.", name=name, name2=event.name),
+        "success",
+    )
     return redirect(url_for(".detail", ref=event.ref))
 
 
@@ -583,7 +587,13 @@ def schedule(ref: str) -> Page:
     if form.validate_on_submit():
         result = services.schedule_event(event, replan=bool(form.replan.data))
         db.session.commit()
-        flash(f"{len(result.schedule.placements)} meetings placed.", "success")
+        flash(
+            gettext(
+                "%(count_placements)s meetings placed.",
+                count_placements=len(result.schedule.placements),
+            ),
+            "success",
+        )
     summary = next(s for s in services.summaries() if s.event.id == event.id)
     return render_template(
         "missions/schedule.html",
@@ -608,7 +618,7 @@ def publish(ref: str) -> Page:
     _confirmed()
     count = services.publish(event, actor=current_user)
     db.session.commit()
-    flash(f"Published {count} meeting(s).", "success")
+    flash(gettext("Published %(count_value)s meeting(s).", count_value=count), "success")
     return redirect(url_for(".schedule", ref=event.ref), 303)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -32,39 +33,45 @@ def _none_as_empty(value: str | None) -> str:
 
 def _optional_choices(labels: dict[str, str]) -> list[SelectChoice]:
     """An empty "Not stated" choice, then each code with its label."""
-    return [SelectChoice("", "Not stated"), *(SelectChoice(c, t) for c, t in labels.items())]
+    return [
+        SelectChoice("", lazy_gettext("Not stated")),
+        *(SelectChoice(c, t) for c, t in labels.items()),
+    ]
 
 
 class NeedForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=MAX_TITLE)])
+    title = StringField(lazy_gettext("Title"), validators=[DataRequired(), Length(max=MAX_TITLE)])
     description = TextAreaField(
-        "The problem, in your words", validators=[Optional(), Length(max=MAX_DESCRIPTION)]
+        lazy_gettext("The problem, in your words"),
+        validators=[Optional(), Length(max=MAX_DESCRIPTION)],
     )
-    sectors = SelectMultipleField("Sectors", choices=SECTOR_CHOICES, validators=[Optional()])
+    sectors = SelectMultipleField(
+        lazy_gettext("Sectors"), choices=SECTOR_CHOICES, validators=[Optional()]
+    )
     budget_min = IntegerField(
-        "Budget from (USD)",
+        lazy_gettext("Budget from (USD)"),
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
     budget_max = IntegerField(
-        "Budget up to (USD)",
+        lazy_gettext("Budget up to (USD)"),
         validators=[Optional(), NumberRange(min=0, max=MAX_BUDGET, message=_BUDGET_MESSAGE)],
     )
-    closes_on = DateField("Closing date", validators=[Optional()])
+    closes_on = DateField(lazy_gettext("Closing date"), validators=[Optional()])
     notice = SelectField(
-        "Notice type",
+        lazy_gettext("Notice type"),
         choices=[SelectChoice(code, label) for code, label in NOTICE_TYPES.items()],
         default=DEFAULT_NOTICE,
     )
     # Empty means "not stated", both ways: a need's None shows as the empty choice (or
     # WTForms would find no choice selected and refuse it), and the view sends None.
     funding_source = SelectField(
-        "Funding source",
+        lazy_gettext("Funding source"),
         choices=_optional_choices(FUNDING_SOURCES),
         default="",
         filters=[_none_as_empty],
     )
     funding_stage = SelectField(
-        "Funding stage",
+        lazy_gettext("Funding stage"),
         choices=_optional_choices(FUNDING_STAGES),
         default="",
         filters=[_none_as_empty],
@@ -77,24 +84,32 @@ class NeedForm(FlaskForm):
     # (An empty field stops its own validators, so each side checks for the other.)
     def validate_budget_min(self, field: IntegerField) -> None:
         if field.data is not None and self.budget_max.data is None:
-            raise ValidationError("Give both a minimum and a maximum budget, or neither.")
+            raise ValidationError(
+                lazy_gettext("Give both a minimum and a maximum budget, or neither.")
+            )
 
     def validate_budget_max(self, field: IntegerField) -> None:
         low = self.budget_min.data
         if field.data is not None and low is None and not self.budget_min.errors:
-            raise ValidationError("Give both a minimum and a maximum budget, or neither.")
+            raise ValidationError(
+                lazy_gettext("Give both a minimum and a maximum budget, or neither.")
+            )
         if field.data is not None and low is not None and field.data < low:
-            raise ValidationError("The maximum must not be below the minimum.")
+            raise ValidationError(lazy_gettext("The maximum must not be below the minimum."))
 
     # Funding is one {source, stage} pair in the exchange format: both or neither. The
     # error goes beside the field left empty.
     def validate_funding_stage(self, field: SelectField) -> None:
         if self.funding_source.data and not field.data:
-            raise ValidationError("Choose the funding stage too, or leave both empty.")
+            raise ValidationError(
+                lazy_gettext("Choose the funding stage too, or leave both empty.")
+            )
 
     def validate_funding_source(self, field: SelectField) -> None:
         if self.funding_stage.data and not field.data:
-            raise ValidationError("Choose the funding source too, or leave both empty.")
+            raise ValidationError(
+                lazy_gettext("Choose the funding source too, or leave both empty.")
+            )
 
 
 @dataclass

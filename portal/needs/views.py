@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -149,7 +150,7 @@ def new() -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Need posted.", "success")
+            flash(gettext("Need posted."), "success")
             return redirect(url_for(".detail", ref=need.ref))
     return _form_page(form, buyer=buyer, need=None)
 
@@ -180,7 +181,7 @@ def edit(ref: str) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Need saved.", "success")
+            flash(gettext("Need saved."), "success")
             return redirect(url_for(".detail", ref=need.ref))
     return _form_page(form, buyer=need.buyer, need=need)
 
@@ -194,7 +195,7 @@ def _change_status(ref: str, change: Callable[[Need, User], Need], done: str) ->
         change(need, current_user)
     except NeedError as error:
         db.session.rollback()
-        flash(f"Nothing changed: {error}.", "error")
+        flash(gettext("Nothing changed: %(error)s.", error=error), "error")
     else:
         db.session.commit()
         flash(done, "success")

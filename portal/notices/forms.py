@@ -7,6 +7,7 @@ content type the browser gave.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, TextAreaField
@@ -18,7 +19,9 @@ _NOTE_LABEL = "Note for bidders (optional, shown with the amendment)"
 
 
 class DocumentForm(FlaskForm):
-    file = FileField("Document", validators=[FileRequired("Choose a file to attach.")])
+    file = FileField(
+        lazy_gettext("Document"), validators=[FileRequired("Choose a file to attach.")]
+    )
     note = TextAreaField(_NOTE_LABEL, validators=[Optional(), Length(max=MAX_NOTE)])
 
 
@@ -27,23 +30,25 @@ class RemoveDocumentForm(FlaskForm):
 
 
 class AmendmentNoteForm(FlaskForm):
-    note = TextAreaField("Why the notice changed", validators=[Optional(), Length(max=MAX_NOTE)])
+    note = TextAreaField(
+        lazy_gettext("Why the notice changed"), validators=[Optional(), Length(max=MAX_NOTE)]
+    )
 
 
 class QuestionsDeadlineForm(FlaskForm):
-    questions_close_on = DateField("Questions taken until", validators=[Optional()])
+    questions_close_on = DateField(lazy_gettext("Questions taken until"), validators=[Optional()])
     note = TextAreaField(_NOTE_LABEL, validators=[Optional(), Length(max=MAX_NOTE)])
 
 
 class QuestionForm(FlaskForm):
     body = TextAreaField(
-        "Your question",
+        lazy_gettext("Your question"),
         validators=[DataRequired("Write your question."), Length(max=MAX_QUESTION)],
     )
 
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(
-        "Answer (published for everyone; the asker is not named)",
+        lazy_gettext("Answer (published for everyone; the asker is not named)"),
         validators=[DataRequired("Write the answer."), Length(max=MAX_ANSWER)],
     )

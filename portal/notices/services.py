@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext
 
 from portal.accounts.models import User
 from portal.db import utc_now, utc_today
@@ -356,7 +357,7 @@ def _tell_buyer_of_question(need: Need, question: NoticeQuestion) -> None:
     for person in recipients(need.buyer):
         queue_mail(
             person.email,
-            f'A vendor asked a question about "{need.title}"',
+            lazy_gettext('A vendor asked a question about "%(title)s"', title=need.title),
             "notice_question_asked",
             person=person,
             need=need,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import Role, User
@@ -229,7 +230,11 @@ def send_lead_alert(user: User, version: int, now: dt.datetime) -> bool | None:
         assert user.organization is not None  # alert_members joins the organization
         message = queue_mail(
             user.email,
-            f"{len(batch)} new lead(s) for {user.organization.name}",
+            lazy_gettext(
+                "%(count_batch)s new lead(s) for %(name)s",
+                count_batch=len(batch),
+                name=user.organization.name,
+            ),
             ALERT_TEMPLATE,
             person=user,
             leads=batch,

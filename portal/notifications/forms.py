@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice
 from wtforms.validators import InputRequired
@@ -11,17 +12,28 @@ from portal.notifications.models import MailMode
 
 class PreferencesForm(FlaskForm):
     mode = RadioField(
-        "How should we send you news?",
+        lazy_gettext("How should we send you news?"),
         choices=[
             SelectChoice(
                 MailMode.IMMEDIATE.value,
-                "Immediately: each introduction step at once, new leads as they appear",
+                (
+                    lazy_gettext(
+                        "Immediately: each introduction step at once, new leads as they appear"
+                    )
+                ),
             ),
-            SelectChoice(MailMode.DIGEST.value, "A weekly digest of new leads and pending actions"),
+            SelectChoice(
+                MailMode.DIGEST.value,
+                lazy_gettext("A weekly digest of new leads and pending actions"),
+            ),
         ],
-        validators=[InputRequired(message="Choose immediate mail or the weekly digest.")],
+        validators=[
+            InputRequired(message=lazy_gettext("Choose immediate mail or the weekly digest."))
+        ],
     )
-    optional_mail = BooleanField("Send me optional mail (digests, lead mail, reminders)")
+    optional_mail = BooleanField(
+        lazy_gettext("Send me optional mail (digests, lead mail, reminders)")
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.accounts.models import Role, User
@@ -444,8 +445,14 @@ def send_digest(user: User, now: dt.datetime) -> bool:
         return False
     message = queue_mail(
         user.email,
-        f"Your weekly digest: {len(digest.leads)} new lead(s), "
-        f"{len(digest.actions)} introduction update(s)",
+        (
+            lazy_gettext(
+                "Your weekly digest: %(count_leads)s new lead(s), "
+                "%(count_actions)s introduction update(s)",
+                count_leads=len(digest.leads),
+                count_actions=len(digest.actions),
+            )
+        ),
         DIGEST_TEMPLATE,
         person=user,
         digest=digest,

@@ -9,6 +9,7 @@ clients send without a form token; its signed token is what authorizes it.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from portal.accounts.models import User
@@ -55,7 +56,7 @@ def settings() -> ResponseLike:
     else:
         services.unsubscribe(user)
     db.session.commit()
-    flash("Your mail settings are saved.", "success")
+    flash(gettext("Your mail settings are saved."), "success")
     return redirect(url_for("notifications.settings"))
 
 
@@ -66,7 +67,7 @@ def remove_mute(mute_id: int) -> ResponseLike:
         db.session.rollback()
         abort(404)
     db.session.commit()
-    flash("The mute is removed.", "success")
+    flash(gettext("The mute is removed."), "success")
     return redirect(url_for("notifications.settings"))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
@@ -34,26 +35,31 @@ COUNTRY_CHOICES = [SelectChoice(code, name) for code, name in ASEAN_COUNTRIES.it
 
 
 class ProfileForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    city = StringField("City", validators=[Optional(), Length(max=120)])
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+    city = StringField(lazy_gettext("City"), validators=[Optional(), Length(max=120)])
     website = StringField(
-        "Website",
+        lazy_gettext("Website"),
         validators=[
             Optional(),
             Length(max=500),
             URL(
-                require_tld=False, message="Enter a web address starting with http:// or https://."
+                require_tld=False,
+                message=lazy_gettext("Enter a web address starting with http:// or https://."),
             ),
         ],
     )
     summary = TextAreaField(
-        "What your organization does", validators=[Optional(), Length(max=5000)]
+        lazy_gettext("What your organization does"), validators=[Optional(), Length(max=5000)]
     )
-    sectors = SelectMultipleField("Sectors", choices=SECTOR_CHOICES, validators=[Optional()])
+    sectors = SelectMultipleField(
+        lazy_gettext("Sectors"), choices=SECTOR_CHOICES, validators=[Optional()]
+    )
     markets = SelectMultipleField(
-        "ASEAN markets you serve or want to enter", choices=COUNTRY_CHOICES, validators=[Optional()]
+        lazy_gettext("ASEAN markets you serve or want to enter"),
+        choices=COUNTRY_CHOICES,
+        validators=[Optional()],
     )
-    country = SelectField("Country", choices=COUNTRY_CHOICES)
+    country = SelectField(lazy_gettext("Country"), choices=COUNTRY_CHOICES)
     # The version the form was opened on, so a save over someone else's is refused.
     version = HiddenField()
 
@@ -69,17 +75,21 @@ def profile_form_for(organization: Organization, **kwargs: Any) -> ProfileForm:
 
 
 class CapabilityForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
-    sectors = SelectMultipleField("Sectors", choices=SECTOR_CHOICES, validators=[Optional()])
+    title = StringField(lazy_gettext("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(
+        lazy_gettext("Description"), validators=[Optional(), Length(max=5000)]
+    )
+    sectors = SelectMultipleField(
+        lazy_gettext("Sectors"), choices=SECTOR_CHOICES, validators=[Optional()]
+    )
     version = HiddenField()  # when editing: see ProfileForm.version; empty when adding
 
 
 class ContactForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    title = StringField("Job title", validators=[Optional(), Length(max=200)])
-    email = StringField("Email", validators=[Optional(), Length(max=254), Email()])
-    phone = StringField("Phone", validators=[Optional(), Length(max=64)])
+    name = StringField(lazy_gettext("Name"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(lazy_gettext("Job title"), validators=[Optional(), Length(max=200)])
+    email = StringField(lazy_gettext("Email"), validators=[Optional(), Length(max=254), Email()])
+    phone = StringField(lazy_gettext("Phone"), validators=[Optional(), Length(max=64)])
     version = HiddenField()  # when editing: see ProfileForm.version; empty when adding
 
 
@@ -89,8 +99,10 @@ class ConfirmForm(FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = TextAreaField(
-        "Reason for rejection",
-        validators=[DataRequired(message="Give the reason, so the organization can fix it.")],
+        lazy_gettext("Reason for rejection"),
+        validators=[
+            DataRequired(message=lazy_gettext("Give the reason, so the organization can fix it."))
+        ],
     )
 
 

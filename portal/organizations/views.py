@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -203,7 +204,7 @@ def edit_profile(ref: str) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Profile saved.", "success")
+            flash(gettext("Profile saved."), "success")
             return _after_change(organization)
     return _form_page("organizations/edit.html", form, organization)
 
@@ -257,7 +258,7 @@ def new_capability(ref: str) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Capability added.", "success")
+            flash(gettext("Capability added."), "success")
             return _after_change(organization)
     return _form_page("organizations/capability_form.html", form, organization, capability=None)
 
@@ -290,7 +291,7 @@ def edit_capability(ref: str, capability_id: int) -> str | Response | tuple[str,
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Capability saved.", "success")
+            flash(gettext("Capability saved."), "success")
             return _after_change(organization)
     return _form_page(
         "organizations/capability_form.html", form, organization, capability=capability
@@ -306,7 +307,7 @@ def delete_capability(ref: str, capability_id: int) -> Response:
         abort(400)
     services.delete_capability(capability)
     db.session.commit()
-    flash("Capability deleted.", "success")
+    flash(gettext("Capability deleted."), "success")
     return _after_change(organization)
 
 
@@ -335,7 +336,7 @@ def new_contact(ref: str) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Contact added.", "success")
+            flash(gettext("Contact added."), "success")
             return _after_change(organization)
     return _form_page("organizations/contact_form.html", form, organization, contact=None)
 
@@ -364,7 +365,7 @@ def edit_contact(ref: str, contact_id: int) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Contact saved.", "success")
+            flash(gettext("Contact saved."), "success")
             return _after_change(organization)
     return _form_page("organizations/contact_form.html", form, organization, contact=contact)
 
@@ -378,5 +379,5 @@ def delete_contact(ref: str, contact_id: int) -> Response:
         abort(400)
     services.delete_contact(contact)
     db.session.commit()
-    flash("Contact deleted.", "success")
+    flash(gettext("Contact deleted."), "success")
     return _after_change(organization)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from wtforms import Form, SelectChoice, SelectField
 from wtforms.fields import DateField
 from wtforms.validators import Optional, ValidationError
@@ -11,27 +12,27 @@ from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label
 
 
 class DashboardFilterForm(Form):
-    date_from = DateField("Requested from", validators=[Optional()])
-    date_to = DateField("Requested until", validators=[Optional()])
+    date_from = DateField(lazy_gettext("Requested from"), validators=[Optional()])
+    date_to = DateField(lazy_gettext("Requested until"), validators=[Optional()])
     sector = SelectField(
-        "Sector",
+        lazy_gettext("Sector"),
         default="",
-        choices=[SelectChoice("", "All sectors")]
+        choices=[SelectChoice("", lazy_gettext("All sectors"))]
         + [SelectChoice(code, sector_short_label(code)) for code in SECTORS],
     )
     country = SelectField(
-        "Buyer country",
+        lazy_gettext("Buyer country"),
         default="",
-        choices=[SelectChoice("", "All countries")]
+        choices=[SelectChoice("", lazy_gettext("All countries"))]
         + [SelectChoice(code, name) for code, name in ASEAN_COUNTRIES.items()],
     )
     state = SelectField(
-        "State",
+        lazy_gettext("State"),
         default="",
-        choices=[SelectChoice("", "All states")]
+        choices=[SelectChoice("", lazy_gettext("All states"))]
         + [SelectChoice(state.value, state.label) for state in IntroState],
     )
 
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The end date must not be before the start date.")
+            raise ValidationError(lazy_gettext("The end date must not be before the start date."))

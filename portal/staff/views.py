@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -66,10 +67,16 @@ def approve(ref: str) -> Response:
         services.verify_organization(organization, _reviewer())
     except OrganizationError as error:
         db.session.rollback()
-        flash(f"Nothing changed: {error}.", "warning")
+        flash(gettext("Nothing changed: %(error)s.", error=error), "warning")
     else:
         db.session.commit()
-        flash(f"{organization.name} is verified and now public; its members were told.", "success")
+        flash(
+            gettext(
+                "%(name)s is verified and now public; its members were told.",
+                name=organization.name,
+            ),
+            "success",
+        )
     return redirect(url_for(".verification_queue"))
 
 
@@ -80,17 +87,23 @@ def reject(ref: str) -> Response | tuple[str, int]:
     form = reject_form_for(organization)
     if not form.validate_on_submit():
         if organization.status != VerificationStatus.PENDING:
-            flash(f"Nothing changed: {organization.name} is no longer pending.", "warning")
+            flash(
+                gettext("Nothing changed: %(name)s is no longer pending.", name=organization.name),
+                "warning",
+            )
             return redirect(url_for(".verification_queue"))
         return _queue_page(organization, form), 400
     try:
         services.reject_organization(organization, _reviewer(), form.reason.data or "")
     except OrganizationError as error:
         db.session.rollback()
-        flash(f"Nothing changed: {error}.", "warning")
+        flash(gettext("Nothing changed: %(error)s.", error=error), "warning")
     else:
         db.session.commit()
-        flash(f"{organization.name} was rejected; its members were told why.", "success")
+        flash(
+            gettext("%(name)s was rejected; its members were told why.", name=organization.name),
+            "success",
+        )
     return redirect(url_for(".verification_queue"))
 
 

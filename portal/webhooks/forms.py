@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import InputRequired, Length, Optional
@@ -19,22 +20,23 @@ class CheckboxesField(SelectMultipleField):
 
 class EndpointForm(FlaskForm):
     url = StringField(
-        "Endpoint URL",
+        lazy_gettext("Endpoint URL"),
         validators=[
-            InputRequired(message="Give the URL the events are sent to."),
+            InputRequired(message=lazy_gettext("Give the URL the events are sent to.")),
             Length(max=URL_LENGTH),
         ],
     )
     description = StringField(
-        "Description (for your team)", validators=[Optional(), Length(max=DESCRIPTION_LENGTH)]
+        lazy_gettext("Description (for your team)"),
+        validators=[Optional(), Length(max=DESCRIPTION_LENGTH)],
     )
     events = CheckboxesField(
-        "Events to receive",
+        lazy_gettext("Events to receive"),
         choices=[
             SelectChoice(event.value, f"{event.value}: {label}")
             for event, label in EVENT_LABELS.items()
         ],
-        validators=[InputRequired(message="Choose at least one event to receive.")],
+        validators=[InputRequired(message=lazy_gettext("Choose at least one event to receive."))],
     )
 
 

@@ -9,6 +9,7 @@ or a flash message, and the page is not cached.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -153,7 +154,7 @@ def edit(ref: str, endpoint_id: int) -> str | Response | tuple[str, int]:
             _show_error(form, error)
         else:
             db.session.commit()
-            flash("Endpoint saved.", "success")
+            flash(gettext("Endpoint saved."), "success")
             return _to_detail(endpoint)
     status = 400 if form.errors else 200
     return render_template(
@@ -169,7 +170,7 @@ def delete(ref: str, endpoint_id: int) -> Response:
     _confirmed()
     services.delete_endpoint(endpoint)
     db.session.commit()
-    flash("Endpoint deleted, with its delivery log.", "success")
+    flash(gettext("Endpoint deleted, with its delivery log."), "success")
     return redirect(url_for(".endpoints", ref=organization.ref), code=303)
 
 
@@ -192,7 +193,7 @@ def pause(ref: str, endpoint_id: int) -> Response:
     _confirmed()
     services.set_paused(endpoint, True)
     db.session.commit()
-    flash("Endpoint paused: new events wait for it until you resume it.", "success")
+    flash(gettext("Endpoint paused: new events wait for it until you resume it."), "success")
     return _to_detail(endpoint)
 
 
@@ -204,7 +205,7 @@ def resume(ref: str, endpoint_id: int) -> Response:
     _confirmed()
     services.set_paused(endpoint, False)
     db.session.commit()
-    flash("Endpoint resumed: what waited is sent now.", "success")
+    flash(gettext("Endpoint resumed: what waited is sent now."), "success")
     return _to_detail(endpoint)
 
 
@@ -221,7 +222,10 @@ def send_test(ref: str, endpoint_id: int) -> Response:
         flash(str(error), "error")
         return _to_detail(endpoint)
     db.session.commit()
-    flash("A test event (ping) is queued; it appears in the log below once sent.", "success")
+    flash(
+        (gettext("A test event (ping) is queued; it appears in the log below once sent.")),
+        "success",
+    )
     return _to_detail(endpoint)
 
 
@@ -239,5 +243,5 @@ def retry(ref: str, endpoint_id: int, delivery_id: int) -> Response:
         flash(str(error), "error")
         return _to_detail(endpoint)
     db.session.commit()
-    flash("The delivery is due again, with a new round of attempts.", "success")
+    flash(gettext("The delivery is due again, with a new round of attempts."), "success")
     return _to_detail(endpoint)
