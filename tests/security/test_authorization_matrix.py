@@ -305,6 +305,8 @@ EXPECTED: dict[str, Case] = {
     "accounts.reset_password": Case(lambda w: {"token": "not-a-token"}, everyone(400)),
     "accounts.settings": Case(none, (LOGIN, 200, 200, 200, 200)),
     "accounts.change_password": Case(none, (LOGIN, 400, 400, 400, 400)),
+    # the language switch: anyone may choose; an empty POST names no language, a 400
+    "i18n.switch_language": Case(none, everyone(400)),
     # --- one's own organization (staff and admins have none)
     "organizations.my_organization": Case(none, (LOGIN, 200, 200, 404, 404)),
     "organizations.edit_own_profile": Case(none, (LOGIN, 302, 302, 404, 404)),
