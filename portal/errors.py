@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, render_template
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.api.problems import is_api_request, problem_for
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 
 log = logging.getLogger(__name__)
 

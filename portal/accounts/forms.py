@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,6 +24,7 @@ from wtforms.validators import (
 )
 
 from portal.accounts.services import MIN_PASSWORD_LENGTH, TIME_ZONES, is_valid_timezone
+from portal.i18n.lazy import lazy_gettext
 from portal.i18n.locales import LOCALES
 from portal.organizations.models import OrganizationKind
 from portal.vocab import ASEAN_COUNTRIES

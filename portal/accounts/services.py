@@ -25,13 +25,13 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
 from portal.cleaning import one_line
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.i18n.locales import is_shipped
 from portal.mail.services import mail_link, queue_mail
 from portal.organizations.models import OrganizationKind

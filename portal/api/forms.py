@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from portal.api.tokens import MAX_NAME
+from portal.i18n.lazy import lazy_gettext
 
 
 class NewTokenForm(FlaskForm):

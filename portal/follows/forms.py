@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from portal.follows.models import Frequency
 from portal.follows.services import MAX_NAME, MAX_WORDS, SearchCriteria
+from portal.i18n.lazy import lazy_gettext
 from portal.languages.detect import LANGUAGE_NAMES
 from portal.needs.services import MAX_BUDGET
 from portal.organizations.forms import SECTOR_CHOICES

@@ -7,11 +7,11 @@ the page was drawn. If the introduction moved meanwhile, the service refuses the
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import IntroState
 from portal.introductions.services import MAX_NOTE
 

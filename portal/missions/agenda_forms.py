@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.missions.outcomes import ATTENDANCE_LABELS, MAX_NOTE, RATING_LABELS
 
 

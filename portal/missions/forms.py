@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -18,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.missions.models import AttendanceMode
 from portal.missions.requests import MAX_MESSAGE
 from portal.missions.services import sessions_text

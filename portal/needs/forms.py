@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -19,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from portal.i18n.lazy import lazy_gettext
 from portal.languages.detect import LANGUAGE_NAMES
 from portal.needs.services import MAX_BUDGET, MAX_DESCRIPTION, MAX_TITLE
 from portal.organizations.forms import SECTOR_CHOICES

@@ -7,12 +7,12 @@ content type the browser gave.
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.notices.services import MAX_ANSWER, MAX_NOTE, MAX_QUESTION
 
 _NOTE_LABEL = "Note for bidders (optional, shown with the amendment)"

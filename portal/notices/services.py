@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext
 
 from portal.accounts.models import User
 from portal.db import utc_now, utc_today
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
 from portal.needs.models import Need

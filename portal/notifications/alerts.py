@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext
 from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import Role, User
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.matching.store import events_version
 from portal.notifications.models import (
     DigestItem,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice
 from wtforms.validators import InputRequired
 
+from portal.i18n.lazy import lazy_gettext
 from portal.notifications.models import MailMode
 
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.accounts.models import Role, User
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.notifications.models import (
     DigestItem,
     MailMode,

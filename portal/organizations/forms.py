@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
@@ -22,6 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.organizations.models import Organization
 from portal.request_input import MAX_PAGE
 from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from wtforms import Form, SelectChoice, SelectField
 from wtforms.fields import DateField
 from wtforms.validators import Optional, ValidationError
 
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import IntroState
 from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label
 

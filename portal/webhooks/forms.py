@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import InputRequired, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.webhooks.models import EVENT_LABELS
 from portal.webhooks.services import DESCRIPTION_LENGTH, URL_LENGTH
 

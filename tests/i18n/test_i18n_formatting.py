@@ -7,6 +7,8 @@ import datetime as dt
 from flask import Flask, render_template_string
 from flask_babel import force_locale
 
+from portal.i18n.lazy import lazy_gettext
+
 WHEN = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
 
 
@@ -44,3 +46,12 @@ def test_numbers_group_digits_as_the_locale_does(app: Flask) -> None:
 def test_the_html_lang_of_filipino_is_its_bcp47_tag(app: Flask) -> None:
     assert render(app, "{{ html_lang() }}", "fil") == "fil"
     assert render(app, "{{ html_lang() }}", "en") == "en"
+
+
+def test_a_lazy_message_is_escaped_like_any_text(app: Flask) -> None:
+    """Flask-Babel's lazy string passes for safe HTML; ours is escaped with what it holds."""
+    message = lazy_gettext("%(name)s was rejected; its members were told why.", name="<b>X</b>")
+
+    assert render(app, "{{ m }}", "en", m=message) == (
+        "&lt;b&gt;X&lt;/b&gt; was rejected; its members were told why."
+    )
