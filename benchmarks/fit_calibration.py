@@ -16,12 +16,26 @@ with its label (solves the need: grade 2 or 3). Then:
 - with ``--write``: the model fitted on all sets together, with the threshold chosen on
   the held-out figures, is written to ``portal/matching/calibration.json``.
 
+With ``--multilingual`` it fits the model of the multilingual space instead
+(portal/matching/crosslingual.py): every need of the ``--set`` sets is ranked there
+(``PORTAL_LEADS_MULTILINGUAL=all``: English needs through e5), on the features that do
+not depend on the need's language (``MULTILINGUAL_FEATURES``), and each ``--check`` set
+(a translated twin, such as dev-ml) is measured with the model fitted on every
+``--set``, never fitted on. ``--write`` then adds that model to calibration.json and
+keeps the English space's models and threshold:
+
+    .venv/bin/python benchmarks/fit_calibration.py --multilingual \\
+        --set ../shared/data/dev.jsonl ../shared/data/dev-qrels.tsv \\
+        --set ../shared/data/dev-b.jsonl ../shared/data/dev-b-qrels.tsv \\
+        --check ../shared/data/dev-ml.jsonl ../shared/data/dev-qrels.tsv [--write]
+
 Only coefficients leave this script; the labelled data stays where it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
@@ -39,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 PORTAL = ROOT / ".venv" / "bin" / "portal"
 
 from portal.matching.calibration import (  # noqa: E402 - after the path is set
+    CALIBRATION_FILE,
     FEATURES,
     LEXICAL_FEATURES,
     Calibration,
@@ -48,6 +63,10 @@ from portal.matching.calibration import (  # noqa: E402 - after the path is set
 from portal.matching.ranking import feedback  # noqa: E402 - after the path is set
 
 L2 = 1.0  # ridge penalty on the standardised coefficients
+# What the multilingual model reads: not words or thesaurus phrases, which a need in Thai
+# does not share with English vendors, so that a model fitted on English needs ranked
+# through e5 means the same for a need in any language.
+MULTILINGUAL_FEATURES = ("sector", "semantic", "cover", "cover_gap")
 TOP = 20  # leads per need in an export
 STRONG = 0.5  # "strong": the vendor more likely solves the need than not
 # The bars a page's shown leads are held to: of those shown, the share that solve the need,
@@ -109,8 +128,10 @@ def read_qrels(path: str) -> dict[str, dict[str, int]]:
     return grades
 
 
-def collect(data: str, qrels: str, model_dir: str | None) -> list[Need]:
-    """Every labelled open need's pool, with features and labels, from a fresh portal."""
+def collect(data: str, qrels: str, model_dir: str | None, multilingual: str = "auto") -> list[Need]:
+    """Every labelled open need's pool, with features and labels, from a fresh portal.
+    ``multilingual`` "all" ranks every need in the multilingual space, "auto" those not
+    in English, "check" too but keeps only the needs ranked there (a translated set)."""
     labels = read_qrels(qrels)
     with tempfile.TemporaryDirectory() as folder:
         settings = {
@@ -118,6 +139,7 @@ def collect(data: str, qrels: str, model_dir: str | None) -> list[Need]:
             "PORTAL_INDEX_DIR": f"{folder}/index",
             "PORTAL_MODEL_DIR": model_dir or f"{folder}/models",
             "PORTAL_SECRET_KEY": "benchmark-only",
+            "PORTAL_LEADS_MULTILINGUAL": "all" if multilingual == "all" else "auto",
         }
         env = {**os.environ, **settings}
         for words in (["db", "upgrade"], ["import", data], ["leads", "vectors"]):
@@ -137,10 +159,15 @@ def collect(data: str, qrels: str, model_dir: str | None) -> list[Need]:
                 if need.ref not in labels:
                     continue
                 query = model.query_for_need(need)
-                result = features(model.vendors, query, model.thesaurus)
+                if multilingual == "all" and query.space != "multilingual":
+                    raise SystemExit(f"{need.ref} is not ranked in the multilingual space")
+                if multilingual == "check" and query.space != "multilingual":
+                    continue  # detected as English, or too short to tell
+                vendors = model.vendor_side(query)
+                result = features(vendors, query, model.thesaurus)
                 if not result.has_vectors:
                     raise SystemExit("the sentence vectors are incomplete: is the model installed?")
-                ids = model.vendors.ids[result.pool]
+                ids = vendors.ids[result.pool]
                 refs = [refs_by_id[int(i)] for i in ids]
                 grades = np.asarray([labels[need.ref].get(r, 0) for r in refs])
                 found.append(
@@ -235,9 +262,22 @@ def main() -> int:
     parser.add_argument(
         "--write", action="store_true", help="write portal/matching/calibration.json"
     )
+    parser.add_argument(
+        "--multilingual", action="store_true", help="fit the multilingual space's model"
+    )
+    parser.add_argument(
+        "--check",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("DATA", "QRELS"),
+        help="with --multilingual: a set measured with the model fitted on every --set",
+    )
     args = parser.parse_args()
     if len(args.set) < 2:
         parser.error("give at least two --set: each is measured with a model fitted on the others")
+    if args.multilingual:
+        return fit_multilingual(args)
     sets = {Path(data).stem: collect(data, qrels, args.model_dir) for data, qrels in args.set}
     full = tuple(FEATURES)
     thresholds = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
@@ -314,6 +354,67 @@ def main() -> int:
         )
         shipped.save()
         print("\nwrote portal/matching/calibration.json")
+    return 0
+
+
+def fit_multilingual(args: argparse.Namespace) -> int:
+    """The multilingual space's model: cross-set on the English sets ranked through e5,
+    then measured on each translated check set (fitted on every --set)."""
+    names = MULTILINGUAL_FEATURES
+    sets = {
+        Path(data).stem: collect(data, qrels, args.model_dir, "all") for data, qrels in args.set
+    }
+    checks = {
+        Path(data).stem: collect(data, qrels, args.model_dir, "check") for data, qrels in args.check
+    }
+    shipped = Calibration.load()
+    threshold = shipped.shown
+    everything = [n for needs in sets.values() for n in needs]
+    print(f"features: {', '.join(names)}; shown threshold (the English space's): {threshold}\n")
+    print("| fitted on | measured on | needs | nDCG@10 | shown P | shown R |")
+    print("|---|---|---|---|---|---|")
+    variants: list[tuple[str, tuple[str, ...], bool]] = [
+        ("with feedback", names, True),
+        ("one pass", names, False),
+        ("with words and concepts too", ("lexical", "concepts", *names), True),
+    ]
+    for label, features_used, with_feedback in variants:
+        for name, needs in sets.items():
+            others = [n for other, ns in sets.items() if other != name for n in ns]
+            model = fit_stages(others, features_used, with_feedback)
+            f = measure(model, needs, threshold)
+            print(
+                f"| others, {label} | {name} (English through e5) | {len(needs)} "
+                f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+            )
+        for fitted_on, fitted_needs in sets.items():  # a check set's English twin left out
+            alone = fit_stages(fitted_needs, features_used, with_feedback)
+            for name, needs in checks.items():
+                f = measure(alone, needs, threshold)
+                print(
+                    f"| {fitted_on} only, {label} | {name} | {len(needs)} | {f['ndcg@10']:.3f} "
+                    f"| {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+                )
+        model = fit_stages(everything, features_used, with_feedback)
+        for name, needs in checks.items():
+            f = measure(model, needs, threshold)
+            print(
+                f"| every --set, {label} | {name} | {len(needs)} "
+                f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+            )
+    final = fit_stages(everything, names, with_feedback=True)
+    for name, needs in checks.items():
+        print(f"\n{name}: | p range | pairs | mean predicted | observed |")
+        for row in calibration_table(final, needs):
+            print(f"  | {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} |")
+    if args.write:
+        assert final.second is not None
+        # the English space's models are kept as written (not round-tripped through float32)
+        raw = json.loads(CALIBRATION_FILE.read_text())
+        raw["multilingual"] = final.first.as_json()
+        raw["multilingual_feedback"] = final.second.as_json()
+        CALIBRATION_FILE.write_text(json.dumps(raw, indent=2) + "\n")
+        print("\nwrote the multilingual models into portal/matching/calibration.json")
     return 0
 
 

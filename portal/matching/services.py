@@ -3,6 +3,7 @@ a vendor could win, each with a score and reasons."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -13,6 +14,12 @@ import numpy as np
 
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
+from portal.matching.crosslingual import (
+    MULTILINGUAL,
+    MultilingualSpace,
+    multilingual_space,
+    need_pieces,
+)
 from portal.matching.live import LiveModel
 from portal.matching.pieces import (
     CONSENSUS_LEADS,
@@ -43,6 +50,7 @@ from portal.matching.store import (
     Snapshot,
     attach_vectors,
     events_version,
+    is_multilingual,
     live_snapshot,
     need_candidates,
     process_cache,
@@ -99,10 +107,17 @@ class LeadsModel:
         vendors: CandidateSet,
         needs: CandidateSet,
         thes: Thesaurus,
+        multilingual: Callable[[], MultilingualSpace | None] | None = None,
     ) -> None:
         self.vendors = vendors
         self.needs = needs
         self.thesaurus = thes
+        # read on first use: only a need not in English needs the multilingual space
+        self._multilingual = functools.cache(multilingual) if multilingual else None
+
+    def multilingual(self) -> MultilingualSpace | None:
+        """The multilingual space (``portal.matching.crosslingual``), when it is ready."""
+        return self._multilingual() if self._multilingual is not None else None
 
     def word_weight(self, term: str) -> float:
         """A stemmed word's idf over the vendors (0 if no vendor uses it)."""
@@ -157,6 +172,25 @@ class LeadsModel:
         return mine, unit_rows(mine.sum(axis=0))
 
     def query_for_need(self, need: NeedProfile) -> Query:
+        """A need not in English is ranked in the multilingual space once its e5 vectors
+        and every vendor's are stored; until then (or without e5 installed) it is ranked
+        in the English space, on its words, concepts and sector."""
+        if is_multilingual(need):
+            space = self.multilingual()
+            found = need_pieces(need, space.needs) if space is not None else None
+            if space is not None and found is not None:
+                mine = centred(found, space.need_mean)
+                if mine.any():
+                    return Query(
+                        terms(need.text),
+                        self.thesaurus.match_text(need.text),
+                        bits(need.sectors, SECTOR_BITS),
+                        COUNTRY_BITS.get(need.country, 0),
+                        True,
+                        mine,
+                        unit_rows(mine.sum(axis=0)),
+                        MULTILINGUAL,
+                    )
         return Query(
             terms(need.text),
             self.thesaurus.match_text(need.text),
@@ -176,39 +210,50 @@ class LeadsModel:
             *self._pieces(self.needs, self.vendors, "vendor", vendor),
         )
 
+    def vendor_side(self, query: Query) -> CandidateSet:
+        """The vendors as the query's space sees them."""
+        space = self.multilingual() if query.space == MULTILINGUAL else None
+        return space.vendors if space is not None else self.vendors
+
     def answer(
         self,
         need: np.ndarray | None,
         need_profile: NeedProfile,
         vendor_id: int,
         consensus: Consensus | None = None,
+        vendors: CandidateSet | None = None,
     ) -> Answer | None:
         """Which of the vendor's capabilities best answers which part of the need, by their
         centred piece vectors (``need``: the need's), when the model holds both; with
-        ``consensus``, also by what the need's other best vendors offer."""
-        if need is None or not self.vendors.has_pieces:
+        ``consensus``, also by what the need's other best vendors offer. ``vendors``: the
+        vendor side of the need's space (by default the English one)."""
+        vendors = vendors or self.vendors
+        if need is None or not vendors.has_pieces:
             return None
-        raw = self.vendors.pieces_of(vendor_id)
+        raw = vendors.pieces_of(vendor_id)
         if raw is None:
             return None
         others = consensus.without(vendor_id) if consensus is not None else None
-        piece, part, _ = best_answer(need, centred(raw, self.vendors.mean), consensus=others)
+        piece, part, _ = best_answer(need, centred(raw, vendors.mean), consensus=others)
         if piece < 1:
             return None
         parts = need_profile.pieces
         return Answer(piece - 1, parts[part] if part < len(parts) else need_profile.title)
 
-    def consensus(self, ranked: list[tuple[int, float, float]]) -> Consensus | None:
+    def consensus(
+        self, ranked: list[tuple[int, float, float]], vendors: CandidateSet | None = None
+    ) -> Consensus | None:
         """What the most probable vendors of a need's ranking offer, for choosing which
         capability of each lead answers it (``best_answer``)."""
-        if not self.vendors.has_pieces:
+        vendors = vendors or self.vendors
+        if not vendors.has_pieces:
             return None
         best = sorted(ranked, key=lambda row: -row[2])[: CONSENSUS_LEADS + 1]
         vectors: dict[int, tuple[np.ndarray, float]] = {}
         for record_id, _, probability in best:
-            raw = self.vendors.pieces_of(record_id)
+            raw = vendors.pieces_of(record_id)
             if raw is not None and probability > 0:
-                pooled_vector = unit_rows(centred(raw, self.vendors.mean).sum(axis=0))
+                pooled_vector = unit_rows(centred(raw, vendors.mean).sum(axis=0))
                 vectors[record_id] = (pooled_vector, probability)
         return Consensus(vectors) if vectors else None
 
@@ -261,11 +306,12 @@ class LeadsModel:
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
         query = self.query_for_need(need)
-        ranked = self._rank(self.vendors, query, limit, exclude, adjust)
-        consensus = self.consensus(ranked) if query.pieces is not None else None
+        vendors = self.vendor_side(query)
+        ranked = self._rank(vendors, query, limit, exclude, adjust)
+        consensus = self.consensus(ranked, vendors) if query.pieces is not None else None
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
-            answer = self.answer(query.pieces, need, vendor.id, consensus)
+            answer = self.answer(query.pieces, need, vendor.id, consensus, vendors)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
 
@@ -313,7 +359,12 @@ def current_model() -> LeadsModel:
             live.vectors_attached()
         elif followed or cached[0][1] != key[1]:
             live.read_vectors()
-    model = LeadsModel.from_live(live, thes)
+    model = LeadsModel(
+        live.vendors.candidate_set(),
+        live.needs.candidate_set(),
+        thes,
+        functools.partial(multilingual_space, generation, live),
+    )
     process_cache.models[generation] = (key, model, live)
     return model
 

@@ -32,6 +32,7 @@ from portal.extensions import db
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS, tuning_digest
 from portal.matching.models import LeadVector, LeadVectorFeed, LeadVectorWork
+from portal.matching.multilingual import MULTILINGUAL_RECIPE
 from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
@@ -182,6 +183,8 @@ class _Cache(threading.local):
         # (vectors_version, events_version): checked again only once that changes
         self.vector_checks: dict[Path, tuple[Any, int]] = {}
         self.progress: dict[Path, tuple[tuple[Any, int], Any]] = {}
+        # the multilingual space of each generation (portal.matching.crosslingual)
+        self.multilingual: dict[Path, Any] = {}
 
 
 process_cache = _Cache()
@@ -248,6 +251,24 @@ VECTOR_RECIPE = (
 )
 KINDS = ("need", "vendor")  # and the order a chunk takes them in (the queue's key order)
 SIDES = {"vendor": "vendors", "need": "needs"}
+# The multilingual space (portal.matching.crosslingual): e5 vectors of the needs not
+# written in English and, once such a need exists, of every vendor. Kept in the same
+# store and queue under kinds of their own, taken after the English space's, so that
+# English leads are at full quality first.
+MULTILINGUAL_KINDS = {"e5need": "need", "e5vendor": "vendor"}
+VECTOR_KINDS = (*KINDS, *MULTILINGUAL_KINDS)
+
+
+def recipe_for(kind: str) -> str:
+    """The recipe of a kind's vectors: e5's for the multilingual kinds (``e5...``)."""
+    return MULTILINGUAL_RECIPE if kind.startswith("e5") else VECTOR_RECIPE
+
+
+def feed_recipe() -> str:
+    """What the queue was last reconciled for: a new recipe of either space queues again."""
+    both = f"{VECTOR_RECIPE}|{MULTILINGUAL_RECIPE}".encode()
+    return hashlib.blake2b(both, digest_size=12).hexdigest()
+
 
 _IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 _ROWS_PER_STATEMENT = 500
@@ -391,15 +412,15 @@ def _insert(table: sa.Table) -> Any:
 def stored_pieces(
     kind: str, profiles: Sequence[VendorProfile | NeedProfile]
 ) -> dict[int, np.ndarray]:
-    """The stored piece vectors of these records (``kind``: "vendor" or "need"), where they
-    were made from the records' current pieces by the current recipe."""
+    """The stored piece vectors of these records (``kind``: one of ``VECTOR_KINDS``), where
+    they were made from the records' current pieces by the current recipe."""
     wanted = {p.id: _signed(fingerprint(p.pieces)) for p in profiles}
     found: dict[int, np.ndarray] = {}
     for ids in _batches(sorted(wanted)):
         rows = db.session.execute(
             sa.select(LeadVector.record_id, LeadVector.fingerprint, LeadVector.vectors).where(
                 LeadVector.kind == kind,
-                LeadVector.recipe == VECTOR_RECIPE,
+                LeadVector.recipe == recipe_for(kind),
                 LeadVector.record_id.in_(ids),
             )
         )
@@ -420,7 +441,7 @@ def save_pieces(
             "kind": kind,
             "record_id": profile.id,
             "fingerprint": _signed(fingerprint(profile.pieces)),
-            "recipe": VECTOR_RECIPE,
+            "recipe": recipe_for(kind),
             "vectors": embedded.of(row).astype(np.float16).tobytes(),
             "computed_at": now,
         }
@@ -468,39 +489,72 @@ def enqueue_vector_work(records: Iterable[tuple[str, int]]) -> int:
     return len(rows)
 
 
+def _every_need_multilingual() -> bool:
+    return current_app.config.get("PORTAL_LEADS_MULTILINGUAL") == "all"
+
+
+def _not_english() -> sa.ColumnElement[bool]:
+    """Needs the multilingual space ranks: written in a language we detected, not English
+    (an undecided one, too short to tell, stays in the English space); with
+    ``PORTAL_LEADS_MULTILINGUAL=all``, every need."""
+    if _every_need_multilingual():
+        return sa.true()
+    return sa.and_(Need.language.is_not(None), Need.language != "en")
+
+
+def multilingual_needs_exist() -> bool:
+    query = sa.select(Need.id).where(Need.is_public, _not_english()).limit(1)
+    return db.session.execute(query).first() is not None
+
+
 def _candidate_ids(kind: str) -> sa.Select[tuple[int]]:
-    """The ids of the records that are candidates today, as the profiles read them."""
+    """The ids of the records that are candidates today, as the profiles read them; in
+    the multilingual space, the needs not in English and, while one exists, every vendor."""
     if kind == "vendor":
         return sa.select(Organization.id).where(_verified_vendor())
+    if kind == "e5vendor":
+        exists = sa.select(Need.id).where(Need.is_public, _not_english()).exists()
+        return sa.select(Organization.id).where(_verified_vendor(), exists)
+    if kind == "e5need":
+        return sa.select(Need.id).where(Need.is_public, _not_english())
     return sa.select(Need.id).where(Need.is_public)
+
+
+def _kept_ids(kind: str) -> sa.Select[tuple[int]]:
+    """The records whose vectors are worth keeping: the candidates, and in the
+    multilingual space every verified vendor (when the last need not in English closes,
+    the next one should not wait for every vendor to be embedded again)."""
+    return _candidate_ids("vendor" if kind == "e5vendor" else kind)
 
 
 def enqueue_missing_vectors() -> int:
     """Queue every candidate with no vectors of the current recipe (a new portal, a new
     recipe, a restored backup); the caller commits. A candidate whose vectors are of an
     older text is queued by the index event its edit wrote."""
-    queued = 0
+    return sum(_enqueue_missing(kind) for kind in VECTOR_KINDS)
+
+
+def _enqueue_missing(kind: str) -> int:
+    """Queue the candidates of ``kind`` with no vectors of its recipe; the caller commits."""
     now = sa.bindparam("now", utc_now(), type_=UTCDateTime(timezone=True))
-    for kind in KINDS:
-        ids = _candidate_ids(kind).subquery()
-        have = (
-            sa.select(LeadVector.record_id)
-            .where(
-                LeadVector.kind == kind,
-                LeadVector.record_id == ids.c.id,
-                LeadVector.recipe == VECTOR_RECIPE,
-            )
-            .exists()
+    ids = _candidate_ids(kind).subquery()
+    have = (
+        sa.select(LeadVector.record_id)
+        .where(
+            LeadVector.kind == kind,
+            LeadVector.record_id == ids.c.id,
+            LeadVector.recipe == recipe_for(kind),
         )
-        source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
-        statement = (
-            _insert(LeadVectorWork.__table__)
-            .from_select(["kind", "record_id", "enqueued_at"], source)
-            .on_conflict_do_nothing(index_elements=["kind", "record_id"])
-            .returning(LeadVectorWork.__table__.c.record_id)
-        )
-        queued += len(db.session.execute(statement).all())
-    return queued
+        .exists()
+    )
+    source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
+    statement = (
+        _insert(LeadVectorWork.__table__)
+        .from_select(["kind", "record_id", "enqueued_at"], source)
+        .on_conflict_do_nothing(index_elements=["kind", "record_id"])
+        .returning(LeadVectorWork.__table__.c.record_id)
+    )
+    return len(db.session.execute(statement).all())
 
 
 def remove_stale_vectors() -> int:
@@ -508,9 +562,9 @@ def remove_stale_vectors() -> int:
     them (a need past its closing date); the caller commits. Others are removed by the
     chunk that claims them."""
     removed = 0
-    for kind in KINDS:
+    for kind in VECTOR_KINDS:
         statement = sa.delete(LeadVector.__table__).where(
-            LeadVector.kind == kind, LeadVector.record_id.not_in(_candidate_ids(kind))
+            LeadVector.kind == kind, LeadVector.record_id.not_in(_kept_ids(kind))
         )
         removed += db.session.execute(statement).rowcount or 0
     return removed
@@ -633,17 +687,40 @@ def feed_vector_queue() -> int:
     """
     feed = _feed()
     queued = 0
-    if feed.recipe != VECTOR_RECIPE:
+    if feed.recipe != feed_recipe():
         queued += enqueue_missing_vectors()
-        feed.recipe = VECTOR_RECIPE
+        feed.recipe = feed_recipe()
     events, after = events_since(Position(feed.last_event, feed.horizon))
     vendor_ids, need_ids = records_named(events)
-    queued += enqueue_vector_work(
-        [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
-    )
+    records = [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
+    # a named need not in English, or one that was (its chunk removes its vectors); vendors
+    # need multilingual vectors only while a need not in English exists
+    records += [("e5need", i) for i in _multilingual_named(need_ids)]
+    if multilingual_needs_exist():
+        records += [("e5vendor", i) for i in vendor_ids]
+    queued += enqueue_vector_work(records)
+    if need_ids and multilingual_needs_exist():
+        # the first need not in English (or the first since vectors were lost): every
+        # vendor without multilingual vectors is queued, once
+        queued += _enqueue_missing("e5vendor")
     feed.last_event, feed.horizon, feed.updated_at = after.last_event, after.horizon, utc_now()
     db.session.commit()
     return queued
+
+
+def _multilingual_named(need_ids: set[int]) -> set[int]:
+    """Of these needs, those in the multilingual space now or with vectors there."""
+    found: set[int] = set()
+    for ids in _batches(sorted(need_ids)):
+        found.update(db.session.scalars(sa.select(Need.id).where(Need.id.in_(ids), _not_english())))
+        found.update(
+            db.session.scalars(
+                sa.select(LeadVector.record_id).where(
+                    LeadVector.kind == "e5need", LeadVector.record_id.in_(ids)
+                )
+            )
+        )
+    return found
 
 
 def pending_vectors() -> int:
@@ -662,22 +739,40 @@ def claim_vector_work(limit: int) -> list[Claim]:
     a crashed claimer's rows are free again once its connection is gone. SQLite has no row
     locks and one writer at a time: there it is a plain read (see ``run_vector_chunk``).
     """
-    query = (
-        sa.select(LeadVectorWork.kind, LeadVectorWork.record_id, LeadVectorWork.enqueued_at)
-        .order_by(LeadVectorWork.kind, LeadVectorWork.record_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return [(kind, record, stamp) for kind, record, stamp in db.session.execute(query)]
+    claimed: list[Claim] = []
+    # the English space's records first, then the multilingual space's
+    for kinds in (KINDS, tuple(MULTILINGUAL_KINDS)):
+        if len(claimed) >= limit:
+            break
+        query = (
+            sa.select(LeadVectorWork.kind, LeadVectorWork.record_id, LeadVectorWork.enqueued_at)
+            .where(LeadVectorWork.kind.in_(kinds))
+            .order_by(LeadVectorWork.kind, LeadVectorWork.record_id)
+            .limit(limit - len(claimed))
+            .with_for_update(skip_locked=True)
+        )
+        claimed += [(kind, record, stamp) for kind, record, stamp in db.session.execute(query)]
+    return claimed
 
 
 def _profiles(kind: str, ids: Sequence[int]) -> dict[int, VendorProfile | NeedProfile]:
-    """The profiles of the candidates among ``ids``."""
-    load = vendor_profiles if kind == "vendor" else need_profiles
+    """The profiles of the candidates among ``ids`` (in the multilingual space, every
+    verified vendor: see ``_kept_ids``)."""
+    side = MULTILINGUAL_KINDS.get(kind, kind)
+    load = vendor_profiles if side == "vendor" else need_profiles
     found: dict[int, VendorProfile | NeedProfile] = {}
     for batch in _batches(list(ids)):
         found.update(load(list(batch)))
+    if kind == "e5need":
+        found = {i: p for i, p in found.items() if is_multilingual(p)}  # type: ignore[arg-type]
     return found
+
+
+def is_multilingual(need: NeedProfile) -> bool:
+    """Whether a need is ranked in the multilingual space (as ``_not_english`` selects)."""
+    if _every_need_multilingual():
+        return True
+    return need.language is not None and need.language != "en"
 
 
 def _stored_prints(kind: str, ids: Sequence[int]) -> dict[int, int]:
@@ -687,7 +782,7 @@ def _stored_prints(kind: str, ids: Sequence[int]) -> dict[int, int]:
         rows = db.session.execute(
             sa.select(LeadVector.record_id, LeadVector.fingerprint).where(
                 LeadVector.kind == kind,
-                LeadVector.recipe == VECTOR_RECIPE,
+                LeadVector.recipe == recipe_for(kind),
                 LeadVector.record_id.in_(batch),
             )
         )
@@ -733,11 +828,16 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
         return work
     todo: list[tuple[str, VendorProfile | NeedProfile]] = []
     gone: dict[str, list[int]] = {}
-    for kind in KINDS:
+    for kind in VECTOR_KINDS:
         ids = [record for claimed_kind, record, _ in claimed if claimed_kind == kind]
+        if not ids:
+            gone[kind] = []
+            continue
         profiles = _profiles(kind, ids)
-        have = _stored_prints(kind, list(profiles))
         gone[kind] = [i for i in ids if i not in profiles]
+        if kind == "e5vendor" and not multilingual_needs_exist():
+            profiles = {}  # their vectors are kept; none are made while nobody reads them
+        have = _stored_prints(kind, list(profiles))
         todo += [
             (kind, profiles[i])
             for i in ids
@@ -745,12 +845,17 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
         ]
     if _dialect() == "sqlite":
         db.session.commit()
-    embedded = embed_pieces(encode, [profile.pieces for _, profile in todo])
-    for kind in KINDS:
-        rows = [row for row, (row_kind, _) in enumerate(todo) if row_kind == kind]
-        if rows:
-            chosen = [todo[row][1] for row in rows]
-            save_pieces(kind, chosen, embedded.take(np.asarray(rows, dtype=np.int64)))
+    done: list[tuple[str, VendorProfile | NeedProfile]] = []
+    for kind in VECTOR_KINDS:
+        chosen = [profile for row_kind, profile in todo if row_kind == kind]
+        encoder = _encoder_for(kind, encode) if chosen else None
+        if chosen and encoder is not None:
+            save_pieces(kind, chosen, embed_pieces(encoder, [p.pieces for p in chosen]))
+            done += [(kind, profile) for profile in chosen]
+            if kind == "e5need":  # the need side's reference mean, once per recipe
+                from portal.matching.crosslingual import ensure_reference
+
+                ensure_reference(multilingual_encoder())
         for ids in _batches(gone[kind]):
             deleted = db.session.execute(
                 sa.delete(LeadVector.__table__).where(
@@ -771,9 +876,21 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
         ],
     )
     db.session.commit()
-    work.embedded = len(todo)
-    work.records = [(kind, profile.id) for kind, profile in todo]
+    work.embedded = len(done)
+    work.records = [(kind, profile.id) for kind, profile in done]
     return work
+
+
+def _encoder_for(kind: str, encode: Encode) -> Encode | None:
+    """What embeds a record of ``kind``: the English space's encoder, or e5 (a need as a
+    query, a vendor as a passage). Without e5 installed, multilingual records are taken
+    off the queue with no vectors, and their needs rank in the English space."""
+    if kind in KINDS:
+        return encode
+    e5 = multilingual_encoder()
+    if e5 is None:
+        return None
+    return e5.queries if kind == "e5need" else e5.passages
 
 
 def _wait_for_claimed_work() -> bool:
@@ -1020,6 +1137,18 @@ def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
                 if side.pieces is None:
                     load(name, side)
     return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
+
+
+def multilingual_encoder() -> Any:
+    """The process's e5 encoder (portal.matching.multilingual), prepared on first use:
+    only workers and commands embed, and only once a need not in English exists."""
+    model_dir = Path(current_app.config["PORTAL_MODEL_DIR"])
+    key = model_dir / "multilingual"
+    if key not in process_cache.encoders:
+        from portal.matching.multilingual import default_multilingual_encoder
+
+        process_cache.encoders[key] = default_multilingual_encoder(model_dir)
+    return process_cache.encoders[key]
 
 
 def sentence_encoder(*, prepare: bool = False) -> Any:
