@@ -147,6 +147,10 @@ class MultilingualSpace:
     vendors: CandidateSet
     need_mean: np.ndarray
     needs: StoredSpace  # the needs' e5 pieces, by id and fingerprint
+    # the need side with e5 pieces, for a vendor's "needs for you", and the ids of the
+    # needs ranked here (those with e5 vectors of their current text)
+    need_side: CandidateSet | None = None
+    need_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _need_mean(needs: StoredSpace, reference: np.ndarray | None) -> np.ndarray:
@@ -162,49 +166,95 @@ def _need_mean(needs: StoredSpace, reference: np.ndarray | None) -> np.ndarray:
     return (total / max(count, 1.0)).astype(np.float32)
 
 
+@dataclass
+class SideSource:
+    """One side of the live model, as the multilingual space reads it: its candidate
+    rows, the fingerprints of the snapshot rows' texts, and the profiles of the rows
+    changed since (whose current texts' fingerprints are computed)."""
+
+    rows: CandidateSet
+    snapshot_prints: np.ndarray | None
+    change_profiles: dict[int, VendorProfile] | dict[int, NeedProfile]
+
+
+def _side_pieces(
+    source: SideSource, vectors: StoredSpace, *, complete: bool
+) -> tuple[list[np.ndarray | None], list[np.ndarray | None]] | None:
+    """Each snapshot row's and each changed row's stored pieces of its current text (None
+    where there are none); None if ``complete`` and a live snapshot row has none."""
+    snapshot = source.rows.snapshot
+    prints = source.snapshot_prints
+    if prints is None or len(prints) != len(snapshot):
+        return None
+    rows: list[np.ndarray | None] = []
+    for row, record_id in enumerate(snapshot.ids):
+        found = vectors.get(int(record_id), _signed(int(prints[row])))
+        if found is None and complete and source.rows.alive[row]:
+            return None
+        rows.append(found)
+    changed: list[np.ndarray | None] = []
+    if source.rows.changes is not None:
+        for record_id in source.rows.changes.ids:
+            profile = source.change_profiles.get(int(record_id))
+            stamp = _signed(fingerprint(profile.pieces)) if profile is not None else None
+            changed.append(vectors.get(int(record_id), stamp) if stamp is not None else None)
+    return rows, changed
+
+
+def _spaced(
+    source: SideSource,
+    found: tuple[list[np.ndarray | None], list[np.ndarray | None]],
+    mean: np.ndarray,
+) -> CandidateSet:
+    """The side's rows with these pieces; rows without any get the mean (neutral)."""
+    neutral = mean[None, :]
+    rows, changed = found
+    snapshot = replace(
+        source.rows.snapshot,
+        pieces=PieceVectors.of_records([neutral if b is None else b for b in rows]),
+        piece_mean=mean,
+        semantic=None,
+    )
+    changes: Candidates | None = source.rows.changes
+    if changes is not None:
+        blocks = [neutral if b is None else b for b in changed]
+        changes = replace(changes, pieces=PieceVectors.of_records(blocks), semantic=None)
+    return CandidateSet(snapshot, changes, source.rows.alive.copy())
+
+
 def build_space(
-    vendors: CandidateSet,
-    snapshot_prints: np.ndarray | None,
-    change_profiles: dict[int, VendorProfile],
+    vendors: SideSource,
+    needs: SideSource,
     vendor_vectors: StoredSpace,
     need_vectors: StoredSpace,
     reference: np.ndarray | None,
 ) -> MultilingualSpace | None:
-    """The multilingual space over ``vendors``' rows, or None until every vendor of the
-    snapshot still a candidate has e5 vectors of its snapshot text (as in the English
-    space, a side's semantic signals count only once it is complete). Vendors changed
-    since the snapshot whose vectors are still being computed get the side's mean piece
-    (neutral); a vector of an older text is never used."""
-    snapshot = vendors.snapshot
-    if snapshot_prints is None or len(snapshot_prints) != len(snapshot):
-        return None
+    """The multilingual space over the live rows of both sides, or None until every
+    vendor of the snapshot still a candidate has e5 vectors of its snapshot text (as in
+    the English space, a side's semantic signals count only once it is complete).
+    Vendors changed since the snapshot whose vectors are still being computed get the
+    side's mean piece (neutral); a vector of an older text is never used. On the need
+    side only needs with e5 vectors of their current text are ranked here
+    (``need_ids``); the others keep a neutral piece and are ranked in the English space."""
     if reference is None and not need_vectors.rows:
         return None
-    rows: list[np.ndarray | None] = []
-    for row, record_id in enumerate(snapshot.ids):
-        found = vendor_vectors.get(int(record_id), _signed(int(snapshot_prints[row])))
-        if found is None and vendors.alive[row]:
-            return None
-        rows.append(found)
-    present = [block for block in rows if block is not None]
+    vendor_found = _side_pieces(vendors, vendor_vectors, complete=True)
+    if vendor_found is None:
+        return None
+    present = [block for block in vendor_found[0] if block is not None]
     if not present:
         return None
-    mean = np.concatenate(present).mean(axis=0)
-    neutral = mean[None, :]
-    snapshot_pieces = PieceVectors.of_records([neutral if b is None else b for b in rows])
-    spaced = replace(snapshot, pieces=snapshot_pieces, piece_mean=mean, semantic=None)
-    changes: Candidates | None = vendors.changes
-    if changes is not None:
-        blocks = []
-        for record_id in changes.ids:
-            profile = change_profiles.get(int(record_id))
-            found = None
-            if profile is not None:
-                found = vendor_vectors.get(int(record_id), _signed(fingerprint(profile.pieces)))
-            blocks.append(neutral if found is None else found)
-        changes = replace(changes, pieces=PieceVectors.of_records(blocks), semantic=None)
-    space = CandidateSet(spaced, changes, vendors.alive.copy())
-    return MultilingualSpace(space, _need_mean(need_vectors, reference), need_vectors)
+    vendor_side = _spaced(vendors, vendor_found, np.concatenate(present).mean(axis=0))
+    need_mean = _need_mean(need_vectors, reference)
+    need_found = _side_pieces(needs, need_vectors, complete=False)
+    need_side, need_ids = None, np.zeros(0, dtype=np.int64)
+    if need_found is not None:
+        need_side = _spaced(needs, need_found, need_mean)
+        parts = [needs.rows.snapshot.ids[[b is not None for b in need_found[0]]]]
+        if needs.rows.changes is not None:
+            parts.append(needs.rows.changes.ids[[b is not None for b in need_found[1]]])
+        need_ids = np.concatenate(parts).astype(np.int64)
+    return MultilingualSpace(vendor_side, need_mean, need_vectors, need_side, need_ids)
 
 
 def stored_reference() -> np.ndarray | None:
@@ -232,7 +282,8 @@ class _ProcessCopy:
 
     vendors: StoredSpace = field(default_factory=lambda: StoredSpace("e5vendor"))
     needs: StoredSpace = field(default_factory=lambda: StoredSpace("e5need"))
-    made_from: tuple[Any, Any] | None = None  # (vectors version, vendor candidate set)
+    # (vectors version, vendor candidate set, need candidate set)
+    made_from: tuple[Any, Any, Any] | None = None
     space: MultilingualSpace | None = None
 
 
@@ -247,18 +298,25 @@ def multilingual_space(generation: Path, live: LiveModel) -> MultilingualSpace |
     version = vectors_version()
     copy.vendors.refresh(version)
     copy.needs.refresh(version)
-    vendor_set = live.vendors.candidate_set()
+    vendor_set, need_set = live.vendors.candidate_set(), live.needs.candidate_set()
     made_from = copy.made_from
-    if made_from is None or made_from[0] != version or made_from[1] is not vendor_set:
-        path = _fingerprints_path(generation, "vendors")
-        prints = np.load(path) if path.is_file() else None
+    if (
+        made_from is None
+        or made_from[0] != version
+        or made_from[1] is not vendor_set
+        or made_from[2] is not need_set
+    ):
+
+        def prints(name: str) -> np.ndarray | None:
+            path = _fingerprints_path(generation, name)
+            return np.load(path) if path.is_file() else None
+
         copy.space = build_space(
-            vendor_set,
-            prints,
-            live.vendors.profiles,
+            SideSource(vendor_set, prints("vendors"), live.vendors.profiles),
+            SideSource(need_set, prints("needs"), live.needs.profiles),
             copy.vendors,
             copy.needs,
             stored_reference(),
         )
-        copy.made_from = (version, vendor_set)
+        copy.made_from = (version, vendor_set, need_set)
     return copy.space

@@ -264,8 +264,10 @@ class LeadsModel:
         limit: int,
         exclude: set[int] | frozenset[int],
         adjust: ScoreAdjuster | None,
+        only: np.ndarray | None = None,
     ) -> list[tuple[int, float, float]]:
-        """(record id, value, probability) of the best candidates, best first."""
+        """(record id, value, probability) of the best candidates, best first (with
+        ``only``, among those ids alone)."""
         ids = side.ids
         if not len(ids):
             return []
@@ -276,6 +278,8 @@ class LeadsModel:
         allowed = side.active & scored.pool
         if exclude:
             allowed &= ~np.isin(ids, np.fromiter(exclude, dtype=np.int64))
+        if only is not None:
+            allowed &= np.isin(ids, only)
         # A few more than asked, in case a record changed since the model was made.
         rows = top(values, limit + 5, allowed)
         return [(int(ids[row]), float(values[row]), float(scored.probability[row])) for row in rows]
@@ -324,19 +328,59 @@ class LeadsModel:
         exclude: set[int] | frozenset[int] = frozenset(),
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
-        """The open needs ``vendor`` could win, skipping the need ids in ``exclude``."""
+        """The open needs ``vendor`` could win, skipping the need ids in ``exclude``. Needs
+        ranked in the multilingual space (written in another language) are scored there,
+        the others in the English space, each by its own calibrated model, and the two
+        lists merged by value to the buyer."""
         query = self.query_for_vendor(vendor)
+        space = self.multilingual() if self._multilingual is not None else None
+        elsewhere = space.need_ids if space is not None else np.zeros(0, dtype=np.int64)
+        spaced = self._vendor_query_in(space, vendor) if len(elsewhere) else None
+        if spaced is None:
+            elsewhere = np.zeros(0, dtype=np.int64)
 
         def make(need: NeedProfile, value: float, probability: float) -> Lead:
-            need_pieces, _ = self._pieces(self.vendors, self.needs, "need", need)
-            answer = self.answer(need_pieces, need, vendor.id)
+            if space is not None and spaced is not None and need.id in here:
+                found = need_pieces(need, space.needs)
+                pieces = centred(found, space.need_mean) if found is not None else None
+                answer = self.answer(pieces, need, vendor.id, vendors=space.vendors)
+            else:
+                english, _ = self._pieces(self.vendors, self.needs, "need", need)
+                answer = self.answer(english, need, vendor.id)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
 
         # A vendor's needs are chosen without a consensus: it would take ranking every
         # need's vendors, and one vendor's capabilities against one need is what is asked.
-        ranked = self._rank(self.needs, query, limit, exclude, adjust)
+        here = set(elsewhere.tolist())
+        ranked = self._rank(self.needs, query, limit, exclude | here, adjust)
+        if space is not None and spaced is not None and space.need_side is not None:
+            ranked += self._rank(space.need_side, spaced, limit, exclude, adjust, only=elsewhere)
+            ranked.sort(key=lambda row: -row[1])
         return self._leads(ranked, limit, need_profiles, make)
+
+    def _vendor_query_in(
+        self, space: MultilingualSpace | None, vendor: VendorProfile
+    ) -> Query | None:
+        """The vendor's query in the multilingual space, if its e5 vectors are there."""
+        if space is None:
+            return None
+        found = space.vendors.pieces_of(vendor.id)
+        if found is None:
+            return None
+        mine = centred(found, space.vendors.mean)
+        if not mine.any():  # waiting for its vectors
+            return None
+        return Query(
+            terms(vendor.text),
+            self.thesaurus.match_text(vendor.text),
+            bits(vendor.sectors, SECTOR_BITS),
+            bits(vendor.markets, COUNTRY_BITS),
+            False,
+            mine,
+            unit_rows(mine.sum(axis=0)),
+            MULTILINGUAL,
+        )
 
 
 def current_model() -> LeadsModel:

@@ -19,7 +19,7 @@ from portal.extensions import db
 from portal.matching import multilingual
 from portal.matching.crosslingual import REFERENCE_ID, REFERENCE_KIND, reference_phrases
 from portal.matching.models import LeadVector, LeadVectorWork
-from portal.matching.profiles import need_profiles, sentences
+from portal.matching.profiles import need_profiles, sentences, vendor_profiles
 from portal.matching.services import current_model
 from portal.matching.store import (
     assemble_vectors,
@@ -253,3 +253,26 @@ def test_thai_is_cut_into_sentences_by_its_own_boundaries() -> None:
 def _fresh_process_cache() -> None:
     """Each test's database starts empty: nothing of an earlier test's space is kept."""
     process_cache.multilingual.clear()
+
+
+def test_a_vendor_sees_needs_in_every_language(app: Flask, runner) -> None:
+    market = _indexed(runner)
+    leaks = create_need(market.danang, title=LEAKS_VI_TITLE, description=LEAKS_VI)
+    db.session.commit()
+    _work_until_done()
+    update_vectors(word_count_encode)
+
+    model = current_model()
+    space = model.multilingual()
+    assert space is not None and set(space.need_ids.tolist()) == {leaks.id}
+    aquasonic = vendor_profiles([market.aquasonic.id])[market.aquasonic.id]
+    leads = {lead.need.id: lead for lead in model.needs_for(aquasonic)}
+    # its English water need and the Vietnamese one, each scored in its own space
+    assert {market.water.id, leaks.id} <= set(leads)
+    vietnamese = leads[leaks.id]
+    assert vietnamese.probability > max(
+        lead.probability
+        for need_id, lead in leads.items()
+        if need_id not in {leaks.id, market.water.id}
+    )
+    assert any("Acoustic leak correlation" in reason for reason in vietnamese.reasons)
