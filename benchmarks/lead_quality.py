@@ -29,6 +29,11 @@ def parse_arguments(description: str) -> argparse.Namespace:
     parser.add_argument("--qrels", required=True, help="graded labels: need, vendor, grade")
     parser.add_argument("--eval", required=True, help="the eval_leads.py script")
     parser.add_argument("--model-dir", help="where the prepared model is kept between runs")
+    parser.add_argument(
+        "--by-language",
+        action="store_true",
+        help="also nDCG@10 per need language, as the portal detected it on import",
+    )
     return parser.parse_args()
 
 
@@ -73,7 +78,35 @@ def main() -> int:
             text=True,
         )
         print(result.stdout, end="")
+        if args.by_language:
+            by_language(args, Path(folder) / "portal.sqlite", leads)
     return 0
+
+
+def by_language(args: argparse.Namespace, database: Path, leads: Path) -> None:
+    """nDCG@10 of the export per need language (the one stored on import), with the
+    evaluation script's own formula and labels."""
+    import importlib.util
+    import sqlite3
+    from collections import defaultdict
+
+    spec = importlib.util.spec_from_file_location("eval_leads", args.eval)
+    assert spec is not None and spec.loader is not None
+    evaluation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluation)
+    labels = evaluation.read_qrels(args.qrels)
+    with sqlite3.connect(database) as connection:
+        languages = dict(connection.execute("SELECT ref, coalesce(language, '?') FROM needs"))
+    scores: dict[str, list[float]] = defaultdict(list)
+    for row in evaluation.read_jsonl(leads):
+        if row["need"] in labels:
+            ranked = [lead["vendor"] for lead in row["leads"]]
+            score = evaluation.ndcg(ranked, labels[row["need"]], 10)
+            scores[languages.get(row["need"], "?")].append(score)
+    print("| language | needs | nDCG@10 |")
+    print("|---|---|---|")
+    for language, found in sorted(scores.items(), key=lambda item: -len(item[1])):
+        print(f"| {language} | {len(found)} | {sum(found) / len(found):.3f} |")
 
 
 if __name__ == "__main__":
