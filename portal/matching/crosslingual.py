@@ -220,7 +220,7 @@ def _packed(
     filled = [neutral if block is None else block for block in blocks]
     offsets = offsets_of([len(block) for block in filled])
     vectors = (
-        np.concatenate(filled).astype(np.float16)
+        np.concatenate(filled).astype(np.float16, copy=False)
         if filled
         else np.zeros((0, VECTOR_DIM), np.float16)
     )
