@@ -77,7 +77,7 @@ audit-deps: install-dev
 ## translations: extract every marked message into portal/translations/messages.pot and
 ##               merge it into each language's messages.po, for translators to fill
 translations: install
-	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext --project="Smart Cities Matchmaking" \
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 --project="Smart Cities Matchmaking" \
 	  -o portal/translations/messages.pot .
 	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations
 

@@ -147,13 +147,15 @@ def register_templates(app: Flask) -> None:
 
     app.jinja_env.filters["sector_label"] = vocab.sector_short_label
     app.jinja_env.filters["country_name"] = vocab.country_name
+    app.jinja_env.filters["status_label"] = vocab.status_label
     app.jinja_env.globals.update(
         SECTORS=vocab.SECTORS,
-        ASEAN_COUNTRIES=vocab.ASEAN_COUNTRIES,
-        COUNTRY_NAMES=vocab.COUNTRY_NAMES,
-        NOTICE_TYPES=vocab.NOTICE_TYPES,
-        FUNDING_SOURCES=vocab.FUNDING_SOURCES,
-        FUNDING_STAGES=vocab.FUNDING_STAGES,
+        # Labels read in the page's language (the codes are their keys).
+        ASEAN_COUNTRIES=vocab.ASEAN_COUNTRY_LABELS,
+        COUNTRY_NAMES=vocab.COUNTRY_LABELS,
+        NOTICE_TYPES=vocab.NOTICE_LABELS,
+        FUNDING_SOURCES=vocab.FUNDING_SOURCE_LABELS,
+        FUNDING_STAGES=vocab.FUNDING_STAGE_LABELS,
     )
 
 

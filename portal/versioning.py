@@ -28,6 +28,15 @@ from wtforms import Field
 
 from portal.db import UTCDateTime, utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
+
+# The word for what was edited, as the conflict message shows it (the code stays ``what``).
+WHAT_LABELS = {
+    "need": lazy_gettext("need"),
+    "profile": lazy_gettext("profile"),
+    "capability": lazy_gettext("capability"),
+    "contact": lazy_gettext("contact"),
+}
 
 # What ``edited_by`` says for a change written by ``portal import`` (no user behind it).
 IMPORT_EDITOR = "portal import"
@@ -180,7 +189,7 @@ def conflict_for(error: EditConflict, form: Any, *, submitted: int) -> Conflict:
             )
         )
     return Conflict(
-        what=error.what,
+        what=str(WHAT_LABELS.get(error.what, error.what)),
         who=row.edited_by or "someone else",
         when=row.edited_at,
         version_missing=submitted == 0,

@@ -226,7 +226,7 @@ def introduction(row: Introduction, viewer: Any) -> Json:
     return {
         "id": row.id,
         "state": row.state,
-        "state_label": row.state_label,
+        "state_label": str(row.state_label),
         "requested_by": row.requested_by_side,
         "vendor": organization_ref(row.vendor),
         "buyer": organization_ref(row.buyer),

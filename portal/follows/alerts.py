@@ -53,6 +53,7 @@ from portal.follows.services import (
     followers_of,
     match_need,
 )
+from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
 from portal.needs.models import Need, NeedStatus
 from portal.needs.services import can_see_need, is_public
 from portal.notices.amendments import FIELD_LABELS
@@ -142,12 +143,14 @@ def _tell(
         row.delivery = Delivery.PENDING
     else:
         template = REMINDER_TEMPLATE if urgent else UPDATE_TEMPLATE
-        subject = (
-            f"Closes {need.closes_on.isoformat()}: {need.title}"
-            if urgent and need.closes_on
-            else f"{'New amendment' if kind == UpdateKind.AMENDMENT else 'New answer'}: "
-            f"{need.title}"
-        )
+        if urgent and need.closes_on:
+            subject = lazy_gettext(
+                "Closes %(date)s: %(title)s", date=need.closes_on.isoformat(), title=need.title
+            )
+        elif kind == UpdateKind.AMENDMENT:
+            subject = lazy_gettext("New amendment: %(title)s", title=need.title)
+        else:
+            subject = lazy_gettext("New answer: %(title)s", title=need.title)
         message = queue_mail(
             user.email,
             subject,
@@ -521,7 +524,7 @@ def _news(user: User, matches: list[SavedSearchMatch], updates: list[FollowUpdat
     return news
 
 
-def _queue(user: User, news: MemberNews, subject: str, template: str) -> bool:
+def _queue(user: User, news: MemberNews, subject: str | LazyText, template: str) -> bool:
     from portal.mail.services import queue_mail
 
     message = queue_mail(
@@ -555,9 +558,13 @@ def send_immediate_matches(user: User, now: dt.datetime) -> bool | None:
         return False
     count = len(news.matches)
     subject = (
-        f"New need for your saved search “{news.matches[0].search_name}”"
+        lazy_gettext("New need for your saved search “%(name)s”", name=news.matches[0].search_name)
         if count == 1
-        else f"{count} new needs for your saved searches"
+        else lazy_ngettext(
+            "%(num)s new need for your saved searches",
+            "%(num)s new needs for your saved searches",
+            count,
+        )
     )
     sent = _queue(user, news, subject, MATCHES_TEMPLATE)
     news.mark(sent, now)
@@ -602,9 +609,18 @@ def send_weekly(user: User, now: dt.datetime) -> bool | None:
     if not news:
         db.session.flush()
         return False
-    subject = (
-        f"Your week: {len(news.matches)} new need(s) for your saved searches, "
-        f"{len(news.updates)} update(s) on needs you follow"
+    subject = lazy_gettext(
+        "Your week: %(matches)s, %(updates)s",
+        matches=lazy_ngettext(
+            "%(num)s new need for your saved searches",
+            "%(num)s new needs for your saved searches",
+            len(news.matches),
+        ),
+        updates=lazy_ngettext(
+            "%(num)s update on needs you follow",
+            "%(num)s updates on needs you follow",
+            len(news.updates),
+        ),
     )
     sent = _queue(user, news, subject, WEEKLY_TEMPLATE)
     news.mark(sent, now)

@@ -13,10 +13,20 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.follows.models import Frequency
 from portal.follows.services import MAX_NAME, MAX_WORDS, SearchCriteria
 from portal.i18n.lazy import lazy_gettext
-from portal.languages.detect import LANGUAGE_NAMES
+from portal.languages.detect import LANGUAGE_LABELS, LANGUAGE_NAMES
 from portal.needs.services import MAX_BUDGET
 from portal.organizations.forms import SECTOR_CHOICES
-from portal.vocab import ASEAN_COUNTRIES, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES, SECTORS
+from portal.vocab import (
+    ASEAN_COUNTRIES,
+    ASEAN_COUNTRY_LABELS,
+    FUNDING_SOURCE_LABELS,
+    FUNDING_SOURCES,
+    FUNDING_STAGE_LABELS,
+    FUNDING_STAGES,
+    NOTICE_LABELS,
+    NOTICE_TYPES,
+    SECTORS,
+)
 
 _BUDGET_MESSAGE = f"Enter a whole number of dollars from 0 to {MAX_BUDGET:,}."
 _ANY = SelectChoice("", lazy_gettext("Any"))
@@ -30,7 +40,7 @@ FACET_CHOICES: dict[str, Mapping[str, str]] = {
 }
 
 
-def _choices(labels: Mapping[str, str]) -> list[SelectChoice]:
+def _choices(labels: Mapping[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(code, label) for code, label in labels.items()]
 
 
@@ -52,19 +62,19 @@ class SavedSearchForm(FlaskForm):
     )
     sector = SelectField(lazy_gettext("Sector"), choices=[_ANY, *SECTOR_CHOICES], default="")
     country = SelectField(
-        lazy_gettext("Country"), choices=[_ANY, *_choices(ASEAN_COUNTRIES)], default=""
+        lazy_gettext("Country"), choices=[_ANY, *_choices(ASEAN_COUNTRY_LABELS)], default=""
     )
     notice = SelectField(
-        lazy_gettext("Notice type"), choices=[_ANY, *_choices(NOTICE_TYPES)], default=""
+        lazy_gettext("Notice type"), choices=[_ANY, *_choices(NOTICE_LABELS)], default=""
     )
     funding_source = SelectField(
-        lazy_gettext("Funding source"), choices=[_ANY, *_choices(FUNDING_SOURCES)], default=""
+        lazy_gettext("Funding source"), choices=[_ANY, *_choices(FUNDING_SOURCE_LABELS)], default=""
     )
     funding_stage = SelectField(
-        lazy_gettext("Funding stage"), choices=[_ANY, *_choices(FUNDING_STAGES)], default=""
+        lazy_gettext("Funding stage"), choices=[_ANY, *_choices(FUNDING_STAGE_LABELS)], default=""
     )
     language = SelectField(
-        lazy_gettext("Written in"), choices=[_ANY, *_choices(LANGUAGE_NAMES)], default=""
+        lazy_gettext("Written in"), choices=[_ANY, *_choices(LANGUAGE_LABELS)], default=""
     )
     budget_min = IntegerField(
         lazy_gettext("Budget from (USD)"),

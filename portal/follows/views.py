@@ -140,9 +140,9 @@ def new_calendar_url() -> Response:
     had_one = services.calendar_token_of(_user()) is not None
     services.new_calendar_token(_user())
     return _calendar_changed(
-        "A new subscription URL is ready; the old one no longer works."
+        gettext("A new subscription URL is ready; the old one no longer works.")
         if had_one
-        else "Your subscription URL is ready: add it to your calendar."
+        else gettext("Your subscription URL is ready: add it to your calendar.")
     )
 
 
@@ -150,7 +150,7 @@ def new_calendar_url() -> Response:
 @_vendor_only
 def revoke_calendar_url() -> Response:
     services.revoke_calendar_token(_user())
-    return _calendar_changed("The subscription URL no longer works.")
+    return _calendar_changed(gettext("The subscription URL no longer works."))
 
 
 @bp.get("/calendar/followed/<token>.ics")
@@ -281,7 +281,9 @@ def _search_action(search_id: int, change: Callable[[SavedSearch], object], done
 @login_required
 def pause_search(search_id: int) -> Response:
     return _search_action(
-        search_id, services.pause_search, "The search is paused: no mail until you resume it."
+        search_id,
+        services.pause_search,
+        gettext("The search is paused: no mail until you resume it."),
     )
 
 
@@ -291,11 +293,13 @@ def resume_search(search_id: int) -> Response:
     return _search_action(
         search_id,
         services.resume_search,
-        "The search is resumed: needs published from now on are mailed.",
+        gettext("The search is resumed: needs published from now on are mailed."),
     )
 
 
 @bp.post("/saved-searches/<int:search_id>/delete")
 @login_required
 def delete_search(search_id: int) -> Response:
-    return _search_action(search_id, services.delete_search, "The saved search is deleted.")
+    return _search_action(
+        search_id, services.delete_search, gettext("The saved search is deleted.")
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
 
@@ -25,3 +25,9 @@ class LazyText(LazyString):
 def lazy_gettext(string: str, **variables: Any) -> LazyText:
     """``gettext(string, **variables)``, done each time the text is read."""
     return LazyText(gettext, string, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables: Any) -> LazyText:
+    """``ngettext(singular, plural, num, **variables)``, done each time the text is read
+    (``%(num)s`` is the count), e.g. a mail subject rendered in its recipient's language."""
+    return LazyText(ngettext, singular, plural, num, **variables)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import intpk, text, timestamp, utc_now
 from portal.extensions import db
+from portal.i18n.lazy import LazyText, lazy_gettext
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -44,24 +45,25 @@ class IntroState(StrEnum):
     EXPIRED = "expired"  # left unanswered for PORTAL_INTRODUCTION_EXPIRY_DAYS
 
     @property
-    def label(self) -> str:
+    def label(self) -> LazyText:
         return STATE_LABELS[self]
 
 
+# Read in the language of the page or mail that shows them; code compares the states.
 STATE_LABELS = {
-    IntroState.REQUESTED: "Requested",
-    IntroState.UNDER_REVIEW: "Under staff review",
-    IntroState.APPROVED: "Approved by staff",
-    IntroState.ACCEPTED: "Accepted by one side",
-    IntroState.INTRODUCED: "Introduced",
-    IntroState.MEETING_HELD: "Meeting held",
-    IntroState.PROPOSAL_SUBMITTED: "Proposal submitted",
-    IntroState.WON: "Won",
-    IntroState.LOST: "Lost",
-    IntroState.STALLED: "Stalled",
-    IntroState.DECLINED: "Declined",
-    IntroState.WITHDRAWN: "Withdrawn",
-    IntroState.EXPIRED: "Expired",
+    IntroState.REQUESTED: lazy_gettext("Requested"),
+    IntroState.UNDER_REVIEW: lazy_gettext("Under staff review"),
+    IntroState.APPROVED: lazy_gettext("Approved by staff"),
+    IntroState.ACCEPTED: lazy_gettext("Accepted by one side"),
+    IntroState.INTRODUCED: lazy_gettext("Introduced"),
+    IntroState.MEETING_HELD: lazy_gettext("Meeting held"),
+    IntroState.PROPOSAL_SUBMITTED: lazy_gettext("Proposal submitted"),
+    IntroState.WON: lazy_gettext("Won"),
+    IntroState.LOST: lazy_gettext("Lost"),
+    IntroState.STALLED: lazy_gettext("Stalled"),
+    IntroState.DECLINED: lazy_gettext("Declined"),
+    IntroState.WITHDRAWN: lazy_gettext("Withdrawn"),
+    IntroState.EXPIRED: lazy_gettext("Expired"),
 }
 
 # Still waiting for someone to answer: these expire, and get a reminder first.
@@ -168,7 +170,7 @@ class Introduction(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     @property
-    def state_label(self) -> str:
+    def state_label(self) -> LazyText:
         return IntroState(self.state).label
 
     @property

@@ -16,6 +16,7 @@ from flask import current_app
 
 from portal.accounts.models import Role, User
 from portal.extensions import db
+from portal.i18n.lazy import LazyText, lazy_gettext
 from portal.introductions.models import Introduction, IntroState, Side
 from portal.mail.services import queue_mail
 from portal.notifications.services import sends_step_mail_now
@@ -60,7 +61,7 @@ def recipients(to: Organization | StaffDesk) -> list[User]:
 def notify(
     to: Organization | StaffDesk,
     template: str,
-    subject: str,
+    subject: str | LazyText,
     introduction: Introduction,
     **context: Any,
 ) -> list[OutboxMessage]:
@@ -89,8 +90,10 @@ def notify(
     return [message for message in messages if message is not None]
 
 
-def _pair(introduction: Introduction) -> str:
-    return f"{introduction.vendor.name} and {introduction.buyer.name}"
+def _pair(introduction: Introduction) -> LazyText:
+    return lazy_gettext(
+        "%(vendor)s and %(buyer)s", vendor=introduction.vendor.name, buyer=introduction.buyer.name
+    )
 
 
 def _expires_on(introduction: Introduction) -> dt.datetime:
@@ -120,7 +123,7 @@ def request_received(introduction: Introduction, message: str) -> None:
     notify(
         STAFF,
         "requested_staff",
-        f"Introduction requested: {_pair(introduction)}",
+        lazy_gettext("Introduction requested: %(pair)s", pair=_pair(introduction)),
         introduction,
         requester=requester,
         other=introduction.organization(side.other),
@@ -129,7 +132,7 @@ def request_received(introduction: Introduction, message: str) -> None:
     notify(
         requester,
         "request_received",
-        f"We received your introduction request ({_pair(introduction)})",
+        lazy_gettext("We received your introduction request (%(pair)s)", pair=_pair(introduction)),
         introduction,
         other=introduction.organization(side.other),
         expires_on=_expires_on(introduction),
@@ -155,7 +158,9 @@ def after_transition(
                 notify(
                     organization,
                     "consent_needed",
-                    f"Introduction proposed: {pair}; your consent is needed",
+                    lazy_gettext(
+                        "Introduction proposed: %(pair)s; your consent is needed", pair=pair
+                    ),
                     introduction,
                     other=introduction.organization(side.other),
                     note=note,
@@ -165,7 +170,7 @@ def after_transition(
                 notify(
                     organization,
                     "approved",
-                    f"Your introduction request was approved ({pair})",
+                    lazy_gettext("Your introduction request was approved (%(pair)s)", pair=pair),
                     introduction,
                     other=introduction.organization(side.other),
                     note=note,
@@ -177,7 +182,7 @@ def after_transition(
             notify(
                 introduction.organization(side),
                 "declined",
-                f"Introduction declined ({pair})",
+                lazy_gettext("Introduction declined (%(pair)s)", pair=pair),
                 introduction,
                 other=introduction.organization(side.other),
                 by_staff=actor_side is None,
@@ -189,7 +194,7 @@ def after_transition(
                 notify(
                     introduction.organization(side),
                     "withdrawn",
-                    f"Introduction withdrawn ({pair})",
+                    lazy_gettext("Introduction withdrawn (%(pair)s)", pair=pair),
                     introduction,
                     other=introduction.organization(side.other),
                     by=introduction.organization(actor_side) if actor_side else STAFF,
@@ -199,7 +204,7 @@ def after_transition(
             notify(
                 introduction.organization(side),
                 "expired",
-                f"Introduction request expired ({pair})",
+                lazy_gettext("Introduction request expired (%(pair)s)", pair=pair),
                 introduction,
                 other=introduction.organization(side.other),
                 waited_for=source,
@@ -210,7 +215,7 @@ def after_transition(
             notify(
                 introduction.organization(side),
                 "introduced",
-                f"You are introduced: {pair}",
+                lazy_gettext("You are introduced: %(pair)s", pair=pair),
                 introduction,
                 other=introduction.organization(side.other),
                 vendor_contacts=contacts[Side.VENDOR],
@@ -222,7 +227,9 @@ def remind_staff(introduction: Introduction) -> None:
     notify(
         STAFF,
         "reminder_staff",
-        f"Reminder: introduction waiting for review ({_pair(introduction)})",
+        lazy_gettext(
+            "Reminder: introduction waiting for review (%(pair)s)", pair=_pair(introduction)
+        ),
         introduction,
         expires_on=_expires_on(introduction),
     )
@@ -232,7 +239,10 @@ def remind_side(introduction: Introduction, side: Side) -> None:
     notify(
         introduction.organization(side),
         "reminder",
-        f"Reminder: {introduction.organization(side.other).name} waits for your answer",
+        lazy_gettext(
+            "Reminder: %(name)s waits for your answer",
+            name=introduction.organization(side.other).name,
+        ),
         introduction,
         other=introduction.organization(side.other),
         expires_on=_expires_on(introduction),
@@ -243,7 +253,9 @@ def ask_outcome(introduction: Introduction, side: Side) -> None:
     notify(
         introduction.organization(side),
         "outcome_question",
-        f"How did it go with {introduction.organization(side.other).name}?",
+        lazy_gettext(
+            "How did it go with %(name)s?", name=introduction.organization(side.other).name
+        ),
         introduction,
         other=introduction.organization(side.other),
     )

@@ -175,7 +175,7 @@ def accept(introduction_id: int) -> Response | tuple[str, int]:
         introduction_id,
         StepForm(),
         lambda intro, seen: services.accept(intro, _user(), expected_state=seen),
-        "You accepted the introduction.",
+        gettext("You accepted the introduction."),
     )
 
 
@@ -189,7 +189,7 @@ def decline(introduction_id: int) -> Response | tuple[str, int]:
         lambda intro, seen: services.decline(
             intro, _user(), private_reason=form.private_reason.data or "", expected_state=seen
         ),
-        "You declined the introduction.",
+        gettext("You declined the introduction."),
     )
 
 
@@ -203,7 +203,7 @@ def withdraw(introduction_id: int) -> Response | tuple[str, int]:
         lambda intro, seen: services.withdraw(
             intro, _user(), private_reason=form.private_reason.data or "", expected_state=seen
         ),
-        "You withdrew the introduction.",
+        gettext("You withdrew the introduction."),
     )
 
 
@@ -221,7 +221,7 @@ def log_outcome(introduction_id: int) -> Response | tuple[str, int]:
             note=form.note.data or "",
             expected_state=seen,
         ),
-        "Thank you: the outcome is recorded.",
+        gettext("Thank you: the outcome is recorded."),
         "outcome_form",
     )
 
@@ -236,7 +236,7 @@ def take_for_review(introduction_id: int) -> Response | tuple[str, int]:
         introduction_id,
         StepForm(),
         lambda intro, seen: services.take_for_review(intro, _user(), expected_state=seen),
-        "You took the request for review.",
+        gettext("You took the request for review."),
     )
 
 
@@ -250,7 +250,7 @@ def approve(introduction_id: int) -> Response | tuple[str, int]:
         lambda intro, seen: services.approve(
             intro, _user(), note=form.note.data or "", expected_state=seen
         ),
-        "Approved: the organizations are asked to accept.",
+        gettext("Approved: the organizations are asked to accept."),
         "approve_form",
     )
 
@@ -269,7 +269,7 @@ def staff_decline(introduction_id: int) -> Response | tuple[str, int]:
             private_reason=form.private_reason.data or "",
             expected_state=seen,
         ),
-        "Declined: the requester was told why.",
+        gettext("Declined: the requester was told why."),
         "decline_form",
     )
 

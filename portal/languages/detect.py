@@ -17,6 +17,11 @@ import unicodedata
 from functools import cache
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from flask_babel import get_locale, gettext
+
+from portal.i18n.lazy import LazyText
+
 # The codes stored in needs.language: ISO 639-1, except ``fil`` (Filipino has no
 # two-letter code of its own; ``tl`` is Tagalog, which detectors report).
 LANGUAGE_NAMES: dict[str, str] = {
@@ -121,5 +126,22 @@ def detect_need_language(title: str, description: str, country: str | None) -> s
 
 
 def language_name(code: str | None) -> str | None:
-    """The English name of a stored code, for pages and exports."""
-    return LANGUAGE_NAMES.get(code) if code else None
+    """The name of a stored code in the current language (Babel's names; English outside
+    a request or mail), for pages and exports."""
+    if not code or code not in LANGUAGE_NAMES:
+        return None
+    if code == "other":
+        return gettext("another language")
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return LANGUAGE_NAMES[code]
+    try:
+        return Locale.parse(code).get_display_name(locale) or LANGUAGE_NAMES[code]
+    except (ValueError, UnknownLocaleError):
+        return LANGUAGE_NAMES[code]
+
+
+# The names as choices and filters show them, read in each request's language.
+LANGUAGE_LABELS: dict[str, LazyText] = {
+    code: LazyText(language_name, code) for code in LANGUAGE_NAMES
+}

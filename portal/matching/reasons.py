@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask_babel import gettext
+
 from portal.matching.concepts import Thesaurus
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import terms, words
@@ -78,11 +80,17 @@ def answer_reason(
     if shared:
         _, concept = max(shared)
         label = thesaurus.concepts[concept].label
-        return (
-            f"“{capability.title}” answers the need's {label} problem "
-            f"({_quote(part_match.evidence[concept])})"
+        return gettext(
+            "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
+            capability=capability.title,
+            concept=label,
+            quoted=_quote(part_match.evidence[concept]),
         )
-    return f"“{capability.title}” answers “{_excerpt(answer.need_part)}”"
+    return gettext(
+        "“%(capability)s” answers “%(need_part)s”",
+        capability=capability.title,
+        need_part=_excerpt(answer.need_part),
+    )
 
 
 def capability_reason(
@@ -108,9 +116,11 @@ def capability_reason(
                 if weight <= 0:
                     continue
                 label = thesaurus.concepts[concept].label
-                text = (
-                    f"“{capability.title}” answers the need's {label} problem "
-                    f"({_quote(need_match.evidence[concept])})"
+                text = gettext(
+                    "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
+                    capability=capability.title,
+                    concept=label,
+                    quoted=_quote(need_match.evidence[concept]),
                 )
                 if best is None or weight > best[0]:
                     best = (weight, text)
@@ -137,7 +147,11 @@ def capability_reason(
         if len(weighted) >= 2 and (best_overlap is None or total > best_overlap[0]):
             best_overlap = (total, capability.title, [word for _, word in weighted])
     if best_overlap is not None:
-        return f"“{best_overlap[1]}” covers {_quote(best_overlap[2], 3)} from the need"
+        return gettext(
+            "“%(capability)s” covers %(quoted)s from the need",
+            capability=best_overlap[1],
+            quoted=_quote(best_overlap[2], 3),
+        )
     return None
 
 
@@ -152,10 +166,11 @@ def funded_reason(need: NeedProfile) -> str | None:
     """A supporting reason when the money behind the need is committed; None otherwise."""
     if need.funding_stage not in FUNDED_STAGES or need.funding_source is None:
         return None
-    source = FUNDING_SOURCES.get(need.funding_source, need.funding_source)
+    source = FUNDING_SOURCES.get(need.funding_source)
+    source = gettext(source) if source else need.funding_source
     if need.funding_stage == "procurement":
-        return f"Funded ({source}) and in procurement"
-    return f"Funded ({source})"
+        return gettext("Funded (%(source)s) and in procurement", source=source)
+    return gettext("Funded (%(source)s)", source=source)
 
 
 def lead_reasons(
@@ -173,13 +188,22 @@ def lead_reasons(
     if capability:
         reasons.append(capability)
     if need.country in vendor.markets:
-        reasons.append(f"Already serves {country_name(need.country)}, the buyer's country")
+        reasons.append(
+            gettext(
+                "Already serves %(country)s, the buyer's country",
+                country=country_name(need.country),
+            )
+        )
     shared = [s for s in need.sectors if s in vendor.sectors]
     if shared:
-        labels = " and ".join(sector_short_label(s).lower() for s in shared[:2])
-        reasons.append(f"Works in {labels}, the need's sector")
+        labels = [sector_short_label(s).lower() for s in shared[:2]]
+        if len(labels) == 2:
+            sectors = gettext("%(first)s and %(second)s", first=labels[0], second=labels[1])
+        else:
+            sectors = labels[0]
+        reasons.append(gettext("Works in %(sectors)s, the need's sector", sectors=sectors))
     if not reasons:
-        reasons.append("Its profile uses several of the need's key words")
+        reasons.append(gettext("Its profile uses several of the need's key words"))
     funded = funded_reason(need)
     if funded:
         # After at least one other reason, and in the last place kept: whether the money

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
+from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
 from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
 from portal.missions.agenda import Agenda, AgendaItem, agenda_lines, agenda_of
@@ -61,7 +62,7 @@ def _mail_participant(
     participant: Participant,
     agenda: Agenda,
     template: str,
-    subject: str,
+    subject: str | LazyText,
     items: list[AgendaItem] | None = None,
     **context: object,
 ) -> int:
@@ -102,11 +103,19 @@ def mail_agenda_changes(event: MissionEvent) -> AgendaMailReport:
         if participant.agenda_digest is None:
             if not agenda.items:
                 continue  # nothing to tell yet
-            _mail_participant(participant, agenda, "published", f"Your agenda for {event.name}")
+            _mail_participant(
+                participant,
+                agenda,
+                "published",
+                lazy_gettext("Your agenda for %(event)s", event=event.name),
+            )
             report.published += 1
         else:
             _mail_participant(
-                participant, agenda, "changed", f"Your agenda for {event.name} has changed"
+                participant,
+                agenda,
+                "changed",
+                lazy_gettext("Your agenda for %(event)s has changed", event=event.name),
             )
             report.changed += 1
         participant.agenda_digest = digest
@@ -170,7 +179,12 @@ def send_reminders(now: dt.datetime) -> int:
             participant,
             agenda,
             "reminder",
-            f"Tomorrow at {agenda.event.name}: {count} meeting{'s' if count != 1 else ''}",
+            lazy_ngettext(
+                "Tomorrow at %(event)s: %(num)s meeting",
+                "Tomorrow at %(event)s: %(num)s meetings",
+                count,
+                event=agenda.event.name,
+            ),
             items,
             day=tomorrow,
         )

@@ -199,7 +199,7 @@ def new_calendar_url(event: MissionEvent, participant: Participant) -> Response 
     agendas.new_calendar_token(participant)
     return _calendar_changed(
         event,
-        "New subscription URL made; the old one no longer works."
+        gettext("New subscription URL made; the old one no longer works.")
         if had_one
         else "Your private subscription URL is ready.",
     )
@@ -212,7 +212,7 @@ def revoke_calendar_url(event: MissionEvent, participant: Participant) -> Respon
     if not CalendarTokenForm().validate_on_submit():
         abort(400)
     agendas.revoke_calendar_token(participant)
-    return _calendar_changed(event, "The subscription URL no longer works.")
+    return _calendar_changed(event, gettext("The subscription URL no longer works."))
 
 
 @bp.get("/<ref>/agenda/<org_ref>")

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from portal.accounts.models import User
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions import services as introductions
 from portal.introductions.models import Introduction
 from portal.missions.models import (
@@ -34,12 +35,16 @@ from portal.organizations.models import Organization, OrganizationKind
 
 MAX_NOTE = 5000
 
-ATTENDANCE_LABELS = {Attendance.HELD: "Held", Attendance.NO_SHOW: "No-show"}
+# Read in the language of the page that shows them; code keeps and compares the values.
+ATTENDANCE_LABELS = {
+    Attendance.HELD: lazy_gettext("Held"),
+    Attendance.NO_SHOW: lazy_gettext("No-show"),
+}
 RATING_LABELS = {
-    Rating.NOT_HELD: "Did not take place",
-    Rating.NO_INTEREST: "No interest",
-    Rating.INTERESTING: "Interesting",
-    Rating.COOPERATION: "Cooperation possible",
+    Rating.NOT_HELD: lazy_gettext("Did not take place"),
+    Rating.NO_INTEREST: lazy_gettext("No interest"),
+    Rating.INTERESTING: lazy_gettext("Interesting"),
+    Rating.COOPERATION: lazy_gettext("Cooperation possible"),
 }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import User
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.lazy import LazyText, lazy_gettext
 from portal.mail.services import mail_link, queue_mail
 from portal.matching.feedback import (
     adjuster,
@@ -209,7 +210,12 @@ def propose_meeting(
     if len(message) > MAX_MESSAGE:
         raise RequestError(f"Write at most {MAX_MESSAGE} characters.", "message")
     request = _open_request(first, second, message, must_meet, proposed_by_staff=True)
-    _notify(request, first, "proposed", f"Trade staff suggest you meet {_name(second)}")
+    _notify(
+        request,
+        first,
+        "proposed",
+        lazy_gettext("Trade staff suggest you meet %(name)s", name=_name(second)),
+    )
     return request
 
 
@@ -254,9 +260,19 @@ def answer_request(
     db.session.flush()
     answered = request.requested.organization.name
     if accept:
-        _notify(request, request.requester, "accepted", f"{answered} accepted your meeting request")
+        _notify(
+            request,
+            request.requester,
+            "accepted",
+            lazy_gettext("%(name)s accepted your meeting request", name=answered),
+        )
     else:
-        _notify(request, request.requester, "declined", f"{answered} declined your meeting request")
+        _notify(
+            request,
+            request.requester,
+            "declined",
+            lazy_gettext("%(name)s declined your meeting request", name=answered),
+        )
     return request
 
 
@@ -448,7 +464,9 @@ def _members(organization: Organization) -> list[User]:
     )
 
 
-def _notify(request: MeetingRequest, to: Participant, template: str, subject: str) -> None:
+def _notify(
+    request: MeetingRequest, to: Participant, template: str, subject: str | LazyText
+) -> None:
     event = request.event
     link = mail_link("missions.my_requests", ref=event.ref)
     for user in _members(to.organization):
@@ -467,7 +485,9 @@ def _notify(request: MeetingRequest, to: Participant, template: str, subject: st
 
 def _mail_received(request: MeetingRequest) -> None:
     who = request.requester.organization.name
-    subject = f"{who} asks to meet you at {request.event.name}"
+    subject = lazy_gettext(
+        "%(name)s asks to meet you at %(event)s", name=who, event=request.event.name
+    )
     _notify(request, request.requested, "received", subject)
 
 

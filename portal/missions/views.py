@@ -167,7 +167,7 @@ def new() -> Page:
             form,
             lambda: services.create_event(_event_values(form)),
             services.EventError,
-            lambda event: ("Event created.", url_for(".detail", ref=event.ref)),
+            lambda event: (gettext("Event created."), url_for(".detail", ref=event.ref)),
         )
         if saved is not None:
             return saved
@@ -184,7 +184,7 @@ def edit(ref: str) -> Page:
             form,
             lambda: services.update_event(event, _event_values(form)),
             services.EventError,
-            lambda _: ("Event saved.", url_for(".detail", ref=event.ref)),
+            lambda _: (gettext("Event saved."), url_for(".detail", ref=event.ref)),
         )
         if saved is not None:
             return saved
@@ -320,7 +320,7 @@ def registration(ref: str, org_ref: str) -> Page:
             form,
             lambda: reg.update_registration(participant, _registration_values(form), current_user),
             reg.RegistrationError,
-            lambda _: ("Registration saved.", url_for(".detail", ref=event.ref)),
+            lambda _: (gettext("Registration saved."), url_for(".detail", ref=event.ref)),
             forbidden=reg.NotAllowed,
             event=event,
         )
@@ -466,7 +466,7 @@ def send_request(ref: str) -> Page:
             step,
             req.RequestError,
             lambda to: (
-                f"Request sent to {to.organization.name}.",
+                gettext("Request sent to %(name)s.", name=to.organization.name),
                 url_for(".my_requests", ref=event.ref),
             ),
             forbidden=req.NotAllowed,
@@ -495,7 +495,7 @@ def _request_step(ref: str, request_id: int, side: str, form: FlaskForm, step: A
     except req.NotAllowed as error:
         return _not_allowed(str(error), event)
     if not form.validate_on_submit():
-        flash(_form_errors(form) or "Please try again.", "error")
+        flash(_form_errors(form) or gettext("Please try again."), "error")
         return redirect(url_for(".my_requests", ref=event.ref), 303)
     try:
         message = step(meeting_request, participant)
@@ -528,7 +528,7 @@ def answer_request(ref: str, request_id: int) -> Page:
 def withdraw_request(ref: str, request_id: int) -> Page:
     def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
         req.withdraw_request(meeting_request, participant, current_user)
-        return "Request withdrawn."
+        return gettext("Request withdrawn.")
 
     return _request_step(ref, request_id, "from", ConfirmForm(), step)
 
@@ -565,7 +565,7 @@ def propose(ref: str) -> Page:
             step,
             req.RequestError,
             lambda to: (
-                f"Meeting proposed to {to.organization.name}.",
+                gettext("Meeting proposed to %(name)s.", name=to.organization.name),
                 url_for(".my_requests", ref=event.ref),
             ),
         )
@@ -672,7 +672,7 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
                 return _grid_page(event, form, failed=True)
             db.session.commit()
             flash(
-                "Meeting moved; both sides are mailed their changed agendas."
+                gettext("Meeting moved; both sides are mailed their changed agendas.")
                 if meeting.published
                 else "Meeting moved.",
                 "success",
@@ -691,7 +691,7 @@ def cancel_meeting(ref: str, meeting_id: int) -> Page:
     grid_services.cancel_meeting(event, meeting, actor=current_user)
     db.session.commit()
     flash(
-        "Meeting cancelled; its request stays accepted."
+        gettext("Meeting cancelled; its request stays accepted.")
         + (" Both sides are mailed their changed agendas." if published else ""),
         "success",
     )

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from portal.accounts.access import can_manage_organization
 from portal.accounts.models import User
@@ -19,7 +20,16 @@ from portal.organizations.models import Organization, OrganizationKind
 from portal.organizations.services import can_see_private, new_unique_ref
 from portal.signals import need_closed, need_published
 from portal.versioning import claim_version
-from portal.vocab import DEFAULT_NOTICE, FUNDING_SOURCES, FUNDING_STAGES, NOTICE_TYPES, SECTORS
+from portal.vocab import (
+    DEFAULT_NOTICE,
+    FUNDING_SOURCE_LABELS,
+    FUNDING_SOURCES,
+    FUNDING_STAGE_LABELS,
+    FUNDING_STAGES,
+    NOTICE_LABELS,
+    NOTICE_TYPES,
+    SECTORS,
+)
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
@@ -117,25 +127,25 @@ def budget_label(need: Need) -> str:
     if low is not None and high is not None:
         if low == high:
             return f"US${low:,}"
-        return f"US${low:,} to US${high:,}"
+        return gettext("US$%(low)s to US$%(high)s", low=format(low, ","), high=format(high, ","))
     if low is not None:
-        return f"from US${low:,}"
+        return gettext("from US$%(low)s", low=format(low, ","))
     if high is not None:
-        return f"up to US${high:,}"
-    return "not stated"
+        return gettext("up to US$%(high)s", high=format(high, ","))
+    return gettext("not stated")
 
 
 def notice_label(need: Need) -> str:
-    return NOTICE_TYPES.get(need.notice, need.notice)
+    return str(NOTICE_LABELS.get(need.notice, need.notice))
 
 
 def funding_label(need: Need) -> str:
     """Where the money comes from and how far it has got, or that the buyer did not say."""
     if need.funding_source is None or need.funding_stage is None:
-        return "not stated"
-    source = FUNDING_SOURCES.get(need.funding_source, need.funding_source)
-    stage = FUNDING_STAGES.get(need.funding_stage, need.funding_stage)
-    return f"{source}: {stage.lower()}"
+        return gettext("not stated")
+    source = str(FUNDING_SOURCE_LABELS.get(need.funding_source, need.funding_source))
+    stage = str(FUNDING_STAGE_LABELS.get(need.funding_stage, need.funding_stage))
+    return gettext("%(source)s: %(stage)s", source=source, stage=stage.lower())
 
 
 # --- creating and editing --------------------------------------------------------------

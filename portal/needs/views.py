@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from portal.accounts.models import User
 from portal.extensions import db
-from portal.languages.detect import LANGUAGE_NAMES, language_name
+from portal.languages.detect import LANGUAGE_LABELS, language_name
 from portal.matching.feedback import need_leads
 from portal.matching.forms import DismissLeadForm
 from portal.needs import services
@@ -54,7 +54,7 @@ def directory() -> str:
         page=page,
         filters=filters,
         notice_filters=notice_filters,
-        language_names=LANGUAGE_NAMES,
+        language_names=LANGUAGE_LABELS,
         budget_label=services.budget_label,
         funding_label=services.funding_label,
     )
@@ -205,16 +205,16 @@ def _change_status(ref: str, change: Callable[[Need, User], Need], done: str) ->
 @bp.post("/needs/<ref>/close")
 @login_required
 def close(ref: str) -> Response:
-    return _change_status(ref, services.close_need, "Need closed.")
+    return _change_status(ref, services.close_need, gettext("Need closed."))
 
 
 @bp.post("/needs/<ref>/award")
 @login_required
 def award(ref: str) -> Response:
-    return _change_status(ref, services.mark_awarded, "Need marked as awarded.")
+    return _change_status(ref, services.mark_awarded, gettext("Need marked as awarded."))
 
 
 @bp.post("/needs/<ref>/reopen")
 @login_required
 def reopen(ref: str) -> Response:
-    return _change_status(ref, services.reopen_need, "Need reopened.")
+    return _change_status(ref, services.reopen_need, gettext("Need reopened."))

@@ -28,6 +28,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -198,7 +199,7 @@ def upload(ref: str) -> Page:
 
             saved = None
             try:
-                saved = _save(form, attach, "Document attached.", need, "documents")
+                saved = _save(form, attach, gettext("Document attached."), need, "documents")
             finally:
                 if saved is None:
                     storage.discard(stored.storage_name)  # its row was never kept
@@ -255,7 +256,7 @@ def remove_document(ref: str, document_id: int) -> Page:
         def remove() -> None:
             services.remove_document(document, note=form.note.data or "", actor=current_user)
 
-        saved = _save(form, remove, "Document removed.", need, "documents")
+        saved = _save(form, remove, gettext("Document removed."), need, "documents")
         if saved is not None:
             storage.discard(storage_name)  # committed: the bytes go too
             return saved
@@ -284,7 +285,13 @@ def amendment_note(ref: str, number: int) -> Page:
         def save_note() -> None:
             services.set_amendment_note(amendment, form.note.data or "", actor=current_user)
 
-        saved = _save(form, save_note, f"Note of amendment {number} saved.", need, "amendments")
+        saved = _save(
+            form,
+            save_note,
+            gettext("Note of amendment %(number)s saved.", number=number),
+            need,
+            "amendments",
+        )
         if saved is not None:
             return saved
     return _page("notices/amendment_note.html", form, need=need, amendment=amendment)
@@ -308,7 +315,7 @@ def questions_deadline(ref: str) -> Page:
                 actor=current_user,
             )
 
-        saved = _save(form, set_deadline, "Questions deadline saved.", need, "questions")
+        saved = _save(form, set_deadline, gettext("Questions deadline saved."), need, "questions")
         if saved is not None:
             return saved
     return _page("notices/questions_deadline.html", form, need=need, published=is_public(need))
@@ -327,7 +334,7 @@ def ask(ref: str) -> Page:
         def ask_it() -> None:
             services.ask_question(need, current_user, form.body.data or "")
 
-        done = "Question sent. The buyer answers it on this page, without naming you."
+        done = gettext("Question sent. The buyer answers it on this page, without naming you.")
         saved = _save(form, ask_it, done, need, "questions")
         if saved is not None:
             return saved
@@ -353,7 +360,7 @@ def answer(ref: str, question_id: int) -> Page:
         def answer_it() -> None:
             services.answer_question(question, form.answer.data or "", actor=current_user)
 
-        saved = _save(form, answer_it, "Answer published.", need, "questions")
+        saved = _save(form, answer_it, gettext("Answer published."), need, "questions")
         if saved is not None:
             return saved
     return _page("notices/answer.html", form, need=need, question=question)

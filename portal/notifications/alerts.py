@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.accounts.models import Role, User
 from portal.extensions import db
-from portal.i18n.lazy import lazy_gettext
+from portal.i18n.lazy import lazy_ngettext
 from portal.matching.store import events_version
 from portal.notifications.models import (
     DigestItem,
@@ -230,9 +230,10 @@ def send_lead_alert(user: User, version: int, now: dt.datetime) -> bool | None:
         assert user.organization is not None  # alert_members joins the organization
         message = queue_mail(
             user.email,
-            lazy_gettext(
-                "%(count_batch)s new lead(s) for %(name)s",
-                count_batch=len(batch),
+            lazy_ngettext(
+                "%(num)s new lead for %(name)s",
+                "%(num)s new leads for %(name)s",
+                len(batch),
                 name=user.organization.name,
             ),
             ALERT_TEMPLATE,

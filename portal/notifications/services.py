@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from portal.accounts.models import Role, User
 from portal.db import utc_now
 from portal.extensions import db
-from portal.i18n.lazy import lazy_gettext
+from portal.i18n.lazy import lazy_gettext, lazy_ngettext
 from portal.notifications.models import (
     DigestItem,
     MailMode,
@@ -447,10 +447,13 @@ def send_digest(user: User, now: dt.datetime) -> bool:
         user.email,
         (
             lazy_gettext(
-                "Your weekly digest: %(count_leads)s new lead(s), "
-                "%(count_actions)s introduction update(s)",
-                count_leads=len(digest.leads),
-                count_actions=len(digest.actions),
+                "Your weekly digest: %(leads)s, %(actions)s",
+                leads=lazy_ngettext("%(num)s new lead", "%(num)s new leads", len(digest.leads)),
+                actions=lazy_ngettext(
+                    "%(num)s introduction update",
+                    "%(num)s introduction updates",
+                    len(digest.actions),
+                ),
             )
         ),
         DIGEST_TEMPLATE,

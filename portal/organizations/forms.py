@@ -24,14 +24,14 @@ from wtforms.validators import URL, DataRequired, Email, Length, Optional
 from portal.i18n.lazy import lazy_gettext
 from portal.organizations.models import Organization
 from portal.request_input import MAX_PAGE
-from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label
+from portal.vocab import ASEAN_COUNTRIES, ASEAN_COUNTRY_LABELS, SECTOR_LABELS, SECTORS
 
 # Sectors grouped under their ASEAN Smart Cities Network focal area, as in the vocabulary.
 SECTOR_CHOICES = [
-    SelectChoice(code, sector_short_label(code), optgroup=sector.focal_area.capitalize())
+    SelectChoice(code, SECTOR_LABELS[code], optgroup=sector.focal_area.capitalize())
     for code, sector in SECTORS.items()
 ]
-COUNTRY_CHOICES = [SelectChoice(code, name) for code, name in ASEAN_COUNTRIES.items()]
+COUNTRY_CHOICES = [SelectChoice(code, name) for code, name in ASEAN_COUNTRY_LABELS.items()]
 
 
 class ProfileForm(FlaskForm):

@@ -18,6 +18,7 @@ from portal.accounts.models import User
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import CONTACT_SHARING_STATES, Introduction
 from portal.mail.services import queue_mail
 from portal.organizations.models import (
@@ -433,9 +434,9 @@ def _record_decision(
     db.session.add(review)
     template = f"organization_{decision}"
     subject = (
-        f"{organization.name} is verified"
+        lazy_gettext("%(name)s is verified", name=organization.name)
         if decision == VerificationStatus.VERIFIED
-        else f"{organization.name} was not verified"
+        else lazy_gettext("%(name)s was not verified", name=organization.name)
     )
     link = _portal_url("organizations.my_organization")
     for member in organization.members:

@@ -8,7 +8,7 @@ from wtforms.validators import Optional, ValidationError
 
 from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import IntroState
-from portal.vocab import ASEAN_COUNTRIES, SECTORS, sector_short_label
+from portal.vocab import ASEAN_COUNTRY_LABELS, SECTOR_LABELS
 
 
 class DashboardFilterForm(Form):
@@ -18,13 +18,13 @@ class DashboardFilterForm(Form):
         lazy_gettext("Sector"),
         default="",
         choices=[SelectChoice("", lazy_gettext("All sectors"))]
-        + [SelectChoice(code, sector_short_label(code)) for code in SECTORS],
+        + [SelectChoice(code, label) for code, label in SECTOR_LABELS.items()],
     )
     country = SelectField(
         lazy_gettext("Buyer country"),
         default="",
         choices=[SelectChoice("", lazy_gettext("All countries"))]
-        + [SelectChoice(code, name) for code, name in ASEAN_COUNTRIES.items()],
+        + [SelectChoice(code, name) for code, name in ASEAN_COUNTRY_LABELS.items()],
     )
     state = SelectField(
         lazy_gettext("State"),

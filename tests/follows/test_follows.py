@@ -151,7 +151,7 @@ def test_digest_members_get_the_news_in_their_weekly_mail(
     deliver()
     assert report.mailed == 1
     [message] = mailbox.to(scene.member.email)
-    assert "1 update(s) on needs you follow" in message["Subject"]
+    assert "1 update on needs you follow" in message["Subject"]
     assert "Closing date: 2026-03-10 -> 2026-03-24" in mailbox.body(message)
     alerts.run_saved_search_alerts(utc_now() + dt.timedelta(days=16))
     deliver()

@@ -263,7 +263,7 @@ def test_weekly_searches_wait_for_the_weekly_mail(app: Flask, scene: Scene, mail
     alerts.run_saved_search_alerts(now + dt.timedelta(days=7))
     deliver()
     [message] = mailbox.to(scene.member.email)
-    assert "1 new need(s) for your saved searches" in message["Subject"]
+    assert "1 new need for your saved searches" in message["Subject"]
     assert scene.need.title in mailbox.body(message)
     alerts.run_saved_search_alerts(now + dt.timedelta(days=15))
     deliver()
@@ -282,7 +282,7 @@ def test_digest_mode_makes_every_search_weekly(app: Flask, scene: Scene, mailbox
     _run(minutes=8 * 24 * 60)
     db.session.refresh(match)
     assert match.delivery == Delivery.MAILED
-    assert "1 new need(s) for your saved searches" in mailbox.to(scene.member.email)[0]["Subject"]
+    assert "1 new need for your saved searches" in mailbox.to(scene.member.email)[0]["Subject"]
 
 
 def test_paused_searches_find_nothing_and_resuming_skips_the_pause(

@@ -21,14 +21,15 @@ from portal.i18n.catalogs import TRANSLATIONS_DIR, compile_catalog, stale_catalo
 from portal.i18n.locales import TRANSLATED_LOCALES
 
 POT = TRANSLATIONS_DIR / "messages.pot"
-# As `make translations` extracts: Babel's keywords and lazy_gettext.
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+# As `make translations` extracts: Babel's keywords, lazy_gettext and lazy_ngettext.
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
 
 MessageKey = tuple[str | None, str | tuple[str, ...]]
 
 
 def extracted_now() -> set[MessageKey]:
-    """What ``pybabel extract -F babel.cfg -k lazy_gettext`` would write, as keys."""
+    """What ``pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2`` would
+    write, as keys."""
     with (PROJECT_ROOT / "babel.cfg").open(encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     catalog = Catalog()

@@ -75,7 +75,9 @@ def test_a_buyer_in_immediate_mode_hears_once_when_a_matching_vendor_is_verified
     db.session.commit()
     _alerts(runner, NOW + HOUR)
     message = _only_mail(mailbox, member)
-    assert message["Subject"].endswith(" new lead(s) for Da Nang Lighting Office")
+    assert message["Subject"].endswith(
+        (" new lead for Da Nang Lighting Office", " new leads for Da Nang Lighting Office")
+    )
     assert message["List-Unsubscribe"]
     body = mailbox.body(message)
     assert "Unverified Lamps" in body and 'for "Dark riverside streets"' in body
@@ -208,8 +210,9 @@ def test_a_long_list_is_capped_and_the_rest_come_in_the_next_window(
     assert total > 2
     _run(NOW)
     first = _only_mail(mailbox, member)
-    assert first["Subject"] == "2 new lead(s) for Da Nang Lighting Office"
-    assert f"{total - 2} more new lead(s) will come in our next mail" in mailbox.body(first)
+    assert first["Subject"] == "2 new leads for Da Nang Lighting Office"
+    more = "lead" if total - 2 == 1 else "leads"
+    assert f"{total - 2} more new {more} will come in our next mail" in mailbox.body(first)
     assert _run(NOW + dt.timedelta(minutes=30)).considered == 0  # nothing changed, throttled
     assert _run(NOW + HOUR).sent == 1  # nothing changed either, but leads were left over
     assert len(mailbox.to(member.email)) == 2
