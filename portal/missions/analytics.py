@@ -23,6 +23,7 @@ from typing import IO
 import sqlalchemy as sa
 
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import Introduction, IntroState
 from portal.missions.models import (
     Attendance,
@@ -41,16 +42,23 @@ from portal.organizations.models import Organization, OrganizationKind
 from portal.staff.dashboard import spreadsheet_safe
 from portal.vocab import country_name, sector_short_label
 
-KIND_LABELS = {OrganizationKind.VENDOR: "U.S. vendors", OrganizationKind.BUYER: "ASEAN buyers"}
-MODE_LABELS = {AttendanceMode.ON_SITE: "On site", AttendanceMode.ONLINE: "Online"}
-STATUS_LABELS = {
-    RequestStatus.PENDING: "Waiting for an answer",
-    RequestStatus.ACCEPTED: "Accepted",
-    RequestStatus.DECLINED: "Declined",
-    RequestStatus.WITHDRAWN: "Withdrawn",
-    RequestStatus.EXPIRED: "Expired unanswered",
+# Read in the language of the page (or export) that shows them; the CSV keeps the codes.
+KIND_LABELS = {
+    OrganizationKind.VENDOR: lazy_gettext("U.S. vendors"),
+    OrganizationKind.BUYER: lazy_gettext("ASEAN buyers"),
 }
-NO_COUNTRY = "Not given"
+MODE_LABELS = {
+    AttendanceMode.ON_SITE: lazy_gettext("On site"),
+    AttendanceMode.ONLINE: lazy_gettext("Online"),
+}
+STATUS_LABELS = {
+    RequestStatus.PENDING: lazy_gettext("Waiting for an answer"),
+    RequestStatus.ACCEPTED: lazy_gettext("Accepted"),
+    RequestStatus.DECLINED: lazy_gettext("Declined"),
+    RequestStatus.WITHDRAWN: lazy_gettext("Withdrawn"),
+    RequestStatus.EXPIRED: lazy_gettext("Expired unanswered"),
+}
+NO_COUNTRY = lazy_gettext("Not given")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import InputRequired, Length, Optional
 
-from portal.i18n.lazy import lazy_gettext
+from portal.i18n.lazy import LazyText, lazy_gettext
 from portal.webhooks.models import EVENT_LABELS
 from portal.webhooks.services import DESCRIPTION_LENGTH, URL_LENGTH
 
@@ -33,7 +33,7 @@ class EndpointForm(FlaskForm):
     events = CheckboxesField(
         lazy_gettext("Events to receive"),
         choices=[
-            SelectChoice(event.value, f"{event.value}: {label}")
+            SelectChoice(event.value, LazyText("{}: {}".format, event.value, label))
             for event, label in EVENT_LABELS.items()
         ],
         validators=[InputRequired(message=lazy_gettext("Choose at least one event to receive."))],

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import code_list, intpk, text, timestamp, utc_now
 from portal.extensions import db
+from portal.i18n.lazy import lazy_gettext
 
 if TYPE_CHECKING:
     from portal.organizations.models import Organization
@@ -28,13 +29,19 @@ class EventType(StrEnum):
 
 PING = "ping"
 
+# Read in the language of the page that shows them; endpoints store the event codes.
 EVENT_LABELS = {
-    EventType.NEED_PUBLISHED: "A need was published or reopened (every public need)",
-    EventType.NEED_AMENDED: "A published notice was amended (deadline, budget, documents)",
-    EventType.NEED_CLOSED: "A public need was closed or awarded",
-    EventType.INTRODUCTION_CHANGED: "One of your organization's introductions changed state",
-    EventType.MEETING_SCHEDULED: "A meeting of yours at a trade event was published, moved or "
-    "cancelled",
+    EventType.NEED_PUBLISHED: lazy_gettext("A need was published or reopened (every public need)"),
+    EventType.NEED_AMENDED: lazy_gettext(
+        "A published notice was amended (deadline, budget, documents)"
+    ),
+    EventType.NEED_CLOSED: lazy_gettext("A public need was closed or awarded"),
+    EventType.INTRODUCTION_CHANGED: lazy_gettext(
+        "One of your organization's introductions changed state"
+    ),
+    EventType.MEETING_SCHEDULED: lazy_gettext(
+        "A meeting of yours at a trade event was published, moved or cancelled"
+    ),
 }
 
 
