@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -70,8 +71,10 @@ class ChangedByOthers(IntroductionError):
 
     def __init__(self) -> None:
         super().__init__(
-            "This introduction was changed by someone else in the meantime; nothing was "
-            "changed by you. Here is how it stands now."
+            gettext(
+                "This introduction was changed by someone else in the meantime; nothing was "
+                "changed by you. Here is how it stands now."
+            )
         )
 
 
@@ -81,8 +84,14 @@ class DuplicateIntroduction(IntroductionError):
     def __init__(self, existing: list[Introduction]) -> None:
         states = ", ".join(sorted({intro.state_label.lower() for intro in existing}))
         super().__init__(
-            f"These two organizations already have {len(existing)} introduction(s) ({states}). "
-            "Tick the box to confirm that another one is wanted.",
+            ngettext(
+                "These two organizations already have %(num)s introduction (%(states)s). "
+                "Tick the box to confirm that another one is wanted.",
+                "These two organizations already have %(num)s introductions (%(states)s). "
+                "Tick the box to confirm that another one is wanted.",
+                len(existing),
+                states=states,
+            ),
             field="confirm",
         )
         self.existing = existing
@@ -217,7 +226,7 @@ def _guard_ok(introduction: Introduction, target: IntroState) -> bool:
 def _clean(note: str | None, field: str = "note") -> str:
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise IntroductionError(f"keep it under {MAX_NOTE} characters", field)
+        raise IntroductionError(gettext("keep it under %(max)s characters", max=MAX_NOTE), field)
     return note
 
 
@@ -228,7 +237,9 @@ def _actor_role(introduction: Introduction, actor: User | None) -> str:
         return "staff"
     side = side_of(introduction, actor)
     if side is None:  # roles_of refused anyone else before we got here
-        raise NotAllowed("only the two organizations and trade staff act on an introduction")
+        raise NotAllowed(
+            gettext("only the two organizations and trade staff act on an introduction")
+        )
     return side.value
 
 
@@ -294,15 +305,20 @@ def transition(
     allowed = TRANSITIONS.get((source, target))
     if allowed is None or not _guard_ok(introduction, target):
         raise IllegalTransition(
-            f"An introduction that is {source.label.lower()} cannot become "
-            f"{target.label.lower()}; nothing was changed."
+            gettext(
+                "An introduction that is %(source)s cannot become %(target)s; nothing was changed.",
+                source=source.label.lower(),
+                target=target.label.lower(),
+            )
         )
     if not roles_of(introduction, actor) & allowed:
-        raise NotAllowed(f"You may not mark this introduction as {target.label.lower()}.")
+        raise NotAllowed(
+            gettext("You may not mark this introduction as %(state)s.", state=target.label.lower())
+        )
     note = _clean(note)
     private_reason = _clean(private_reason, "private_reason")
     if target == S.DECLINED and _is_staff(actor) and not note:
-        raise IntroductionError("give the reason, so the requester knows why", "reason")
+        raise IntroductionError(gettext("give the reason, so the requester knows why"), "reason")
 
     introduction.state = target
     introduction.state_changed_at = now
@@ -392,16 +408,22 @@ def accept(
         raise ChangedByOthers()
     side = side_of(introduction, user)
     if side is None or not can_view(introduction, user):
-        raise NotAllowed("Only the two organizations accept an introduction.")
+        raise NotAllowed(gettext("Only the two organizations accept an introduction."))
     if introduction.state not in (S.APPROVED, S.ACCEPTED):
         raise IllegalTransition(
-            f"This introduction is {introduction.state_label.lower()}; there is nothing to "
-            "accept. Nothing was changed."
+            gettext(
+                "This introduction is %(state)s; there is nothing to accept. Nothing was changed.",
+                state=introduction.state_label.lower(),
+            )
         )
     if introduction.consented_at(side) is not None:
         other = introduction.organization(side.other).name
         raise IntroductionError(
-            f"Your organization has already accepted; it is up to {other} now. Nothing was changed."
+            gettext(
+                "Your organization has already accepted; it is up to %(name)s now. Nothing "
+                "was changed.",
+                name=other,
+            )
         )
     events = []
     if introduction.state == S.APPROVED:
@@ -451,10 +473,10 @@ def add_note(
 ) -> IntroductionEvent:
     """A staff note on the audit trail, private unless staff choose to share it."""
     if not _is_staff(staff):
-        raise NotAllowed("Only trade staff add notes to an introduction.")
+        raise NotAllowed(gettext("Only trade staff add notes to an introduction."))
     note = _clean(note)
     if not note:
-        raise IntroductionError("write the note first", "note")
+        raise IntroductionError(gettext("write the note first"), "note")
     event = _log(
         introduction,
         EventKind.NOTE,
@@ -494,21 +516,23 @@ def existing_between(vendor: Organization, buyer: Organization) -> list[Introduc
 
 def _check_pair(vendor: Organization, buyer: Organization, need: Need | None) -> None:
     if vendor.kind != OrganizationKind.VENDOR:
-        raise IntroductionError("the vendor must be a U.S. vendor organization", "vendor")
+        raise IntroductionError(gettext("the vendor must be a U.S. vendor organization"), "vendor")
     if buyer.kind != OrganizationKind.BUYER:
-        raise IntroductionError("the buyer must be an ASEAN buyer organization", "buyer")
+        raise IntroductionError(gettext("the buyer must be an ASEAN buyer organization"), "buyer")
     for organization, field in ((vendor, "vendor"), (buyer, "buyer")):
         if not organization.is_verified:
             raise IntroductionError(
-                f"{organization.name} is not verified yet; only verified organizations are "
-                "introduced",
+                gettext(
+                    "%(name)s is not verified yet; only verified organizations are introduced",
+                    name=organization.name,
+                ),
                 field,
             )
     if need is not None:
         if need.buyer_id != buyer.id:
-            raise IntroductionError("that need was posted by another buyer", "need")
+            raise IntroductionError(gettext("that need was posted by another buyer"), "need")
         if not need.is_public:
-            raise IntroductionError("that need is no longer open", "need")
+            raise IntroductionError(gettext("that need is no longer open"), "need")
 
 
 def _create(
@@ -573,7 +597,7 @@ def request_introduction(
     elif getattr(requester, "organization_id", None) == buyer.id:
         side = Side.BUYER
     if side is None or _is_staff(requester):
-        raise NotAllowed("Members ask for introductions to their own organization.")
+        raise NotAllowed(gettext("Members ask for introductions to their own organization."))
     introduction = _create(vendor, buyer, need, side, requester, message, confirm_duplicate, now)
     notifications.request_received(introduction, introduction.events[0].note)
     return introduction
@@ -592,7 +616,7 @@ def propose_introduction(
     """Staff propose a pair themselves: requested, reviewed and approved in one go (each
     step logged), so both sides are asked for consent at once; ``note`` goes to both."""
     if not _is_staff(staff):
-        raise NotAllowed("Only trade staff propose introductions.")
+        raise NotAllowed(gettext("Only trade staff propose introductions."))
     now = now or utc_now()
     introduction = _create(vendor, buyer, need, "staff", staff, "", confirm_duplicate, now)
     transition(introduction, S.UNDER_REVIEW, staff, now=now)
