@@ -177,7 +177,7 @@ class LeadsModel:
         in the English space, on its words, concepts and sector."""
         if is_multilingual(need):
             space = self.multilingual()
-            found = need_pieces(need, space.needs) if space is not None else None
+            found = need_pieces(need) if space is not None else None
             if space is not None and found is not None:
                 mine = centred(found, space.need_mean)
                 if mine.any():
@@ -341,7 +341,7 @@ class LeadsModel:
 
         def make(need: NeedProfile, value: float, probability: float) -> Lead:
             if space is not None and spaced is not None and need.id in here:
-                found = need_pieces(need, space.needs)
+                found = need_pieces(need)
                 pieces = centred(found, space.need_mean) if found is not None else None
                 answer = self.answer(pieces, need, vendor.id, vendors=space.vendors)
             else:
