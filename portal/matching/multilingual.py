@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib.util
 import logging
 import re
@@ -216,11 +215,9 @@ def weights_path() -> Path | None:
 
 @functools.cache
 def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+    from portal.matching.encoder import _sha256
+
+    return _sha256(path)
 
 
 def model_file(cache_dir: Path, path: Path) -> Path:

@@ -164,51 +164,53 @@ class LeadsModel:
         found = own_side.pieces_of(profile.id)
         if found is None:
             found = stored_pieces(kind, [profile]).get(profile.id)
-            if found is None:
-                return None, None
-        mine = centred(found, own_side.mean)
-        if not mine.any():  # waiting for its vectors: nothing to compare
-            return None, None
-        return mine, unit_rows(mine.sum(axis=0))
+        # waiting for its vectors (a neutral piece centres to nothing): nothing to compare
+        return self._centred(found, own_side.mean) or (None, None)
+
+    def _query(
+        self,
+        profile: NeedProfile | VendorProfile,
+        market_bits: int,
+        pieces: tuple[np.ndarray | None, np.ndarray | None],
+        space: str = "english",
+    ) -> Query:
+        return Query(
+            terms(profile.text),
+            self.thesaurus.match_text(profile.text),
+            bits(profile.sectors, SECTOR_BITS),
+            market_bits,
+            isinstance(profile, NeedProfile),
+            *pieces,
+            space,
+        )
+
+    @staticmethod
+    def _centred(
+        found: np.ndarray | None, mean: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A record's pieces centred on its side's mean, and their pooled vector; None
+        without pieces, or while they are the neutral mean."""
+        if found is None:
+            return None
+        mine = centred(found, mean)
+        return (mine, unit_rows(mine.sum(axis=0))) if mine.any() else None
 
     def query_for_need(self, need: NeedProfile) -> Query:
         """A need not in English is ranked in the multilingual space once its e5 vectors
         and every vendor's are stored; until then (or without e5 installed) it is ranked
         in the English space, on its words, concepts and sector."""
+        market = COUNTRY_BITS.get(need.country, 0)
         if is_multilingual(need):
             space = self.multilingual()
-            found = need_pieces(need) if space is not None else None
-            if space is not None and found is not None:
-                mine = centred(found, space.need_mean)
-                if mine.any():
-                    return Query(
-                        terms(need.text),
-                        self.thesaurus.match_text(need.text),
-                        bits(need.sectors, SECTOR_BITS),
-                        COUNTRY_BITS.get(need.country, 0),
-                        True,
-                        mine,
-                        unit_rows(mine.sum(axis=0)),
-                        MULTILINGUAL,
-                    )
-        return Query(
-            terms(need.text),
-            self.thesaurus.match_text(need.text),
-            bits(need.sectors, SECTOR_BITS),
-            COUNTRY_BITS.get(need.country, 0),
-            True,
-            *self._pieces(self.vendors, self.needs, "need", need),
-        )
+            if space is not None:
+                pieces = self._centred(need_pieces(need), space.need_mean)
+                if pieces is not None:
+                    return self._query(need, market, pieces, MULTILINGUAL)
+        return self._query(need, market, self._pieces(self.vendors, self.needs, "need", need))
 
     def query_for_vendor(self, vendor: VendorProfile) -> Query:
-        return Query(
-            terms(vendor.text),
-            self.thesaurus.match_text(vendor.text),
-            bits(vendor.sectors, SECTOR_BITS),
-            bits(vendor.markets, COUNTRY_BITS),
-            False,
-            *self._pieces(self.needs, self.vendors, "vendor", vendor),
-        )
+        pieces = self._pieces(self.needs, self.vendors, "vendor", vendor)
+        return self._query(vendor, bits(vendor.markets, COUNTRY_BITS), pieces)
 
     def vendor_side(self, query: Query) -> CandidateSet:
         """The vendors as the query's space sees them."""
@@ -365,22 +367,10 @@ class LeadsModel:
         """The vendor's query in the multilingual space, if its e5 vectors are there."""
         if space is None:
             return None
-        found = space.vendors.pieces_of(vendor.id)
-        if found is None:
+        pieces = self._centred(space.vendors.pieces_of(vendor.id), space.vendors.mean)
+        if pieces is None:  # none yet, or waiting for its new text's
             return None
-        mine = centred(found, space.vendors.mean)
-        if not mine.any():  # waiting for its vectors
-            return None
-        return Query(
-            terms(vendor.text),
-            self.thesaurus.match_text(vendor.text),
-            bits(vendor.sectors, SECTOR_BITS),
-            bits(vendor.markets, COUNTRY_BITS),
-            False,
-            mine,
-            unit_rows(mine.sum(axis=0)),
-            MULTILINGUAL,
-        )
+        return self._query(vendor, bits(vendor.markets, COUNTRY_BITS), pieces, MULTILINGUAL)
 
 
 def current_model() -> LeadsModel:
