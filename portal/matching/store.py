@@ -414,7 +414,12 @@ def stored_pieces(
 ) -> dict[int, np.ndarray]:
     """The stored piece vectors of these records (``kind``: one of ``VECTOR_KINDS``), where
     they were made from the records' current pieces by the current recipe."""
-    wanted = {p.id: _signed(fingerprint(p.pieces)) for p in profiles}
+    return stored_vectors(kind, {p.id: _signed(fingerprint(p.pieces)) for p in profiles})
+
+
+def stored_vectors(kind: str, wanted: dict[int, int | None]) -> dict[int, np.ndarray]:
+    """The stored piece vectors of these record ids whose fingerprint is the one given
+    (a record's current text), of the current recipe; others are left out."""
     found: dict[int, np.ndarray] = {}
     for ids in _batches(sorted(wanted)):
         rows = db.session.execute(
