@@ -163,7 +163,7 @@ def collect(data: str, qrels: str, model_dir: str | None, multilingual: str = "a
                     raise SystemExit(f"{need.ref} is not ranked in the multilingual space")
                 if multilingual == "check" and query.space != "multilingual":
                     continue  # detected as English, or too short to tell
-                vendors = model.vendor_side(query)
+                vendors = model.vendors
                 result = features(vendors, query, model.thesaurus)
                 if not result.has_vectors:
                     raise SystemExit("the sentence vectors are incomplete: is the model installed?")

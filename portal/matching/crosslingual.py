@@ -1,27 +1,34 @@
-"""Leads for needs not written in English: the multilingual space.
+"""Leads for needs not written in English: e5 needs in the English space.
 
 A need in Vietnamese or Thai shares no words with English vendor profiles, and MiniLM
 reads English only, so its lexical, thesaurus and sentence signals say almost nothing.
-Such a need is ranked in a second vector space: its pieces and every vendor's, embedded
-by multilingual-e5-small (``portal.matching.multilingual``), where a sentence lands near
-its English translation. The workers compute those vectors into ``lead_vectors`` (kinds
-``e5need`` and ``e5vendor``, ``portal.matching.store``) only once such a need exists;
-this module reads them, never runs the encoder, and builds what the ranking reads: the
-vendor side's candidate set with e5 pieces in place of MiniLM's, on the same rows, so the
-same signals (semantic, cover, feedback) and the same reasons work in that space.
+Such a need's pieces are embedded by multilingual-e5-small (``portal.matching.
+multilingual``), where a sentence lands near its English translation, and then carried
+into MiniLM's space by a linear map, where they are compared with the vendors' English
+vectors as an English need's are. Vendors are never embedded by e5: the slow model runs
+only on what is not in English (issue 14's advice), and a web process keeps no second
+vendor space.
 
-Centring. e5's vectors share a large common direction; each side's mean piece is
-subtracted before pooling (without it e5 loses half its quality: docs/languages.md). The
-vendor side has every vendor; the need side may hold one Thai need, whose own mean is
-itself. So the need side's mean is blended with a reference: the mean of the thesaurus's
-problem phrases embedded as queries (written by the worker beside the vectors, kind
-``e5ref``), counted as ``REFERENCE_PIECES`` pieces.
+The map. An affine map from e5's query space into MiniLM's, fitted by ridge regression
+on the thesaurus's problem and solution phrases (the project's own English text, about
+6,000 phrases) embedded by both models: e5 puts a Thai sentence where it puts its English
+translation, and the map takes that to where MiniLM would put the English. On the dev
+sets it carries more than comparing e5 with e5 (docs/languages.md). It is fitted by the
+worker once per pair of recipes and stored beside the vectors (kind ``e5map``).
+
+Centring. The need side's mean piece is subtracted before pooling, as in the English
+space; it is taken in e5's space and mapped. A portal may hold one Thai need, whose own
+mean is itself, so the mean is blended with a reference: the mean of the thesaurus's
+problem phrases embedded as queries (kind ``e5ref``), counted as ``REFERENCE_PIECES``
+pieces. The worker writes the e5 vectors of such needs (kind ``e5need``); this module
+reads them and never runs an encoder.
 """
 
 from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.concepts import CONCEPTS_FILE
 from portal.matching.models import LeadVector
-from portal.matching.pieces import PieceVectors
-from portal.matching.profiles import NeedProfile, VendorProfile
+from portal.matching.pieces import PieceVectors, unit_rows
+from portal.matching.profiles import NeedProfile
 from portal.matching.ranking import Candidates, CandidateSet
 from portal.matching.store import (
     VECTOR_DIM,
@@ -56,18 +64,74 @@ if TYPE_CHECKING:
 MULTILINGUAL = "multilingual"  # ranking.Query.space of a need ranked here
 
 REFERENCE_KIND = "e5ref"
+MAP_KIND = "e5map"
 REFERENCE_ID = 0
+# The map's ridge penalty, on unit vectors over the thesaurus's phrases: dev-ml's
+# semantic signal alone was flat from 1 to 3 and fell off at 10 (docs/languages.md).
+MAP_RIDGE = 2.0
 # How many need pieces the reference mean counts as: below a few dozen needs not in
 # English, the need side's mean is mostly the reference; above, mostly their own.
 REFERENCE_PIECES = 120
 
 
 @functools.cache
-def reference_phrases() -> tuple[str, ...]:
-    """The thesaurus's problem phrases: how cities put problems, in the project's own text."""
+def _thesaurus_phrases() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The thesaurus's problem phrases and solution phrases: the project's own text."""
     with CONCEPTS_FILE.open("rb") as handle:
         raw = tomllib.load(handle)["concept"]
-    return tuple(phrase for entry in raw for phrase in entry.get("problem", ()))
+    problems = tuple(phrase for entry in raw for phrase in entry.get("problem", ()))
+    solutions = tuple(phrase for entry in raw for phrase in entry.get("solution", ()))
+    return problems, solutions
+
+
+def reference_phrases() -> tuple[str, ...]:
+    """How cities put problems: the reference the need side's mean is blended with."""
+    return _thesaurus_phrases()[0]
+
+
+def map_phrases() -> tuple[str, ...]:
+    """What the map between the spaces is fitted on: every phrase of the thesaurus."""
+    problems, solutions = _thesaurus_phrases()
+    return tuple(dict.fromkeys((*problems, *solutions)))
+
+
+@dataclass(frozen=True)
+class SpaceMap:
+    """An affine map from e5's query space into the English space: ``x @ weights + offset``."""
+
+    weights: np.ndarray  # VECTOR_DIM x VECTOR_DIM
+    offset: np.ndarray  # VECTOR_DIM
+
+    def __call__(self, vectors: np.ndarray) -> np.ndarray:
+        return (np.asarray(vectors, dtype=np.float32) @ self.weights + self.offset).astype(
+            np.float32
+        )
+
+    def to_bytes(self) -> bytes:
+        return np.vstack([self.weights, self.offset[None, :]]).astype(np.float32).tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> SpaceMap:
+        rows = np.frombuffer(blob, dtype=np.float32).reshape(VECTOR_DIM + 1, VECTOR_DIM)
+        return cls(rows[:-1].copy(), rows[-1].copy())
+
+
+def fit_map(source: np.ndarray, target: np.ndarray, ridge: float = MAP_RIDGE) -> SpaceMap:
+    """The least-squares affine map from ``source`` rows to ``target`` rows, with a ridge
+    penalty on the weights (the phrases are short and many are near each other)."""
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    centred_source = source - source_mean
+    gram = centred_source.T @ centred_source + ridge * np.eye(source.shape[1])
+    weights = np.linalg.solve(gram, centred_source.T @ (target - target_mean))
+    offset = target_mean - source_mean @ weights
+    return SpaceMap(weights.astype(np.float32), offset.astype(np.float32))
+
+
+# Fitted maps by recipe: a test session's databases (and a worker's restarts of the same
+# process) fit each once.
+_FITTED: dict[str, SpaceMap] = {}
 
 
 @dataclass
@@ -78,22 +142,65 @@ class _Reference:
     pieces: list[str]
 
 
-def ensure_reference(e5: Any) -> bool:
-    """Write the reference mean (one vector) if it is missing or of another recipe or
-    thesaurus; the caller commits. Whether it was written."""
-    phrases = list(reference_phrases())
-    wanted = _signed(fingerprint(phrases))
-    stored = db.session.execute(
+def _stored_stamp(kind: str) -> tuple[int, str] | None:
+    found = db.session.execute(
         sa.select(LeadVector.fingerprint, LeadVector.recipe).where(
-            LeadVector.kind == REFERENCE_KIND, LeadVector.record_id == REFERENCE_ID
+            LeadVector.kind == kind, LeadVector.record_id == REFERENCE_ID
         )
     ).first()
-    if stored is not None and tuple(stored) == (wanted, recipe_for(REFERENCE_KIND)):
-        return False
-    mean = e5.queries(phrases).mean(axis=0, keepdims=True).astype(np.float32)
-    pieces = PieceVectors(mean, np.asarray([0, 1], dtype=np.int64))
-    save_pieces(REFERENCE_KIND, [_Reference(REFERENCE_ID, phrases)], pieces)  # type: ignore[list-item]
-    return True
+    return None if found is None else (found[0], found[1])
+
+
+def ensure_reference(e5: Any, encode: Callable[[list[str]], np.ndarray]) -> bool:
+    """Write the need side's reference mean and the map into the English space if either
+    is missing or of another recipe or thesaurus (``encode``: the English space's
+    encoder); the caller commits. Whether anything was written."""
+    written = False
+    phrases = list(reference_phrases())
+    wanted = _signed(fingerprint(phrases))
+    if _stored_stamp(REFERENCE_KIND) != (wanted, recipe_for(REFERENCE_KIND)):
+        mean = unit_rows(e5.queries(phrases)).mean(axis=0, keepdims=True).astype(np.float32)
+        pieces = PieceVectors(mean, np.asarray([0, 1], dtype=np.int64))
+        save_pieces(REFERENCE_KIND, [_Reference(REFERENCE_ID, phrases)], pieces)  # type: ignore[list-item]
+        written = True
+    phrases = list(map_phrases())
+    wanted = _signed(fingerprint([*phrases, f"ridge {MAP_RIDGE}"]))
+    recipe = recipe_for(MAP_KIND)
+    if _stored_stamp(MAP_KIND) != (wanted, recipe):
+        # the recipe names the English model; the encoder's name tells a test's apart
+        key = f"{recipe}/{wanted}/{getattr(encode, '__qualname__', type(encode).__name__)}"
+        if key not in _FITTED:
+            source = unit_rows(np.asarray(e5.queries(phrases), dtype=np.float32))
+            target = unit_rows(np.asarray(encode(phrases), dtype=np.float32))
+            _FITTED[key] = fit_map(source, target)
+        row = {
+            "kind": MAP_KIND,
+            "record_id": REFERENCE_ID,
+            "fingerprint": wanted,
+            "recipe": recipe,
+            "vectors": _FITTED[key].to_bytes(),
+            "computed_at": utc_now(),
+        }
+        db.session.execute(
+            sa.delete(LeadVector.__table__).where(
+                LeadVector.kind == MAP_KIND, LeadVector.record_id == REFERENCE_ID
+            )
+        )
+        db.session.execute(sa.insert(LeadVector.__table__), [row])
+        written = True
+    return written
+
+
+def stored_map() -> SpaceMap | None:
+    """The map the worker fitted for the current recipes, if any."""
+    blob = db.session.scalar(
+        sa.select(LeadVector.vectors).where(
+            LeadVector.kind == MAP_KIND,
+            LeadVector.record_id == REFERENCE_ID,
+            LeadVector.recipe == recipe_for(MAP_KIND),
+        )
+    )
+    return SpaceMap.from_bytes(blob) if blob is not None else None
 
 
 @dataclass
@@ -148,14 +255,23 @@ class StoredSpace:
 
 class StoredPieces:
     """The piece vectors of a side's rows, read from the store when a query asks for some
-    (its pool's, for cover; a lead's, for its reason): a few hundred rows, by primary key.
-    A row whose stored vectors are not of its current text gets the neutral piece."""
+    (its pool's, for cover; a lead's, for its reason): a few hundred rows, by primary key,
+    carried into the English space by ``mapping``. A row whose stored vectors are not of
+    its current text gets the neutral piece (the side's mean, already mapped)."""
 
-    def __init__(self, kind: str, ids: np.ndarray, stamps: list[int | None], neutral: np.ndarray):
+    def __init__(
+        self,
+        kind: str,
+        ids: np.ndarray,
+        stamps: list[int | None],
+        neutral: np.ndarray,
+        mapping: SpaceMap,
+    ):
         self.kind = kind
         self.ids = ids
         self.stamps = stamps
         self.neutral = neutral[None, :].astype(np.float32)
+        self.mapping = mapping
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -163,7 +279,11 @@ class StoredPieces:
     def _read(self, rows: np.ndarray) -> list[np.ndarray]:
         wanted = {int(self.ids[row]): self.stamps[row] for row in rows.tolist()}
         found = stored_vectors(self.kind, wanted)
-        return [found.get(int(self.ids[row]), self.neutral) for row in rows.tolist()]
+        out = []
+        for row in rows.tolist():
+            vectors = found.get(int(self.ids[row]))
+            out.append(self.neutral if vectors is None else self.mapping(vectors))
+        return out
 
     def of(self, row: int) -> np.ndarray:
         return self._read(np.asarray([row]))[0]
@@ -174,15 +294,19 @@ class StoredPieces:
 
 @dataclass
 class MultilingualSpace:
-    """What the ranking reads for needs not in English: the vendors' candidate set with
-    e5 signals, and the need side's mean to centre a need's e5 pieces on."""
+    """What the ranking reads for needs not in English, beside the English vendor side:
+    the map of their e5 pieces into the English space and the need side's mean there."""
 
-    vendors: CandidateSet
-    need_mean: np.ndarray
-    # the need side with e5 signals, for a vendor's "needs for you", and the ids of the
-    # needs ranked here (those with e5 vectors of their current text)
+    mapping: SpaceMap
+    need_mean: np.ndarray  # in the English space
+    # the needs ranked here with mapped signals, for a vendor's "needs for you", and
+    # their ids (those with e5 vectors of their current text)
     need_side: CandidateSet | None = None
     need_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def pieces(self, e5_pieces: np.ndarray | None) -> np.ndarray | None:
+        """A need's e5 pieces in the English space."""
+        return self.mapping(e5_pieces) if e5_pieces is not None else None
 
 
 def _weighted_mean(
@@ -205,13 +329,13 @@ def _weighted_mean(
 
 @dataclass
 class SideSource:
-    """One side of the live model, as the multilingual space reads it: its candidate
+    """The need side of the live model, as the multilingual space reads it: its candidate
     rows, the fingerprints of the snapshot rows' texts, and the profiles of the rows
     changed since (whose current texts' fingerprints are computed)."""
 
     rows: CandidateSet
     snapshot_prints: np.ndarray | None
-    change_profiles: dict[int, VendorProfile] | dict[int, NeedProfile]
+    change_profiles: dict[int, NeedProfile]
 
 
 @dataclass
@@ -224,24 +348,18 @@ class _Found:
     change_stamps: list[int | None]
     changes: list[tuple[int, np.ndarray] | None]
 
-    def present(self) -> list[tuple[int, np.ndarray]]:
-        return [found for found in (*self.snapshot, *self.changes) if found is not None]
 
-
-def _side_found(source: SideSource, store: StoredSpace, *, complete: bool) -> _Found | None:
-    """What the store has for each row of the side; None if ``complete`` and a live
-    snapshot row has nothing for its snapshot text."""
+def _side_found(source: SideSource, store: StoredSpace) -> _Found | None:
+    """What the store has for each row of the side (None: the snapshot's fingerprints
+    are not this snapshot's)."""
     snapshot = source.rows.snapshot
     prints = source.snapshot_prints
     if prints is None or len(prints) != len(snapshot):
         return None
     stamps: list[int | None] = [_signed(int(value)) for value in prints]
     found = [store.summary(int(i), stamp) for i, stamp in zip(snapshot.ids, stamps, strict=True)]
-    if complete:
-        alive = source.rows.alive
-        if any(f is None and alive[row] for row, f in enumerate(found)):
-            return None
     change_stamps: list[int | None] = []
+    changed: list[tuple[int, np.ndarray] | None] = []
     if source.rows.changes is not None:
         for record_id in source.rows.changes.ids:
             profile = source.change_profiles.get(int(record_id))
@@ -252,72 +370,69 @@ def _side_found(source: SideSource, store: StoredSpace, *, complete: bool) -> _F
             store.summary(int(i), stamp)
             for i, stamp in zip(source.rows.changes.ids, change_stamps, strict=True)
         ]
-    else:
-        changed = []
     return _Found(stamps, found, change_stamps, changed)
 
 
-def _semantic(found: list[tuple[int, np.ndarray] | None], mean: np.ndarray) -> np.ndarray:
-    """Each row's pooled vector of centred pieces: the mean piece minus the side's mean,
-    made unit length (the same as pooling the centred pieces); 0 for rows with none."""
+def _semantic(
+    found: list[tuple[int, np.ndarray] | None], mean: np.ndarray, mapping: SpaceMap
+) -> np.ndarray:
+    """Each row's pooled vector in the English space: its mean e5 piece minus the side's
+    mean, through the map's weights (an affine map keeps differences linear), unit
+    length; 0 for rows with none."""
     out = np.zeros((len(found), VECTOR_DIM), dtype=np.float32)
     for row, summary in enumerate(found):
         if summary is not None:
             out[row] = summary[1].astype(np.float32) - mean
-    # in place: a second 154 MB array at 100,000 vendors raised the process's peak
+    out = out @ mapping.weights
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return out
 
 
-def _spaced(source: SideSource, found: _Found, mean: np.ndarray, kind: str) -> CandidateSet:
-    """The side's rows with e5 signals; rows without vectors are neutral."""
+def _spaced(
+    source: SideSource, found: _Found, e5_mean: np.ndarray, mapping: SpaceMap
+) -> CandidateSet:
+    """The need side's rows with mapped signals; rows without vectors are neutral."""
+    mean = mapping(e5_mean[None, :])[0]
+    rows = source.rows.snapshot
     snapshot = replace(
-        source.rows.snapshot,
-        pieces=StoredPieces(kind, source.rows.snapshot.ids, found.snapshot_stamps, mean),
+        rows,
+        pieces=StoredPieces("e5need", rows.ids, found.snapshot_stamps, mean, mapping),
         piece_mean=mean,
-        semantic=_semantic(found.snapshot, mean),
+        semantic=_semantic(found.snapshot, e5_mean, mapping),
     )
     changes: Candidates | None = source.rows.changes
     if changes is not None:
         changes = replace(
             changes,
-            pieces=StoredPieces(kind, changes.ids, found.change_stamps, mean),
-            semantic=_semantic(found.changes, mean),
+            pieces=StoredPieces("e5need", changes.ids, found.change_stamps, mean, mapping),
+            semantic=_semantic(found.changes, e5_mean, mapping),
         )
     return CandidateSet(snapshot, changes, source.rows.alive.copy())  # type: ignore[arg-type]
 
 
 def build_space(
-    vendors: SideSource,
     needs: SideSource,
-    vendor_vectors: StoredSpace,
     need_vectors: StoredSpace,
     reference: np.ndarray | None,
+    mapping: SpaceMap | None,
 ) -> MultilingualSpace | None:
-    """The multilingual space over the live rows of both sides, or None until every
-    vendor of the snapshot still a candidate has e5 vectors of its snapshot text (as in
-    the English space, a side's semantic signals count only once it is complete).
-    Vendors changed since the snapshot whose vectors are still being computed are
-    neutral; a vector of an older text is never used. On the need side only needs with
-    e5 vectors of their current text are ranked here (``need_ids``); the others are
-    ranked in the English space."""
-    if reference is None and not need_vectors.rows:
+    """The multilingual space over the live need side, or None until the worker has
+    written the map. Only needs with e5 vectors of their current text are ranked here
+    (``need_ids``); the others are ranked on their English-space signals."""
+    if mapping is None or (reference is None and not need_vectors.rows):
         return None
-    vendor_found = _side_found(vendors, vendor_vectors, complete=True)
-    if vendor_found is None or not vendor_found.present():
-        return None
-    vendor_side = _spaced(vendors, vendor_found, _weighted_mean(vendor_found.present()), "e5vendor")
     summaries = [(pieces, mean) for _, pieces, mean in need_vectors.rows.values()]
-    need_mean = _weighted_mean(summaries, REFERENCE_PIECES, reference)
-    need_found = _side_found(needs, need_vectors, complete=False)
+    e5_mean = _weighted_mean(summaries, REFERENCE_PIECES, reference)
+    need_mean = mapping(e5_mean[None, :])[0]
+    found = _side_found(needs, need_vectors)
     need_side, need_ids = None, np.zeros(0, dtype=np.int64)
-    if need_found is not None:
-        need_side = _spaced(needs, need_found, need_mean, "e5need")
-        parts = [needs.rows.snapshot.ids[[f is not None for f in need_found.snapshot]]]
+    if found is not None:
+        need_side = _spaced(needs, found, e5_mean, mapping)
+        parts = [needs.rows.snapshot.ids[[f is not None for f in found.snapshot]]]
         if needs.rows.changes is not None:
-            parts.append(needs.rows.changes.ids[[f is not None for f in need_found.changes]])
+            parts.append(needs.rows.changes.ids[[f is not None for f in found.changes]])
         need_ids = np.concatenate(parts).astype(np.int64)
-    return MultilingualSpace(vendor_side, need_mean, need_side, need_ids)
+    return MultilingualSpace(mapping, need_mean, need_side, need_ids)
 
 
 def stored_reference() -> np.ndarray | None:
@@ -343,44 +458,33 @@ def need_pieces(need: NeedProfile) -> np.ndarray | None:
 class _ProcessCopy:
     """One generation's multilingual space in this process, and what it was made from."""
 
-    vendors: StoredSpace = field(default_factory=lambda: StoredSpace("e5vendor"))
     needs: StoredSpace = field(default_factory=lambda: StoredSpace("e5need"))
-    # (vectors version, vendor candidate set, need candidate set)
-    made_from: tuple[Any, Any, Any] | None = None
+    # (vectors version, need candidate set)
+    made_from: tuple[Any, Any] | None = None
     space: MultilingualSpace | None = None
 
 
 def multilingual_space(generation: Path, live: LiveModel) -> MultilingualSpace | None:
-    """This process's multilingual space over the live vendor side, brought up to date
+    """This process's multilingual space over the live need side, brought up to date
     with the store (only changed rows are read again); None while no need is in it or
-    the vendors' e5 vectors are incomplete. Called only for a need ranked here."""
+    the map is not written yet. Called only for a need ranked here."""
     if not multilingual_needs_exist():
         return None
     copies: dict[Path, _ProcessCopy] = process_cache.multilingual
     copy = copies.setdefault(generation, _ProcessCopy())
     version = vectors_version()
-    copy.vendors.refresh(version)
     copy.needs.refresh(version)
-    vendor_set, need_set = live.vendors.candidate_set(), live.needs.candidate_set()
+    need_set = live.needs.candidate_set()
     made_from = copy.made_from
-    if (
-        made_from is None
-        or made_from[0] != version
-        or made_from[1] is not vendor_set
-        or made_from[2] is not need_set
-    ):
+    if made_from is None or made_from[0] != version or made_from[1] is not need_set:
         copy.space = None  # not two spaces in memory while the next one is built
-
-        def prints(name: str) -> np.ndarray | None:
-            path = _fingerprints_path(generation, name)
-            return np.load(path) if path.is_file() else None
-
+        path = _fingerprints_path(generation, "needs")
+        prints = np.load(path) if path.is_file() else None
         copy.space = build_space(
-            SideSource(vendor_set, prints("vendors"), live.vendors.profiles),
-            SideSource(need_set, prints("needs"), live.needs.profiles),
-            copy.vendors,
+            SideSource(need_set, prints, live.needs.profiles),  # type: ignore[arg-type]
             copy.needs,
             stored_reference(),
+            stored_map(),
         )
-        copy.made_from = (version, vendor_set, need_set)
+        copy.made_from = (version, need_set)
     return copy.space

@@ -65,8 +65,9 @@ class Query:
     # vector (portal/matching/pieces.py), when available
     pieces: np.ndarray | None = None
     vector: np.ndarray | None = None
-    # "english" (MiniLM's vectors) or "multilingual" (e5's, for a need not in English:
-    # portal/matching/crosslingual.py); each space has its own calibrated model
+    # "english" (MiniLM's vectors) or "multilingual" (a need not in English: e5's vectors
+    # mapped into MiniLM's, portal/matching/crosslingual.py); each has its own calibrated
+    # model
     space: str = "english"
 
 

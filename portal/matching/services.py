@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -196,14 +196,14 @@ class LeadsModel:
         return (mine, unit_rows(mine.sum(axis=0))) if mine.any() else None
 
     def query_for_need(self, need: NeedProfile) -> Query:
-        """A need not in English is ranked in the multilingual space once its e5 vectors
-        and every vendor's are stored; until then (or without e5 installed) it is ranked
-        in the English space, on its words, concepts and sector."""
+        """A need not in English is ranked by its e5 pieces mapped into the English space
+        once they and the map are stored (and by its own calibrated model); until then
+        (or without e5 installed) on its words, concepts and sector."""
         market = COUNTRY_BITS.get(need.country, 0)
-        if is_multilingual(need):
+        if is_multilingual(need) and self.vendors.has_pieces:
             space = self.multilingual()
             if space is not None:
-                pieces = self._centred(need_pieces(need), space.need_mean)
+                pieces = self._centred(space.pieces(need_pieces(need)), space.need_mean)
                 if pieces is not None:
                     return self._query(need, market, pieces, MULTILINGUAL)
         return self._query(need, market, self._pieces(self.vendors, self.needs, "need", need))
@@ -212,24 +212,17 @@ class LeadsModel:
         pieces = self._pieces(self.needs, self.vendors, "vendor", vendor)
         return self._query(vendor, bits(vendor.markets, COUNTRY_BITS), pieces)
 
-    def vendor_side(self, query: Query) -> CandidateSet:
-        """The vendors as the query's space sees them."""
-        space = self.multilingual() if query.space == MULTILINGUAL else None
-        return space.vendors if space is not None else self.vendors
-
     def answer(
         self,
         need: np.ndarray | None,
         need_profile: NeedProfile,
         vendor_id: int,
         consensus: Consensus | None = None,
-        vendors: CandidateSet | None = None,
     ) -> Answer | None:
         """Which of the vendor's capabilities best answers which part of the need, by their
         centred piece vectors (``need``: the need's), when the model holds both; with
-        ``consensus``, also by what the need's other best vendors offer. ``vendors``: the
-        vendor side of the need's space (by default the English one)."""
-        vendors = vendors or self.vendors
+        ``consensus``, also by what the need's other best vendors offer."""
+        vendors = self.vendors
         if need is None or not vendors.has_pieces:
             return None
         raw = vendors.pieces_of(vendor_id)
@@ -242,12 +235,10 @@ class LeadsModel:
         parts = need_profile.pieces
         return Answer(piece - 1, parts[part] if part < len(parts) else need_profile.title)
 
-    def consensus(
-        self, ranked: list[tuple[int, float, float]], vendors: CandidateSet | None = None
-    ) -> Consensus | None:
+    def consensus(self, ranked: list[tuple[int, float, float]]) -> Consensus | None:
         """What the most probable vendors of a need's ranking offer, for choosing which
         capability of each lead answers it (``best_answer``)."""
-        vendors = vendors or self.vendors
+        vendors = self.vendors
         if not vendors.has_pieces:
             return None
         best = sorted(ranked, key=lambda row: -row[2])[: CONSENSUS_LEADS + 1]
@@ -312,12 +303,11 @@ class LeadsModel:
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
         query = self.query_for_need(need)
-        vendors = self.vendor_side(query)
-        ranked = self._rank(vendors, query, limit, exclude, adjust)
-        consensus = self.consensus(ranked, vendors) if query.pieces is not None else None
+        ranked = self._rank(self.vendors, query, limit, exclude, adjust)
+        consensus = self.consensus(ranked) if query.pieces is not None else None
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
-            answer = self.answer(query.pieces, need, vendor.id, consensus, vendors)
+            answer = self.answer(query.pieces, need, vendor.id, consensus)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
             return Lead(vendor, need, value, reasons, probability)
 
@@ -331,21 +321,19 @@ class LeadsModel:
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The open needs ``vendor`` could win, skipping the need ids in ``exclude``. Needs
-        ranked in the multilingual space (written in another language) are scored there,
-        the others in the English space, each by its own calibrated model, and the two
-        lists merged by value to the buyer."""
+        written in another language are scored by their e5 pieces mapped into the English
+        space and by their own calibrated model, the others by the English one, and the
+        two lists merged by value to the buyer."""
         query = self.query_for_vendor(vendor)
-        space = self.multilingual() if self._multilingual is not None else None
+        space = self.multilingual() if query.pieces is not None else None
         elsewhere = space.need_ids if space is not None else np.zeros(0, dtype=np.int64)
-        spaced = self._vendor_query_in(space, vendor) if len(elsewhere) else None
-        if spaced is None:
-            elsewhere = np.zeros(0, dtype=np.int64)
+        spaced = replace(query, space=MULTILINGUAL)
 
         def make(need: NeedProfile, value: float, probability: float) -> Lead:
-            if space is not None and spaced is not None and need.id in here:
-                found = need_pieces(need)
+            if space is not None and need.id in here:
+                found = space.pieces(need_pieces(need))
                 pieces = centred(found, space.need_mean) if found is not None else None
-                answer = self.answer(pieces, need, vendor.id, vendors=space.vendors)
+                answer = self.answer(pieces, need, vendor.id)
             else:
                 english, _ = self._pieces(self.vendors, self.needs, "need", need)
                 answer = self.answer(english, need, vendor.id)
@@ -356,21 +344,10 @@ class LeadsModel:
         # need's vendors, and one vendor's capabilities against one need is what is asked.
         here = set(elsewhere.tolist())
         ranked = self._rank(self.needs, query, limit, exclude | here, adjust)
-        if space is not None and spaced is not None and space.need_side is not None:
+        if space is not None and space.need_side is not None and len(elsewhere):
             ranked += self._rank(space.need_side, spaced, limit, exclude, adjust, only=elsewhere)
             ranked.sort(key=lambda row: -row[1])
         return self._leads(ranked, limit, need_profiles, make)
-
-    def _vendor_query_in(
-        self, space: MultilingualSpace | None, vendor: VendorProfile
-    ) -> Query | None:
-        """The vendor's query in the multilingual space, if its e5 vectors are there."""
-        if space is None:
-            return None
-        pieces = self._centred(space.vendors.pieces_of(vendor.id), space.vendors.mean)
-        if pieces is None:  # none yet, or waiting for its new text's
-            return None
-        return self._query(vendor, bits(vendor.markets, COUNTRY_BITS), pieces, MULTILINGUAL)
 
 
 def current_model() -> LeadsModel:

@@ -251,16 +251,22 @@ VECTOR_RECIPE = (
 )
 KINDS = ("need", "vendor")  # and the order a chunk takes them in (the queue's key order)
 SIDES = {"vendor": "vendors", "need": "needs"}
-# The multilingual space (portal.matching.crosslingual): e5 vectors of the needs not
-# written in English and, once such a need exists, of every vendor. Kept in the same
-# store and queue under kinds of their own, taken after the English space's, so that
-# English leads are at full quality first.
-MULTILINGUAL_KINDS = {"e5need": "need", "e5vendor": "vendor"}
+# Needs not written in English (portal.matching.crosslingual): their e5 vectors, mapped
+# into the English space when read. Kept in the same store and queue under a kind of
+# their own, taken after the English space's, so that English leads are at full quality
+# first. Vendors are never embedded by e5.
+MULTILINGUAL_KINDS = {"e5need": "need"}
 VECTOR_KINDS = (*KINDS, *MULTILINGUAL_KINDS)
+# Rows of the store that are no record's: the need side's reference mean and the map
+# from e5's space into the English one (portal.matching.crosslingual).
+DERIVED_KINDS = ("e5ref", "e5map")
 
 
 def recipe_for(kind: str) -> str:
-    """The recipe of a kind's vectors: e5's for the multilingual kinds (``e5...``)."""
+    """The recipe of a kind's vectors: e5's for the multilingual kinds (``e5...``); the
+    map between the two spaces depends on both."""
+    if kind == "e5map":
+        return f"map/{feed_recipe()}"
     return MULTILINGUAL_RECIPE if kind.startswith("e5") else VECTOR_RECIPE
 
 
@@ -507,29 +513,22 @@ def _not_english() -> sa.ColumnElement[bool]:
     return sa.and_(Need.language.is_not(None), Need.language != "en")
 
 
+def _multilingual_need_ids() -> sa.Select[tuple[int]]:
+    return sa.select(Need.id).where(Need.is_public, _not_english())
+
+
 def multilingual_needs_exist() -> bool:
-    query = sa.select(Need.id).where(Need.is_public, _not_english()).limit(1)
-    return db.session.execute(query).first() is not None
+    return db.session.execute(_multilingual_need_ids().limit(1)).first() is not None
 
 
 def _candidate_ids(kind: str) -> sa.Select[tuple[int]]:
-    """The ids of the records that are candidates today, as the profiles read them; in
-    the multilingual space, the needs not in English and, while one exists, every vendor."""
+    """The ids of the records that are candidates today, as the profiles read them; for
+    e5, the needs not in English."""
     if kind == "vendor":
         return sa.select(Organization.id).where(_verified_vendor())
-    if kind == "e5vendor":
-        exists = sa.select(Need.id).where(Need.is_public, _not_english()).exists()
-        return sa.select(Organization.id).where(_verified_vendor(), exists)
     if kind == "e5need":
-        return sa.select(Need.id).where(Need.is_public, _not_english())
+        return _multilingual_need_ids()
     return sa.select(Need.id).where(Need.is_public)
-
-
-def _kept_ids(kind: str) -> sa.Select[tuple[int]]:
-    """The records whose vectors are worth keeping: the candidates, and in the
-    multilingual space every verified vendor (when the last need not in English closes,
-    the next one should not wait for every vendor to be embedded again)."""
-    return _candidate_ids("vendor" if kind == "e5vendor" else kind)
 
 
 def enqueue_missing_vectors() -> int:
@@ -569,9 +568,20 @@ def remove_stale_vectors() -> int:
     removed = 0
     for kind in VECTOR_KINDS:
         statement = sa.delete(LeadVector.__table__).where(
-            LeadVector.kind == kind, LeadVector.record_id.not_in(_kept_ids(kind))
+            LeadVector.kind == kind, LeadVector.record_id.not_in(_candidate_ids(kind))
         )
         removed += db.session.execute(statement).rowcount or 0
+    # kinds an earlier version wrote (e5 vectors of vendors): nobody reads or claims them
+    known = (*VECTOR_KINDS, *DERIVED_KINDS)
+    removed += (
+        db.session.execute(
+            sa.delete(LeadVector.__table__).where(LeadVector.kind.not_in(known))
+        ).rowcount
+        or 0
+    )
+    db.session.execute(
+        sa.delete(LeadVectorWork.__table__).where(LeadVectorWork.kind.not_in(VECTOR_KINDS))
+    )
     return removed
 
 
@@ -698,16 +708,9 @@ def feed_vector_queue() -> int:
     events, after = events_since(Position(feed.last_event, feed.horizon))
     vendor_ids, need_ids = records_named(events)
     records = [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
-    # a named need not in English, or one that was (its chunk removes its vectors); vendors
-    # need multilingual vectors only while a need not in English exists
+    # a named need not in English, or one that was (its chunk removes its vectors)
     records += [("e5need", i) for i in _multilingual_named(need_ids)]
-    if multilingual_needs_exist():
-        records += [("e5vendor", i) for i in vendor_ids]
     queued += enqueue_vector_work(records)
-    if need_ids and multilingual_needs_exist():
-        # the first need not in English (or the first since vectors were lost): every
-        # vendor without multilingual vectors is queued, once
-        queued += _enqueue_missing("e5vendor")
     feed.last_event, feed.horizon, feed.updated_at = after.last_event, after.horizon, utc_now()
     db.session.commit()
     return queued
@@ -717,7 +720,7 @@ def _multilingual_named(need_ids: set[int]) -> set[int]:
     """Of these needs, those in the multilingual space now or with vectors there."""
     found: set[int] = set()
     for ids in _batches(sorted(need_ids)):
-        found.update(db.session.scalars(sa.select(Need.id).where(Need.id.in_(ids), _not_english())))
+        found.update(db.session.scalars(_multilingual_need_ids().where(Need.id.in_(ids))))
         found.update(
             db.session.scalars(
                 sa.select(LeadVector.record_id).where(
@@ -761,8 +764,7 @@ def claim_vector_work(limit: int) -> list[Claim]:
 
 
 def _profiles(kind: str, ids: Sequence[int]) -> dict[int, VendorProfile | NeedProfile]:
-    """The profiles of the candidates among ``ids`` (in the multilingual space, every
-    verified vendor: see ``_kept_ids``)."""
+    """The profiles of the candidates among ``ids`` (for e5, needs not in English)."""
     side = MULTILINGUAL_KINDS.get(kind, kind)
     load = vendor_profiles if side == "vendor" else need_profiles
     found: dict[int, VendorProfile | NeedProfile] = {}
@@ -840,8 +842,6 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
             continue
         profiles = _profiles(kind, ids)
         gone[kind] = [i for i in ids if i not in profiles]
-        if kind == "e5vendor" and not multilingual_needs_exist():
-            profiles = {}  # their vectors are kept; none are made while nobody reads them
         have = _stored_prints(kind, list(profiles))
         todo += [
             (kind, profiles[i])
@@ -857,10 +857,10 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
         if chosen and encoder is not None:
             save_pieces(kind, chosen, embed_pieces(encoder, [p.pieces for p in chosen]))
             done += [(kind, profile) for profile in chosen]
-            if kind == "e5need":  # the need side's reference mean, once per recipe
+            if kind == "e5need":  # the reference mean and the map, once per recipe
                 from portal.matching.crosslingual import ensure_reference
 
-                ensure_reference(multilingual_encoder())
+                ensure_reference(multilingual_encoder(), encode)
         for ids in _batches(gone[kind]):
             deleted = db.session.execute(
                 sa.delete(LeadVector.__table__).where(
@@ -887,15 +887,13 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
 
 
 def _encoder_for(kind: str, encode: Encode) -> Encode | None:
-    """What embeds a record of ``kind``: the English space's encoder, or e5 (a need as a
-    query, a vendor as a passage). Without e5 installed, multilingual records are taken
-    off the queue with no vectors, and their needs rank in the English space."""
+    """What embeds a record of ``kind``: the English space's encoder, or e5 (a need, as a
+    query). Without e5 installed, multilingual records are taken off the queue with no
+    vectors, and their needs rank in the English space."""
     if kind in KINDS:
         return encode
     e5 = multilingual_encoder()
-    if e5 is None:
-        return None
-    return e5.queries if kind == "e5need" else e5.passages
+    return e5.queries if e5 is not None else None
 
 
 def _wait_for_claimed_work() -> bool:
@@ -928,6 +926,7 @@ def compute_vectors(
     chunks other workers hold, so that the queue is empty on return (``portal import``,
     ``portal leads vectors``). ``progress`` is told each chunk's claimed rows."""
     total = VectorWork()
+    _ensure_derived_once(encode)
     while max_records is None or total.claimed < max_records:
         size = chunk if max_records is None else min(chunk, max_records - total.claimed)
         done = run_vector_chunk(encode, size)
@@ -938,6 +937,26 @@ def compute_vectors(
         elif not (wait_for_others and _wait_for_claimed_work()):
             break
     return total
+
+
+_DERIVED_CHECKED: set[str] = set()
+
+
+def _ensure_derived_once(encode: Encode) -> None:
+    """Once per process and recipe: write the multilingual reference and map if needs not
+    in English have vectors but those rows are missing (a portal upgraded from a version
+    that had none; a chunk of such needs writes them otherwise)."""
+    if feed_recipe() in _DERIVED_CHECKED:
+        return
+    _DERIVED_CHECKED.add(feed_recipe())
+    if not multilingual_needs_exist():
+        return
+    e5 = multilingual_encoder()
+    if e5 is not None:
+        from portal.matching.crosslingual import ensure_reference
+
+        if ensure_reference(e5, encode):
+            db.session.commit()
 
 
 def update_vectors(
