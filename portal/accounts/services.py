@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from portal.accounts.models import LoginSession, PasswordResetToken, Role, User
@@ -131,7 +132,9 @@ def verify_password(user: User, password: str) -> bool:
 
 def _check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(
+            gettext("the password must have at least %(num)s characters", num=MIN_PASSWORD_LENGTH)
+        )
 
 
 def is_valid_timezone(name: str) -> bool:
@@ -177,10 +180,12 @@ def create_user(
     """
     email = normalise_email(email)
     if find_user_by_email(email) is not None:
-        raise AccountError(f"an account with the email {email} already exists")
+        raise AccountError(
+            gettext("an account with the email %(email)s already exists", email=email)
+        )
     _check_password_rules(password)
     if not is_valid_timezone(timezone):
-        raise AccountError(f"unknown time zone {timezone!r}")
+        raise AccountError(gettext("unknown time zone %(zone)s", zone=repr(timezone)))
     user = User(
         email=email,
         full_name=one_line(full_name) or email.split("@")[0],
@@ -309,15 +314,15 @@ def register_member(
         country, role = "US", Role.VENDOR
     elif kind == OrganizationKind.BUYER:
         if country not in ASEAN_COUNTRIES:
-            raise AccountError("a city member's country must be an ASEAN member state")
+            raise AccountError(gettext("a city member's country must be an ASEAN member state"))
         role = Role.BUYER
     else:
-        raise AccountError(f"unknown kind of member {kind!r}")
+        raise AccountError(gettext("unknown kind of member %(kind)s", kind=repr(kind)))
     if not full_name.strip() or not organization_name.strip():
-        raise AccountError("a full name and an organization name are needed")
+        raise AccountError(gettext("a full name and an organization name are needed"))
     _check_password_rules(password)
     if not is_valid_timezone(timezone):
-        raise AccountError(f"unknown time zone {timezone!r}")
+        raise AccountError(gettext("unknown time zone %(zone)s", zone=repr(timezone)))
 
     existing = find_user_by_email(email)
     if existing is not None:
@@ -422,9 +427,9 @@ def sign_in(email: str, password: str) -> User:
 def update_profile(user: User, *, full_name: str, timezone: str, locale: str | None) -> None:
     """Name, zone and language (None: follow the browser)."""
     if not one_line(full_name):
-        raise AccountError("a full name is needed")
+        raise AccountError(gettext("a full name is needed"))
     if not is_valid_timezone(timezone):
-        raise AccountError(f"unknown time zone {timezone!r}")
+        raise AccountError(gettext("unknown time zone %(zone)s", zone=repr(timezone)))
     user.full_name = one_line(full_name)
     user.timezone = timezone
     set_locale(user, locale)
@@ -434,7 +439,7 @@ def update_profile(user: User, *, full_name: str, timezone: str, locale: str | N
 def set_locale(user: User, locale: str | None) -> None:
     """The member's interface and mail language; None follows the browser."""
     if locale is not None and not is_shipped(locale):
-        raise AccountError(f"unknown language {locale!r}")
+        raise AccountError(gettext("unknown language %(code)s", code=repr(locale)))
     user.locale = locale
     db.session.flush()
 

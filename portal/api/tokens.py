@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import request
+from flask_babel import gettext
 from flask_limiter.util import get_remote_address
 
 from portal.accounts.models import Role, User
@@ -77,12 +78,12 @@ def tokens_of(user: User) -> list[ApiToken]:
 def create_token(user: User, name: str) -> NewToken:
     """Make a read-only token for ``user``; the caller shows ``secret`` once."""
     if not may_have_tokens(user):
-        raise TokenError("Only members of a vendor or buyer organization have API tokens.")
+        raise TokenError(gettext("Only members of a vendor or buyer organization have API tokens."))
     name = one_line(name)
     if not name:
-        raise TokenError("Give the token a name, to know later what uses it.", "name")
+        raise TokenError(gettext("Give the token a name, to know later what uses it."), "name")
     if len(name) > MAX_NAME:
-        raise TokenError(f"At most {MAX_NAME} characters.", "name")
+        raise TokenError(gettext("At most %(max)s characters.", max=MAX_NAME), "name")
     active = db.session.scalar(
         sa.select(sa.func.count(ApiToken.id)).where(
             ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)
@@ -90,7 +91,10 @@ def create_token(user: User, name: str) -> NewToken:
     )
     if (active or 0) >= MAX_ACTIVE_TOKENS:
         raise TokenError(
-            f"You have {MAX_ACTIVE_TOKENS} active tokens: revoke one you no longer use first."
+            gettext(
+                "You have %(max)s active tokens: revoke one you no longer use first.",
+                max=MAX_ACTIVE_TOKENS,
+            )
         )
     secret = PREFIX + secrets.token_urlsafe(SECRET_BYTES)
     token = ApiToken(

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import Role, User
@@ -31,6 +32,7 @@ from portal.follows.models import (
     SavedSearch,
     SavedSearchMatch,
 )
+from portal.i18n.lazy import lazy_gettext
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
 from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.needs.models import Need
@@ -90,9 +92,9 @@ def follow_of(user: User | Any, need: Need) -> NeedFollow | None:
 def follow(user: User, need: Need) -> NeedFollow:
     """Follow a public need (idempotent: following twice keeps one follow)."""
     if not may_follow(user):
-        raise NotAllowed("only members of a vendor organization follow needs")
+        raise NotAllowed(gettext("only members of a vendor organization follow needs"))
     if not is_public(need):
-        raise FollowError("only open, public needs can be followed")
+        raise FollowError(gettext("only open, public needs can be followed"))
     existing = follow_of(user, need)
     if existing is not None:
         return existing
@@ -188,11 +190,24 @@ class SearchCriteria:
         return not plain_words(self.words) and all(value is None for value in facets)
 
 
+# A facet's value that is not one of its choices (the form offers only those).
+UNKNOWN_CHOICE = {
+    "sector": lazy_gettext("unknown sector"),
+    "country": lazy_gettext("unknown country"),
+    "notice": lazy_gettext("unknown notice type"),
+    "funding_source": lazy_gettext("unknown funding source"),
+    "funding_stage": lazy_gettext("unknown funding stage"),
+    "language": lazy_gettext("unknown language"),
+}
+
+
 def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
     """The criteria with their words on one line, or FollowError beside the bad field."""
     words = one_line(criteria.words or "")
     if len(words) > MAX_WORDS:
-        raise FollowError(f"the words may have at most {MAX_WORDS} characters", "words")
+        raise FollowError(
+            gettext("the words may have at most %(max)s characters", max=MAX_WORDS), "words"
+        )
     choices: tuple[tuple[str, str | None, Any], ...] = (
         ("sector", criteria.sector, SECTORS),
         ("country", criteria.country, ASEAN_COUNTRIES),
@@ -203,29 +218,33 @@ def checked_criteria(criteria: SearchCriteria) -> SearchCriteria:
     )
     for name, value, allowed in choices:
         if value is not None and value not in allowed:
-            raise FollowError(f"unknown {name.replace('_', ' ')}", name)
+            raise FollowError(str(UNKNOWN_CHOICE[name]), name)
     for name, budget in (("budget_min", criteria.budget_min), ("budget_max", criteria.budget_max)):
         if budget is not None and not 0 <= budget <= MAX_BUDGET:
-            raise FollowError(f"a budget must be between 0 and {MAX_BUDGET:,}", name)
+            raise FollowError(
+                gettext("a budget must be between 0 and %(max)s", max=format(MAX_BUDGET, ",")), name
+            )
     low, high = criteria.budget_min, criteria.budget_max
     if low is not None and high is not None and low > high:
-        raise FollowError("the maximum must not be below the minimum", "budget_max")
+        raise FollowError(gettext("the maximum must not be below the minimum"), "budget_max")
     checked = replace(criteria, words=words)
     if checked.is_empty:
-        raise FollowError("give some words or choose at least one filter", "words")
+        raise FollowError(gettext("give some words or choose at least one filter"), "words")
     return checked
 
 
 def _checked_name(name: str) -> str:
     name = one_line(name or "")
     if not name or len(name) > MAX_NAME:
-        raise FollowError(f"the name must have 1 to {MAX_NAME} characters", "name")
+        raise FollowError(
+            gettext("the name must have 1 to %(max)s characters", max=MAX_NAME), "name"
+        )
     return name
 
 
 def _checked_frequency(frequency: str) -> str:
     if frequency not in set(Frequency):
-        raise FollowError("choose immediate or weekly mail", "frequency")
+        raise FollowError(gettext("choose immediate or weekly mail"), "frequency")
     return frequency
 
 
@@ -267,13 +286,17 @@ def save_search(
     criteria = checked_criteria(criteria)
     frequency = _checked_frequency(frequency)
     if _name_taken(user, name):
-        raise FollowError("you already have a saved search by that name", "name")
+        raise FollowError(gettext("you already have a saved search by that name"), "name")
     count = db.session.scalar(
         sa.select(sa.func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)
     )
     if (count or 0) >= MAX_SAVED_SEARCHES:
         raise FollowError(
-            f"you have {MAX_SAVED_SEARCHES} saved searches already; delete one first", "name"
+            gettext(
+                "you have %(max)s saved searches already; delete one first",
+                max=MAX_SAVED_SEARCHES,
+            ),
+            "name",
         )
     stamp = now or utc_now()
     search = SavedSearch(
@@ -302,7 +325,7 @@ def update_search(
     criteria = checked_criteria(criteria)
     frequency = _checked_frequency(frequency)
     if _name_taken(search.user, name, except_id=search.id):
-        raise FollowError("you already have a saved search by that name", "name")
+        raise FollowError(gettext("you already have a saved search by that name"), "name")
     if criteria != SearchCriteria.of(search):
         search.matches_from = max(search.matches_from, utc_now())
     for column, value in _criteria_columns(criteria).items():
@@ -348,18 +371,19 @@ def describe_criteria(criteria: SearchCriteria) -> str:
     if criteria.funding_stage:
         parts.append(FUNDING_STAGES.get(criteria.funding_stage, criteria.funding_stage))
     if criteria.budget_min is not None or criteria.budget_max is not None:
-        parts.append(f"budget {_range_label(criteria.budget_min, criteria.budget_max)}")
+        budget = _range_label(criteria.budget_min, criteria.budget_max)
+        parts.append(gettext("budget %(range)s", range=budget))
     if criteria.language:
-        parts.append(f"written in {language_name(criteria.language)}")
-    return "; ".join(parts) or "everything"
+        parts.append(gettext("written in %(language)s", language=language_name(criteria.language)))
+    return "; ".join(parts) or gettext("everything")
 
 
 def _range_label(low: int | None, high: int | None) -> str:
     if low is not None and high is not None:
-        return f"US${low:,} to US${high:,}"
+        return gettext("US$%(low)s to US$%(high)s", low=format(low, ","), high=format(high, ","))
     if low is not None:
-        return f"from US${low:,}"
-    return f"up to US${high:,}"
+        return gettext("from US$%(low)s", low=format(low, ","))
+    return gettext("up to US$%(high)s", high=format(high, ","))
 
 
 # --- matching a need against a saved search ---------------------------------------------
@@ -484,7 +508,7 @@ def calendar_token_of(user: User) -> str | None:
 def new_calendar_token(user: User) -> str:
     """A fresh subscription token: the previous URL stops working at once."""
     if not may_follow(user):
-        raise NotAllowed("only members of a vendor organization follow needs")
+        raise NotAllowed(gettext("only members of a vendor organization follow needs"))
     row = settings_row(user)
     row.calendar_token = secrets.token_urlsafe(TOKEN_BYTES)
     db.session.flush()

@@ -697,17 +697,21 @@ def next_step(introduction: Introduction, viewer: User | Any) -> str:
     side = side_of(introduction, viewer)
     if state in (S.REQUESTED, S.UNDER_REVIEW):
         if _is_staff(viewer):
-            return "Review it: approve it or decline it with a reason."
-        return "Trade staff review the request."
+            return gettext("Review it: approve it or decline it with a reason.")
+        return gettext("Trade staff review the request.")
     if state in (S.APPROVED, S.ACCEPTED):
         awaited = awaited_sides(introduction)
         if side is not None and side in awaited:
-            return "Accept or decline the introduction."
-        names = " and ".join(introduction.organization(s).name for s in awaited)
-        return f"Waiting for {names} to accept."
+            return gettext("Accept or decline the introduction.")
+        names = [introduction.organization(s).name for s in awaited]
+        if len(names) == 2:
+            return gettext(
+                "Waiting for %(first)s and %(second)s to accept.", first=names[0], second=names[1]
+            )
+        return gettext("Waiting for %(name)s to accept.", name="".join(names))
     if state in ONGOING_OUTCOME_STATES:
-        return "Log how it goes: a meeting, a proposal, won or lost."
-    return "Nothing: this introduction is closed."
+        return gettext("Log how it goes: a meeting, a proposal, won or lost.")
+    return gettext("Nothing: this introduction is closed.")
 
 
 # --- expiry, reminders and the outcome question -----------------------------------------

@@ -445,13 +445,13 @@ def propose() -> str | Response | tuple[str, int]:
     if request.method == "POST" and form.validate_on_submit():
         need = None
         if form.vendor.data and vendor is None:
-            form.vendor.errors = ["No vendor has this reference."]
+            form.vendor.errors = [gettext("No vendor has this reference.")]
         if form.buyer.data and buyer is None:
-            form.buyer.errors = ["No buyer has this reference."]
+            form.buyer.errors = [gettext("No buyer has this reference.")]
         if form.need.data:
             need = find_need(form.need.data.strip())
             if need is None:
-                form.need.errors = ["No need has this reference."]
+                form.need.errors = [gettext("No need has this reference.")]
         if vendor is not None and buyer is not None and not form.errors:
             try:
                 introduction = services.propose_introduction(

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -82,12 +83,14 @@ def dismissing_organization_id(user: User | Any, need: Need, vendor: Organizatio
     """The organization on whose behalf ``user`` dismisses the (need, vendor) lead: the
     buyer that posted the need, or the vendor. Anyone else (staff included) may not."""
     if not vendor.is_vendor:
-        raise NotAllowed("Only vendors are suggested for needs.")
+        raise NotAllowed(gettext("Only vendors are suggested for needs."))
     if is_member_of(user, need.buyer_id):
         return need.buyer_id
     if is_member_of(user, vendor.id):
         return vendor.id
-    raise NotAllowed("Only the buyer that posted the need, or the vendor, may dismiss this lead.")
+    raise NotAllowed(
+        gettext("Only the buyer that posted the need, or the vendor, may dismiss this lead.")
+    )
 
 
 def can_dismiss(user: User | Any, need: Need, vendor: Organization) -> bool:
@@ -115,13 +118,15 @@ def _checked_reason(reason: str) -> DismissalReason:
     try:
         return DismissalReason(reason)
     except ValueError:
-        raise FeedbackError("Choose a reason from the list.", "reason") from None
+        raise FeedbackError(gettext("Choose a reason from the list."), "reason") from None
 
 
 def _checked_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise FeedbackError(f"Keep the note under {MAX_NOTE} characters.", "note")
+        raise FeedbackError(
+            gettext("Keep the note under %(max)s characters.", max=MAX_NOTE), "note"
+        )
     return note
 
 
@@ -134,9 +139,9 @@ def dismiss_lead(
     checked_reason = _checked_reason(reason)
     checked_note = _checked_note(note)
     if organization_id == vendor.id and not is_public(need):
-        raise FeedbackError("This need is no longer open.")
+        raise FeedbackError(gettext("This need is no longer open."))
     if organization_id == need.buyer_id and not vendor.is_verified:
-        raise FeedbackError("This vendor is not one of the leads.")
+        raise FeedbackError(gettext("This vendor is not one of the leads."))
     values = {"reason": checked_reason.value, "note": checked_note, "user_id": user.id}
     dismissal = find_dismissal(organization_id, need.id, vendor.id)
     if dismissal is None:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
+from portal.i18n.lazy import lazy_gettext
 from portal.matching.models import MAX_NOTE, DismissalReason
 
 REASON_CHOICES = [SelectChoice(reason.value, reason.label) for reason in DismissalReason]
@@ -13,14 +14,17 @@ REASON_CHOICES = [SelectChoice(reason.value, reason.label) for reason in Dismiss
 
 class DismissLeadForm(FlaskForm):
     reason = SelectField(
-        "Why is this not for you?",
+        lazy_gettext("Why is this not for you?"),
         choices=REASON_CHOICES,
-        validators=[InputRequired(message="Choose a reason from the list.")],
+        validators=[InputRequired(message=lazy_gettext("Choose a reason from the list."))],
     )
     note = StringField(
-        "Note (optional)",
+        lazy_gettext("Note (optional)"),
         validators=[
             Optional(),
-            Length(max=MAX_NOTE, message=f"Keep the note under {MAX_NOTE} characters."),
+            Length(
+                max=MAX_NOTE,
+                message=lazy_gettext("Keep the note under %(max)s characters.", max=MAX_NOTE),
+            ),
         ],
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import intpk, timestamp
 from portal.extensions import db
+from portal.i18n.lazy import LazyText, lazy_gettext
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -29,15 +30,16 @@ class DismissalReason(StrEnum):
     ALREADY_IN_CONTACT = "already_in_contact"
 
     @property
-    def label(self) -> str:
+    def label(self) -> LazyText:
         return REASON_LABELS[self]
 
 
+# Read in the reader's language (the form's choices are built once, at import).
 REASON_LABELS = {
-    DismissalReason.NOT_RELEVANT: "Not relevant",
-    DismissalReason.NOT_OUR_MARKET: "Not our market",
-    DismissalReason.TOO_SMALL: "Too small",
-    DismissalReason.ALREADY_IN_CONTACT: "Already in contact",
+    DismissalReason.NOT_RELEVANT: lazy_gettext("Not relevant"),
+    DismissalReason.NOT_OUR_MARKET: lazy_gettext("Not our market"),
+    DismissalReason.TOO_SMALL: lazy_gettext("Too small"),
+    DismissalReason.ALREADY_IN_CONTACT: lazy_gettext("Already in contact"),
 }
 
 
@@ -83,7 +85,7 @@ class LeadDismissal(db.Model):
     @property
     def reason_label(self) -> str:
         try:
-            return DismissalReason(self.reason).label
+            return str(DismissalReason(self.reason).label)
         except ValueError:
             return self.reason
 

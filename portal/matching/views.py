@@ -4,6 +4,7 @@ lead (the buyer's panel on a need's page and staff panels are rendered by those 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -79,13 +80,18 @@ def dismiss(need_ref: str, vendor_ref: str) -> Response | tuple[str, int]:
         db.session.rollback()
         field = form._fields.get(error.field or "")
         if field is None:
-            flash(f"Nothing changed: {error}", "error")
+            flash(gettext("Nothing changed: %(error)s", error=str(error)), "error")
             return redirect(_back_to_leads(need))
         field.errors = [*field.errors, str(error)]
         return _form_page(form, need, vendor)
     db.session.commit()
     other = vendor.name if dismissal.organization_id == need.buyer_id else need.title
-    flash(f"Dismissed “{other}” ({dismissal.reason_label.lower()}).", "success")
+    flash(
+        gettext(
+            "Dismissed “%(name)s” (%(reason)s).", name=other, reason=dismissal.reason_label.lower()
+        ),
+        "success",
+    )
     return redirect(_back_to_leads(need))
 
 
@@ -102,7 +108,7 @@ def undo(need_ref: str, vendor_ref: str) -> Response:
         abort(403)
     db.session.commit()
     if restored:
-        flash("The lead is back in your list.", "success")
+        flash(gettext("The lead is back in your list."), "success")
     else:
-        flash("That lead was not dismissed.", "info")
+        flash(gettext("That lead was not dismissed."), "info")
     return redirect(_back_to_leads(need))

@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.db import utc_now
@@ -198,13 +199,17 @@ def pattern_problem(pattern: str) -> str | None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
     except ValueError:
-        return "a brace is not closed; write placeholders as {event}, {meeting} or {secret}"
+        return gettext(
+            "a brace is not closed; write placeholders as {event}, {meeting} or {secret}"
+        )
     unknown = names - JOIN_LINK_PLACEHOLDERS
     if unknown:
         listed = ", ".join(sorted(unknown))
-        return f"unknown placeholder(s) {listed}: use {{event}}, {{meeting}} or {{secret}}"
+        return gettext(
+            "unknown placeholder(s) %(names)s: use {event}, {meeting} or {secret}", names=listed
+        )
     if urlsplit(pattern).scheme not in ("https", "http"):
-        return "a join link starts with https://"
+        return gettext("a join link starts with https://")
     return None
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -111,9 +112,11 @@ def move_meeting(
     loaded = event_problem(event, replan=True)
     problem = loaded.problem
     if not 0 <= slot < len(problem.slots):
-        raise MoveError("Choose one of the event's slots.", "slot")
+        raise MoveError(gettext("Choose one of the event's slots."), "slot")
     if meeting.request_id not in loaded.requests:
-        raise MoveError("This meeting's request is no longer accepted; cancel the meeting.")
+        raise MoveError(
+            gettext("This meeting's request is no longer accepted; cancel the meeting.")
+        )
     slot_index = {s.start: i for i, s in enumerate(problem.slots)}
     placements = [
         Placement(m.request_id, slot_index.get(m.starts_at, -1), m.table_number)
@@ -122,7 +125,7 @@ def move_meeting(
     ]
     broken = check_move(problem, placements, meeting.request_id, slot, table)
     if broken is not None:
-        raise MoveError(f"Refused: {broken}.")
+        raise MoveError(gettext("Refused: %(rule)s.", rule=broken))
     target = problem.slots[slot]
     meeting.starts_at = target.start.astimezone(dt.UTC)
     meeting.ends_at = target.end.astimezone(dt.UTC)

@@ -16,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from portal.accounts.models import User
 from portal.db import utc_now
@@ -79,28 +80,30 @@ def record_outcome(
     now = now or utc_now()
     request = meeting.request
     if not side_of(request, participant):
-        raise OutcomeError("This meeting is not on your agenda.")
+        raise OutcomeError(gettext("This meeting is not on your agenda."))
     if not meeting.published:
-        raise OutcomeError("This meeting is not on a published agenda yet.")
+        raise OutcomeError(gettext("This meeting is not on a published agenda yet."))
     if meeting.starts_at > now:
-        raise OutcomeError("You can say how it went once the meeting has started.", "rating")
+        raise OutcomeError(
+            gettext("You can say how it went once the meeting has started."), "rating"
+        )
     try:
         attendance = Attendance(attendance)
     except ValueError:
-        raise OutcomeError("Choose held or no-show.", "attendance") from None
+        raise OutcomeError(gettext("Choose held or no-show."), "attendance") from None
     try:
         rating = Rating(rating)
     except ValueError:
-        raise OutcomeError("Choose one of the ratings.", "rating") from None
+        raise OutcomeError(gettext("Choose one of the ratings."), "rating") from None
     if attendance == Attendance.NO_SHOW and rating != Rating.NOT_HELD:
-        raise OutcomeError("A no-show did not take place: choose that rating.", "rating")
+        raise OutcomeError(gettext("A no-show did not take place: choose that rating."), "rating")
     if attendance == Attendance.HELD and rating == Rating.NOT_HELD:
         raise OutcomeError(
             "A meeting that was held took place: choose how interesting it was.", "rating"
         )
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise OutcomeError(f"Keep the note under {MAX_NOTE} characters.", "note")
+        raise OutcomeError(gettext("Keep the note under %(max)s characters.", max=MAX_NOTE), "note")
     outcome = own_outcome(request, participant)
     if outcome is None:
         outcome = MeetingOutcome(request_id=request.id, participant_id=participant.id)
@@ -147,11 +150,11 @@ def introduction_offer(request: MeetingRequest) -> str | None:
     sides said "cooperation possible", one is a vendor and one a buyer, none opened yet."""
     outcomes = outcomes_of(request)
     if len(outcomes) < 2 or any(o.rating != Rating.COOPERATION for o in outcomes):
-        return "both sides must say cooperation possible"
+        return gettext("both sides must say cooperation possible")
     if any(o.introduction_id is not None for o in outcomes):
-        return "an introduction was already opened"
+        return gettext("an introduction was already opened")
     if _vendor_and_buyer(request) is None:
-        return "introductions are between a U.S. vendor and an ASEAN buyer"
+        return gettext("introductions are between a U.S. vendor and an ASEAN buyer")
     return None
 
 
@@ -177,7 +180,7 @@ def open_introduction(
     (``DuplicateIntroduction`` when the pair has one open: confirm to go on)."""
     why_not = introduction_offer(request)
     if why_not is not None:
-        raise OutcomeError(f"No introduction can be opened: {why_not}.")
+        raise OutcomeError(gettext("No introduction can be opened: %(reason)s.", reason=why_not))
     pair = _vendor_and_buyer(request)
     assert pair is not None  # checked by introduction_offer
     vendor, buyer = pair

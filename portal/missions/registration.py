@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from portal.accounts.access import is_member_of
 from portal.extensions import db
@@ -70,35 +71,47 @@ def check_may_register(
     if is_staff(user):
         return
     if not is_member_of(user, organization.id):
-        raise NotAllowed("You may register only your own organization.")
+        raise NotAllowed(gettext("You may register only your own organization."))
     if not organization.is_verified:
-        raise NotAllowed("Trade staff must verify your organization before it can register.")
+        raise NotAllowed(
+            gettext("Trade staff must verify your organization before it can register.")
+        )
     if not registration_open(event, now):
-        raise NotAllowed("Registration for this event has closed.")
+        raise NotAllowed(gettext("Registration for this event has closed."))
 
 
 def _checked(event: MissionEvent, values: RegistrationValues) -> dict[str, Any]:
     sessions = len(event.sessions)
     chosen = sorted(set(values.attends))
     if any(not 0 <= index < sessions for index in chosen):
-        raise RegistrationError("Choose sessions of this event.", "attends")
+        raise RegistrationError(gettext("Choose sessions of this event."), "attends")
     if values.attends and not chosen:
-        raise RegistrationError("Choose at least one session.", "attends")
+        raise RegistrationError(gettext("Choose at least one session."), "attends")
     if values.mode not in {mode.value for mode in AttendanceMode}:
-        raise RegistrationError("Choose on site or online.", "mode")
+        raise RegistrationError(gettext("Choose on site or online."), "mode")
     online = values.mode == AttendanceMode.ONLINE
     if online and not event.online:
-        raise RegistrationError("This event has no online meetings; take part on site.", "mode")
+        raise RegistrationError(
+            gettext("This event has no online meetings; take part on site."), "mode"
+        )
     if not online and event.tables == 0:
-        raise RegistrationError("This event has no tables on site; take part online.", "mode")
+        raise RegistrationError(
+            gettext("This event has no tables on site; take part online."), "mode"
+        )
     if values.max_meetings is not None and not 1 <= values.max_meetings <= 100:
-        raise RegistrationError("Give a cap from 1 to 100 meetings, or none.", "max_meetings")
+        raise RegistrationError(
+            gettext("Give a cap from 1 to 100 meetings, or none."), "max_meetings"
+        )
     for name in ("offers", "looks_for"):
         if len(getattr(values, name) or "") > MAX_TEXT:
-            raise RegistrationError(f"Write at most {MAX_TEXT} characters.", name)
+            raise RegistrationError(
+                gettext("Write at most %(max)s characters.", max=MAX_TEXT), name
+            )
     time_zone = values.time_zone.strip() if online else ""
     if time_zone and not is_time_zone(time_zone):
-        raise RegistrationError("Give an IANA time zone such as America/Denver.", "time_zone")
+        raise RegistrationError(
+            gettext("Give an IANA time zone such as America/Denver."), "time_zone"
+        )
     return {
         # Every session chosen is stored as "all", as the exchange format's default.
         "attends": None if not chosen or len(chosen) == sessions else chosen,
@@ -120,7 +133,9 @@ def register(
     """Register ``organization`` (flushed); once per organization and event."""
     check_may_register(event, organization, user, now)
     if find_participant(event, organization.id) is not None:
-        raise RegistrationError(f"{organization.name} is already registered for this event.")
+        raise RegistrationError(
+            gettext("%(name)s is already registered for this event.", name=organization.name)
+        )
     participant = Participant(
         event_id=event.id, organization_id=organization.id, **_checked(event, values)
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -117,7 +118,8 @@ def pending_of(participant: Participant) -> int:
 def _check_must_cap(participant: Participant) -> None:
     if must_meets_of(participant) >= MUST_MEET_CAP:
         raise RequestError(
-            f"You already have {MUST_MEET_CAP} must-meets; unmark one first.", "must_meet"
+            gettext("You already have %(max)s must-meets; unmark one first.", max=MUST_MEET_CAP),
+            "must_meet",
         )
 
 
@@ -133,9 +135,13 @@ def _new_or_reopened(sender: Participant, target: Participant) -> MeetingRequest
         db.session.add(request)
         return request
     if existing.status in OPEN_STATUSES:
-        raise RequestError(f"There is already a request between you and {_name(target)}.")
+        raise RequestError(
+            gettext("There is already a request between you and %(name)s.", name=_name(target))
+        )
     if existing.status == RequestStatus.DECLINED:
-        raise RequestError(f"A request between you and {_name(target)} was declined.")
+        raise RequestError(
+            gettext("A request between you and %(name)s was declined.", name=_name(target))
+        )
     existing.created_at = utc_now()
     existing.answered_at = None
     existing.decline_reason = ""
@@ -156,20 +162,23 @@ def send_request(
     """One participant asks another for a meeting; the other's members get a mail."""
     event = sender.event
     if target.event_id != sender.event_id:
-        raise RequestError("Both must take part in the same event.")
+        raise RequestError(gettext("Both must take part in the same event."))
     if target.id == sender.id:
-        raise RequestError("You cannot ask yourself for a meeting.")
+        raise RequestError(gettext("You cannot ask yourself for a meeting."))
     if not target.organization.is_verified:
-        raise RequestError("That participant cannot receive requests yet.")
+        raise RequestError(gettext("That participant cannot receive requests yet."))
     if not registration_open(event, now):
-        raise NotAllowed("Requests closed with registration for this event.")
+        raise NotAllowed(gettext("Requests closed with registration for this event."))
     message = (message or "").strip()
     if len(message) > MAX_MESSAGE:
-        raise RequestError(f"Write at most {MAX_MESSAGE} characters.", "message")
+        raise RequestError(gettext("Write at most %(max)s characters.", max=MAX_MESSAGE), "message")
     if pending_of(sender) >= pending_cap():
         raise RequestError(
-            f"You have {pending_cap()} requests waiting for an answer; wait for answers or "
-            "withdraw one first."
+            gettext(
+                "You have %(max)s requests waiting for an answer; wait for answers or "
+                "withdraw one first.",
+                max=pending_cap(),
+            )
         )
     if must_meet:
         _check_must_cap(sender)
@@ -203,12 +212,12 @@ def propose_meeting(
     """Staff suggest a meeting: a request from ``first`` to ``second`` that ``second``
     answers, outside the members' caps and deadline; both sides hear of it."""
     if first.event_id != second.event_id:
-        raise RequestError("Both must take part in the same event.", "second")
+        raise RequestError(gettext("Both must take part in the same event."), "second")
     if first.id == second.id:
-        raise RequestError("Choose two different participants.", "second")
+        raise RequestError(gettext("Choose two different participants."), "second")
     message = (message or "").strip()
     if len(message) > MAX_MESSAGE:
-        raise RequestError(f"Write at most {MAX_MESSAGE} characters.", "message")
+        raise RequestError(gettext("Write at most %(max)s characters.", max=MAX_MESSAGE), "message")
     request = _open_request(first, second, message, must_meet, proposed_by_staff=True)
     _notify(
         request,
@@ -235,8 +244,11 @@ def check_side(
     """Only the asked side ("to") answers, only the asking side ("from") withdraws or
     marks a must-meet; staff may do either. Raises NotAllowed."""
     if _side(request, participant) != side and not is_staff(user):
-        who = "the participant asked" if side == "to" else "the participant who asked"
-        raise NotAllowed(f"Only {who} may do this.")
+        raise NotAllowed(
+            gettext("Only the participant asked may do this.")
+            if side == "to"
+            else gettext("Only the participant who asked may do this.")
+        )
 
 
 def answer_request(
@@ -250,10 +262,14 @@ def answer_request(
     for staff only. The asking side hears the answer, never the reason."""
     check_side(request, participant, user, "to")
     if request.status != RequestStatus.PENDING:
-        raise RequestError(f"This request is {request.status}; it can no longer be answered.")
+        raise RequestError(
+            gettext(
+                "This request is %(status)s; it can no longer be answered.", status=request.status
+            )
+        )
     reason = (reason or "").strip()
     if len(reason) > MAX_MESSAGE:
-        raise RequestError(f"Write at most {MAX_MESSAGE} characters.", "reason")
+        raise RequestError(gettext("Write at most %(max)s characters.", max=MAX_MESSAGE), "reason")
     request.status = RequestStatus.ACCEPTED if accept else RequestStatus.DECLINED
     request.decline_reason = "" if accept else reason
     request.answered_at = utc_now()
@@ -283,7 +299,11 @@ def withdraw_request(
     already placed for it goes too."""
     check_side(request, participant, user, "from")
     if request.status not in OPEN_STATUSES:
-        raise RequestError(f"This request is {request.status}; there is nothing to withdraw.")
+        raise RequestError(
+            gettext(
+                "This request is %(status)s; there is nothing to withdraw.", status=request.status
+            )
+        )
     db.session.execute(sa.delete(Meeting).where(Meeting.request_id == request.id))
     request.status = RequestStatus.WITHDRAWN
     request.must_meet = False
@@ -297,7 +317,7 @@ def set_must_meet(
     """The asking side marks (or unmarks) an open request as must-meet, within its cap."""
     check_side(request, participant, user, "from")
     if request.status not in OPEN_STATUSES:
-        raise RequestError(f"This request is {request.status}.")
+        raise RequestError(gettext("This request is %(status)s.", status=request.status))
     if must_meet and not request.must_meet:
         _check_must_cap(request.requester)
     request.must_meet = must_meet
@@ -404,7 +424,9 @@ class RequestFilters:
         if status in {s.value for s in RequestStatus}:
             filters.status = status
         elif status:
-            filters.warnings.append(f"There is no status “{status[:20]}”; showing every request.")
+            filters.warnings.append(
+                gettext("There is no status “%(value)s”; showing every request.", value=status[:20])
+            )
         return filters
 
     def query_args(self) -> dict[str, str]:

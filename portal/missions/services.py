@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -322,7 +323,9 @@ def parse_sessions(text: str) -> list[dict[str, str]]:
     sessions: list[tuple[int, dt.datetime, dt.datetime]] = []
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     if not lines:
-        raise EventError("Give at least one session, e.g. 2027-03-09 09:00-12:00.", "sessions")
+        raise EventError(
+            gettext("Give at least one session, e.g. 2027-03-09 09:00-12:00."), "sessions"
+        )
     for number, line in enumerate(lines, start=1):
         match = _SESSION_LINE.match(line)
         try:
@@ -333,17 +336,26 @@ def parse_sessions(text: str) -> list[dict[str, str]]:
             ends = dt.datetime.fromisoformat(f"{end_day or day}T{end.zfill(5)}")
         except ValueError:
             raise EventError(
-                f"Line {number} (“{line[:40]}”) is not a session such as 2027-03-09 09:00-12:00.",
+                gettext(
+                    "Line %(number)s (“%(line)s”) is not a session such as 2027-03-09 09:00-12:00.",
+                    number=number,
+                    line=line[:40],
+                ),
                 "sessions",
             ) from None
         if ends <= begins:
-            raise EventError(f"Session {number} ends before it starts.", "sessions")
+            raise EventError(
+                gettext("Session %(number)s ends before it starts.", number=number), "sessions"
+            )
         sessions.append((number, begins, ends))
     ordered = sorted(sessions, key=lambda s: s[1])
     for earlier, later in itertools.pairwise(ordered):
         if later[1] < earlier[2]:
             first, second = sorted((earlier[0], later[0]))
-            raise EventError(f"Sessions {first} and {second} overlap.", "sessions")
+            raise EventError(
+                gettext("Sessions %(first)s and %(second)s overlap.", first=first, second=second),
+                "sessions",
+            )
     return [
         {"start": f"{start:%Y-%m-%dT%H:%M}", "end": f"{end:%Y-%m-%dT%H:%M}"}
         for _, start, end in sessions
@@ -363,31 +375,37 @@ def _checked(values: EventValues, event: MissionEvent | None) -> dict[str, Any]:
     """The columns of an event from the form's values, or EventError for the first bad one."""
     name = one_line(values.name)
     if not name:
-        raise EventError("Give the event a name.", "name")
+        raise EventError(gettext("Give the event a name."), "name")
     ref = values.ref.strip()
     if ref:
         if not REF_PATTERN.match(ref):
-            raise EventError("Use 1-64 letters, digits, dots, dashes or underscores.", "ref")
+            raise EventError(
+                gettext("Use 1-64 letters, digits, dots, dashes or underscores."), "ref"
+            )
         other = find_event(ref)
         if other is not None and other is not event:
-            raise EventError(f"Another event already has the reference “{ref}”.", "ref")
+            raise EventError(
+                gettext("Another event already has the reference “%(ref)s”.", ref=ref), "ref"
+            )
     elif event is not None:
         ref = event.ref
     else:
         ref = new_unique_ref(MissionEvent, name)
     country = values.country.strip().upper()
     if country and not COUNTRY_PATTERN.match(country):
-        raise EventError("Give a two-letter country code such as TH.", "country")
+        raise EventError(gettext("Give a two-letter country code such as TH."), "country")
     time_zone = values.time_zone.strip()
     if not is_time_zone(time_zone):
-        raise EventError("Give an IANA time zone such as Asia/Bangkok.", "time_zone")
+        raise EventError(gettext("Give an IANA time zone such as Asia/Bangkok."), "time_zone")
     sessions = parse_sessions(values.sessions)
     if not 10 <= values.meeting_minutes <= 120:
-        raise EventError("A meeting lasts from 10 to 120 minutes.", "meeting_minutes")
+        raise EventError(gettext("A meeting lasts from 10 to 120 minutes."), "meeting_minutes")
     if not 0 <= values.tables <= 1000:
-        raise EventError("Give from 0 to 1000 tables.", "tables")
+        raise EventError(gettext("Give from 0 to 1000 tables."), "tables")
     if values.tables == 0 and not values.online:
-        raise EventError("With no tables, allow online meetings or no one can meet.", "tables")
+        raise EventError(
+            gettext("With no tables, allow online meetings or no one can meet."), "tables"
+        )
     pattern = values.join_link_pattern.strip()
     problem = pattern_problem(pattern)  # the rule the agendas apply when making links
     if problem is not None:
@@ -417,14 +435,20 @@ def _check_participants_fit(event: MissionEvent, sessions: int, online: bool) ->
         gone = [i + 1 for i in participant.attends or [] if i >= sessions]
         if gone:
             raise EventError(
-                f"{participant.organization.name} attends session {gone[0]}; keep it, or "
-                "change their registration first.",
+                gettext(
+                    "%(name)s attends session %(number)s; keep it, or change their "
+                    "registration first.",
+                    name=participant.organization.name,
+                    number=gone[0],
+                ),
                 "sessions",
             )
         if participant.online and not online:
             raise EventError(
-                f"{participant.organization.name} takes part online; change their "
-                "registration first.",
+                gettext(
+                    "%(name)s takes part online; change their registration first.",
+                    name=participant.organization.name,
+                ),
                 "online",
             )
 
@@ -504,22 +528,26 @@ class ParticipantFilters:
         if country in COUNTRY_NAMES:
             filters.country = country
         elif country:
-            filters.warnings.append(f"There is no country “{country[:10]}”; showing all.")
+            filters.warnings.append(
+                gettext("There is no country “%(value)s”; showing all.", value=country[:10])
+            )
         sector = (args.get("sector") or "").strip()
         if sector in SECTORS:
             filters.sector = sector
         elif sector:
-            filters.warnings.append(f"There is no sector “{sector[:40]}”; showing all sectors.")
+            filters.warnings.append(
+                gettext("There is no sector “%(value)s”; showing all sectors.", value=sector[:40])
+            )
         kind = (args.get("kind") or "").strip()
         if kind in {k.value for k in OrganizationKind}:
             filters.kind = kind
         elif kind:
-            filters.warnings.append("Kind is vendor or buyer; showing both.")
+            filters.warnings.append(gettext("Kind is vendor or buyer; showing both."))
         mode = (args.get("mode") or "").strip()
         if mode in {m.value for m in AttendanceMode}:
             filters.mode = mode
         elif mode:
-            filters.warnings.append("Attendance is on-site or online; showing both.")
+            filters.warnings.append(gettext("Attendance is on-site or online; showing both."))
         return filters
 
     def query_args(self) -> dict[str, str]:

@@ -264,10 +264,12 @@ def register(ref: str) -> Page:
         named = (form.organization.data or "").strip()
         if named:
             form.organization.errors = [
-                f"There is no organization “{named[:64]}”; find it by name."
+                gettext("There is no organization “%(name)s”; find it by name.", name=named[:64])
             ]
         elif valid:
-            form.organization.errors = ["Choose the organization to register: find it by name."]
+            form.organization.errors = [
+                gettext("Choose the organization to register: find it by name.")
+            ]
     elif valid:
         saved = _save(
             form,
@@ -455,7 +457,7 @@ def send_request(ref: str) -> Page:
 
         def step() -> Participant:
             if target is None:
-                raise req.RequestError("Choose a participant of this event.", "to")
+                raise req.RequestError(gettext("Choose a participant of this event."), "to")
             req.send_request(
                 participant, target, form.message.data or "", bool(form.must_meet.data)
             )
@@ -518,7 +520,7 @@ def answer_request(ref: str, request_id: int) -> Page:
     def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
         accept = form.answer.data == "accept"
         req.answer_request(meeting_request, accept, participant, current_user, form.reason.data)
-        return "Request accepted." if accept else "Request declined."
+        return gettext("Request accepted.") if accept else gettext("Request declined.")
 
     return _request_step(ref, request_id, "to", form, step)
 
@@ -540,7 +542,11 @@ def must_meet(ref: str, request_id: int) -> Page:
 
     def step(meeting_request: MeetingRequest, participant: Participant | None) -> str:
         req.set_must_meet(meeting_request, bool(form.must_meet.data), participant, current_user)
-        return "Marked must-meet." if form.must_meet.data else "No longer a must-meet."
+        return (
+            gettext("Marked must-meet.")
+            if form.must_meet.data
+            else gettext("No longer a must-meet.")
+        )
 
     return _request_step(ref, request_id, "from", form, step)
 
@@ -556,7 +562,7 @@ def propose(ref: str) -> Page:
 
         def step() -> Participant:
             if first is None or second is None:
-                raise req.RequestError("Choose two participants of this event.", "second")
+                raise req.RequestError(gettext("Choose two participants of this event."), "second")
             req.propose_meeting(first, second, form.message.data or "", bool(form.must_meet.data))
             return second
 
@@ -660,7 +666,7 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
         try:
             table = None if place == "online" else int(place)
         except ValueError:
-            form.place.errors = ["Give a table number or “online”."]
+            form.place.errors = [gettext("Give a table number or “online”.")]
         else:
             try:
                 grid_services.move_meeting(

@@ -130,15 +130,31 @@ class NoticeFilters:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> NoticeFilters:
         filters = cls()
-        for name, allowed, what in (
-            ("notice", NOTICE_TYPES, "notice type"),
-            ("funding_source", FUNDING_SOURCES, "funding source"),
-            ("funding_stage", FUNDING_STAGES, "funding stage"),
-            ("language", LANGUAGE_NAMES, "language"),
+        for name, allowed, warning in (
+            (
+                "notice",
+                NOTICE_TYPES,
+                lazy_gettext("There is no notice type “%(value)s”; showing all."),
+            ),
+            (
+                "funding_source",
+                FUNDING_SOURCES,
+                lazy_gettext("There is no funding source “%(value)s”; showing all."),
+            ),
+            (
+                "funding_stage",
+                FUNDING_STAGES,
+                lazy_gettext("There is no funding stage “%(value)s”; showing all."),
+            ),
+            (
+                "language",
+                LANGUAGE_NAMES,
+                lazy_gettext("There is no language “%(value)s”; showing all."),
+            ),
         ):
             value = (args.get(name) or "").strip()
             if value in allowed:
                 setattr(filters, name, value)
             elif value:
-                filters.warnings.append(f"There is no {what} “{value[:40]}”; showing all.")
+                filters.warnings.append(str(warning) % {"value": value[:40]})
         return filters

@@ -164,39 +164,56 @@ def _checked_fields(
 ) -> dict[str, Any]:
     title = one_line(title)
     if not title or len(title) > MAX_TITLE:
-        raise NeedError(f"the title must have 1 to {MAX_TITLE} characters", "title")
+        raise NeedError(
+            gettext("the title must have 1 to %(max)s characters", max=MAX_TITLE), "title"
+        )
     description = description.strip()
     if len(description) > MAX_DESCRIPTION:
         raise NeedError(
-            f"the description may have at most {MAX_DESCRIPTION:,} characters", "description"
+            gettext(
+                "the description may have at most %(max)s characters",
+                max=format(MAX_DESCRIPTION, ","),
+            ),
+            "description",
         )
     codes = list(dict.fromkeys(sectors or []))
     unknown = [code for code in codes if code not in SECTORS]
     if unknown:
-        raise NeedError(f"unknown sector: {', '.join(unknown)}", "sectors")
+        raise NeedError(gettext("unknown sector: %(codes)s", codes=", ".join(unknown)), "sectors")
     for value, field in ((budget_min, "budget_min"), (budget_max, "budget_max")):
         if value is not None and not 0 <= value <= MAX_BUDGET:
-            raise NeedError(f"a budget must be between 0 and {MAX_BUDGET:,}", field)
+            raise NeedError(
+                gettext("a budget must be between 0 and %(max)s", max=format(MAX_BUDGET, ",")),
+                field,
+            )
     if (budget_min is None) != (budget_max is None):
         # The exchange format carries a budget as a range; half of one could not be
         # exported, and an export must give back everything.
-        raise NeedError("give both a minimum and a maximum budget, or neither", "budget_max")
+        raise NeedError(
+            gettext("give both a minimum and a maximum budget, or neither"), "budget_max"
+        )
     if budget_min is not None and budget_max is not None and budget_min > budget_max:
-        raise NeedError("the maximum must not be below the minimum", "budget_max")
+        raise NeedError(gettext("the maximum must not be below the minimum"), "budget_max")
     if notice not in NOTICE_TYPES:
-        raise NeedError(f"unknown notice type: {notice}", "notice")
+        raise NeedError(gettext("unknown notice type: %(code)s", code=notice), "notice")
     funding_source, funding_stage = funding_source or None, funding_stage or None
     if funding_source is not None and funding_source not in FUNDING_SOURCES:
-        raise NeedError(f"unknown funding source: {funding_source}", "funding_source")
+        raise NeedError(
+            gettext("unknown funding source: %(code)s", code=funding_source), "funding_source"
+        )
     if funding_stage is not None and funding_stage not in FUNDING_STAGES:
-        raise NeedError(f"unknown funding stage: {funding_stage}", "funding_stage")
+        raise NeedError(
+            gettext("unknown funding stage: %(code)s", code=funding_stage), "funding_stage"
+        )
     # The exchange format carries funding as one {source, stage} object: half of one
     # could not be exported, and a stage without a source tells a vendor nothing.
     if funding_source is not None and funding_stage is None:
-        raise NeedError("give the funding stage too, or neither source nor stage", "funding_stage")
+        raise NeedError(
+            gettext("give the funding stage too, or neither source nor stage"), "funding_stage"
+        )
     if funding_stage is not None and funding_source is None:
         raise NeedError(
-            "give the funding source too, or neither source nor stage", "funding_source"
+            gettext("give the funding source too, or neither source nor stage"), "funding_source"
         )
     return {
         "title": title,
@@ -230,7 +247,7 @@ def create_need(
     the person who posted it.
     """
     if buyer.kind != OrganizationKind.BUYER:
-        raise NeedError("only buyer organizations post needs")
+        raise NeedError(gettext("only buyer organizations post needs"))
     fields = _checked_fields(
         title=title,
         description=description,
@@ -242,7 +259,7 @@ def create_need(
         funding_stage=funding_stage,
     )
     if closes_on is not None and closes_on < utc_today():
-        raise NeedError("a new need cannot close in the past", "closes_on")
+        raise NeedError(gettext("a new need cannot close in the past"), "closes_on")
     need = Need(
         ref=new_unique_ref(Need, fields["title"]),
         buyer=buyer,
@@ -295,7 +312,7 @@ def update_need(
         funding_stage=funding_stage,
     )
     if closes_on is not None and closes_on != need.closes_on and closes_on < utc_today():
-        raise NeedError("the closing date cannot be in the past", "closes_on")
+        raise NeedError(gettext("the closing date cannot be in the past"), "closes_on")
     was_public = bool(need.is_public)
     for name, value in fields.items():
         setattr(need, name, value)
@@ -322,7 +339,9 @@ def _person(actor: User | Any) -> User | None:
 def close_need(need: Need, actor: User | Any = None) -> Need:
     """Stop taking interest in a need without awarding it; sends ``need_closed``."""
     if need.status != NeedStatus.OPEN:
-        raise NeedError(f"only an open need can be closed; this one is {need.status}")
+        raise NeedError(
+            gettext("only an open need can be closed; this one is %(status)s", status=need.status)
+        )
     need.status = NeedStatus.CLOSED
     db.session.flush()
     need_closed.send(need, status=NeedStatus.CLOSED.value, actor=_person(actor))
@@ -334,7 +353,7 @@ def mark_awarded(need: Need, actor: User | Any = None) -> Need:
     ``need_closed`` with status "awarded" either way: a closed need being awarded is
     news to whoever followed it."""
     if need.status == NeedStatus.AWARDED:
-        raise NeedError("this need is already awarded")
+        raise NeedError(gettext("this need is already awarded"))
     need.status = NeedStatus.AWARDED
     db.session.flush()
     need_closed.send(need, status=NeedStatus.AWARDED.value, actor=_person(actor))
@@ -345,9 +364,11 @@ def reopen_need(need: Need, actor: User | Any = None) -> Need:
     """Open a closed or awarded need again, unless its closing date has passed; sends
     ``need_published`` when that makes it public (its buyer is verified)."""
     if need.closes_on is not None and need.closes_on < utc_today():
-        raise NeedError("its closing date has passed; edit the closing date before reopening it")
+        raise NeedError(
+            gettext("its closing date has passed; edit the closing date before reopening it")
+        )
     if need.status == NeedStatus.OPEN:
-        raise NeedError("this need is already open")
+        raise NeedError(gettext("this need is already open"))
     need.status = NeedStatus.OPEN
     db.session.flush()
     if need.is_public:

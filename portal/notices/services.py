@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from portal.accounts.models import User
 from portal.db import utc_now, utc_today
@@ -60,13 +61,15 @@ class NotAllowed(NoticeError):
 def _check_note(note: str) -> str:
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise NoticeError(f"a note may have at most {MAX_NOTE:,} characters", "note")
+        raise NoticeError(
+            gettext("a note may have at most %(max)s characters", max=format(MAX_NOTE, ",")), "note"
+        )
     return note
 
 
 def _require_manager(need: Need, actor: User | Any) -> None:
     if not can_manage_need(need, actor):
-        raise NotAllowed("only the buyer's members and trade staff may do this")
+        raise NotAllowed(gettext("only the buyer's members and trade staff may do this"))
 
 
 # --- documents -------------------------------------------------------------------------
@@ -174,7 +177,7 @@ def remove_document(
     _require_manager(need, actor)
     note = _check_note(note)
     if document.removed_at is not None:
-        raise NoticeError("this document was already removed")
+        raise NoticeError(gettext("this document was already removed"))
     published = is_public(need)
     document.removed_at = utc_now()
     db.session.flush()
@@ -283,11 +286,15 @@ def set_questions_deadline(
     _require_manager(need, actor)
     note = _check_note(note)
     if day is not None and day != need.questions_close_on and day < utc_today():
-        raise NoticeError("the questions deadline cannot be in the past", "questions_close_on")
+        raise NoticeError(
+            gettext("the questions deadline cannot be in the past"), "questions_close_on"
+        )
     if day is not None and need.closes_on is not None and day > need.closes_on:
         raise NoticeError(
-            f"the questions deadline must not be after the closing date "
-            f"({need.closes_on.isoformat()})",
+            gettext(
+                "the questions deadline must not be after the closing date (%(date)s)",
+                date=need.closes_on.isoformat(),
+            ),
             "questions_close_on",
         )
     need.questions_close_on = day
@@ -311,16 +318,18 @@ def ask_refusal(need: Need, asker: User | Any, *, today: dt.date | None = None) 
     """Why ``asker`` may not ask about this notice now, or None if they may."""
     organization = getattr(asker, "organization", None)
     if not getattr(asker, "is_authenticated", False) or organization is None:
-        return "Log in as a member of a vendor organization to ask a question."
+        return gettext("Log in as a member of a vendor organization to ask a question.")
     if not organization.is_vendor:
-        return "Only vendors ask questions about a notice."
+        return gettext("Only vendors ask questions about a notice.")
     if not organization.is_verified:
-        return "Your organization must be verified by trade staff before it asks questions."
+        return gettext(
+            "Your organization must be verified by trade staff before it asks questions."
+        )
     if not is_public(need):
-        return "This notice is not published, so it takes no questions."
+        return gettext("This notice is not published, so it takes no questions.")
     deadline = questions_deadline(need)
     if deadline is not None and (today or utc_today()) > deadline:
-        return f"Questions about this notice closed on {deadline.isoformat()}."
+        return gettext("Questions about this notice closed on %(date)s.", date=deadline.isoformat())
     return None
 
 
@@ -334,9 +343,14 @@ def ask_question(need: Need, asker: User, body: str) -> NoticeQuestion:
         raise NoticeError(refusal, "body")
     body = (body or "").strip()
     if not body:
-        raise NoticeError("write your question", "body")
+        raise NoticeError(gettext("write your question"), "body")
     if len(body) > MAX_QUESTION:
-        raise NoticeError(f"a question may have at most {MAX_QUESTION:,} characters", "body")
+        raise NoticeError(
+            gettext(
+                "a question may have at most %(max)s characters", max=format(MAX_QUESTION, ",")
+            ),
+            "body",
+        )
     question = NoticeQuestion(
         need_id=need.id,
         organization_id=asker.organization_id,
@@ -393,12 +407,15 @@ def answer_question(
     """The buyer's (or staff's) answer, public from now on, the asker never named."""
     _require_manager(question.need, actor)
     if question.is_answered:
-        raise NoticeError("this question was already answered", "answer")
+        raise NoticeError(gettext("this question was already answered"), "answer")
     answer = (answer or "").strip()
     if not answer:
-        raise NoticeError("write the answer", "answer")
+        raise NoticeError(gettext("write the answer"), "answer")
     if len(answer) > MAX_ANSWER:
-        raise NoticeError(f"an answer may have at most {MAX_ANSWER:,} characters", "answer")
+        raise NoticeError(
+            gettext("an answer may have at most %(max)s characters", max=format(MAX_ANSWER, ",")),
+            "answer",
+        )
     question.answer = answer
     question.answered_at = utc_now()
     question.answered_by_id = getattr(actor, "id", None)

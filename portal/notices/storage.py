@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from flask import current_app
+from flask_babel import gettext
 
 from portal.cleaning import one_line
 from portal.notices.models import DocumentKind
@@ -155,17 +156,22 @@ def save_upload(stream: IO[bytes]) -> StoredFile:
                 size += len(chunk)
                 if size > limit:
                     raise UploadRefused(
-                        f"the file is larger than {current_app.config['PORTAL_UPLOAD_MAX_MB']} MB"
+                        gettext(
+                            "the file is larger than %(max)s MB",
+                            max=current_app.config["PORTAL_UPLOAD_MAX_MB"],
+                        )
                     )
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise UploadRefused("the file is empty")
+            raise UploadRefused(gettext("the file is empty"))
         kind = sniff_kind(temp_path)
         if kind is None:
             raise UploadRefused(
-                "this file is not a PDF, Word (.docx), Excel (.xlsx), PNG or JPEG document "
-                "(its content was checked, not its name)"
+                gettext(
+                    "this file is not a PDF, Word (.docx), Excel (.xlsx), PNG or JPEG document "
+                    "(its content was checked, not its name)"
+                )
             )
         storage_name = secrets.token_hex(16)
         os.replace(temp_path, folder / storage_name)

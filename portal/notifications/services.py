@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.accounts.models import Role, User
@@ -152,7 +153,7 @@ def set_mode(user: User, mode: str, *, now: dt.datetime | None = None) -> None:
     """Choose immediate mail or the weekly digest. Switching to the digest starts its
     clock now, so the first digest covers what happens from here on."""
     if mode not in set(MailMode):
-        raise NotificationError("choose immediate mail or the weekly digest")
+        raise NotificationError(gettext("choose immediate mail or the weekly digest"))
     row = _preference_row(user)
     if row.mode != mode and mode == MailMode.DIGEST:
         row.digest_checked_at = now or utc_now()
@@ -175,11 +176,13 @@ def resubscribe(user: User) -> None:
 
 def mute_label(kind: MuteKind | str, key: str) -> str:
     if kind == MuteKind.SECTOR:
-        return f"the sector {sector_short_label(key)}"
+        return gettext("the sector %(name)s", name=sector_short_label(key))
     from portal.needs.models import Need
 
     need = db.session.get(Need, int(key)) if key.isdigit() else None
-    return f'the need "{need.title}"' if need is not None else "a need that no longer exists"
+    if need is None:
+        return gettext("a need that no longer exists")
+    return gettext('the need "%(title)s"', title=need.title)
 
 
 def _check_mute(kind: MuteKind | str, key: str) -> None:

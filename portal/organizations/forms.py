@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
@@ -142,13 +143,18 @@ def read_directory_filters(args: Mapping[str, str], country_param: str) -> Direc
     if sector in SECTORS:
         filters.sector = sector
     elif sector:
-        filters.warnings.append(f"There is no sector “{sector[:40]}”; showing all sectors.")
+        filters.warnings.append(
+            gettext("There is no sector “%(value)s”; showing all sectors.", value=sector[:40])
+        )
     country = (args.get(country_param) or "").strip().upper()
     if country in ASEAN_COUNTRIES:
         filters.country = country
     elif country:
         filters.warnings.append(
-            f"“{country[:40]}” is not an ASEAN country code; showing all countries."
+            gettext(
+                "“%(value)s” is not an ASEAN country code; showing all countries.",
+                value=country[:40],
+            )
         )
     filters.q = (args.get("q") or "").strip()[:200] or None
     page = (args.get("page") or "1").strip()

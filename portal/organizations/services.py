@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.access import can_manage_organization, is_member_of
@@ -184,7 +185,13 @@ def _check_codes(codes: list[str], allowed: Iterable[str], field: str, what: str
     allowed_codes = set(allowed)
     unknown = [code for code in codes if code not in allowed_codes]
     if unknown:
-        raise OrganizationError(f"unknown {what}: {', '.join(unknown)}", field)
+        listed = ", ".join(unknown)
+        message = (
+            gettext("unknown sector: %(codes)s", codes=listed)
+            if what == "sector"
+            else gettext("unknown market: %(codes)s", codes=listed)
+        )
+        raise OrganizationError(message, field)
     return list(dict.fromkeys(codes))  # keep the order, drop repeats
 
 
@@ -215,10 +222,12 @@ def update_profile(
     claim_version(organization, expected_version, editor, "profile")
     name = one_line(name)
     if not name or len(name) > 200:
-        raise OrganizationError("the name must have 1 to 200 characters", "name")
+        raise OrganizationError(gettext("the name must have 1 to 200 characters"), "name")
     website = website.strip()
     if website and not website.lower().startswith(("http://", "https://")):
-        raise OrganizationError("the website must start with http:// or https://", "website")
+        raise OrganizationError(
+            gettext("the website must start with http:// or https://"), "website"
+        )
     organization.name = name
     organization.city = one_line(city)
     organization.website = website
@@ -228,7 +237,7 @@ def update_profile(
         organization.markets = _check_codes(markets or [], ASEAN_COUNTRIES, "markets", "market")
     elif country is not None:
         if country not in ASEAN_COUNTRIES:
-            raise OrganizationError("choose one of the ten ASEAN countries", "country")
+            raise OrganizationError(gettext("choose one of the ten ASEAN countries"), "country")
         organization.country = country
     _back_to_review_if_rejected(organization)
     db.session.flush()
@@ -242,7 +251,7 @@ def _next_position(items: list[Capability] | list[Contact]) -> int:
 def _check_title(title: str) -> str:
     title = one_line(title)
     if not title or len(title) > 200:
-        raise OrganizationError("the title must have 1 to 200 characters", "title")
+        raise OrganizationError(gettext("the title must have 1 to 200 characters"), "title")
     return title
 
 
@@ -255,7 +264,7 @@ def add_capability(
 ) -> Capability:
     """Add one of a vendor's products, services or past projects."""
     if not organization.is_vendor:
-        raise OrganizationError("only vendors list capabilities")
+        raise OrganizationError(gettext("only vendors list capabilities"))
     capability = Capability(
         organization=organization,
         position=_next_position(organization.capabilities),
@@ -308,13 +317,15 @@ def find_capability(organization: Organization, capability_id: int) -> Capabilit
 def _check_contact(name: str, email: str) -> tuple[str, str]:
     name = one_line(name)
     if not name or len(name) > 200:
-        raise OrganizationError("the name must have 1 to 200 characters", "name")
+        raise OrganizationError(gettext("the name must have 1 to 200 characters"), "name")
     email = email.strip()
     if email:
         try:
             email = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise OrganizationError(f"the email address is not valid: {exc}", "email") from exc
+            raise OrganizationError(
+                gettext("the email address is not valid: %(reason)s", reason=exc), "email"
+            ) from exc
     return name, email
 
 
@@ -390,11 +401,14 @@ def pending_organizations() -> list[Organization]:
 
 def _check_reviewable(organization: Organization, reviewer: User) -> None:
     if not getattr(reviewer, "is_staff", False):
-        raise OrganizationError("only trade staff decide on verification")
+        raise OrganizationError(gettext("only trade staff decide on verification"))
     if organization.status != VerificationStatus.PENDING:
         raise OrganizationError(
-            f"{organization.name} is no longer pending (it is {organization.status}); "
-            "nothing was changed"
+            gettext(
+                "%(name)s is no longer pending (it is %(status)s); nothing was changed",
+                name=organization.name,
+                status=organization.status,
+            )
         )
 
 
@@ -414,7 +428,10 @@ def _claim_decision(organization: Organization, decision: VerificationStatus) ->
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise OrganizationError(
-            f"{organization.name} was decided by someone else meanwhile; nothing was changed"
+            gettext(
+                "%(name)s was decided by someone else meanwhile; nothing was changed",
+                name=organization.name,
+            )
         )
     set_committed_value(organization, "status", decision)  # what the row holds now
 
@@ -468,7 +485,9 @@ def reject_organization(
     """Turn a pending organization down with a reason its members read and can act on."""
     reason = reason.strip()
     if not reason:
-        raise OrganizationError("give the reason, so the organization can fix it", "reason")
+        raise OrganizationError(
+            gettext("give the reason, so the organization can fix it"), "reason"
+        )
     _check_reviewable(organization, reviewer)
     _claim_decision(organization, VerificationStatus.REJECTED)
     organization.rejection_reason = reason

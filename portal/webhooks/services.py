@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 
 from portal.accounts.models import User
 from portal.db import list_contains, utc_now
@@ -87,13 +88,13 @@ def address_problem(address: str, loopback_allowed: bool) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
-        return None if loopback_allowed else "it is this machine (a loopback address)"
+        return None if loopback_allowed else gettext("it is this machine (a loopback address)")
     if ip.is_link_local:
-        return "it is a link-local address (such as a cloud metadata service)"
+        return gettext("it is a link-local address (such as a cloud metadata service)")
     if ip.is_private:
-        return "it is a private network address, not reachable from the internet"
+        return gettext("it is a private network address, not reachable from the internet")
     if not ip.is_global or ip.is_multicast:
-        return "it is not a public internet address"
+        return gettext("it is not a public internet address")
     return None
 
 
@@ -106,39 +107,48 @@ def check_url(url: str | None) -> str:
     """
     url = (url or "").strip()
     if not url:
-        raise WebhookError("Give the URL the events are sent to.", "url")
+        raise WebhookError(gettext("Give the URL the events are sent to."), "url")
     if len(url) > URL_LENGTH:
-        raise WebhookError(f"Keep the URL under {URL_LENGTH} characters.", "url")
+        raise WebhookError(gettext("Keep the URL under %(max)s characters.", max=URL_LENGTH), "url")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        raise WebhookError("A URL has no spaces or line breaks.", "url")
+        raise WebhookError(gettext("A URL has no spaces or line breaks."), "url")
     parts = urlsplit(url)
     try:
         host, _ = parts.hostname, parts.port
     except ValueError:
-        raise WebhookError("The port of this URL is not a number from 1 to 65535.", "url") from None
+        raise WebhookError(
+            gettext("The port of this URL is not a number from 1 to 65535."), "url"
+        ) from None
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not host:
-        raise WebhookError("Give a full URL starting with https://.", "url")
+        raise WebhookError(gettext("Give a full URL starting with https://."), "url")
     if parts.username is not None or parts.password is not None:
         raise WebhookError(
-            "Leave the user name and password out of the URL: each event is signed instead.",
+            gettext(
+                "Leave the user name and password out of the URL: each event is signed instead."
+            ),
             "url",
         )
     if parts.fragment:
-        raise WebhookError("Leave out the #fragment: it is never sent to a server.", "url")
+        raise WebhookError(gettext("Leave out the #fragment: it is never sent to a server."), "url")
     loopback = _loopback_allowed()
     literal = _literal_address(host)
     is_local = _is_loopback_name(host) or (
         literal is not None and ipaddress.ip_address(literal).is_loopback
     )
     if scheme == "http" and not (loopback and is_local):
-        raise WebhookError("Use an https:// URL: events are sent over HTTPS only.", "url")
+        raise WebhookError(gettext("Use an https:// URL: events are sent over HTTPS only."), "url")
     if _is_loopback_name(host) and not loopback:
-        raise WebhookError("Events cannot be sent to this machine (localhost).", "url")
+        raise WebhookError(gettext("Events cannot be sent to this machine (localhost)."), "url")
     if literal is not None:
         problem = address_problem(literal, loopback)
         if problem:
-            raise WebhookError(f"Events cannot be sent to {host}: {problem}.", "url")
+            raise WebhookError(
+                gettext(
+                    "Events cannot be sent to %(host)s: %(problem)s.", host=host, problem=problem
+                ),
+                "url",
+            )
     return url
 
 
@@ -163,12 +173,14 @@ def _checked(values: EndpointValues) -> dict[str, Any]:
     events = sorted(set(values.events))
     known = {event.value for event in EventType}
     if not events:
-        raise WebhookError("Choose at least one event to receive.", "events")
+        raise WebhookError(gettext("Choose at least one event to receive."), "events")
     if unknown := [event for event in events if event not in known]:
-        raise WebhookError(f"Unknown event: {', '.join(unknown)}.", "events")
+        raise WebhookError(gettext("Unknown event: %(names)s.", names=", ".join(unknown)), "events")
     description = " ".join((values.description or "").split())
     if len(description) > DESCRIPTION_LENGTH:
-        raise WebhookError(f"Keep it under {DESCRIPTION_LENGTH} characters.", "description")
+        raise WebhookError(
+            gettext("Keep it under %(max)s characters.", max=DESCRIPTION_LENGTH), "description"
+        )
     return {"url": check_url(values.url), "description": description, "events": events}
 
 
@@ -183,7 +195,7 @@ class NewSecret:
 def create_endpoint(organization: Organization, values: EndpointValues, actor: User) -> NewSecret:
     """Register an endpoint; its secret is returned here and never shown again."""
     if not can_manage(organization, actor):
-        raise WebhookError("Only the organization's members register its webhooks.")
+        raise WebhookError(gettext("Only the organization's members register its webhooks."))
     checked = _checked(values)
     count = db.session.scalar(
         sa.select(sa.func.count())
@@ -192,8 +204,10 @@ def create_endpoint(organization: Organization, values: EndpointValues, actor: U
     )
     if (count or 0) >= ENDPOINTS_PER_ORGANIZATION:
         raise WebhookError(
-            f"An organization has at most {ENDPOINTS_PER_ORGANIZATION} endpoints; "
-            "delete one first.",
+            gettext(
+                "An organization has at most %(max)s endpoints; delete one first.",
+                max=ENDPOINTS_PER_ORGANIZATION,
+            ),
             "url",
         )
     secret = new_secret()
@@ -260,7 +274,7 @@ def set_paused(endpoint: WebhookEndpoint, paused: bool, now: dt.datetime | None 
 def send_test(endpoint: WebhookEndpoint) -> WebhookDelivery:
     """A ``ping`` through the same outbox, signing and retries as every event."""
     if endpoint.paused:
-        raise WebhookError("This endpoint is paused: resume it to send a test event.")
+        raise WebhookError(gettext("This endpoint is paused: resume it to send a test event."))
     data = {
         "message": "A test event from the portal: your endpoint receives and verifies events.",
         "organization": organization_brief(endpoint.organization),
@@ -273,7 +287,7 @@ def retry_failed(delivery: WebhookDelivery, now: dt.datetime | None = None) -> N
     """Give a failed delivery a new round of attempts (after the receiver was mended):
     the same event, id and body, due now; its last error stays in the log until then."""
     if delivery.status != DeliveryStatus.FAILED:
-        raise WebhookError("Only a failed delivery is retried by hand; this one is not.")
+        raise WebhookError(gettext("Only a failed delivery is retried by hand; this one is not."))
     delivery.status = DeliveryStatus.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = now or utc_now()
