@@ -25,13 +25,18 @@ def _lead(market: Market, vendor_ref: str | None = None) -> str:
     return f"/needs/{market.lamps.ref}/leads/{vendor_ref or market.lumenark.ref}"
 
 
-def test_a_vietnamese_buyer_reads_the_dismissal_its_reason_and_the_undo_in_vietnamese(
-    client: FlaskClient, app: Flask
-) -> None:
-    market = build_market()
-    log_in(client, market.buyer_member)
+@pytest.fixture
+def market(client: FlaskClient, app: Flask) -> Market:
+    """A market whose buyer is logged in and reads Vietnamese."""
+    built = build_market()
+    log_in(client, built.buyer_member)
     _speak(client, "vi")
+    return built
 
+
+def test_a_vietnamese_buyer_reads_the_dismissal_its_reason_and_the_undo_in_vietnamese(
+    client: FlaskClient, market: Market
+) -> None:
     page = client.post(
         f"{_lead(market)}/dismiss", data={"reason": "not_relevant"}, follow_redirects=True
     ).text
@@ -46,12 +51,8 @@ def test_a_vietnamese_buyer_reads_the_dismissal_its_reason_and_the_undo_in_vietn
 
 
 def test_a_service_error_in_the_dismissal_flash_is_vietnamese(
-    client: FlaskClient, app: Flask
+    client: FlaskClient, market: Market
 ) -> None:
-    market = build_market()
-    log_in(client, market.buyer_member)
-    _speak(client, "vi")
-
     # An unverified vendor is never a lead: the service refuses, the view flashes why.
     page = client.post(
         f"{_lead(market, market.pending.ref)}/dismiss",
