@@ -53,7 +53,6 @@ from portal.matching.store import (
     multilingual_needs_exist,
     process_cache,
     recipe_for,
-    save_pieces,
     stored_pieces,
     stored_vectors,
     vectors_version,
@@ -135,14 +134,6 @@ def fit_map(source: np.ndarray, target: np.ndarray, ridge: float = MAP_RIDGE) ->
 _FITTED: dict[str, SpaceMap] = {}
 
 
-@dataclass
-class _Reference:
-    """A stand-in profile for the reference row (``save_pieces`` reads id and pieces)."""
-
-    id: int
-    pieces: list[str]
-
-
 def _stored_stamp(kind: str) -> tuple[int, str] | None:
     found = db.session.execute(
         sa.select(LeadVector.fingerprint, LeadVector.recipe).where(
@@ -150,6 +141,35 @@ def _stored_stamp(kind: str) -> tuple[int, str] | None:
         )
     ).first()
     return None if found is None else (found[0], found[1])
+
+
+def _write_derived(kind: str, stamp: int, blob: bytes) -> None:
+    """Replace the derived row of ``kind`` (the reference mean, the map); the caller commits."""
+    db.session.execute(
+        sa.delete(LeadVector.__table__).where(
+            LeadVector.kind == kind, LeadVector.record_id == REFERENCE_ID
+        )
+    )
+    row = {
+        "kind": kind,
+        "record_id": REFERENCE_ID,
+        "fingerprint": stamp,
+        "recipe": recipe_for(kind),
+        "vectors": blob,
+        "computed_at": utc_now(),
+    }
+    db.session.execute(sa.insert(LeadVector.__table__), [row])
+
+
+def _derived_blob(kind: str) -> bytes | None:
+    """The derived row of ``kind`` the worker wrote for the current recipe, if any."""
+    return db.session.scalar(
+        sa.select(LeadVector.vectors).where(
+            LeadVector.kind == kind,
+            LeadVector.record_id == REFERENCE_ID,
+            LeadVector.recipe == recipe_for(kind),
+        )
+    )
 
 
 def ensure_reference(e5: Any, encode: Callable[[list[str]], np.ndarray]) -> bool:
@@ -160,9 +180,8 @@ def ensure_reference(e5: Any, encode: Callable[[list[str]], np.ndarray]) -> bool
     phrases = list(reference_phrases())
     wanted = _signed(fingerprint(phrases))
     if _stored_stamp(REFERENCE_KIND) != (wanted, recipe_for(REFERENCE_KIND)):
-        mean = unit_rows(e5.queries(phrases)).mean(axis=0, keepdims=True).astype(np.float32)
-        pieces = PieceVectors(mean, np.asarray([0, 1], dtype=np.int64))
-        save_pieces(REFERENCE_KIND, [_Reference(REFERENCE_ID, phrases)], pieces)  # type: ignore[list-item]
+        mean = unit_rows(e5.queries(phrases)).mean(axis=0)
+        _write_derived(REFERENCE_KIND, wanted, mean.astype(np.float16).tobytes())
         written = True
     phrases = list(map_phrases())
     wanted = _signed(fingerprint([*phrases, f"ridge {MAP_RIDGE}"]))
@@ -174,33 +193,14 @@ def ensure_reference(e5: Any, encode: Callable[[list[str]], np.ndarray]) -> bool
             source = unit_rows(np.asarray(e5.queries(phrases), dtype=np.float32))
             target = unit_rows(np.asarray(encode(phrases), dtype=np.float32))
             _FITTED[key] = fit_map(source, target)
-        row = {
-            "kind": MAP_KIND,
-            "record_id": REFERENCE_ID,
-            "fingerprint": wanted,
-            "recipe": recipe,
-            "vectors": _FITTED[key].to_bytes(),
-            "computed_at": utc_now(),
-        }
-        db.session.execute(
-            sa.delete(LeadVector.__table__).where(
-                LeadVector.kind == MAP_KIND, LeadVector.record_id == REFERENCE_ID
-            )
-        )
-        db.session.execute(sa.insert(LeadVector.__table__), [row])
+        _write_derived(MAP_KIND, wanted, _FITTED[key].to_bytes())
         written = True
     return written
 
 
 def stored_map() -> SpaceMap | None:
     """The map the worker fitted for the current recipes, if any."""
-    blob = db.session.scalar(
-        sa.select(LeadVector.vectors).where(
-            LeadVector.kind == MAP_KIND,
-            LeadVector.record_id == REFERENCE_ID,
-            LeadVector.recipe == recipe_for(MAP_KIND),
-        )
-    )
+    blob = _derived_blob(MAP_KIND)
     return SpaceMap.from_bytes(blob) if blob is not None else None
 
 
@@ -438,13 +438,7 @@ def build_space(
 
 def stored_reference() -> np.ndarray | None:
     """The reference mean the worker wrote for the current recipe, if any."""
-    blob = db.session.scalar(
-        sa.select(LeadVector.vectors).where(
-            LeadVector.kind == REFERENCE_KIND,
-            LeadVector.record_id == REFERENCE_ID,
-            LeadVector.recipe == recipe_for(REFERENCE_KIND),
-        )
-    )
+    blob = _derived_blob(REFERENCE_KIND)
     if blob is None:
         return None
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32)[:VECTOR_DIM]
