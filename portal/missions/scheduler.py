@@ -39,7 +39,7 @@ import datetime as dt
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -127,10 +127,27 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Unplaced:
+    """An accepted request left out and why: ``why``, with the side its sentence names
+    (``who``) and the cap that side reached (``cap``) where the sentence says them."""
+
     request: Hashable
     a: str
     b: str
-    reason: str
+    why: Why
+    who: str = ""
+    cap: int | None = None
+
+    def values(self, names: Mapping[str, str] | None = None) -> dict[str, str | int | None]:
+        """The placeholders of the reason's sentence; the sides by ``names`` (key to name)
+        where it has them, else by key."""
+        known = names or {}
+        a, b, who = (known.get(key, key) for key in (self.a, self.b, self.who))
+        return {"a": a, "b": b, "who": who, "cap": self.cap}
+
+    @property
+    def reason(self) -> str:
+        """Why, in English with the sides by key: what the CLI and its JSON print."""
+        return REASONS[self.why] % self.values()
 
 
 @dataclass
@@ -761,42 +778,79 @@ def _spread(
 # --- reasons ------------------------------------------------------------------------------
 
 
-def _reason(
+def N_(message: str) -> str:
+    """Marks a message for the catalog (``pybabel extract`` reads ``N_``) and returns it as
+    is: the scheduler stays free of Flask, and a page translates the sentence it shows."""
+    return message
+
+
+class Why(StrEnum):
+    """Why an accepted request is not placed; ``REASONS`` holds each one's sentence."""
+
+    PAIR_ONCE = "pair-once"
+    ONLINE_NOT_ALLOWED = "online-not-allowed"
+    NO_TABLES = "no-tables"
+    NO_COMMON_SESSION = "no-common-session"
+    SESSIONS_TOO_SHORT = "sessions-too-short"
+    CAP_REACHED = "cap-reached"
+    BOTH_BOOKED = "both-booked"
+    ONE_BOOKED = "one-booked"
+    NO_COMMON_FREE_SLOT = "no-common-free-slot"
+    TABLES_TAKEN = "tables-taken"
+
+
+# Each reason in English, as the CLI and its JSON print it; pages show it translated
+# (``portal.missions.services.unplaced_reason``). Placeholders: ``%(a)s`` and ``%(b)s`` the
+# request's two sides, ``%(who)s`` one of them (attendee keys, which a page replaces by
+# names), ``%(cap)s`` a number of meetings.
+REASONS: dict[Why, str] = {
+    Why.PAIR_ONCE: N_("%(a)s and %(b)s have another request between them; a pair meets once"),
+    Why.ONLINE_NOT_ALLOWED: N_("%(who)s takes part online but the event allows no online meetings"),
+    Why.NO_TABLES: N_("both are on site but the event has no tables"),
+    Why.NO_COMMON_SESSION: N_("%(a)s and %(b)s attend no session in common"),
+    Why.SESSIONS_TOO_SHORT: N_("the sessions both attend are too short for a meeting"),
+    Why.CAP_REACHED: N_("%(who)s reached its meeting cap (%(cap)s)"),
+    Why.BOTH_BOOKED: N_("both %(a)s and %(b)s are fully booked in the sessions both attend"),
+    Why.ONE_BOOKED: N_("%(who)s is fully booked in the sessions both attend"),
+    Why.NO_COMMON_FREE_SLOT: N_("both have no common free slot in the sessions they attend"),
+    Why.TABLES_TAKEN: N_("every table is taken in the slots where both are free"),
+}
+
+
+def _why(
     problem: Problem,
     board: _Board,
     request: Request,
     common: list[int],
     first_of_pair: dict[frozenset[str], Hashable],
-) -> str:
-    """Why ``request`` is not placed on the final board, in words a person reads."""
+) -> tuple[Why, str, int | None]:
+    """Why ``request`` is not placed on the final board: the reason, the side it names
+    (``who``, or "") and the cap reached (or None)."""
     a, b = problem.attendees[request.a], problem.attendees[request.b]
     online = a.online or b.online
     if first_of_pair[frozenset((a.key, b.key))] != request.key:
-        return f"{a.key} and {b.key} have another request between them; a pair meets once"
+        return Why.PAIR_ONCE, "", None
     if online and not problem.online_allowed:
-        who = a.key if a.online else b.key
-        return f"{who} takes part online but the event allows no online meetings"
+        return Why.ONLINE_NOT_ALLOWED, a.key if a.online else b.key, None
     if not online and problem.tables <= 0:
-        return "both are on site but the event has no tables"
+        return Why.NO_TABLES, "", None
     if not a.sessions & b.sessions:
-        return f"{a.key} and {b.key} attend no session in common"
+        return Why.NO_COMMON_SESSION, "", None
     if not common:
-        return "the sessions both attend are too short for a meeting"
+        return Why.SESSIONS_TOO_SHORT, "", None
     for side in (a, b):
         if side.cap is not None and board.count[side.key] >= side.cap:
-            return f"{side.key} reached its meeting cap ({side.cap})"
+            return Why.CAP_REACHED, side.key, side.cap
     a_busy = all(slot in board.busy[a.key] for slot in common)
     b_busy = all(slot in board.busy[b.key] for slot in common)
     if a_busy and b_busy:
-        return f"both {a.key} and {b.key} are fully booked in the sessions both attend"
-    if a_busy:
-        return f"{a.key} is fully booked in the sessions both attend"
-    if b_busy:
-        return f"{b.key} is fully booked in the sessions both attend"
+        return Why.BOTH_BOOKED, "", None
+    if a_busy or b_busy:
+        return Why.ONE_BOOKED, a.key if a_busy else b.key, None
     both_free = [s for s in common if s not in board.busy[a.key] and s not in board.busy[b.key]]
     if not both_free:
-        return "both have no common free slot in the sessions they attend"
-    return "every table is taken in the slots where both are free"
+        return Why.NO_COMMON_FREE_SLOT, "", None
+    return Why.TABLES_TAKEN, "", None
 
 
 # --- the whole run ------------------------------------------------------------------------
@@ -865,7 +919,7 @@ def schedule(
     for r in problem.requests:
         first_of_pair.setdefault(frozenset((r.a, r.b)), r.key)
     unplaced = [
-        Unplaced(r.key, r.a, r.b, _reason(problem, board, r, common[r.key], first_of_pair))
+        Unplaced(r.key, r.a, r.b, *_why(problem, board, r, common[r.key], first_of_pair))
         for r in problem.requests
         if r.key not in board.slot_of
     ]
@@ -880,6 +934,7 @@ def _value(board: _Board, must_first: bool = True) -> tuple[int, int]:
 
 
 __all__ = [
+    "REASONS",
     "Attendee",
     "Placement",
     "Problem",
@@ -890,6 +945,7 @@ __all__ = [
     "Stats",
     "Unplaced",
     "Violation",
+    "Why",
     "check_move",
     "greedy",
     "lp_bound",

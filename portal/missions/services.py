@@ -35,12 +35,14 @@ from portal.missions.models import (
 )
 from portal.missions.scheduler import (
     DEFAULT_TIME_LIMIT,
+    REASONS,
     Attendee,
     Placement,
     Problem,
     Request,
     Schedule,
     Slot,
+    Unplaced,
     Violation,
     make_slots,
     schedule,
@@ -191,6 +193,12 @@ class ScheduleResult:
             )
         unplaced = [{"a": u.a, "b": u.b, "reason": u.reason} for u in self.schedule.unplaced]
         return {"event": self.event.ref, "meetings": meetings, "unplaced": unplaced}
+
+
+def unplaced_reason(item: Unplaced, names: Mapping[str, str]) -> str:
+    """Why ``item`` is not placed, in the reader's language, the sides by name (``names``:
+    organization names by reference). Without a request, English, as ``item.reason``."""
+    return gettext(REASONS[item.why], **item.values(names))
 
 
 def schedule_event(

@@ -609,6 +609,7 @@ def schedule(ref: str) -> Page:
         result=result,
         summary=summary,
         names=_names(event),
+        unplaced_reason=services.unplaced_reason,
     )
 
 

@@ -7,10 +7,13 @@ import datetime as dt
 import pytest
 
 from portal.missions.scheduler import (
+    REASONS,
     Attendee,
     Placement,
     Problem,
     Request,
+    Unplaced,
+    Why,
     make_slots,
     schedule,
 )
@@ -135,6 +138,19 @@ def test_a_pair_asked_twice_meets_once() -> None:
     assert reasons(problem) == {
         2: "city and acme have another request between them; a pair meets once"
     }
+
+
+def test_each_reason_is_a_sentence_naming_the_sides_by_key_or_by_name() -> None:
+    """The scheduler keeps a code and the sides; the English sentence (CLI, JSON) names
+    them by key, a page by the names it passes (translated there)."""
+    assert set(REASONS) == set(Why)
+    for why in Why:
+        reason = Unplaced(1, "acme", "city", why, who="city", cap=2).reason
+        assert reason and "%(" not in reason and "None" not in reason
+    capped = Unplaced(1, "acme", "city", Why.CAP_REACHED, who="city", cap=2)
+    assert capped.reason == "city reached its meeting cap (2)"
+    named = REASONS[capped.why] % capped.values({"city": "Hue City", "acme": "Acme"})
+    assert named == "Hue City reached its meeting cap (2)"
 
 
 def test_must_meets_come_first() -> None:

@@ -1,0 +1,111 @@
+"""The event pages in the reader's language: why the scheduler left an accepted request
+out. Without a request (the ``portal events``
+commands, their JSON) the scheduler's reasons are English and name organizations by
+reference."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from missions.page_factories import (
+    BUYER,
+    VENDOR,
+    log_in,
+    make_event,
+    make_member,
+    make_org,
+    make_participant,
+    make_request,
+    staff_user,
+)
+
+from portal.accounts.models import User
+from portal.missions import services
+from portal.missions.models import MissionEvent, Participant, RequestStatus
+from portal.missions.scheduler import Unplaced, Why
+
+
+def _speak(client: FlaskClient, locale: str) -> None:
+    """The language switch: a member's own setting changes with it."""
+    assert client.post("/language", data={"locale": locale, "next": "/"}).status_code == 302
+
+
+@dataclass
+class Fair:
+    event: MissionEvent
+    cog: Participant  # attends the afternoon only
+    port: Participant  # attends the morning only
+    city: Participant  # at most one meeting
+    acme: Participant
+    bolt: Participant
+    city_member: User
+
+
+@pytest.fixture
+def fair(app: Flask) -> Fair:
+    """Two accepted requests the scheduler cannot place: one pair attends no session in
+    common, and Hue City asked for one meeting at most and is asked twice."""
+    event = make_event(ref="fair", tables=1, online=True)
+    cog = make_participant(event, make_org(VENDOR, "Cog & Wheel Works"), attends=[1])
+    port = make_participant(event, make_org(BUYER, "Port Authority"), attends=[0])
+    city = make_participant(event, make_org(BUYER, "Hue City"), max_meetings=1)
+    acme = make_participant(event, make_org(VENDOR, "Acme Traffic"))
+    bolt = make_participant(event, make_org(VENDOR, "Bolt Energy"))
+    make_request(cog, port, RequestStatus.ACCEPTED)
+    make_request(acme, city, RequestStatus.ACCEPTED)
+    make_request(bolt, city, RequestStatus.ACCEPTED)
+    return Fair(event, cog, port, city, acme, bolt, make_member(city.organization))
+
+
+def test_vietnamese_staff_read_why_a_request_is_not_placed_in_vietnamese(
+    client: FlaskClient, fair: Fair
+) -> None:
+    log_in(client, staff_user())
+    _speak(client, "vi")
+
+    page = client.post("/events/fair/schedule", data={}).text
+
+    # The sides by name (escaped once), the sentence in Vietnamese.
+    apart = "Cog &amp; Wheel Works và Port Authority không cùng tham dự phiên nào"
+    assert f"Cog &amp; Wheel Works và Port Authority: {apart}" in page
+    assert "Hue City đã đạt số cuộc gặp tối đa (1)" in page
+    assert "attend no session in common" not in page
+    assert "meeting cap" not in page
+    assert "&amp;amp;" not in page
+
+
+def test_without_a_request_the_reasons_are_english(fair: Fair) -> None:
+    """What ``portal events schedule`` prints and its JSON holds: references, English."""
+    result = services.schedule_event(fair.event)
+    reasons = {u.why: u for u in result.schedule.unplaced}
+    assert set(reasons) == {Why.NO_COMMON_SESSION, Why.CAP_REACHED}
+
+    cog, port = fair.cog.organization, fair.port.organization
+    apart = reasons[Why.NO_COMMON_SESSION]
+    assert apart.reason == f"{cog.ref} and {port.ref} attend no session in common"
+    cap = reasons[Why.CAP_REACHED]
+    assert cap.reason == f"{fair.city.organization.ref} reached its meeting cap (1)"
+    assert {"a": apart.a, "b": apart.b, "reason": apart.reason} in result.as_json()["unplaced"]
+
+    # The page's helper, with names: English when no request sets a language.
+    names = {cog.ref: cog.name, port.ref: port.name}
+    assert services.unplaced_reason(apart, names) == (
+        "Cog & Wheel Works and Port Authority attend no session in common"
+    )
+
+
+def _reason_in_a_thai_request(app: Flask) -> str:
+    item = Unplaced(7, "acme", "city", Why.ONE_BOOKED, who="city")
+    with app.test_request_context(headers={"Accept-Language": "th"}):
+        return services.unplaced_reason(item, {"city": "Hue City"})
+
+
+def test_a_request_in_another_language_reads_the_reason_in_it(app: Flask) -> None:
+    # A request of its own, in an empty context as a server runs it (Flask-Babel keeps
+    # the locale in the app context's ``g``, which the fixture's context would share).
+    thai = contextvars.Context().run(_reason_in_a_thai_request, app)
+    assert thai == "Hue City มีตารางเต็มแล้วในช่วงการประชุมที่ทั้งสองฝ่ายเข้าร่วม"
