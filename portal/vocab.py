@@ -119,7 +119,8 @@ FUNDING_STAGES: dict[str, str] = {
 }
 
 
-# The status words a badge or a sentence shows (needs, organizations, their reviews).
+# The status words a badge or a sentence shows (needs, organizations, their reviews,
+# meeting requests at events, webhook deliveries), where a sentence says "it is %(status)s".
 STATUS_LABELS: dict[str, LazyText] = {
     "open": lazy_gettext("open"),
     "closed": lazy_gettext("closed"),
@@ -128,6 +129,11 @@ STATUS_LABELS: dict[str, LazyText] = {
     "pending": lazy_gettext("pending"),
     "verified": lazy_gettext("verified"),
     "rejected": lazy_gettext("rejected"),
+    "accepted": lazy_gettext("accepted"),
+    "declined": lazy_gettext("declined"),
+    "withdrawn": lazy_gettext("withdrawn"),
+    "delivered": lazy_gettext("delivered"),
+    "failed": lazy_gettext("failed"),
 }
 
 

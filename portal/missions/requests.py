@@ -45,6 +45,7 @@ from portal.missions.services import local_today, registration_open
 from portal.needs.models import Need
 from portal.organizations.models import Organization, OrganizationKind, VerificationStatus
 from portal.organizations.services import is_staff
+from portal.vocab import status_label
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +265,8 @@ def answer_request(
     if request.status != RequestStatus.PENDING:
         raise RequestError(
             gettext(
-                "This request is %(status)s; it can no longer be answered.", status=request.status
+                "This request is %(status)s; it can no longer be answered.",
+                status=status_label(request.status),
             )
         )
     reason = (reason or "").strip()
@@ -301,7 +303,8 @@ def withdraw_request(
     if request.status not in OPEN_STATUSES:
         raise RequestError(
             gettext(
-                "This request is %(status)s; there is nothing to withdraw.", status=request.status
+                "This request is %(status)s; there is nothing to withdraw.",
+                status=status_label(request.status),
             )
         )
     db.session.execute(sa.delete(Meeting).where(Meeting.request_id == request.id))
@@ -317,7 +320,9 @@ def set_must_meet(
     """The asking side marks (or unmarks) an open request as must-meet, within its cap."""
     check_side(request, participant, user, "from")
     if request.status not in OPEN_STATUSES:
-        raise RequestError(gettext("This request is %(status)s.", status=request.status))
+        raise RequestError(
+            gettext("This request is %(status)s.", status=status_label(request.status))
+        )
     if must_meet and not request.must_meet:
         _check_must_cap(request.requester)
     request.must_meet = must_meet
@@ -401,12 +406,13 @@ def event_requests(event: MissionEvent) -> list[MeetingRequest]:
 
 # --- the request lists, a page at a time ------------------------------------------------
 
+# The status filter's options, read in the page's language.
 STATUS_CHOICES = [
-    (RequestStatus.PENDING.value, "Waiting for an answer"),
-    (RequestStatus.ACCEPTED.value, "Accepted"),
-    (RequestStatus.DECLINED.value, "Declined"),
-    (RequestStatus.WITHDRAWN.value, "Withdrawn"),
-    (RequestStatus.EXPIRED.value, "Expired"),
+    (RequestStatus.PENDING.value, lazy_gettext("Waiting for an answer")),
+    (RequestStatus.ACCEPTED.value, lazy_gettext("Accepted")),
+    (RequestStatus.DECLINED.value, lazy_gettext("Declined")),
+    (RequestStatus.WITHDRAWN.value, lazy_gettext("Withdrawn")),
+    (RequestStatus.EXPIRED.value, lazy_gettext("Expired")),
 ]
 
 

@@ -29,6 +29,7 @@ from portal.vocab import (
     NOTICE_LABELS,
     NOTICE_TYPES,
     SECTORS,
+    status_label,
 )
 
 MAX_TITLE = 200
@@ -340,7 +341,10 @@ def close_need(need: Need, actor: User | Any = None) -> Need:
     """Stop taking interest in a need without awarding it; sends ``need_closed``."""
     if need.status != NeedStatus.OPEN:
         raise NeedError(
-            gettext("only an open need can be closed; this one is %(status)s", status=need.status)
+            gettext(
+                "only an open need can be closed; this one is %(status)s",
+                status=status_label(need.status),
+            )
         )
     need.status = NeedStatus.CLOSED
     db.session.flush()

@@ -31,7 +31,7 @@ from portal.organizations.models import (
     VerificationStatus,
 )
 from portal.versioning import claim_version
-from portal.vocab import ASEAN_COUNTRIES, SECTORS
+from portal.vocab import ASEAN_COUNTRIES, SECTORS, status_label
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -407,7 +407,7 @@ def _check_reviewable(organization: Organization, reviewer: User) -> None:
             gettext(
                 "%(name)s is no longer pending (it is %(status)s); nothing was changed",
                 name=organization.name,
-                status=organization.status,
+                status=status_label(organization.status),
             )
         )
 

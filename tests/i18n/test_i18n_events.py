@@ -1,5 +1,5 @@
 """The event pages in the reader's language: why the scheduler left an accepted request
-out. Without a request (the ``portal events``
+out, and the status of a meeting request. Without a request (the ``portal events``
 commands, their JSON) the scheduler's reasons are English and name organizations by
 reference."""
 
@@ -27,6 +27,10 @@ from portal.accounts.models import User
 from portal.missions import services
 from portal.missions.models import MissionEvent, Participant, RequestStatus
 from portal.missions.scheduler import Unplaced, Why
+from portal.needs.models import NeedStatus
+from portal.organizations.models import VerificationStatus
+from portal.vocab import STATUS_LABELS
+from portal.webhooks.models import DeliveryStatus
 
 
 def _speak(client: FlaskClient, locale: str) -> None:
@@ -109,3 +113,42 @@ def test_a_request_in_another_language_reads_the_reason_in_it(app: Flask) -> Non
     # the locale in the app context's ``g``, which the fixture's context would share).
     thai = contextvars.Context().run(_reason_in_a_thai_request, app)
     assert thai == "Hue City มีตารางเต็มแล้วในช่วงการประชุมที่ทั้งสองฝ่ายเข้าร่วม"
+
+
+def test_a_vietnamese_participant_reads_request_statuses_in_vietnamese(
+    client: FlaskClient, fair: Fair
+) -> None:
+    declined = make_request(fair.cog, fair.city, RequestStatus.DECLINED)
+    log_in(client, fair.city_member)
+    _speak(client, "vi")
+
+    page = client.get("/events/fair/requests").text
+    assert "<strong>Acme Traffic</strong> · đã chấp nhận" in page
+    assert "<strong>Cog &amp; Wheel Works</strong> · đã từ chối" in page
+    assert '<option value="accepted">Đã chấp nhận</option>' in page  # the status filter
+    assert "· accepted" not in page and "· declined" not in page
+
+    # A refusal names the status in a sentence: the word is Vietnamese too.
+    page = client.post(
+        f"/events/fair/requests/{declined.id}/answer",
+        data={"answer": "accept"},
+        follow_redirects=True,
+    ).text
+    assert "Yêu cầu này ở trạng thái đã từ chối; không thể trả lời nữa." in page
+
+
+def test_staff_read_the_status_of_every_request_in_vietnamese(
+    client: FlaskClient, fair: Fair
+) -> None:
+    log_in(client, staff_user())
+    _speak(client, "vi")
+    page = client.get("/events/fair/requests").text
+    assert "<td>đã chấp nhận</td>" in page
+    assert "<td>accepted</td>" not in page
+
+
+def test_every_status_a_page_or_message_quotes_has_a_label() -> None:
+    """A status added without a label would reach pages raw (``status_label`` falls back
+    to the code)."""
+    quoted = {*RequestStatus, *NeedStatus, *VerificationStatus, *DeliveryStatus}
+    assert quoted <= set(STATUS_LABELS)
