@@ -25,7 +25,7 @@ from portal.matching.crosslingual import (
 )
 from portal.matching.models import LeadVector, LeadVectorWork
 from portal.matching.pieces import unit_rows
-from portal.matching.profiles import need_profiles, sentences, vendor_profiles
+from portal.matching.profiles import need_profiles, vendor_profiles
 from portal.matching.services import current_model
 from portal.matching.store import (
     Encode,
@@ -309,18 +309,6 @@ def test_vectors_of_a_retired_kind_are_removed(app: Flask, runner, encode: Encod
     reconcile_vectors()
     assert "e5vendor" not in _kinds()
     assert pending_vectors() == 0
-
-
-def test_thai_is_cut_into_sentences_by_its_own_boundaries() -> None:
-    found = sentences(LAMPS_TH)
-    assert len(found) == 2
-    assert found[0].startswith("ไฟถนนริมแม่น้ำ")
-    # English is split as it always was: its pieces, and their vectors, do not change
-    english = "The lamps fail at night along the river. Our bill grows every month too."
-    assert sentences(english) == [
-        "The lamps fail at night along the river.",
-        "Our bill grows every month too.",
-    ]
 
 
 @pytest.fixture(autouse=True)
