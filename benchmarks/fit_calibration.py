@@ -38,6 +38,7 @@ import argparse
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,22 @@ def read_qrels(path: str) -> dict[str, dict[str, int]]:
             need, vendor, grade = line.split("\t")
             grades[need][vendor] = int(grade)
     return grades
+
+
+def cached(
+    cache: str | None, data: str, qrels: str, model_dir: str | None, multilingual: str = "auto"
+) -> list[Need]:
+    """``collect``, kept in the folder ``cache`` (a file per set and mode) when one is
+    named: delete a set's file to collect it again."""
+    if cache is None:
+        return collect(data, qrels, model_dir, multilingual)
+    path = Path(cache) / f"{Path(data).stem}-{Path(qrels).stem}-{multilingual}.pickle"
+    if path.exists():
+        return pickle.loads(path.read_bytes())  # noqa: S301 - a file this script wrote
+    found = collect(data, qrels, model_dir, multilingual)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(found))
+    return found
 
 
 def collect(data: str, qrels: str, model_dir: str | None, multilingual: str = "auto") -> list[Need]:
@@ -260,6 +277,11 @@ def main() -> int:
     parser.add_argument("--set", nargs=2, action="append", metavar=("DATA", "QRELS"), required=True)
     parser.add_argument("--model-dir", help="where the prepared sentence model is kept")
     parser.add_argument(
+        "--cache",
+        help="a folder that keeps each set's collected pools between runs (to compare fits "
+        "of the same features; delete a set's file whenever what it collects changes)",
+    )
+    parser.add_argument(
         "--write", action="store_true", help="write portal/matching/calibration.json"
     )
     parser.add_argument(
@@ -278,7 +300,9 @@ def main() -> int:
         parser.error("give at least two --set: each is measured with a model fitted on the others")
     if args.multilingual:
         return fit_multilingual(args)
-    sets = {Path(data).stem: collect(data, qrels, args.model_dir) for data, qrels in args.set}
+    sets = {
+        Path(data).stem: cached(args.cache, data, qrels, args.model_dir) for data, qrels in args.set
+    }
     full = tuple(FEATURES)
     thresholds = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
 
@@ -362,10 +386,12 @@ def fit_multilingual(args: argparse.Namespace) -> int:
     then measured on each translated check set (fitted on every --set)."""
     names = MULTILINGUAL_FEATURES
     sets = {
-        Path(data).stem: collect(data, qrels, args.model_dir, "all") for data, qrels in args.set
+        Path(data).stem: cached(args.cache, data, qrels, args.model_dir, "all")
+        for data, qrels in args.set
     }
     checks = {
-        Path(data).stem: collect(data, qrels, args.model_dir, "check") for data, qrels in args.check
+        Path(data).stem: cached(args.cache, data, qrels, args.model_dir, "check")
+        for data, qrels in args.check
     }
     shipped = Calibration.load()
     threshold = shipped.shown
