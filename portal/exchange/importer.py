@@ -3,8 +3,9 @@
 The file is streamed twice (three times, counting the needs' own pass) rather than
 held in memory: the first pass checks every line and keeps only refs, kinds and errors;
 the write passes re-read it and write organizations, then needs, 1,000 rows at a time
-with SQLAlchemy Core (no ORM objects, one SELECT per batch to look refs up). Core
-bypasses the ORM's flush hook, so each batch records its search index events itself.
+with SQLAlchemy Core (no ORM objects, one SELECT per batch to look refs up; new rows by
+``COPY`` on PostgreSQL, ``portal.exchange.bulk``). Core bypasses the ORM's flush hook,
+so each batch records its search index events itself.
 Nothing here commits: the caller commits once, so an import is one transaction.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import utc_now
 from portal.exchange import missions as mission_exchange
+from portal.exchange.bulk import insert_rows
 from portal.exchange.records import (
     REF_PATTERN,
     ExchangeError,
@@ -321,12 +323,7 @@ def _write_organizations(
             new_rows.append(row)
 
     ids = dict(existing)
-    if new_rows:
-        inserted = session.execute(
-            sa.insert(_organizations).returning(_organizations.c.ref, _organizations.c.id),
-            new_rows,
-        )
-        ids.update(inserted.all())
+    ids.update(insert_rows(session, _organizations, new_rows, key="ref"))
     if changed_rows:
         # An existing organization keeps its status and its kind (checked in validation).
         # Its version moves on, so an edit form opened before the import cannot overwrite
@@ -353,10 +350,8 @@ def _write_organizations(
             contact_rows.append(
                 {"organization_id": organization_id, "position": position, **contact}
             )
-    if capability_rows:
-        session.execute(sa.insert(_capabilities), capability_rows)
-    if contact_rows:
-        session.execute(sa.insert(_contacts), contact_rows)
+    insert_rows(session, _capabilities, capability_rows)
+    insert_rows(session, _contacts, contact_rows)
     record_events(session, [(record.kind, ids[record.ref]) for record in batch])
     report.organizations_new += len(new_rows)
     report.organizations_updated += len(changed_rows)
@@ -406,9 +401,7 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
             row.update(ref=record.ref, created_at=now)
             new_rows.append(row)
     ids = dict(existing)
-    if new_rows:
-        inserted = session.execute(sa.insert(_needs).returning(_needs.c.ref, _needs.c.id), new_rows)
-        ids.update(inserted.all())
+    ids.update(insert_rows(session, _needs, new_rows, key="ref"))
     if changed_rows:
         session.execute(  # the version moves on, as for organizations above
             sa.update(_needs)

@@ -1,0 +1,106 @@
+"""Bulk inserts for the importer: ``COPY`` on PostgreSQL, an executemany INSERT elsewhere.
+
+On PostgreSQL an INSERT of a thousand rows goes out as one statement with a placeholder
+per value (SQLAlchemy's "insertmanyvalues"), which psycopg parses afresh every time (it
+caches no statement that long) and the server parses and plans again: at 20,000 vendors
+that was 5 of the 6 seconds of writing the organizations, their capabilities and
+contacts, against 1.5 s for the same rows on SQLite. ``COPY`` streams the rows instead.
+Rows that must return their ids get them from the table's sequence first, one
+``nextval`` per row as the INSERT would have drawn, so the ids, the sequence and every
+value written are the same either way.
+
+Values go through the columns' own bind processors (timestamps normalised to UTC, JSON
+lists wrapped for psycopg) and the columns the rows leave out get their Python-side
+defaults, as SQLAlchemy would give them; a database error is raised as SQLAlchemy's
+(``IntegrityError`` for a duplicate ref, say), as from ``session.execute``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+
+def insert_rows(
+    session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], *, key: str | None = None
+) -> dict[Any, int]:
+    """Insert ``rows`` (dicts with the same keys) into ``table``, in the session's
+    transaction; with ``key``, return ``{row[key]: new id}``."""
+    if not rows:
+        return {}
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        if key is None:
+            session.execute(sa.insert(table), rows)
+            return {}
+        statement = sa.insert(table).returning(table.c[key], table.c.id)
+        return dict(session.execute(statement, rows).all())
+    return _copy_rows(connection, table, rows, key)
+
+
+def _copy_rows(
+    connection: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]], key: str | None
+) -> dict[Any, int]:
+    dialect = connection.dialect
+    given = list(rows[0])
+    defaults = _python_defaults(table, given)
+    columns = given + list(defaults)
+    ids: list[int] = []
+    if key is not None:
+        ids = _next_ids(connection, table, len(rows))
+        columns = ["id", *columns]
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+    names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+    import psycopg  # the PostgreSQL driver; only this path needs it
+
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for number, row in enumerate(rows):
+                values = [row[name] for name in given]
+                values += [make() for make in defaults.values()]
+                if key is not None:
+                    values.insert(0, ids[number])
+                copy.write_row(
+                    [
+                        value if process is None else process(value)
+                        for process, value in zip(processors, values, strict=True)
+                    ]
+                )
+    except psycopg.Error as exc:
+        raise sa.exc.DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    if key is None:
+        return {}
+    return {row[key]: ids[number] for number, row in enumerate(rows)}
+
+
+def _python_defaults(table: sa.Table, given: list[str]) -> dict[str, Callable[[], Any]]:
+    """The columns that ``given`` leaves out and SQLAlchemy would fill in Python, each
+    with a function giving its value (the server fills the rest: ids, server defaults)."""
+    defaults: dict[str, Callable[[], Any]] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or column.primary_key or default is None:
+            continue
+        if default.is_scalar:
+            value = default.arg  # type: ignore[attr-defined]
+            defaults[column.name] = lambda value=value: value
+        elif default.is_callable:
+            call = default.arg  # type: ignore[attr-defined]
+            defaults[column.name] = lambda call=call: call(None)
+        else:  # a SQL expression or a sequence: not something COPY can send
+            raise ValueError(f"{table.name}.{column.name}: a default COPY cannot apply")
+    return defaults
+
+
+def _next_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """``count`` new ids from the sequence behind ``table.id``, in the order drawn."""
+    query = sa.text(
+        "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
+    )
+    return sorted(connection.execute(query, {"table": table.name, "count": count}).scalars())
