@@ -22,6 +22,11 @@ import scipy.sparse as sp
 from portal.matching.text import phrase_terms, words
 
 CONCEPTS_FILE = Path(__file__).with_name("concepts.toml")
+# The message context of the labels in the catalogs: ``concepts.toml`` holds each label in
+# English; ``portal.i18n.extract.concept_labels`` (in babel.cfg) extracts them for the
+# translators, and ``portal.matching.reasons.concept_label`` reads them in the reader's
+# language. A context keeps "street lighting" the concept apart from any other message.
+LABEL_CONTEXT = "concept"
 RELATED_WEIGHT = 0.35
 TEXT_MATCHES_KEPT = 20_000
 

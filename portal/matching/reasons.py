@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 
-from portal.matching.concepts import Thesaurus
+from portal.matching.concepts import LABEL_CONTEXT, Concept, Thesaurus
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import terms, words
 from portal.vocab import FUNDING_SOURCES, country_name, sector_short_label
@@ -59,6 +59,12 @@ def _excerpt(text: str, limit: int = QUOTED_WORDS) -> str:
     return cut + ("…" if len(found) > limit else "")
 
 
+def concept_label(concept: Concept) -> str:
+    """The concept's label in the reader's language; in English (``concepts.toml``'s own
+    words) without a request, as CLI commands and exports print reasons."""
+    return pgettext(LABEL_CONTEXT, concept.label)
+
+
 # A concept names the reason only when the capability names it with at least two of its
 # phrases (1 - e^(-0.7 * 2)): one phrase is as often a side remark ("mountains", "gates").
 MIN_CONCEPT_STRENGTH = 0.75
@@ -79,11 +85,10 @@ def answer_reason(
     ]
     if shared:
         _, concept = max(shared)
-        label = thesaurus.concepts[concept].label
         return gettext(
             "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
             capability=capability.title,
-            concept=label,
+            concept=concept_label(thesaurus.concepts[concept]),
             quoted=_quote(part_match.evidence[concept]),
         )
     return gettext(
@@ -115,11 +120,10 @@ def capability_reason(
                 weight = strength * need_match.strengths[concept]
                 if weight <= 0:
                     continue
-                label = thesaurus.concepts[concept].label
                 text = gettext(
                     "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
                     capability=capability.title,
-                    concept=label,
+                    concept=concept_label(thesaurus.concepts[concept]),
                     quoted=_quote(need_match.evidence[concept]),
                 )
                 if best is None or weight > best[0]:
