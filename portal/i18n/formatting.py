@@ -47,6 +47,28 @@ def localized_datetime(local: dt.datetime, locale: Locale | None = None) -> str:
     return f"{day} {format_time(local, format='short', locale=locale)} {local.tzname()}"
 
 
+def wall_time(local: dt.datetime, locale: Locale | None = None) -> str:
+    """A time as the clock where it happens shows it (an event's slot in the event's own
+    zone, not the reader's), written as the locale writes a date and a time; English keeps
+    ``2027-03-09 09:00``. The page says which zone (the grid: "times in Asia/Bangkok")."""
+    locale = locale or current_locale()
+    if is_english(locale):
+        return f"{local:%Y-%m-%d %H:%M}"
+    day = format_date(local.date(), format="medium", locale=locale)
+    return f"{day} {format_time(local, format='short', locale=locale)}"
+
+
+def wall_time_span(start: dt.datetime, end: dt.datetime, locale: Locale | None = None) -> str:
+    """A slot: its start as ``wall_time`` writes it, an en dash, then the time it ends
+    (``2027-03-09 09:00``, dash, ``09:30`` in English)."""
+    locale = locale or current_locale()
+    if is_english(locale):
+        until = f"{end:%H:%M}"
+    else:
+        until = format_time(end, format="short", locale=locale)
+    return f"{wall_time(start, locale)}\N{EN DASH}{until}"
+
+
 def localized_date(value: dt.date, locale: Locale | None = None) -> str:
     locale = locale or current_locale()
     if is_english(locale):
@@ -112,5 +134,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["format_date"] = date_filter
     app.jinja_env.filters["format_datetime"] = datetime_filter
     app.jinja_env.filters["format_number"] = number_filter
+    # An event's slot times on its own clock, in the reader's locale: {{ slot.start|walltime }},
+    # {{ slot.start|walltime_span(slot.end) }}.
+    app.jinja_env.filters["walltime"] = wall_time
+    app.jinja_env.filters["walltime_span"] = wall_time_span
     app.jinja_env.globals["html_lang"] = locale_tag
     app.context_processor(language_switch_context)

@@ -1,14 +1,17 @@
 """The event pages in the reader's language: why the scheduler left an accepted request
-out, and the status of a meeting request. Without a request (the ``portal events``
-commands, their JSON) the scheduler's reasons are English and name organizations by
-reference."""
+out, the slot times (on the event's clock), and the status of a meeting request. Without
+a request (the ``portal events`` commands, their JSON) the scheduler's reasons are English
+and name organizations by reference."""
 
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from missions.page_factories import (
@@ -24,8 +27,9 @@ from missions.page_factories import (
 )
 
 from portal.accounts.models import User
+from portal.extensions import db
 from portal.missions import services
-from portal.missions.models import MissionEvent, Participant, RequestStatus
+from portal.missions.models import Meeting, MissionEvent, Participant, RequestStatus
 from portal.missions.scheduler import Unplaced, Why
 from portal.needs.models import NeedStatus
 from portal.organizations.models import VerificationStatus
@@ -100,6 +104,37 @@ def test_without_a_request_the_reasons_are_english(fair: Fair) -> None:
     assert services.unplaced_reason(apart, names) == (
         "Cog & Wheel Works and Port Authority attend no session in common"
     )
+
+
+def _meeting_times(event: MissionEvent) -> tuple[dt.datetime, dt.datetime]:
+    """The one placed meeting's start and end on the event's clock."""
+    [meeting] = db.session.scalars(sa.select(Meeting).where(Meeting.event_id == event.id))
+    zone = ZoneInfo(event.time_zone)
+    return meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone)
+
+
+def test_thai_staff_read_the_slot_times_in_thai(client: FlaskClient, fair: Fair) -> None:
+    log_in(client, staff_user())
+    _speak(client, "th")
+
+    page = client.post("/events/fair/schedule", data={}).text
+    start, end = _meeting_times(fair.event)
+    # On the event's clock (Bangkok), as Thai writes a date and a time.
+    assert f"9 มี.ค. 2099 {start:%H:%M} น.\N{EN DASH}{end:%H:%M} น." in page
+    assert "2099-03-09" not in page
+
+    grid = client.get("/events/fair/grid").text
+    assert "<th>9 มี.ค. 2099 09:00 น.</th>" in grid  # the first slot's row
+    assert "2099-03-09" not in grid
+
+
+def test_english_staff_read_the_slot_times_as_before(client: FlaskClient, fair: Fair) -> None:
+    log_in(client, staff_user())
+
+    page = client.post("/events/fair/schedule", data={}).text
+    start, end = _meeting_times(fair.event)
+    assert f"<td>{start:%Y-%m-%d %H:%M}\N{EN DASH}{end:%H:%M}</td>" in page
+    assert "<th>2099-03-09 09:00</th>" in client.get("/events/fair/grid").text
 
 
 def _reason_in_a_thai_request(app: Flask) -> str:

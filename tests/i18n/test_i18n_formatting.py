@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from flask import Flask, render_template_string
 from flask_babel import force_locale
@@ -33,6 +34,25 @@ def test_times_are_in_the_readers_zone_and_the_locales_words(app: Flask) -> None
     assert render(app, "{{ when|localtime }}", "en", when=WHEN) == "2026-03-02 01:30 UTC"
     bangkok = render(app, "{{ when|localtime }}", "th", when=WHEN, mail_timezone="Asia/Bangkok")
     assert bangkok == "2 มี.ค. 2026 08:30 น. +07"  # CLDR: Thai times end in น.
+
+
+def test_an_events_slot_is_on_its_own_clock_in_the_locales_words(app: Flask) -> None:
+    """A meeting slot keeps the event's zone (whoever reads it), written as the locale
+    writes a date and a time; English keeps the compact form."""
+    start = dt.datetime(2027, 3, 9, 9, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
+    end = start + dt.timedelta(minutes=20)
+    source = "{{ start|walltime }}|{{ start|walltime_span(end) }}"
+
+    assert render(app, source, "en", start=start, end=end) == (
+        "2027-03-09 09:00|2027-03-09 09:00\N{EN DASH}09:20"
+    )
+    assert render(app, source, "th", start=start, end=end) == (
+        "9 มี.ค. 2027 09:00 น.|9 มี.ค. 2027 09:00 น.\N{EN DASH}09:20 น."
+    )
+    assert render(app, source, "vi", start=start, end=end) == (
+        "9 thg 3, 2027 09:00|9 thg 3, 2027 09:00\N{EN DASH}09:20"
+    )
+    assert render(app, source, "id", start=start, end=end).endswith("09.00\N{EN DASH}09.20")
 
 
 def test_numbers_group_digits_as_the_locale_does(app: Flask) -> None:
