@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,9 @@ def parse_arguments(description: str) -> argparse.Namespace:
         "--by-language",
         action="store_true",
         help="also nDCG@10 per need language, as the portal detected it on import",
+    )
+    parser.add_argument(
+        "--keep", help="a folder to copy the export and the database into (to compare runs)"
     )
     return parser.parse_args()
 
@@ -80,6 +84,11 @@ def main() -> int:
         print(result.stdout, end="")
         if args.by_language:
             by_language(args, Path(folder) / "portal.sqlite", leads)
+        if args.keep:
+            kept = Path(args.keep)
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copy(leads, kept / "leads.jsonl")
+            shutil.copy(Path(folder) / "portal.sqlite", kept / "portal.sqlite")
     return 0
 
 
