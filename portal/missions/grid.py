@@ -23,7 +23,12 @@ from portal.extensions import db
 from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import Meeting, MeetingRequest, MissionEvent, Participant
 from portal.missions.scheduler import Placement, Slot, Violation, check_move
-from portal.missions.services import event_problem, stored_violations
+from portal.missions.services import (
+    event_problem,
+    organization_names,
+    stored_violations,
+    violation_text,
+)
 from portal.signals import meetings_scheduled
 
 
@@ -125,7 +130,8 @@ def move_meeting(
     ]
     broken = check_move(problem, placements, meeting.request_id, slot, table)
     if broken is not None:
-        raise MoveError(gettext("Refused: %(rule)s.", rule=broken))
+        rule = violation_text(broken, organization_names(event))
+        raise MoveError(gettext("Refused: %(rule)s.", rule=rule))
     target = problem.slots[slot]
     meeting.starts_at = target.start.astimezone(dt.UTC)
     meeting.ends_at = target.end.astimezone(dt.UTC)

@@ -39,7 +39,7 @@ import datetime as dt
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -49,6 +49,12 @@ import numpy as np
 # A participant's meetings back to back beyond this many count as a run to break up.
 MAX_RUN = 3
 DEFAULT_TIME_LIMIT = 30.0
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalog (``pybabel extract`` reads ``N_``) and returns it as
+    is: the scheduler stays free of Flask, and a page translates the sentence it shows."""
+    return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,25 +180,89 @@ class Schedule:
 
 
 class Rule(StrEnum):
-    """Every rule a schedule must respect, each with the sentence that names it."""
+    """Every rule a schedule must respect, each with the sentence that names it (in
+    English; a page shows it translated, ``portal.missions.services.violation_text``)."""
 
-    ACCEPTED = "only accepted requests are scheduled"
-    SLOT = "a meeting takes one of the event's slots"
-    ONCE = "a pair meets at most once per event"
-    ATTENDS = "a participant meets only in slots of the sessions it attends"
-    BUSY = "a participant has at most one meeting per slot"
-    CAP = "a participant has at most its cap of meetings"
-    TABLE_NEEDED = "a meeting between two on-site participants takes a table"
-    NO_TABLE_ONLINE = "a meeting with an online participant is online and takes no table"
-    ONLINE_ALLOWED = "online meetings only at an event that allows them"
-    TABLE_EXISTS = "a meeting takes one of the event's tables"
-    TABLE_FREE = "each table holds one meeting per slot"
+    ACCEPTED = N_("only accepted requests are scheduled")
+    SLOT = N_("a meeting takes one of the event's slots")
+    ONCE = N_("a pair meets at most once per event")
+    ATTENDS = N_("a participant meets only in slots of the sessions it attends")
+    BUSY = N_("a participant has at most one meeting per slot")
+    CAP = N_("a participant has at most its cap of meetings")
+    TABLE_NEEDED = N_("a meeting between two on-site participants takes a table")
+    NO_TABLE_ONLINE = N_("a meeting with an online participant is online and takes no table")
+    ONLINE_ALLOWED = N_("online meetings only at an event that allows them")
+    TABLE_EXISTS = N_("a meeting takes one of the event's tables")
+    TABLE_FREE = N_("each table holds one meeting per slot")
+
+
+# What breaks each rule, in English with the sides by key: what `portal events show`
+# prints; pages show it translated with names (``portal.missions.services.violation_text``).
+# Placeholders: ``%(a)s`` and ``%(b)s`` a meeting's two sides, ``%(who)s`` one participant,
+# ``%(when)s`` a slot's start, ``%(slot)s`` a slot number, ``%(table)s`` a table number,
+# ``%(count)s`` and ``%(cap)s`` numbers of meetings, ``%(request)s`` a request's key.
+MESSAGES: dict[Rule, str] = {
+    Rule.ACCEPTED: N_("request %(request)s is not accepted"),
+    Rule.SLOT: N_("%(a)s and %(b)s: slot %(slot)s does not exist"),
+    Rule.ONCE: N_("%(a)s and %(b)s meet more than once"),
+    Rule.ATTENDS: N_("%(who)s does not attend the session of %(when)s"),
+    Rule.BUSY: N_("%(who)s has two meetings at %(when)s"),
+    Rule.CAP: N_("%(who)s has %(count)s meetings; its cap is %(cap)s"),
+    Rule.TABLE_NEEDED: N_("%(a)s and %(b)s are both on site but have no table"),
+    Rule.NO_TABLE_ONLINE: N_("%(a)s and %(b)s meet online but were given a table"),
+    Rule.ONLINE_ALLOWED: N_("%(a)s and %(b)s would meet online"),
+    Rule.TABLE_EXISTS: N_("there is no table %(table)s"),
+    Rule.TABLE_FREE: N_("table %(table)s is taken twice at %(when)s"),
+}
+
+
+def _when(start: dt.datetime) -> str:
+    """A slot's start as the CLI prints it, in the event's time zone."""
+    return start.strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
+    """A broken rule and what breaks it: the meeting's sides (``a``, ``b``, attendee
+    keys), the participant concerned (``who``), the slot's start (``when``, in the event's
+    zone), a slot or table number, a count against a cap, or a request's key."""
+
     rule: Rule
-    message: str
+    a: str = ""
+    b: str = ""
+    who: str = ""
+    when: dt.datetime | None = None
+    slot: int | None = None
+    table: int | None = None
+    count: int | None = None
+    cap: int | None = None
+    request: Hashable = None
+
+    def values(
+        self,
+        names: Mapping[str, str] | None = None,
+        when: Callable[[dt.datetime], str] = _when,
+    ) -> dict[str, object]:
+        """The placeholders of the rule's message: the sides by ``names`` (key to name)
+        where it has them, else by key; the slot's start written by ``when``."""
+        known = names or {}
+        a, b, who = (known.get(key, key) for key in (self.a, self.b, self.who))
+        return {
+            "a": a,
+            "b": b,
+            "who": who,
+            "when": when(self.when) if self.when is not None else "",
+            "slot": self.slot,
+            "table": self.table,
+            "count": self.count,
+            "cap": self.cap,
+            "request": repr(self.request),
+        }
+
+    @property
+    def message(self) -> str:
+        """What breaks the rule, in English with the sides by key."""
+        return MESSAGES[self.rule] % self.values()
 
     def __str__(self) -> str:
         return f"{self.message} ({self.rule.value})"
@@ -213,56 +283,48 @@ def violations(problem: Problem, placements: Iterable[Placement]) -> list[Violat
     for placement in placements:
         request = accepted.get(placement.request)
         if request is None:
-            found.append(Violation(Rule.ACCEPTED, f"request {placement.request!r} is not accepted"))
+            found.append(Violation(Rule.ACCEPTED, request=placement.request))
             continue
-        label = f"{request.a} and {request.b}"
         pair = frozenset((request.a, request.b))
         if placement.request in seen_requests or pair in seen_pairs:
-            found.append(Violation(Rule.ONCE, f"{label} meet more than once"))
+            found.append(Violation(Rule.ONCE, request.a, request.b))
         seen_requests.add(placement.request)
         seen_pairs.add(pair)
         if not 0 <= placement.slot < len(problem.slots):
-            found.append(Violation(Rule.SLOT, f"{label}: slot {placement.slot} does not exist"))
+            found.append(Violation(Rule.SLOT, request.a, request.b, slot=placement.slot))
             continue
         slot = problem.slots[placement.slot]
-        when = _when(slot)
         for key in (request.a, request.b):
             if slot.session not in problem.attendees[key].sessions:
-                found.append(
-                    Violation(Rule.ATTENDS, f"{key} does not attend the session of {when}")
-                )
+                found.append(Violation(Rule.ATTENDS, who=key, when=slot.start))
             other = busy.get((key, placement.slot))
             if other is not None:
-                found.append(Violation(Rule.BUSY, f"{key} has two meetings at {when}"))
+                found.append(Violation(Rule.BUSY, who=key, when=slot.start))
             busy[(key, placement.slot)] = placement.request
             counts[key] += 1
-        found.extend(_table_violations(problem, request, placement, label))
+        found.extend(_table_violations(problem, request, placement))
         if placement.table is not None and 1 <= placement.table <= problem.tables:
             spot = (placement.slot, placement.table)
             if spot in tables_taken:
-                found.append(
-                    Violation(Rule.TABLE_FREE, f"table {placement.table} is taken twice at {when}")
-                )
+                found.append(Violation(Rule.TABLE_FREE, table=placement.table, when=slot.start))
             tables_taken[spot] = placement.request
     for key, count in counts.items():
         cap = problem.attendees[key].cap
         if cap is not None and count > cap:
-            found.append(Violation(Rule.CAP, f"{key} has {count} meetings; its cap is {cap}"))
+            found.append(Violation(Rule.CAP, who=key, count=count, cap=cap))
     return found
 
 
-def _table_violations(
-    problem: Problem, request: Request, placement: Placement, label: str
-) -> list[Violation]:
+def _table_violations(problem: Problem, request: Request, placement: Placement) -> list[Violation]:
     online = problem.is_online(request)
     if online and placement.table is not None:
-        return [Violation(Rule.NO_TABLE_ONLINE, f"{label} meet online but were given a table")]
+        return [Violation(Rule.NO_TABLE_ONLINE, request.a, request.b)]
     if online and not problem.online_allowed:
-        return [Violation(Rule.ONLINE_ALLOWED, f"{label} would meet online")]
+        return [Violation(Rule.ONLINE_ALLOWED, request.a, request.b)]
     if not online and placement.table is None:
-        return [Violation(Rule.TABLE_NEEDED, f"{label} are both on site but have no table")]
+        return [Violation(Rule.TABLE_NEEDED, request.a, request.b)]
     if placement.table is not None and not 1 <= placement.table <= problem.tables:
-        return [Violation(Rule.TABLE_EXISTS, f"there is no table {placement.table}")]
+        return [Violation(Rule.TABLE_EXISTS, table=placement.table)]
     return []
 
 
@@ -276,13 +338,9 @@ def check_move(
     """The first rule broken by moving (or adding) ``request``'s meeting to ``slot`` and
     ``table``, the rest of the schedule unchanged; None when the move is allowed."""
     others = [p for p in placements if p.request != request]
-    before = {(v.rule, v.message) for v in violations(problem, others)}
+    before = set(violations(problem, others))
     after = violations(problem, [*others, Placement(request, slot, table)])
-    return next((v for v in after if (v.rule, v.message) not in before), None)
-
-
-def _when(slot: Slot) -> str:
-    return slot.start.strftime("%Y-%m-%d %H:%M")
+    return next((v for v in after if v not in before), None)
 
 
 # --- the state of a schedule being built --------------------------------------------------
@@ -778,12 +836,6 @@ def _spread(
 # --- reasons ------------------------------------------------------------------------------
 
 
-def N_(message: str) -> str:
-    """Marks a message for the catalog (``pybabel extract`` reads ``N_``) and returns it as
-    is: the scheduler stays free of Flask, and a page translates the sentence it shows."""
-    return message
-
-
 class Why(StrEnum):
     """Why an accepted request is not placed; ``REASONS`` holds each one's sentence."""
 
@@ -934,6 +986,7 @@ def _value(board: _Board, must_first: bool = True) -> tuple[int, int]:
 
 
 __all__ = [
+    "MESSAGES",
     "REASONS",
     "Attendee",
     "Placement",

@@ -23,6 +23,7 @@ from portal.accounts.models import User
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_now
 from portal.extensions import db
+from portal.i18n.formatting import wall_time
 from portal.missions.agenda import pattern_problem
 from portal.missions.agenda_mail import mail_agenda_changes
 from portal.missions.models import (
@@ -35,6 +36,7 @@ from portal.missions.models import (
 )
 from portal.missions.scheduler import (
     DEFAULT_TIME_LIMIT,
+    MESSAGES,
     REASONS,
     Attendee,
     Placement,
@@ -199,6 +201,21 @@ def unplaced_reason(item: Unplaced, names: Mapping[str, str]) -> str:
     """Why ``item`` is not placed, in the reader's language, the sides by name (``names``:
     organization names by reference). Without a request, English, as ``item.reason``."""
     return gettext(REASONS[item.why], **item.values(names))
+
+
+def organization_names(event: MissionEvent) -> dict[str, str]:
+    """The participants' organization names by reference: the scheduler speaks in
+    references, pages in names."""
+    return {p.organization.ref: p.organization.name for p in event.participants}
+
+
+def violation_text(violation: Violation, names: Mapping[str, str]) -> str:
+    """A broken rule as a page shows it, in the reader's language: what breaks it (the
+    sides by name, ``names`` as ``organization_names`` gives them; a slot's start on the
+    event's clock, written the reader's way), then the rule. Without a request, English,
+    as ``str(violation)`` but with names."""
+    message = gettext(MESSAGES[violation.rule], **violation.values(names, when=wall_time))
+    return gettext("%(message)s (%(rule)s)", message=message, rule=gettext(violation.rule.value))
 
 
 def schedule_event(

@@ -608,14 +608,9 @@ def schedule(ref: str) -> Page:
         publish_form=ConfirmForm(),
         result=result,
         summary=summary,
-        names=_names(event),
+        names=services.organization_names(event),
         unplaced_reason=services.unplaced_reason,
     )
-
-
-def _names(event: MissionEvent) -> dict[str, str]:
-    """Organization names by reference: the scheduler speaks in references."""
-    return {p.organization.ref: p.organization.name for p in event.participants}
 
 
 @bp.post("/<ref>/publish")
@@ -638,7 +633,8 @@ def _grid_page(
         grid=grid_services.event_grid(event),
         move_form=move_form or MoveForm(),
         confirm_form=ConfirmForm(),
-        names=_names(event),
+        names=services.organization_names(event),
+        violation_text=services.violation_text,
     )
     return (page, 400) if failed else page
 
@@ -681,7 +677,7 @@ def move_meeting(ref: str, meeting_id: int) -> Page:
             flash(
                 gettext("Meeting moved; both sides are mailed their changed agendas.")
                 if meeting.published
-                else "Meeting moved.",
+                else gettext("Meeting moved."),
                 "success",
             )
             return redirect(url_for(".grid", ref=event.ref), 303)
@@ -698,8 +694,12 @@ def cancel_meeting(ref: str, meeting_id: int) -> Page:
     grid_services.cancel_meeting(event, meeting, actor=current_user)
     db.session.commit()
     flash(
-        gettext("Meeting cancelled; its request stays accepted.")
-        + (" Both sides are mailed their changed agendas." if published else ""),
+        gettext(
+            "Meeting cancelled; its request stays accepted. "
+            "Both sides are mailed their changed agendas."
+        )
+        if published
+        else gettext("Meeting cancelled; its request stays accepted."),
         "success",
     )
     return redirect(url_for(".grid", ref=event.ref), 303)

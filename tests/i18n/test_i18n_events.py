@@ -29,7 +29,13 @@ from missions.page_factories import (
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.missions import services
-from portal.missions.models import Meeting, MissionEvent, Participant, RequestStatus
+from portal.missions.models import (
+    Meeting,
+    MeetingRequest,
+    MissionEvent,
+    Participant,
+    RequestStatus,
+)
 from portal.missions.scheduler import Unplaced, Why
 from portal.needs.models import NeedStatus
 from portal.organizations.models import VerificationStatus
@@ -135,6 +141,103 @@ def test_english_staff_read_the_slot_times_as_before(client: FlaskClient, fair: 
     start, end = _meeting_times(fair.event)
     assert f"<td>{start:%Y-%m-%d %H:%M}\N{EN DASH}{end:%H:%M}</td>" in page
     assert "<th>2099-03-09 09:00</th>" in client.get("/events/fair/grid").text
+
+
+def _place(fair: Fair, a: Participant, b: Participant, slot: int, table: int | None) -> Meeting:
+    """The meeting of ``a``'s request to ``b`` where the test wants it, as a hand edit or
+    changed data can leave one (no scheduler, no check)."""
+    request = db.session.scalar(
+        sa.select(MeetingRequest).where(
+            MeetingRequest.from_id == a.id, MeetingRequest.to_id == b.id
+        )
+    )
+    assert request is not None
+    when = services.slot_times(fair.event)[slot]
+    meeting = Meeting(
+        event_id=fair.event.id,
+        request_id=request.id,
+        starts_at=when.start.astimezone(dt.UTC),
+        ends_at=when.end.astimezone(dt.UTC),
+        table_number=table,
+        online=table is None,
+    )
+    db.session.add(meeting)
+    db.session.commit()
+    return meeting
+
+
+# Cog & Wheel Works attends the afternoon only; its meeting with Port Authority is left at
+# nine in the morning.
+ATTENDS_VI = (
+    "Cog &amp; Wheel Works không tham dự phiên diễn ra lúc 9 thg 3, 2099 09:00 "
+    "(người tham gia chỉ gặp trong các khung giờ thuộc những phiên mình tham dự)"
+)
+ATTENDS_EN = (
+    "Cog & Wheel Works does not attend the session of 2099-03-09 09:00 "
+    "(a participant meets only in slots of the sessions it attends)"
+)
+
+
+def test_vietnamese_staff_read_the_rules_the_grid_breaks_in_vietnamese(
+    client: FlaskClient, fair: Fair
+) -> None:
+    _place(fair, fair.cog, fair.port, 0, 1)
+    log_in(client, staff_user())
+    _speak(client, "vi")
+
+    page = client.get("/events/fair/grid").text
+
+    assert "Các quy tắc mà những cuộc gặp đã lưu đang vi phạm" in page
+    assert ATTENDS_VI in page  # the participant by name, the slot on the event's clock
+    assert "does not attend" not in page and "sessions it attends" not in page
+
+
+def test_thai_staff_read_why_a_move_is_refused_in_thai(client: FlaskClient, fair: Fair) -> None:
+    meeting = _place(fair, fair.acme, fair.city, 0, 1)
+    log_in(client, staff_user())
+    _speak(client, "th")
+
+    # Both are on site: the meeting cannot go online.
+    response = client.post(
+        f"/events/fair/meetings/{meeting.id}/move", data={"slot": "0", "place": "online"}
+    )
+
+    assert response.status_code == 400
+    assert (
+        "ถูกปฏิเสธ: Acme Traffic และ Hue City อยู่ ณ สถานที่จัดงานทั้งคู่แต่ไม่มีโต๊ะ "
+        "(การประชุมระหว่างผู้เข้าร่วมสองฝ่ายที่อยู่ ณ สถานที่จัดงานต้องใช้โต๊ะ)"
+    ) in response.text
+    assert "on site but have no table" not in response.text
+
+    moved = client.post(
+        f"/events/fair/meetings/{meeting.id}/move",
+        data={"slot": "1", "place": "1"},
+        follow_redirects=True,
+    ).text
+    assert "ย้ายการประชุมแล้ว" in moved  # a draft meeting: no one is mailed
+    assert "Meeting moved." not in moved
+
+
+def test_without_a_request_the_broken_rules_are_english(
+    fair: Fair, runner, client: FlaskClient
+) -> None:
+    """`portal events show` prints the rules by reference, as before; the pages' helper
+    names the sides but reads English when no request asks for a language."""
+    _place(fair, fair.cog, fair.port, 0, 1)
+    log_in(client, staff_user())
+    _speak(client, "vi")
+    assert ATTENDS_VI in client.get("/events/fair/grid").text
+
+    shown = runner.invoke(args=["events", "show", "fair"])
+    assert shown.exit_code == 0, shown.output
+    ref = fair.cog.organization.ref
+    assert (
+        f"breaks a rule: {ref} does not attend the session of 2099-03-09 09:00 "
+        "(a participant meets only in slots of the sessions it attends)"
+    ) in shown.output
+
+    [broken] = services.stored_violations(fair.event)
+    assert services.violation_text(broken, services.organization_names(fair.event)) == (ATTENDS_EN)
 
 
 def _reason_in_a_thai_request(app: Flask) -> str:

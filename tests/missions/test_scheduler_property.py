@@ -9,12 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.missions.scheduler import (
+    MESSAGES,
     Attendee,
     Placement,
     Problem,
     Request,
     Rule,
     Slot,
+    Violation,
     check_move,
     greedy,
     lp_bound,
@@ -146,3 +148,20 @@ def test_the_checker_names_the_rule_a_broken_schedule_breaks(
         broken = check_move(problem, others, victim.request, victim.slot, problem.tables + 1)
         assert broken is not None and broken.rule == Rule.TABLE_EXISTS
     assert check_move(problem, others, "no such request", victim.slot, None).rule == Rule.ACCEPTED
+
+
+def test_each_broken_rule_says_what_breaks_it_by_key_or_by_name() -> None:
+    """The checker keeps the rule and what breaks it; the English sentence (what `portal
+    events show` prints) names the sides by key, a page by the names it passes (and
+    translates it there)."""
+    assert set(MESSAGES) == set(Rule)
+    for rule in Rule:
+        text = str(Violation(rule, "acme", "city", "city", FIRST, 7, 3, 4, 2, "r1"))
+        assert text.endswith(f" ({rule.value})") and "%(" not in text and "None" not in text
+    busy = Violation(Rule.BUSY, who="city", when=FIRST)
+    assert str(busy) == (
+        "city has two meetings at 2027-03-09 09:00 (a participant has at most one meeting per slot)"
+    )
+    named = MESSAGES[busy.rule] % busy.values({"city": "Hue City"}, when=lambda t: f"{t:%H:%M}")
+    assert named == "Hue City has two meetings at 09:00"
+    assert Violation(Rule.ACCEPTED, request="#12").message == "request '#12' is not accepted"
