@@ -51,7 +51,9 @@ from portal.follows.services import (
     NeedTerms,
     SearchCriteria,
     followers_of,
-    match_need,
+    read_reasons,
+    stored_reasons,
+    why_matched,
 )
 from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
 from portal.needs.models import Need, NeedStatus
@@ -404,7 +406,7 @@ def find_matches(now: dt.datetime) -> int:
                     continue
                 if mutes.hides(need.id, list(need.sectors or [])):
                     continue
-                reasons = match_need(criteria, need, terms[need.id])
+                reasons = why_matched(criteria, need, terms[need.id])
                 if reasons is None:
                     continue
                 db.session.add(
@@ -412,7 +414,7 @@ def find_matches(now: dt.datetime) -> int:
                         saved_search_id=search.id,
                         user_id=user_id,
                         need_id=need.id,
-                        reasons="\n".join(reasons),
+                        reasons=stored_reasons(reasons),  # worded when read, per reader
                         found_at=now,
                     )
                 )
@@ -435,7 +437,7 @@ def find_matches(now: dt.datetime) -> int:
 class MatchItem:
     search_name: str
     need: Need
-    reasons: list[str]
+    reasons: list[LazyText | str]  # each worded in the mail's language when rendered
     link: str
     mute_need_url: str
 
@@ -509,7 +511,7 @@ def _news(user: User, matches: list[SavedSearchMatch], updates: list[FollowUpdat
                 MatchItem(
                     match.saved_search.name,
                     need,
-                    match.reasons.splitlines(),
+                    read_reasons(match.reasons),
                     portal_url("needs.detail", ref=need.ref),
                     mute_url(user, MuteKind.NEED, str(need.id)),
                 )

@@ -146,7 +146,9 @@ class SavedSearchMatch(db.Model):
     # The search's member, kept here so a member's pending matches are one indexed query.
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     need_id: Mapped[int] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"), index=True)
-    reasons: Mapped[text]  # one reason per line: which words, which facets
+    # Which words and facets matched: JSON [[kind, value], ...] (``stored_reasons``), worded
+    # in each reader's language when shown; rows found before that: English lines.
+    reasons: Mapped[text]
     delivery: Mapped[str] = mapped_column(sa.String(16), default=Delivery.PENDING)
     found_at: Mapped[timestamp]
     mailed_at: Mapped[dt.datetime | None]

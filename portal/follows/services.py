@@ -1,16 +1,19 @@
 """Following needs, saved searches and the followed-deadlines calendar: the rules.
 
 Services flush and never commit. Matching a need against a saved search is the plain
-function ``match_need``: its words go through the search index's own analyser (the same
+function ``why_matched``: its words go through the search index's own analyser (the same
 tokenising, place spellings, stop words and stemming as ``portal.search``), over the
 same title and text a need is indexed with, so a saved search finds what the search page
-would find.
+would find. Its reasons are kept as what matched and worded for each reader when shown
+(``read_reasons``); ``match_need`` words them at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,11 +35,11 @@ from portal.follows.models import (
     SavedSearch,
     SavedSearchMatch,
 )
-from portal.i18n.lazy import lazy_gettext
+from portal.i18n.lazy import LazyText, lazy_gettext
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
 from portal.languages.detect import LANGUAGE_NAMES, language_name
 from portal.needs.models import Need
-from portal.needs.services import MAX_BUDGET, budget_label, can_see_need, is_public
+from portal.needs.services import MAX_BUDGET, budget_range_label, can_see_need, is_public
 from portal.search.queries import plain_words, word_variants
 from portal.search.schema import ANALYZER, need_document
 from portal.vocab import (
@@ -365,11 +368,11 @@ def describe_criteria(criteria: SearchCriteria) -> str:
     if criteria.country:
         parts.append(country_name(criteria.country))
     if criteria.notice:
-        parts.append(NOTICE_TYPES.get(criteria.notice, criteria.notice))
+        parts.append(_label(NOTICE_TYPES, criteria.notice))
     if criteria.funding_source:
-        parts.append(FUNDING_SOURCES.get(criteria.funding_source, criteria.funding_source))
+        parts.append(_label(FUNDING_SOURCES, criteria.funding_source))
     if criteria.funding_stage:
-        parts.append(FUNDING_STAGES.get(criteria.funding_stage, criteria.funding_stage))
+        parts.append(_label(FUNDING_STAGES, criteria.funding_stage))
     if criteria.budget_min is not None or criteria.budget_max is not None:
         budget = _range_label(criteria.budget_min, criteria.budget_max)
         parts.append(gettext("budget %(range)s", range=budget))
@@ -407,17 +410,70 @@ class NeedTerms:
         return cls(frozenset(analysed(document["title"])), frozenset(analysed(document["text"])))
 
 
-def match_need(
+@dataclass(frozen=True)
+class MatchReason:
+    """One reason a need matched a saved search, kept as what matched (``kind``, a key of
+    ``REASON_TEXTS``) and its values, not as a sentence: a match is found by the worker,
+    with no reader, and read later on the search's page and in mail, each in its reader's
+    language (``text``)."""
+
+    kind: str
+    value: Any  # words (a tuple), a code, or (the need's budget, the range asked) bounds
+
+    def text(self) -> str:
+        """The reason in the current language (English without a request or a mail)."""
+        shown = REASON_TEXTS.get(self.kind)
+        return shown(self.value) if shown is not None else f"{self.kind}: {self.value}"
+
+
+def _words(value: Any) -> str:
+    return ", ".join(map(str, value))
+
+
+def _label(labels: dict[str, str], code: Any) -> str:
+    label = labels.get(code)
+    return gettext(label) if label is not None else str(code)
+
+
+def _budget_within(value: Any) -> str:
+    low, high, wanted_low, wanted_high = value
+    return gettext(
+        "budget %(budget)s within %(wanted)s",
+        budget=budget_range_label(low, high),
+        wanted=_range_label(wanted_low, wanted_high),
+    )
+
+
+REASON_TEXTS: dict[str, Callable[[Any], str]] = {
+    "title": lambda words: gettext("words in the title: %(words)s", words=_words(words)),
+    "description": lambda words: gettext(
+        "words in the description: %(words)s", words=_words(words)
+    ),
+    "sector": lambda code: gettext("sector: %(sector)s", sector=sector_short_label(code)),
+    "country": lambda code: gettext("country: %(country)s", country=country_name(code)),
+    "notice": lambda code: gettext("notice: %(notice)s", notice=_label(NOTICE_TYPES, code)),
+    "funding": lambda code: gettext("funding: %(source)s", source=_label(FUNDING_SOURCES, code)),
+    "funding_stage": lambda code: gettext(
+        "funding stage: %(stage)s", stage=_label(FUNDING_STAGES, code)
+    ),
+    "language": lambda code: gettext(
+        "written in %(language)s", language=language_name(code) or code
+    ),
+    "budget": _budget_within,
+}
+
+
+def why_matched(
     criteria: SearchCriteria, need: Need, terms: NeedTerms | None = None
-) -> list[str] | None:
-    """Why ``need`` matches ``criteria`` (one reason per word or facet), or None.
+) -> list[MatchReason] | None:
+    """Why ``need`` matches ``criteria`` (one reason per word place or facet), or None.
 
     A word matches as it does on the search page: all its analysed tokens in the title,
     or all in the text (description, buyer and place); every word must match. Facets
     must all hold; a budget range matches a need whose stated budget overlaps it (a need
     with no budget does not match a budget filter). Visibility is the caller's business.
     """
-    reasons: list[str] = []
+    reasons: list[MatchReason] = []
     # each word's variants: as analysed, and its Indonesian/Malay root (search's rule)
     words = [(word, word_variants(word)) for word in plain_words(criteria.words)]
     words = [(word, variants) for word, variants in words if variants]  # stop words drop out
@@ -432,39 +488,70 @@ def match_need(
             else:
                 return None
         if in_title:
-            reasons.append(f"words in the title: {', '.join(in_title)}")
+            reasons.append(MatchReason("title", tuple(in_title)))
         if in_text:
-            reasons.append(f"words in the description: {', '.join(in_text)}")
+            reasons.append(MatchReason("description", tuple(in_text)))
     if criteria.sector is not None:
         if criteria.sector not in (need.sectors or []):
             return None
-        reasons.append(f"sector: {sector_short_label(criteria.sector)}")
+        reasons.append(MatchReason("sector", criteria.sector))
     if criteria.country is not None:
         if need.buyer is None or need.buyer.country != criteria.country:
             return None
-        reasons.append(f"country: {country_name(criteria.country)}")
+        reasons.append(MatchReason("country", criteria.country))
     if criteria.notice is not None:
         if need.notice != criteria.notice:
             return None
-        reasons.append(f"notice: {NOTICE_TYPES[criteria.notice]}")
+        reasons.append(MatchReason("notice", criteria.notice))
     if criteria.funding_source is not None:
         if need.funding_source != criteria.funding_source:
             return None
-        reasons.append(f"funding: {FUNDING_SOURCES[criteria.funding_source]}")
+        reasons.append(MatchReason("funding", criteria.funding_source))
     if criteria.funding_stage is not None:
         if need.funding_stage != criteria.funding_stage:
             return None
-        reasons.append(f"funding stage: {FUNDING_STAGES[criteria.funding_stage]}")
+        reasons.append(MatchReason("funding_stage", criteria.funding_stage))
     if criteria.language is not None:
         if need.language != criteria.language:
             return None
-        reasons.append(f"written in {language_name(criteria.language)}")
+        reasons.append(MatchReason("language", criteria.language))
     if criteria.budget_min is not None or criteria.budget_max is not None:
         if not _budget_overlaps(criteria, need):
             return None
-        wanted = _range_label(criteria.budget_min, criteria.budget_max)
-        reasons.append(f"budget {budget_label(need)} within {wanted}")
+        bounds = (need.budget_min, need.budget_max, criteria.budget_min, criteria.budget_max)
+        reasons.append(MatchReason("budget", bounds))
     return reasons
+
+
+def match_need(
+    criteria: SearchCriteria, need: Need, terms: NeedTerms | None = None
+) -> list[str] | None:
+    """``why_matched``, each reason in the current language, or None."""
+    reasons = why_matched(criteria, need, terms)
+    return None if reasons is None else [reason.text() for reason in reasons]
+
+
+def stored_reasons(reasons: list[MatchReason]) -> str:
+    """What a match's row keeps of its reasons (``SavedSearchMatch.reasons``): JSON, each
+    reason as its kind and value, for ``read_reasons`` to put in a reader's words."""
+    return json.dumps([[reason.kind, reason.value] for reason in reasons], ensure_ascii=False)
+
+
+def read_reasons(stored: str) -> list[LazyText | str]:
+    """A match's reasons, each read in the language of whoever shows it (a page, or a mail
+    rendered in its recipient's). A row stored before the reasons were kept as codes holds
+    English lines, shown as written."""
+    if stored.startswith("["):
+        try:
+            kept = json.loads(stored)
+        except ValueError:
+            kept = None
+        if isinstance(kept, list) and all(isinstance(r, list) and len(r) == 2 for r in kept):
+            return [
+                LazyText(MatchReason(kind, tuple(v) if isinstance(v, list) else v).text)
+                for kind, v in kept
+            ]
+    return stored.splitlines()
 
 
 def _budget_overlaps(criteria: SearchCriteria, need: Need) -> bool:

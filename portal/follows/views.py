@@ -203,6 +203,7 @@ def _form_page(form: SavedSearchForm, search: SavedSearch | None, status: int) -
         form=form,
         search=search,
         matches=services.matches_of(search) if search is not None else [],
+        read_reasons=services.read_reasons,
         digest_mode=mode_of(_user()).value == "digest",
     )
     return page, status

@@ -124,7 +124,11 @@ def all_needs_of(buyer: Organization) -> list[Need]:
 
 def budget_label(need: Need) -> str:
     """The budget range in U.S. dollars, as a reader would say it."""
-    low, high = need.budget_min, need.budget_max
+    return budget_range_label(need.budget_min, need.budget_max)
+
+
+def budget_range_label(low: int | None, high: int | None) -> str:
+    """A need's budget from its bounds (``budget_label``), e.g. kept from when it matched."""
     if low is not None and high is not None:
         if low == high:
             return f"US${low:,}"
