@@ -274,8 +274,16 @@ def validate_file(
     return report
 
 
+_TYPE_NAMES: dict[type, str] = {OrganizationRecord: "organization", NeedRecord: "need"}
+
+
 def _good_records(path: str | Path, bad_lines: set[int], record_type: type[T]) -> Iterator[T]:
-    """Re-read the file, yielding the good records of one type (validated already)."""
+    """Re-read the file, yielding the good records of one type (validated already).
+
+    Lines of other types are passed over before they are checked: checking is what
+    reading a line costs most, and each write pass wants one type of the file's lines.
+    """
+    type_name = _TYPE_NAMES[record_type]
     header_skipped = False
     for parsed in _open_lines(path):
         if not header_skipped:
@@ -283,6 +291,8 @@ def _good_records(path: str | Path, bad_lines: set[int], record_type: type[T]) -
             if is_header(parsed.value):
                 continue
         if parsed.number in bad_lines or parsed.error is not None:
+            continue
+        if not isinstance(parsed.value, dict) or parsed.value.get("type") != type_name:
             continue
         record, _ = check_record(parsed.value)
         if isinstance(record, record_type):
