@@ -90,10 +90,17 @@ def documents_for(events: Iterable[tuple[int, str, int]]) -> tuple[list[dict[str
     return updates, deletes
 
 
-def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) -> SyncReport:
+def apply_pending_events(
+    store: IndexStore | None = None, *, wait: float = 0.0, shown: str | None = None
+) -> SyncReport:
     """Apply every pending event to the live index; skip quietly if another process
     holds the index's write lock (it is draining the same events), or if the index has
-    another schema version (``report.outdated``: it needs a rebuild, which applies them)."""
+    another schema version (``report.outdated``: it needs a rebuild, which applies them).
+
+    ``shown`` (PostgreSQL): a snapshot (``pg_current_snapshot()``) taken before the
+    index's documents were read; the events of transactions it saw as committed are
+    in those documents already and are not applied again (a rebuild's catch-up).
+    """
     store = store or IndexStore.from_app()
     ix = store.open()
     with ix.searcher() as searcher:
@@ -102,6 +109,9 @@ def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) 
     if outdated is not None:
         return SyncReport(state=state, outdated=outdated)
     events, new_state = events_since(state)
+    if shown is not None and events:
+        already = _events_shown_in(shown, state.horizon)
+        events = [event for event in events if event[0] not in already]
     report = SyncReport(events=len(events), state=state)
     if not events and new_state == state:
         return report
@@ -123,6 +133,26 @@ def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) 
     writer.commit()
     report.updated, report.deleted, report.state = len(updates), len(deletes), new_state
     return report
+
+
+def _documents_snapshot() -> str | None:
+    """PostgreSQL: the snapshot of the transactions committed by now, taken before a
+    rebuild reads its documents (each of its queries sees at least those), for the
+    catch-up to pass over their events; None on SQLite, whose positions are exact."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    return str(connection.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar_one())
+
+
+def _events_shown_in(snapshot: str, horizon: int) -> set[int]:
+    """The ids of the events past ``horizon`` whose transactions ``snapshot`` saw as
+    committed."""
+    query = sa.text(
+        "SELECT id FROM index_events WHERE txid >= :horizon "
+        "AND pg_visible_in_snapshot(txid::text::xid8, CAST(:snapshot AS pg_snapshot))"
+    )
+    return set(db.session.scalars(query, {"horizon": horizon, "snapshot": snapshot}))
 
 
 @dataclass
@@ -213,6 +243,11 @@ def rebuild(
         start_state = read_state(searcher)
     _, start_state = events_since(start_state)
     db.session.rollback()  # a fresh snapshot for the documents, taken after the position
+    # On PostgreSQL the position's horizon stays behind any transaction still open
+    # anywhere on the server, so the catch-up reads again every event committed since it
+    # began (a whole import's, at 20,000 vendors 71 s of needless updates); those the
+    # documents show already are passed over.
+    shown = _documents_snapshot()
     building, new_ix = store.new_generation(start_state)
     writer_options: dict[str, Any] = {"limitmb": 256}
     if procs > 1:
@@ -247,7 +282,7 @@ def rebuild(
         store.discard(building)  # never left behind to be taken for a generation
         raise
     store.make_live(generation)
-    caught_up = apply_pending_events(store, wait=10.0)
+    caught_up = apply_pending_events(store, wait=10.0, shown=shown)
     store.remove_stale_generations()
     return RebuildReport(count, generation.name, caught_up)
 

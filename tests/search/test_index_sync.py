@@ -269,6 +269,38 @@ def test_events_committed_out_of_id_order_are_all_applied(committing_app: Flask)
         fast.close()
 
 
+@pytest.mark.skipif(
+    TEST_DB != "postgresql", reason="only PostgreSQL positions have a transaction-id horizon"
+)
+def test_a_rebuild_behind_an_open_transaction_catches_up_only_what_it_missed(
+    committing_app: Flask,
+) -> None:
+    """A transaction left open anywhere on the server holds the horizon back, so the
+    catch-up after a rebuild reads again every event committed since; those the new
+    documents show are passed over, and one committed while they were read is applied."""
+    factory = db._make_session_factory({"class_": PortalSession})
+    holder, late = factory(), factory()
+    try:
+        holder.execute(sa.text("SELECT pg_current_xact_id()"))  # an older transaction, open
+        shown = create_organization_in(db.session, "Shown Vendor")
+        db.session.commit()
+        added: list[int] = []
+
+        def commit_one_more(done: int) -> None:
+            if not added:  # while the documents are read: after their snapshot
+                added.append(create_organization_in(late, "Late Vendor"))
+                late.commit()
+
+        report = rebuild(progress=commit_one_more)
+        db.session.commit()
+        assert report.documents == 1
+        assert (report.caught_up.events, report.caught_up.updated) == (1, 1)
+        assert indexed_ids() == {f"vendor:{shown}", f"vendor:{added[0]}"}
+    finally:
+        holder.close()
+        late.close()
+
+
 def create_organization_in(session, name: str) -> int:
     org = Organization(
         ref=name.lower().replace(" ", "-"),
