@@ -61,6 +61,8 @@ from portal.matching.store import (
 from portal.matching.text import terms
 
 DEFAULT_LIMIT = 10
+# A capability names a concept clearly with two of its phrases (as reasons require).
+ANSWERING_CONCEPT_STRENGTH = 0.75
 P = TypeVar("P", VendorProfile, NeedProfile)
 
 # Given the candidates' ids (in row order) and their scores, return adjusted scores: how
@@ -312,6 +314,37 @@ class LeadsModel:
             return Lead(vendor, need, value, reasons, probability)
 
         return self._leads(ranked, limit, vendor_profiles, make)
+
+    def concepts_answered(
+        self, need: NeedProfile, leads: int = 3, min_probability: float | None = None
+    ) -> list[tuple[int, str]]:
+        """The thesaurus concepts through which the need's confident leads answer it: for
+        each of its best ``leads`` shown by default (or of ``min_probability`` or more),
+        the concept the capability that
+        answers it names most strongly, with the part of the need it answers (in the
+        need's own words). How a need in a language the reader does not know can be read
+        in concepts: the vendors' side is English, where the thesaurus's phrases hold."""
+        query = self.query_for_need(need)
+        if query.pieces is None:
+            return []
+        floor = calibration().shown if min_probability is None else min_probability
+        ranked = self._rank(self.vendors, query, leads, frozenset(), None)
+        ranked = [r for r in ranked if r[2] >= floor][:leads]
+        consensus = self.consensus(ranked)
+        vendors = vendor_profiles([record_id for record_id, _, _ in ranked])
+        found: dict[int, str] = {}
+        for record_id, _, _ in ranked:
+            vendor = vendors.get(record_id)
+            answer = self.answer(query.pieces, need, record_id, consensus) if vendor else None
+            if vendor is None or answer is None:
+                continue
+            capability = vendor.capabilities[answer.capability]
+            named = self.thesaurus.match_text(f"{capability.title}. {capability.description}")
+            strongest = sorted(named.strengths.items(), key=lambda item: (-item[1], item[0]))
+            for concept, strength in strongest[:1]:
+                if strength >= ANSWERING_CONCEPT_STRENGTH:
+                    found.setdefault(concept, answer.need_part)
+        return list(found.items())
 
     def needs_for(
         self,

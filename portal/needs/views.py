@@ -14,6 +14,8 @@ from portal.extensions import db
 from portal.languages.detect import LANGUAGE_LABELS, language_name
 from portal.matching.feedback import need_leads
 from portal.matching.forms import DismissLeadForm
+from portal.matching.reasons import concept_label
+from portal.matching.understood import read_need
 from portal.needs import services
 from portal.needs.forms import NeedForm, NoticeFilters
 from portal.needs.models import Need
@@ -81,6 +83,8 @@ def detail(ref: str) -> str:
         confirm_form=ConfirmForm(),
         leads=need_leads(need, current_user),
         dismiss_form=DismissLeadForm(),
+        read=read_need(need),
+        concept_label=concept_label,
     )
 
 

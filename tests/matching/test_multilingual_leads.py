@@ -15,6 +15,7 @@ from matching.feedback_factories import Market, build_market, organization
 
 from portal.extensions import db
 from portal.matching import multilingual
+from portal.matching.concepts import thesaurus
 from portal.matching.crosslingual import (
     MAP_KIND,
     REFERENCE_ID,
@@ -38,6 +39,7 @@ from portal.matching.store import (
     sentence_encoder,
     update_vectors,
 )
+from portal.matching.understood import read_need
 from portal.needs.models import Need
 from portal.needs.services import create_need, update_need
 from portal.organizations.models import OrganizationKind
@@ -338,3 +340,38 @@ def test_a_vendor_sees_needs_in_every_language(app: Flask, runner, encode: Encod
         if need_id not in {leaks.id, market.water.id}
     )
     assert any("Acoustic leak correlation" in reason for reason in vietnamese.reasons)
+
+
+def test_a_need_not_in_english_is_read_through_its_leads(
+    app: Flask, runner, encode: Encode
+) -> None:
+    """Staff and vendors who do not read Vietnamese see what the need is about."""
+    market = _indexed(runner)
+    leaks = create_need(market.danang, title=LEAKS_VI_TITLE, description=LEAKS_VI)
+    db.session.commit()
+    assert read_need(leaks).concepts == ()  # nothing to read it by before the workers
+    _work_until_done(encode)
+    update_vectors(encode)
+
+    # ten vendors make no confident lead, and a weak lead names no concept
+    read = read_need(db.session.get(Need, leaks.id))
+    assert read.through_leads and read.concepts == ()
+    # through the same leads taken at a lower floor: each answering capability's concept,
+    # with the part of the need (in Vietnamese) it answers
+    profile = need_profiles([leaks.id])[leaks.id]
+    answered = current_model().concepts_answered(profile, leads=3, min_probability=0.05)
+    labels = {thesaurus().concepts[concept].label: words for concept, words in answered}
+    assert "non-revenue water and leak detection" in labels
+    assert labels["non-revenue water and leak detection"] in [*profile.pieces, profile.title]
+
+
+def test_an_english_need_is_read_by_the_thesaurus_phrases(app: Flask, runner, client) -> None:
+    market = _indexed(runner)
+    read = read_need(db.session.get(Need, market.water.id))
+    assert not read.through_leads and read.concepts
+    # each concept with the thesaurus phrases the need's words matched
+    assert all(concept.words for concept in read.concepts)
+    page = client.get(f"/needs/{market.water.ref}").get_data(as_text=True)
+    assert "What the portal reads in it" in page
+    assert read.concepts[0].concept.label in page
+    assert "Read through the vendors" not in page
