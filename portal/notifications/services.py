@@ -19,13 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from portal.accounts.models import Role, User
 from portal.db import utc_now
 from portal.extensions import db
 from portal.i18n.lazy import lazy_gettext, lazy_ngettext
+from portal.i18n.locales import DEFAULT_LOCALE, is_shipped
 from portal.notifications.models import (
     DigestItem,
     MailMode,
@@ -327,8 +328,22 @@ def _sent_keys(user: User) -> set[str]:
     )
 
 
+def mail_locale(user: User) -> str:
+    """The language mail to ``user`` is written in (``queue_mail``'s): theirs, else English."""
+    return user.locale if is_shipped(user.locale) else DEFAULT_LOCALE
+
+
 def _lead_items(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
-    """New leads for the member's organization, each with its reasons (why it is sent)."""
+    """New leads for the member's organization, each with its reasons (why it is sent).
+
+    The reasons and sector labels are worded as the leads are found, so they are found in
+    the language the mail will be written in: the worker has no reader, and a page's
+    reader (whoever caused a send) is not the recipient."""
+    with force_locale(mail_locale(user)):
+        return _lead_items_worded(user, mutes, sent)
+
+
+def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
     from portal.matching import feedback
     from portal.needs.models import Need
 
@@ -429,11 +444,13 @@ def build_digest(user: User, now: dt.datetime) -> Digest:
     since = (row.last_digest_at if row and row.last_digest_at else None) or (
         now - FIRST_DIGEST_LOOKBACK
     )
-    return Digest(
-        user,
-        leads=_lead_items(user, Mutes.of(user), sent),
-        actions=_action_items(user, since, sent),
-    )
+    # The next steps and lead reasons are worded here: in the language of the mail.
+    with force_locale(mail_locale(user)):
+        return Digest(
+            user,
+            leads=_lead_items(user, Mutes.of(user), sent),
+            actions=_action_items(user, since, sent),
+        )
 
 
 def send_digest(user: User, now: dt.datetime) -> bool:
