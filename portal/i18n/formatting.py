@@ -69,6 +69,19 @@ def wall_time_span(start: dt.datetime, end: dt.datetime, locale: Locale | None =
     return f"{wall_time(start, locale)}\N{EN DASH}{until}"
 
 
+def long_date(value: dt.date | dt.datetime, locale: Locale | None = None) -> str:
+    """A day with its weekday and month named in the locale, for a heading or a mail
+    ("Thứ Ba, 9 tháng 3, 2027", "วันอังคารที่ 9 มีนาคม ค.ศ. 2027"); English keeps
+    "Tuesday 09 March 2027". A datetime is taken on its own clock, never moved to the
+    reader's zone: an agenda's days are the days of the zone it says its times are in."""
+    locale = locale or current_locale()
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if is_english(locale):
+        return f"{value:%A %d %B %Y}"
+    return format_date(value, format="full", locale=locale)
+
+
 def localized_date(value: dt.date, locale: Locale | None = None) -> str:
     locale = locale or current_locale()
     if is_english(locale):
@@ -138,5 +151,7 @@ def register_template_helpers(app: Flask) -> None:
     # {{ slot.start|walltime_span(slot.end) }}.
     app.jinja_env.filters["walltime"] = wall_time
     app.jinja_env.filters["walltime_span"] = wall_time_span
+    # A day heading with weekday and month named: {{ day|longdate }}.
+    app.jinja_env.filters["longdate"] = long_date
     app.jinja_env.globals["html_lang"] = locale_tag
     app.context_processor(language_switch_context)

@@ -31,12 +31,15 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
+from babel.dates import format_date
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from portal.db import utc_now
 from portal.extensions import db
+from portal.i18n.formatting import current_locale, is_english, wall_time_span
+from portal.i18n.lazy import LazyText
 from portal.ical import calendar_text, escape_text, fold  # noqa: F401 - fold: as before
 from portal.ical import utc_stamp as _utc
 from portal.missions.models import (
@@ -90,7 +93,15 @@ class AgendaItem:
 
     @property
     def place(self) -> str:
+        """Where, in English: the CLI, the API and the .ics file."""
         return "Online" if self.meeting.online else f"Table {self.meeting.table_number}"
+
+    @property
+    def place_label(self) -> str:
+        """Where, in the language being rendered (the page's, or the mail's)."""
+        if self.meeting.online:
+            return gettext("Online")
+        return gettext("Table %(t)s", t=self.meeting.table_number)
 
     @property
     def uid(self) -> str:
@@ -324,16 +335,41 @@ def agenda_ics(agenda: Agenda, now: dt.datetime | None = None) -> str:
 
 
 def agenda_lines(agenda: Agenda, items: Iterable[AgendaItem] | None = None) -> list[str]:
-    """One line per meeting, local time and zone named, for the CLI and mail."""
-    lines = []
-    for item in agenda.items if items is None else items:
-        line = (
-            f"{item.starts:%a %Y-%m-%d %H:%M}-{item.ends:%H:%M}  {item.place:<9}  "
-            f"{item.other_organization.name}"
-        )
-        if item.join_link:
-            line += f"  {item.join_link}"
-        if not item.meeting.published:
-            line += "  (draft)"
-        lines.append(line)
-    return lines
+    """One line per meeting, local time and zone named, in English: the CLI's."""
+    return [_english_line(item) for item in (agenda.items if items is None else items)]
+
+
+def _english_line(item: AgendaItem) -> str:
+    line = (
+        f"{item.starts:%a %Y-%m-%d %H:%M}-{item.ends:%H:%M}  {item.place:<9}  "
+        f"{item.other_organization.name}"
+    )
+    if item.join_link:
+        line += f"  {item.join_link}"
+    if not item.meeting.published:
+        line += "  (draft)"
+    return line
+
+
+def agenda_line(item: AgendaItem) -> str:
+    """One meeting's line in the language being rendered, on the agenda's clock: the
+    weekday, date and times as the locale writes them, the place, the other side. In
+    English, the CLI's line (``Tue 2027-03-09 09:00-09:20  Table 1    Org city``)."""
+    if is_english():
+        return _english_line(item)
+    weekday = format_date(item.starts.date(), format="EEE", locale=current_locale())
+    line = (
+        f"{weekday} {wall_time_span(item.starts, item.ends)}  {item.place_label}  "
+        f"{item.other_organization.name}"
+    )
+    if item.join_link:
+        line += f"  {item.join_link}"
+    if not item.meeting.published:
+        line += f"  ({gettext('draft')})"
+    return line
+
+
+def mail_lines(agenda: Agenda, items: Iterable[AgendaItem] | None = None) -> list[LazyText]:
+    """The agenda's lines for a mail, each written when the mail is rendered, so in its
+    recipient's language (``queue_mail`` renders inside the recipient's locale)."""
+    return [LazyText(agenda_line, item) for item in (agenda.items if items is None else items)]

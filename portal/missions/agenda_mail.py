@@ -28,7 +28,7 @@ from portal.extensions import db
 from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
 from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
-from portal.missions.agenda import Agenda, AgendaItem, agenda_lines, agenda_of
+from portal.missions.agenda import Agenda, AgendaItem, agenda_of, mail_lines
 from portal.missions.models import (
     AgendaReminder,
     Meeting,
@@ -77,7 +77,7 @@ def _mail_participant(
             event=agenda.event,
             organization=participant.organization,
             zone_name=agenda.zone_name,
-            lines=agenda_lines(agenda, items),
+            lines=mail_lines(agenda, items),  # written in each recipient's language
             link=link,
             **context,
         )

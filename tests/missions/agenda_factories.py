@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from mission_factories import small_event
+from missions.mission_factories import small_event
 
 from portal.exchange.importer import import_file
 from portal.extensions import db
