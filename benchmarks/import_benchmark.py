@@ -7,7 +7,9 @@ The corpus tool comes from --corpus-tool or $PORTAL_CORPUS_TOOL. For each databa
 fresh one is made (a file in a temporary folder; a PostgreSQL database created and
 dropped on the server of --pg-url / $PORTAL_BENCH_PG_URL), ``portal db upgrade`` builds
 the schema, then ``/usr/bin/time -v portal import FILE`` runs; wall time and peak RSS
-are printed. Then ``portal leads vectors`` computes every sentence vector, and the time from
+are printed, with the load average and the time at which each line of the command's
+output came (one as each phase ends: records written, index and snapshot built,
+vectors queued). Then ``portal leads vectors`` computes every sentence vector, and the time from
 the start of the import until full-quality leads are ready is printed too (the bar: 15
 minutes at 100,000 vendors). ``--model-dir`` keeps the prepared model between runs.
 ``--latency`` then runs ``leads_latency.py`` on the loaded portal before it is dropped
@@ -23,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,19 +39,40 @@ PORTAL = ROOT / ".venv" / "bin" / "portal"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, str, str]:
-    """Run ``command`` under GNU time: wall seconds, peak RSS, stdout."""
+def _timed(
+    command: list[str], env: dict[str, str], lines: list[tuple[float, str]] | None = None
+) -> tuple[float, str, str]:
+    """Run ``command`` under GNU time: wall seconds, peak RSS, stdout. With ``lines``,
+    each line of its output is added with the seconds since the start at which it came
+    (``portal import`` prints one as each phase ends)."""
     started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 - our own CLI under GNU time
-        ["/usr/bin/time", "-v", *command], env=env, capture_output=True, text=True
+    process = subprocess.Popen(  # noqa: S603 - our own CLI under GNU time
+        ["/usr/bin/time", "-v", *command],
+        env={**env, "PYTHONUNBUFFERED": "1"} if lines is not None else env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True)
+    reader.start()
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if lines is not None:
+            lines.append((time.perf_counter() - started, line.rstrip()))
+    returncode = process.wait()
     wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(
-            f"{command[1]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr[-3000:]}"
-        )
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
-    return wall, f"{int(rss.group(1)) / 1024:.0f} MB" if rss else "?", result.stdout
+    reader.join()
+    stdout, stderr = "".join(output), "".join(errors)
+    if returncode != 0:
+        sys.exit(f"{command[1]} failed ({returncode}):\n{stdout}\n{stderr[-3000:]}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    return wall, f"{int(rss.group(1)) / 1024:.0f} MB" if rss else "?", stdout
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def run_import(
@@ -68,11 +92,15 @@ def run_import(
     }
     upgrade = [str(PORTAL), "db", "upgrade"]
     subprocess.run(upgrade, env=env, check=True, capture_output=True)  # noqa: S603 - our CLI
-    wall, rss, stdout = _timed([str(PORTAL), "import", str(corpus)], env)
+    load_before = _load()
+    phases: list[tuple[float, str]] = []
+    wall, rss, stdout = _timed([str(PORTAL), "import", str(corpus)], env, phases)
     figures = {
         "wall": f"{wall:.1f} s",
         "peak_rss": rss,
         "summary": next((line for line in stdout.splitlines() if line.startswith("imported")), ""),
+        "phases": "\n".join(f"{at:8.1f} s  {line}" for at, line in phases),
+        "load": f"load average before {load_before}, after {_load()}",
     }
     if vectors:
         command = [str(PORTAL), "leads", "vectors", "--no-progress"]
@@ -156,6 +184,8 @@ def main() -> None:
                 parser.error(f"unknown database {database!r}")
             print(f"{database:<10} wall {figures['wall']:>9}  peak RSS {figures['peak_rss']:>7}")
             print(f"{'':<10} {figures['summary']}")
+            print(f"{'':<10} {figures['load']}; each line of its output, with when it came:")
+            print(figures["phases"])
             if "vectors" in figures:
                 print(
                     f"{'':<10} vectors {figures['vectors']} (peak RSS {figures['vectors_rss']}); "
