@@ -30,10 +30,10 @@ from portal.matching.profiles import NeedProfile, VendorProfile, need_profiles, 
 from portal.matching.ranking import Candidates, CandidateSet
 from portal.matching.store import (
     Snapshot,
-    need_candidates,
+    need_changes,
     records_named,
     stored_pieces,
-    vendor_candidates,
+    vendor_changes,
 )
 from portal.outbox import Position, events_since
 
@@ -48,6 +48,8 @@ class LiveSide(Generic[P]):
     kind: str  # "vendor" or "need"
     snapshot: Candidates
     load: Callable[[list[int]], dict[int, P]]
+    # the changed records on the snapshot's scale, with the analyses stored for their
+    # current texts (``store.vendor_changes``): only the records without one are analysed
     analyse: Callable[[list[P], Thesaurus, Candidates], Candidates]
     changed: set[int] = field(default_factory=set)  # every id changed since the snapshot
     changes: Candidates | None = None  # the changed records that are candidates now
@@ -132,8 +134,8 @@ class LiveModel:
     def of(cls, snapshot: Snapshot) -> LiveModel:
         """At the snapshot's position, nothing followed yet."""
         return cls(
-            LiveSide("vendor", snapshot.vendors, vendor_profiles, vendor_candidates),
-            LiveSide("need", snapshot.needs, need_profiles, need_candidates),
+            LiveSide("vendor", snapshot.vendors, vendor_profiles, vendor_changes),
+            LiveSide("need", snapshot.needs, need_profiles, need_changes),
             snapshot.state,
         )
 
