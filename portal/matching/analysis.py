@@ -120,6 +120,15 @@ def stored_by_fingerprint(kind: str, wanted: dict[int, int], recipe: str) -> dic
     return found
 
 
+def analyses_stored(kind: str, recipe: str) -> bool:
+    """Whether any analysis of ``kind`` and ``recipe`` is stored (none in a new portal's
+    first import: then a snapshot build looks none up)."""
+    query = sa.select(LeadAnalysis.record_id).where(
+        LeadAnalysis.kind == kind, LeadAnalysis.recipe == recipe
+    )
+    return db.session.execute(query.limit(1)).first() is not None
+
+
 def stored_prints(kind: str, ids: Sequence[int], recipe: str) -> dict[int, int]:
     """The fingerprint of each of these records' stored analysis of ``recipe``."""
     found: dict[int, int] = {}

@@ -33,6 +33,7 @@ from portal.matching import analysis
 from portal.matching.analysis import (
     ANALYSIS_KINDS,
     Analysis,
+    analyses_stored,
     analysis_recipe,
     delete_analyses,
     save_analyses,
@@ -130,6 +131,9 @@ def _with_stored(
     """``profiles`` as they stream, with the stored analyses of each batch's current texts
     put into ``analyses`` (and those of the batch before taken out: a side's analyses are
     never all held at once)."""
+    if not analyses_stored(kind, analysis_recipe(thes)):  # a new portal's first import
+        yield from profiles
+        return
     batch: list[P] = []
 
     def flush() -> Iterator[P]:
