@@ -2,9 +2,11 @@
 
 A process loads the snapshot once (both sides analysed at the last rebuild, with their
 piece vectors), then follows the outbox from the snapshot's position. Each new event
-costs the records it names: they are read and analysed on the snapshot's scale and
-replace their earlier rows; nothing else is analysed again, however many edits came
-before (the first version re-read every change since the snapshot at each new event).
+costs the records it names: they are read and put on the snapshot's scale and replace
+their earlier rows; nothing else is analysed again, however many edits came before (the
+first version re-read every change since the snapshot at each new event). Their analysed
+terms and concepts come from the database (``lead_analyses``) where a worker stored those
+of their current text; only a record no worker has reached yet is analysed here.
 
 A changed record's sentence vectors come from the database (``lead_vectors``), computed
 by the workers outside any page: this module never runs the encoder. Until a changed
