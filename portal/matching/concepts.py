@@ -8,6 +8,7 @@ sides bridges the two vocabularies, and gives leads reasons in plain words.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
 from collections import defaultdict
@@ -64,11 +65,14 @@ class Thesaurus:
     # text -> its match: a leads page asks about the same need and capabilities for every
     # lead it lists, and again on the next request
     _text_matches: dict[str, ConceptMatch] = field(default_factory=dict, repr=False, compare=False)
+    # of the file it was loaded from: part of a stored analysis's recipe
+    # (portal.matching.analysis), so that an edited thesaurus never reads older matches
+    digest: str = ""
 
     @classmethod
     def load(cls, path: Path = CONCEPTS_FILE) -> Thesaurus:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)["concept"]
+        data = path.read_bytes()
+        raw = tomllib.loads(data.decode("utf-8"))["concept"]
         concepts = [
             Concept(c["id"], c["label"], tuple(c.get("sectors", ())), tuple(c.get("related", ())))
             for c in raw
@@ -97,7 +101,8 @@ class Thesaurus:
                         vals.append(RELATED_WEIGHT)
         related = sp.coo_matrix((vals, (rows, cols)), shape=(len(concepts),) * 2).tocsr()
         related.data = np.minimum(related.data, 1.0)  # a pair listed both ways counts once
-        return cls(concepts, dict(phrases), related)
+        digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+        return cls(concepts, dict(phrases), related, digest=digest)
 
     def match(self, text_terms: Sequence[str]) -> ConceptMatch:
         """Find the phrases in ``text_terms`` (from ``phrase_terms``); a phrase of several

@@ -2,9 +2,11 @@
 
 A process loads the snapshot once (both sides analysed at the last rebuild, with their
 piece vectors), then follows the outbox from the snapshot's position. Each new event
-costs the records it names: they are read and analysed on the snapshot's scale and
-replace their earlier rows; nothing else is analysed again, however many edits came
-before (the first version re-read every change since the snapshot at each new event).
+costs the records it names: they are read and put on the snapshot's scale and replace
+their earlier rows; nothing else is analysed again, however many edits came before (the
+first version re-read every change since the snapshot at each new event). Their analysed
+terms and concepts come from the database (``lead_analyses``) where a worker stored those
+of their current text; only a record no worker has reached yet is analysed here.
 
 A changed record's sentence vectors come from the database (``lead_vectors``), computed
 by the workers outside any page: this module never runs the encoder. Until a changed
@@ -30,10 +32,10 @@ from portal.matching.profiles import NeedProfile, VendorProfile, need_profiles, 
 from portal.matching.ranking import Candidates, CandidateSet
 from portal.matching.store import (
     Snapshot,
-    need_candidates,
+    need_changes,
     records_named,
     stored_pieces,
-    vendor_candidates,
+    vendor_changes,
 )
 from portal.outbox import Position, events_since
 
@@ -48,6 +50,8 @@ class LiveSide(Generic[P]):
     kind: str  # "vendor" or "need"
     snapshot: Candidates
     load: Callable[[list[int]], dict[int, P]]
+    # the changed records on the snapshot's scale, with the analyses stored for their
+    # current texts (``store.vendor_changes``): only the records without one are analysed
     analyse: Callable[[list[P], Thesaurus, Candidates], Candidates]
     changed: set[int] = field(default_factory=set)  # every id changed since the snapshot
     changes: Candidates | None = None  # the changed records that are candidates now
@@ -132,8 +136,8 @@ class LiveModel:
     def of(cls, snapshot: Snapshot) -> LiveModel:
         """At the snapshot's position, nothing followed yet."""
         return cls(
-            LiveSide("vendor", snapshot.vendors, vendor_profiles, vendor_candidates),
-            LiveSide("need", snapshot.needs, need_profiles, need_candidates),
+            LiveSide("vendor", snapshot.vendors, vendor_profiles, vendor_changes),
+            LiveSide("need", snapshot.needs, need_profiles, need_changes),
             snapshot.state,
         )
 

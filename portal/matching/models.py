@@ -122,6 +122,28 @@ class LeadVector(db.Model):
         return f"<LeadVector {self.kind} {self.record_id}>"
 
 
+class LeadAnalysis(db.Model):
+    """One record's analysed text: its ranking terms and thesaurus concept strengths, with
+    the fingerprint of the text they came from and the recipe (analyser version and
+    thesaurus file) that made them (``portal.matching.analysis``). Shared by every web node
+    and worker, as ``lead_vectors`` is; written by whoever claims the record in
+    ``lead_vector_work``. A row whose fingerprint or recipe is not the record's current one
+    is never used."""
+
+    __tablename__ = "lead_analyses"
+
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # "vendor" or "need"
+    record_id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[int] = mapped_column(sa.BigInteger)  # of the text, signed 64 bits
+    recipe: Mapped[str] = mapped_column(sa.String(100))  # analysis.analysis_recipe
+    terms: Mapped[str] = mapped_column(sa.Text)  # the ranking terms, space-separated
+    concepts: Mapped[bytes] = mapped_column(sa.LargeBinary)  # (int32 concept, float32) pairs
+    computed_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<LeadAnalysis {self.kind} {self.record_id}>"
+
+
 class LeadVectorWork(db.Model):
     """A record whose vectors may be missing or stale: the sentence-vector work queue.
 

@@ -29,6 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from portal.db import utc_today
+from portal.matching import analysis
+from portal.matching.analysis import Analysis
 from portal.matching.calibration import calibration, expected_value
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
@@ -39,7 +41,6 @@ from portal.matching.pieces import (
     cover_of_needs,
     pooled,
 )
-from portal.matching.text import both_terms
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 SECTOR_BITS = {code: 1 << i for i, code in enumerate(SECTORS)}
@@ -80,6 +81,8 @@ class CandidateRow:
     sectors: Sequence[str]
     markets: Sequence[str]  # vendors: markets served; needs: the buyer's country
     closes: int = NEVER  # the day (ordinal) after which it stops being a candidate
+    # its text's analysis, when already made (stored in the database): else analysed here
+    analysis: Analysis | None = None
 
 
 @dataclass
@@ -107,7 +110,8 @@ class Candidates:
         cls, rows: Iterable[CandidateRow], thesaurus: Thesaurus, base: Candidates | None = None
     ) -> Candidates:
         """Analyse ``rows`` (read once: a generator streams 100,000 profiles without
-        holding them); with ``base``, on its scale (vocabulary, idf)."""
+        holding them); with ``base``, on its scale (vocabulary, idf). A row that carries
+        its analysis (stored, ``portal.matching.analysis``) is not analysed again."""
         ids, closes = array("q"), array("q")
         sector_bits, market_bits = array("q"), array("q")
         concept_rows, concept_cols, concept_data = array("i"), array("i"), array("f")
@@ -118,12 +122,14 @@ class Candidates:
                 closes.append(candidate.closes)
                 sector_bits.append(bits(candidate.sectors, SECTOR_BITS))
                 market_bits.append(bits(candidate.markets, COUNTRY_BITS))
-                ranking_terms, phrase_list = both_terms(candidate.text)
-                for concept, strength in thesaurus.match(phrase_list).strengths.items():
+                found = candidate.analysis
+                if found is None:
+                    found = analysis.analyse(candidate.text, thesaurus)
+                for concept, strength in found.concepts.items():
                     concept_rows.append(row)
                     concept_cols.append(concept)
                     concept_data.append(strength)
-                yield ranking_terms
+                yield found.terms
 
         bm25 = Bm25.build(documents(), base.bm25 if base is not None else None)
         concepts = sp.csr_matrix(

@@ -29,9 +29,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.db import UTCDateTime, utc_now, utc_today
 from portal.extensions import db
+from portal.matching import analysis
+from portal.matching.analysis import (
+    ANALYSIS_KINDS,
+    Analysis,
+    analyses_stored,
+    analysis_recipe,
+    delete_analyses,
+    save_analyses,
+    stored_analyses,
+    stored_prints,
+    text_fingerprint,
+)
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS, tuning_digest
-from portal.matching.models import LeadVector, LeadVectorFeed, LeadVectorWork
+from portal.matching.models import LeadAnalysis, LeadVector, LeadVectorFeed, LeadVectorWork
 from portal.matching.multilingual import MULTILINGUAL_RECIPE
 from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
@@ -59,35 +71,93 @@ def _closes(need: NeedProfile) -> int:
     return need.closes_on.toordinal() if need.closes_on else NEVER
 
 
-def vendor_rows(vendors: Iterable[VendorProfile]) -> Iterator[CandidateRow]:
+Analyses = dict[int, Analysis]
+
+
+def vendor_rows(
+    vendors: Iterable[VendorProfile], analyses: Analyses | None = None
+) -> Iterator[CandidateRow]:
+    found = analyses if analyses is not None else {}
     for v in vendors:
-        yield CandidateRow(v.id, v.text, v.sectors, v.markets)
+        yield CandidateRow(v.id, v.text, v.sectors, v.markets, analysis=found.get(v.id))
 
 
-def need_rows(needs: Iterable[NeedProfile]) -> Iterator[CandidateRow]:
+def need_rows(
+    needs: Iterable[NeedProfile], analyses: Analyses | None = None
+) -> Iterator[CandidateRow]:
+    found = analyses if analyses is not None else {}
     for n in needs:
-        yield CandidateRow(n.id, n.text, n.sectors, [n.country], _closes(n))
+        yield CandidateRow(
+            n.id, n.text, n.sectors, [n.country], _closes(n), analysis=found.get(n.id)
+        )
 
 
 def vendor_candidates(
-    vendors: Iterable[VendorProfile], thes: Thesaurus, base: Candidates | None = None
+    vendors: Iterable[VendorProfile],
+    thes: Thesaurus,
+    base: Candidates | None = None,
+    analyses: Analyses | None = None,
 ) -> Candidates:
-    return Candidates.build(vendor_rows(vendors), thes, base=base)
+    """The vendors' rows; those in ``analyses`` (stored) are not analysed again."""
+    return Candidates.build(vendor_rows(vendors, analyses), thes, base=base)
 
 
 def need_candidates(
-    needs: Iterable[NeedProfile], thes: Thesaurus, base: Candidates | None = None
+    needs: Iterable[NeedProfile],
+    thes: Thesaurus,
+    base: Candidates | None = None,
+    analyses: Analyses | None = None,
 ) -> Candidates:
-    return Candidates.build(need_rows(needs), thes, base=base)
+    return Candidates.build(need_rows(needs, analyses), thes, base=base)
+
+
+def vendor_changes(
+    vendors: Sequence[VendorProfile], thes: Thesaurus, base: Candidates
+) -> Candidates:
+    """Changed vendors on the snapshot's scale, with the analyses stored for their current
+    texts: only those without one are analysed here (``LiveSide.apply``)."""
+    stored = stored_analyses("vendor", {v.id: v.text for v in vendors}, thes)
+    return vendor_candidates(vendors, thes, base, stored)
+
+
+def need_changes(needs: Sequence[NeedProfile], thes: Thesaurus, base: Candidates) -> Candidates:
+    stored = stored_analyses("need", {n.id: n.text for n in needs}, thes)
+    return need_candidates(needs, thes, base, stored)
+
+
+def _with_stored(
+    kind: str, profiles: Iterable[P], thes: Thesaurus, analyses: Analyses
+) -> Iterator[P]:
+    """``profiles`` as they stream, with the stored analyses of each batch's current texts
+    put into ``analyses`` (and those of the batch before taken out: a side's analyses are
+    never all held at once)."""
+    if not analyses_stored(kind, analysis_recipe(thes)):  # a new portal's first import
+        yield from profiles
+        return
+    batch: list[P] = []
+
+    def flush() -> Iterator[P]:
+        analyses.clear()
+        analyses.update(stored_analyses(kind, {p.id: p.text for p in batch}, thes))
+        yield from batch
+        batch.clear()
+
+    for profile in profiles:
+        batch.append(profile)
+        if len(batch) == _ANALYSES_PER_BATCH:
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+P = TypeVar("P", VendorProfile, NeedProfile)
+_ANALYSES_PER_BATCH = 500  # stored analyses read per query when a snapshot is built
 
 
 def fingerprint(pieces: Sequence[str]) -> int:
     """What a record's vector is made of, as 64 bits: equal fingerprints, equal vectors."""
     digest = hashlib.blake2b("\x1f".join(pieces).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-P = TypeVar("P", VendorProfile, NeedProfile)
 
 
 def _fingerprinted(profiles: Iterable[P], out: list[int], counts: list[int]) -> Iterator[P]:
@@ -123,16 +193,23 @@ def build_snapshot(generation: Path, state: Position, progress: Progress | None 
     while this runs is picked up as a change since the snapshot.
     """
     thes = thesaurus()
-    # Streamed: profiles are analysed as they are read, never all held at once.
+    # Streamed: profiles are analysed as they are read, never all held at once; a record
+    # whose analysis of its current text is stored (``lead_analyses``) is read, not
+    # analysed again.
     vendor_prints: list[int] = []
     need_prints: list[int] = []
     vendor_counts: list[int] = []
     need_counts: list[int] = []
+    vendor_stored: Analyses = {}
+    need_stored: Analyses = {}
+    vendors = _fingerprinted(_counting(verified_vendors(), progress), vendor_prints, vendor_counts)
     vendor_side = vendor_candidates(
-        _fingerprinted(_counting(verified_vendors(), progress), vendor_prints, vendor_counts),
-        thes,
+        _with_stored("vendor", vendors, thes, vendor_stored), thes, analyses=vendor_stored
     )
-    need_side = need_candidates(_fingerprinted(open_needs(), need_prints, need_counts), thes)
+    needs = _fingerprinted(open_needs(), need_prints, need_counts)
+    need_side = need_candidates(
+        _with_stored("need", needs, thes, need_stored), thes, analyses=need_stored
+    )
     tmp = generation / f"{SNAPSHOT_FOLDER}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -273,6 +350,13 @@ def recipe_for(kind: str) -> str:
 def feed_recipe() -> str:
     """What the queue was last reconciled for: a new recipe of either space queues again."""
     both = f"{VECTOR_RECIPE}|{MULTILINGUAL_RECIPE}".encode()
+    return hashlib.blake2b(both, digest_size=12).hexdigest()
+
+
+def queue_recipe() -> str:
+    """What the queue was last reconciled for: a new recipe of either space, or of the
+    analysis (the thesaurus, the analyser), queues every record again."""
+    both = f"{feed_recipe()}|{analysis_recipe(thesaurus())}".encode()
     return hashlib.blake2b(both, digest_size=12).hexdigest()
 
 
@@ -535,7 +619,33 @@ def enqueue_missing_vectors() -> int:
     """Queue every candidate with no vectors of the current recipe (a new portal, a new
     recipe, a restored backup); the caller commits. A candidate whose vectors are of an
     older text is queued by the index event its edit wrote."""
-    return sum(_enqueue_missing(kind) for kind in VECTOR_KINDS)
+    vectors = sum(_enqueue_missing(kind) for kind in VECTOR_KINDS)
+    return vectors + sum(_enqueue_missing_analyses(kind) for kind in ANALYSIS_KINDS)
+
+
+def _enqueue_missing_analyses(kind: str) -> int:
+    """Queue the candidates of ``kind`` with no analysis of the current recipe (a new
+    thesaurus or analyser: the worker that claims them analyses them, and embeds only
+    those whose vectors are missing too); the caller commits."""
+    now = sa.bindparam("now", utc_now(), type_=UTCDateTime(timezone=True))
+    ids = _candidate_ids(kind).subquery()
+    have = (
+        sa.select(LeadAnalysis.record_id)
+        .where(
+            LeadAnalysis.kind == kind,
+            LeadAnalysis.record_id == ids.c.id,
+            LeadAnalysis.recipe == analysis_recipe(thesaurus()),
+        )
+        .exists()
+    )
+    source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
+    statement = (
+        _insert(LeadVectorWork.__table__)
+        .from_select(["kind", "record_id", "enqueued_at"], source)
+        .on_conflict_do_nothing(index_elements=["kind", "record_id"])
+        .returning(LeadVectorWork.__table__.c.record_id)
+    )
+    return len(db.session.execute(statement).all())
 
 
 def _enqueue_missing(kind: str) -> int:
@@ -563,7 +673,8 @@ def _enqueue_missing(kind: str) -> int:
 
 def remove_stale_vectors() -> int:
     """Delete the vectors of records that stopped being candidates without an event naming
-    them (a need past its closing date); the caller commits. Others are removed by the
+    them (a need past its closing date), and their analyses (``remove_stale_analyses``);
+    the caller commits; returns how many records' vectors went. Others are removed by the
     chunk that claims them."""
     removed = 0
     for kind in VECTOR_KINDS:
@@ -582,6 +693,26 @@ def remove_stale_vectors() -> int:
     db.session.execute(
         sa.delete(LeadVectorWork.__table__).where(LeadVectorWork.kind.not_in(VECTOR_KINDS))
     )
+    remove_stale_analyses()
+    return removed
+
+
+def remove_stale_analyses() -> int:
+    """Delete the analyses of records that are no longer candidates, and those of kinds or
+    recipes nobody reads (an older thesaurus or analyser); the caller commits. An analysis
+    of an older text is replaced by the chunk that claims its record."""
+    table = LeadAnalysis.__table__
+    removed = 0
+    for kind in ANALYSIS_KINDS:
+        statement = sa.delete(table).where(
+            LeadAnalysis.kind == kind, LeadAnalysis.record_id.not_in(_candidate_ids(kind))
+        )
+        removed += db.session.execute(statement).rowcount or 0
+    unread = sa.or_(
+        LeadAnalysis.kind.not_in(ANALYSIS_KINDS),
+        LeadAnalysis.recipe != analysis_recipe(thesaurus()),
+    )
+    removed += db.session.execute(sa.delete(table).where(unread)).rowcount or 0
     return removed
 
 
@@ -702,9 +833,9 @@ def feed_vector_queue() -> int:
     """
     feed = _feed()
     queued = 0
-    if feed.recipe != feed_recipe():
+    if feed.recipe != queue_recipe():
         queued += enqueue_missing_vectors()
-        feed.recipe = feed_recipe()
+        feed.recipe = queue_recipe()
     events, after = events_since(Position(feed.last_event, feed.horizon))
     vendor_ids, need_ids = records_named(events)
     records = [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
@@ -805,19 +936,23 @@ class VectorWork:
     embedded: int = 0  # records embedded (their stored vectors were not of their text)
     removed: int = 0  # records whose vectors were deleted: no longer candidates
     records: list[tuple[str, int]] = field(default_factory=list)  # those embedded
+    # records whose text was analysed (their stored analysis was not of their text)
+    analysed: list[tuple[str, int]] = field(default_factory=list)
 
     def add(self, other: VectorWork) -> None:
         self.claimed += other.claimed
         self.embedded += other.embedded
         self.removed += other.removed
         self.records.extend(other.records)
+        self.analysed.extend(other.analysed)
 
 
 def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
     """Claim up to ``limit`` queued records, embed those whose stored vectors were not made
-    from their current pieces by the current recipe, store them, delete the vectors of
-    claimed records that are no longer candidates, take the claimed rows off the queue and
-    commit: one unit of work.
+    from their current pieces by the current recipe, analyse those whose stored analysis
+    was not made from their current text (``portal.matching.analysis``), store both,
+    delete the vectors and analyses of claimed records that are no longer candidates, take
+    the claimed rows off the queue and commit: one unit of work.
 
     On PostgreSQL the claim's row locks are held until the commit, so no record is in two
     chunks and none is embedded twice. SQLite lets one writer in at a time, so the claim is
@@ -835,6 +970,9 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
         return work
     todo: list[tuple[str, VendorProfile | NeedProfile]] = []
     gone: dict[str, list[int]] = {}
+    thes = thesaurus()
+    recipe = analysis_recipe(thes)
+    to_analyse: dict[str, list[VendorProfile | NeedProfile]] = {}
     for kind in VECTOR_KINDS:
         ids = [record for claimed_kind, record, _ in claimed if claimed_kind == kind]
         if not ids:
@@ -848,6 +986,13 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
             for i in ids
             if i in profiles and have.get(i) != _signed(fingerprint(profiles[i].pieces))
         ]
+        if kind in ANALYSIS_KINDS:
+            analysed = stored_prints(kind, list(profiles), recipe)
+            to_analyse[kind] = [
+                profiles[i]
+                for i in ids
+                if i in profiles and analysed.get(i) != text_fingerprint(profiles[i].text)
+            ]
     if _dialect() == "sqlite":
         db.session.commit()
     done: list[tuple[str, VendorProfile | NeedProfile]] = []
@@ -868,6 +1013,13 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
                 )
             )
             work.removed += deleted.rowcount or 0
+        if kind in ANALYSIS_KINDS:
+            delete_analyses(kind, gone[kind])
+    # written after the encoder: on SQLite a write holds the one write lock to the commit
+    for kind, chosen_profiles in to_analyse.items():
+        made = [(p.id, p.text, analysis.analyse(p.text, thes)) for p in chosen_profiles]
+        save_analyses(kind, made, thes)
+        work.analysed += [(kind, p.id) for p in chosen_profiles]
     table = LeadVectorWork.__table__
     db.session.execute(
         sa.delete(table).where(

@@ -151,8 +151,11 @@ def test_vectors_an_earlier_version_kept_in_snapshot_files_are_taken_into_the_da
         np.save(folder / f"{name}.pieces.npy", embedded.vectors.astype(np.float16))
         np.save(folder / f"{name}.vectors.keys.npy", np.load(folder / f"{name}.fingerprints.npy"))
         (folder / f"{name}.vectors.done").write_text(str(len(ids)))  # the old marker
-    assert reconcile_vectors() == (0, 0)  # seeded, so nothing to queue
+    # seeded, so queued only for their analyses, which the files never held
+    candidates = len(snapshot.vendors) + len(snapshot.needs)
+    assert reconcile_vectors() == (candidates, 0)
     encoder = CountingEncoder()
-    assert compute_all(encoder)[1].complete
+    work, progress = compute_all(encoder)
+    assert progress.complete and work.embedded == 0 and len(work.analysed) == candidates
     assert encoder.texts == []
     _assert_vectors_match_the_database()
