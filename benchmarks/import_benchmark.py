@@ -68,6 +68,11 @@ def _timed(
     if returncode != 0:
         sys.exit(f"{command[1]} failed ({returncode}):\n{stdout}\n{stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    if lines is not None:  # the CPU it used, its writer processes' included
+        cpu = sum(
+            float(t) for t in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", stderr)
+        )
+        lines.append((wall, f"(exit; CPU {cpu:.1f} s, user and system, children included)"))
     return wall, f"{int(rss.group(1)) / 1024:.0f} MB" if rss else "?", stdout
 
 
