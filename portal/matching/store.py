@@ -627,38 +627,21 @@ def _enqueue_missing_analyses(kind: str) -> int:
     """Queue the candidates of ``kind`` with no analysis of the current recipe (a new
     thesaurus or analyser: the worker that claims them analyses them, and embeds only
     those whose vectors are missing too); the caller commits."""
-    now = sa.bindparam("now", utc_now(), type_=UTCDateTime(timezone=True))
-    ids = _candidate_ids(kind).subquery()
-    have = (
-        sa.select(LeadAnalysis.record_id)
-        .where(
-            LeadAnalysis.kind == kind,
-            LeadAnalysis.record_id == ids.c.id,
-            LeadAnalysis.recipe == analysis_recipe(thesaurus()),
-        )
-        .exists()
-    )
-    source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
-    statement = (
-        _insert(LeadVectorWork.__table__)
-        .from_select(["kind", "record_id", "enqueued_at"], source)
-        .on_conflict_do_nothing(index_elements=["kind", "record_id"])
-        .returning(LeadVectorWork.__table__.c.record_id)
-    )
-    return len(db.session.execute(statement).all())
+    return _enqueue_without(kind, LeadAnalysis, analysis_recipe(thesaurus()))
 
 
 def _enqueue_missing(kind: str) -> int:
     """Queue the candidates of ``kind`` with no vectors of its recipe; the caller commits."""
+    return _enqueue_without(kind, LeadVector, recipe_for(kind))
+
+
+def _enqueue_without(kind: str, stored: type[LeadVector] | type[LeadAnalysis], recipe: str) -> int:
+    """Queue the candidates of ``kind`` that have no row of ``recipe`` in ``stored``."""
     now = sa.bindparam("now", utc_now(), type_=UTCDateTime(timezone=True))
     ids = _candidate_ids(kind).subquery()
     have = (
-        sa.select(LeadVector.record_id)
-        .where(
-            LeadVector.kind == kind,
-            LeadVector.record_id == ids.c.id,
-            LeadVector.recipe == recipe_for(kind),
-        )
+        sa.select(stored.record_id)
+        .where(stored.kind == kind, stored.record_id == ids.c.id, stored.recipe == recipe)
         .exists()
     )
     source = sa.select(sa.literal(kind), ids.c.id, now).where(~have)
