@@ -45,7 +45,7 @@ from portal.matching.ranking import (
     score,
     top,
 )
-from portal.matching.reasons import Answer, lead_reasons
+from portal.matching.reasons import MIN_CONCEPT_STRENGTH, Answer, lead_reasons
 from portal.matching.store import (
     Snapshot,
     attach_vectors,
@@ -61,8 +61,6 @@ from portal.matching.store import (
 from portal.matching.text import terms
 
 DEFAULT_LIMIT = 10
-# A capability names a concept clearly with two of its phrases (as reasons require).
-ANSWERING_CONCEPT_STRENGTH = 0.75
 P = TypeVar("P", VendorProfile, NeedProfile)
 
 # Given the candidates' ids (in row order) and their scores, return adjusted scores: how
@@ -320,10 +318,10 @@ class LeadsModel:
     ) -> list[tuple[int, str]]:
         """The thesaurus concepts through which the need's confident leads answer it: for
         each of its best ``leads`` shown by default (or of ``min_probability`` or more),
-        the concept the capability that
-        answers it names most strongly, with the part of the need it answers (in the
-        need's own words). How a need in a language the reader does not know can be read
-        in concepts: the vendors' side is English, where the thesaurus's phrases hold."""
+        the concept the capability that answers it names most strongly, if it names it
+        clearly (as a reason would), with the part of the need it answers (in the need's
+        own words). How a need in a language the reader does not know can be read in
+        concepts: the vendors' side is English, where the thesaurus's phrases hold."""
         query = self.query_for_need(need)
         if query.pieces is None:
             return []
@@ -340,10 +338,11 @@ class LeadsModel:
                 continue
             capability = vendor.capabilities[answer.capability]
             named = self.thesaurus.match_text(f"{capability.title}. {capability.description}")
-            strongest = sorted(named.strengths.items(), key=lambda item: (-item[1], item[0]))
-            for concept, strength in strongest[:1]:
-                if strength >= ANSWERING_CONCEPT_STRENGTH:
-                    found.setdefault(concept, answer.need_part)
+            if not named.strengths:
+                continue
+            concept, strength = min(named.strengths.items(), key=lambda item: (-item[1], item[0]))
+            if strength >= MIN_CONCEPT_STRENGTH:
+                found.setdefault(concept, answer.need_part)
         return list(found.items())
 
     def needs_for(
