@@ -1,0 +1,222 @@
+"""Reason precision, judged by a reader: the sheets a reader fills in, and the figures.
+
+No labelled set says which capability answers a need or which part of the need it
+answers, so the reasons are judged by reading them, the way a trade officer would. This
+script writes what the reader reads and counts what the reader wrote; the judgments are
+about the development sets, so they stay outside the project like the labels.
+
+1. An export with reasons (``benchmarks/lead_quality.py ... --keep DIR`` keeps one), then
+   a sheet of every lead shown by default::
+
+       .venv/bin/python benchmarks/reason_judging.py sheet --data ../shared/data/dev-b.jsonl \\
+           --leads DIR/leads.jsonl --out sheet.jsonl
+
+   Each line: the need, every capability of the vendor, and the first reason with the
+   capability it quotes and the part of the need it names.
+2. The reader writes a TSV, one line per sheet line: ``id``, ``answers`` (yes / partly /
+   no: the quoted capability answers the need), ``best`` (yes / no: it is the vendor's
+   capability that best answers it), ``part_right`` (yes / no: the part of the need the
+   reason names is the one the capability answers), ``junk_words`` (yes / no: a reason
+   quotes words that say nothing about the problem, or words not in the need).
+3. The figures, beside the labels' grades when ``--qrels`` is given::
+
+       .venv/bin/python benchmarks/reason_judging.py tally --judged judged.tsv \\
+           [--qrels ../shared/data/dev-b-qrels.tsv]
+
+To compare two versions of the reasons, ``pairs`` writes the leads whose first reason
+differs between two exports, each pair in a random order, and a key kept apart from the
+reader; ``prefer`` counts which version the reader preferred::
+
+    .venv/bin/python benchmarks/reason_judging.py pairs --data ... --before A/leads.jsonl \\
+        --after B/leads.jsonl --out pairs.jsonl --key key.jsonl
+    .venv/bin/python benchmarks/reason_judging.py prefer --prefs prefs.tsv --key key.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+# The two forms of a first reason (portal/matching/reasons.py), in English as exports
+# print them: "“Capability” answers “part of the need”" and "“Capability” answers the
+# need's <concept> problem (“words”, “words”)".
+_FIRST_REASON = re.compile(r"“(.+?)” answers (?:“(.+)”|the need's (.+))$")
+
+
+def _records(data: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Organizations and needs of an exchange file, by ref."""
+    organizations: dict[str, dict] = {}
+    needs: dict[str, dict] = {}
+    with open(data, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record.get("type") == "organization":
+                organizations[record["ref"]] = record
+            elif record.get("type") == "need":
+                needs[record["ref"]] = record
+    return organizations, needs
+
+
+def shown_first_reasons(leads: Path) -> dict[str, str]:
+    """``need|vendor`` -> the first reason, for every lead shown by default."""
+    found: dict[str, str] = {}
+    with open(leads, encoding="utf-8") as handle:
+        for line in handle:
+            block = json.loads(line)
+            for lead in block["leads"]:
+                if lead.get("shown"):
+                    reasons = lead.get("reasons") or [""]
+                    found[f"{block['need']}|{lead['vendor']}"] = reasons[0]
+    return found
+
+
+def _lead_text(key: str, organizations: dict[str, dict], needs: dict[str, dict]) -> dict:
+    need_ref, vendor_ref = key.split("|")
+    need, vendor = needs[need_ref], organizations[vendor_ref]
+    return {
+        "id": key,
+        "need_title": need["title"],
+        "need_description": need.get("description", ""),
+        "vendor_name": vendor["name"],
+        "vendor_summary": vendor.get("summary", ""),
+        "capabilities": [
+            f"{c['title']}: {c.get('description', '')}" for c in vendor.get("capabilities", [])
+        ],
+    }
+
+
+def write_sheet(data: Path, leads: Path, out: Path) -> int:
+    organizations, needs = _records(data)
+    rows = 0
+    with open(out, "w", encoding="utf-8") as handle:
+        for key, reason in shown_first_reasons(leads).items():
+            quoted = _FIRST_REASON.match(reason)
+            line = _lead_text(key, organizations, needs) | {
+                "first_reason": reason,
+                "quoted_capability": quoted.group(1) if quoted else None,
+                "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
+            }
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            rows += 1
+    return rows
+
+
+def _grades(qrels: Path) -> dict[str, int]:
+    grades: dict[str, int] = {}
+    with open(qrels, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) >= 3 and parts[-1].isdigit():
+                grades[f"{parts[0]}|{parts[1]}"] = int(parts[2])
+    return grades
+
+
+def tally(judged: Path, qrels: Path | None) -> list[str]:
+    with open(judged, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    total = len(rows) or 1
+    answers = Counter(row["answers"] for row in rows)
+    strict = answers["yes"] / total
+    lenient = (answers["yes"] + answers["partly"]) / total
+    lines = [
+        f"shown leads judged: {len(rows)}",
+        f"reason precision, the quoted capability answers the need: {strict:.3f}"
+        f" (partly useful counted as answering: {lenient:.3f})",
+    ]
+    for field, meaning in (
+        ("best", "the quoted capability is the vendor's best for the need"),
+        ("part_right", "the part of the need named is the one it answers"),
+        ("junk_words", "a reason quotes uninformative words or words not in the need"),
+    ):
+        share = sum(row[field] == "yes" for row in rows) / total
+        lines.append(f"{meaning}: {share:.3f}")
+    if qrels is not None:
+        grades = _grades(qrels)
+        by_grade: dict[int, Counter] = {}
+        for row in rows:
+            by_grade.setdefault(grades.get(row["id"], 0), Counter())[row["answers"]] += 1
+        for grade in sorted(by_grade):
+            counts = by_grade[grade]
+            size = sum(counts.values())
+            lines.append(
+                f"grade {grade}: {size} leads, answers yes {counts['yes'] / size:.2f}, "
+                f"partly {counts['partly'] / size:.2f}, no {counts['no'] / size:.2f}"
+            )
+    return lines
+
+
+def write_pairs(data: Path, before: Path, after: Path, out: Path, key: Path, seed: int = 7) -> int:
+    organizations, needs = _records(data)
+    first, second = shown_first_reasons(before), shown_first_reasons(after)
+    changed = sorted(k for k in second if k in first and first[k] != second[k])
+    order = random.Random(seed)
+    rows, keys = [], []
+    for number, lead in enumerate(changed):
+        flipped = order.random() < 0.5
+        one, two = (second[lead], first[lead]) if flipped else (first[lead], second[lead])
+        rows.append(
+            {"pair": number, **_lead_text(lead, organizations, needs)}
+            | {"reason_1": one, "reason_2": two}
+        )
+        keys.append({"pair": number, "before_is": 2 if flipped else 1})
+    order.shuffle(rows)
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    with open(key, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(k) + "\n" for k in keys)
+    return len(rows)
+
+
+def preferences(prefs: Path, key: Path) -> Counter:
+    with open(key, encoding="utf-8") as handle:
+        before_is = {int(k["pair"]): int(k["before_is"]) for k in map(json.loads, handle)}
+    found: Counter = Counter()
+    with open(prefs, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            choice = row["better"].strip()
+            if choice == "=":
+                found["same"] += 1
+            else:
+                found["before" if int(choice) == before_is[int(row["pair"])] else "after"] += 1
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    sheet = commands.add_parser("sheet", help="what a reader judges: every shown lead")
+    sheet.add_argument("--data", type=Path, required=True)
+    sheet.add_argument("--leads", type=Path, required=True)
+    sheet.add_argument("--out", type=Path, required=True)
+    count = commands.add_parser("tally", help="the figures of a judged sheet")
+    count.add_argument("--judged", type=Path, required=True)
+    count.add_argument("--qrels", type=Path)
+    pairs = commands.add_parser("pairs", help="leads whose first reason differs, blind")
+    pairs.add_argument("--data", type=Path, required=True)
+    pairs.add_argument("--before", type=Path, required=True)
+    pairs.add_argument("--after", type=Path, required=True)
+    pairs.add_argument("--out", type=Path, required=True)
+    pairs.add_argument("--key", type=Path, required=True)
+    prefer = commands.add_parser("prefer", help="which version the reader preferred")
+    prefer.add_argument("--prefs", type=Path, required=True)
+    prefer.add_argument("--key", type=Path, required=True)
+    args = parser.parse_args()
+    if args.command == "sheet":
+        print(f"{write_sheet(args.data, args.leads, args.out)} shown leads written")
+    elif args.command == "tally":
+        print("\n".join(tally(args.judged, args.qrels)))
+    elif args.command == "pairs":
+        print(f"{write_pairs(args.data, args.before, args.after, args.out, args.key)} pairs")
+    else:
+        found = preferences(args.prefs, args.key)
+        print(f"before {found['before']}, after {found['after']}, alike {found['same']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
