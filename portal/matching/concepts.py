@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,42 @@ def collapsed(phrase: str, stemmed: Sequence[str]) -> bool:
     staff" every "staff" and "1:1 devices" every "devices", naming concepts the text
     never meant. Such a phrase is left out rather than matched as that one word."""
     return len(stemmed) == 1 and len(words(phrase)) > 1
+
+
+# A word as written, any case: ``own_words`` quotes the text, not its lowercased terms.
+_WRITTEN_WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019\-][A-Za-z0-9]+)*")
+
+
+def own_words(text: str, phrases: Sequence[str]) -> list[str]:
+    """The text's own words for each thesaurus phrase found in it: the shortest stretch of
+    ``text`` holding every word of the phrase as ``Thesaurus.match`` finds it (stemmed, in
+    any order, close together). A phrase is matched by its stem, so the text may say
+    "pumping stations" where the thesaurus says "pump stations": a reason quoting the
+    city must quote what the city wrote. A phrase not found as written (a place name
+    folded into one word) is left out."""
+    written = [
+        (found.start(), found.end(), set(stemmed))
+        for found in _WRITTEN_WORD.finditer(text or "")
+        if (stemmed := phrase_terms(found.group()))
+    ]
+    quoted: list[str] = []
+    for phrase in phrases:
+        wanted = set(phrase_terms(phrase))
+        best: tuple[int, int] | None = None
+        for first, (start, _, stems) in enumerate(written):
+            if not wanted or not stems & wanted:
+                continue
+            seen: set[str] = set()
+            # as far as Thesaurus.match looks: the phrase's length and two words more
+            for _, end, later in written[first : first + len(wanted) + 3]:
+                seen |= later & wanted
+                if seen == wanted:
+                    if best is None or end - start < best[1] - best[0]:
+                        best = (start, end)
+                    break
+        if best is not None and text[best[0] : best[1]] not in quoted:
+            quoted.append(text[best[0] : best[1]])
+    return quoted
 
 
 @dataclass(frozen=True)

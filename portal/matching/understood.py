@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portal.matching.concepts import Concept, thesaurus
+from portal.matching.concepts import Concept, own_words, thesaurus
 from portal.matching.profiles import NeedProfile
 from portal.matching.services import current_model
 from portal.matching.store import is_multilingual
@@ -54,10 +54,11 @@ def read_need(need: Need) -> ReadNeed:
         )
     match = thes.match_text(profile.text)
     strongest = sorted(match.strengths.items(), key=lambda item: (-item[1], item[0]))
-    return ReadNeed(
-        tuple(
-            ReadConcept(thes.concepts[concept], tuple(match.evidence[concept][:QUOTED_PHRASES]))
-            for concept, _ in strongest[:CONCEPTS_SHOWN]
-        ),
-        False,
-    )
+    read = []
+    for concept, _ in strongest:
+        quoted = own_words(profile.text, match.evidence[concept])
+        if quoted:
+            read.append(ReadConcept(thes.concepts[concept], tuple(quoted[:QUOTED_PHRASES])))
+        if len(read) == CONCEPTS_SHOWN:
+            break
+    return ReadNeed(tuple(read), False)
