@@ -55,10 +55,17 @@ from portal.follows.services import (
     stored_reasons,
     why_matched,
 )
+from portal.follows.updates import (
+    Details,
+    amendment_details,
+    answer_details,
+    english_summary,
+    reminder_details,
+)
+from portal.i18n.formatting import localized_date
 from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
 from portal.needs.models import Need, NeedStatus
 from portal.needs.services import can_see_need, is_public
-from portal.notices.amendments import FIELD_LABELS
 from portal.notifications.models import MailMode, MuteKind, NotificationPreference
 from portal.notifications.services import (
     Mutes,
@@ -84,41 +91,14 @@ ITEMS_PER_MAIL = 25  # the rest come in the next mail
 # --- what a follower is told -------------------------------------------------------------
 
 
-def amendment_summary(amendment: Any) -> str:
-    """What an amendment changed, one line per change set, e.g. "Amendment 2: Closing
-    date: 2026-03-10 -> 2026-03-24", then the buyer's note."""
-    changes = []
-    for change in getattr(amendment, "changes", None) or []:
-        if not isinstance(change, dict):
-            continue
-        field_name = str(change.get("field", ""))
-        name = FIELD_LABELS.get(field_name, field_name.replace("_", " "))
-        old, new = change.get("old"), change.get("new")
-        if old in (None, "") and new not in (None, ""):
-            changes.append(f"{name}: {new} added")
-        elif new in (None, ""):
-            changes.append(f"{name}: {old} removed")
-        else:
-            changes.append(f"{name}: {old} -> {new}")
-    number = getattr(amendment, "number", None)
-    head = f"Amendment {number}" if number is not None else "Amendment"
-    text = f"{head}: {'; '.join(changes)}" if changes else head
-    note = (getattr(amendment, "note", "") or "").strip()
-    return f"{text}\n{note}" if note else text
-
-
-def answer_summary(question: Any) -> str:
-    asked = (getattr(question, "body", "") or "").strip()
-    answer = (getattr(question, "answer", "") or "").strip()
-    return f"Question: {asked}\nAnswer: {answer}"
-
-
 def _tell(
-    user: User, need: Need, kind: UpdateKind, key: str, summary: str, now: dt.datetime
+    user: User, need: Need, kind: UpdateKind, key: str, details: Details, now: dt.datetime
 ) -> FollowUpdate | None:
     """One follower's row and, in immediate mode, their mail; None if already told.
 
-    A muted need is recorded but not mailed (HELD); digest mode waits for the weekly mail.
+    The row keeps what happened (``details``), worded in each reader's language when it
+    is shown (``portal.follows.updates``). A muted need is recorded but not mailed (HELD);
+    digest mode waits for the weekly mail.
     """
     from portal.mail.services import queue_mail
 
@@ -134,7 +114,13 @@ def _tell(
     if existing is not None:
         return None
     row = FollowUpdate(
-        user_id=user.id, need_id=need.id, kind=kind, key=key, summary=summary, created_at=now
+        user_id=user.id,
+        need_id=need.id,
+        kind=kind,
+        key=key,
+        summary=english_summary(kind, details),
+        details=details,
+        created_at=now,
     )
     db.session.add(row)
     db.session.flush()  # the unique key first: a second worker stops here, before any mail
@@ -147,7 +133,9 @@ def _tell(
         template = REMINDER_TEMPLATE if urgent else UPDATE_TEMPLATE
         if urgent and need.closes_on:
             subject = lazy_gettext(
-                "Closes %(date)s: %(title)s", date=need.closes_on.isoformat(), title=need.title
+                "Closes %(date)s: %(title)s",
+                date=LazyText(localized_date, need.closes_on),
+                title=need.title,
             )
         elif kind == UpdateKind.AMENDMENT:
             subject = lazy_gettext("New amendment: %(title)s", title=need.title)
@@ -174,19 +162,19 @@ def on_need_amended(need: Need, amendment: Any = None, **_: Any) -> None:
     if amendment is None:
         return
     now = utc_now()
-    summary = amendment_summary(amendment)
+    details = amendment_details(amendment)
     key = f"amendment:{getattr(amendment, 'id', None) or getattr(amendment, 'number', '')}"
     for user in followers_of(need):
-        _tell(user, need, UpdateKind.AMENDMENT, key, summary, now)
+        _tell(user, need, UpdateKind.AMENDMENT, key, details, now)
 
 
 def on_question_answered(need: Need, question: Any = None, **_: Any) -> None:
     if question is None:
         return
     now = utc_now()
-    summary = answer_summary(question)
+    details = answer_details(question)
     for user in followers_of(need):
-        _tell(user, need, UpdateKind.ANSWER, f"answer:{question.id}", summary, now)
+        _tell(user, need, UpdateKind.ANSWER, f"answer:{question.id}", details, now)
 
 
 def on_need_published(need: Need, **_: Any) -> None:
@@ -240,10 +228,8 @@ def send_deadline_reminders(now: dt.datetime) -> int:
             user, need = db.session.get(User, user_id), db.session.get(Need, need_id)
             if user is None or need is None or not user.active:
                 continue
-            days = (closes_on - today).days
-            when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
-            summary = f"Closes {when}, on {closes_on.isoformat()}."
-            row = _tell(user, need, UpdateKind.REMINDER, key, summary, now)
+            details = reminder_details(closes_on, today)
+            row = _tell(user, need, UpdateKind.REMINDER, key, details, now)
             db.session.commit()
         except IntegrityError:  # another worker reminded this follower first
             db.session.rollback()

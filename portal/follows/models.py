@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -64,6 +64,10 @@ class FollowUpdate(db.Model):
     ``key`` names the event (``amendment:<id>``, ``answer:<id>``, ``reminder:<date>``):
     unique per follower and need, so a reminder goes once per deadline even when two
     workers reach it at the same moment, and moves with the deadline if it changes.
+
+    ``details`` is what happened, in no language (``portal.follows.updates``), worded for
+    each reader when a page or a mail shows it; ``summary`` is its English wording, all
+    that rows written before revision 0022 have (shown as written).
     """
 
     __tablename__ = "follow_updates"
@@ -80,6 +84,7 @@ class FollowUpdate(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16))
     key: Mapped[str] = mapped_column(sa.String(80))
     summary: Mapped[text]
+    details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     delivery: Mapped[str] = mapped_column(sa.String(16), default=Delivery.PENDING)
     created_at: Mapped[timestamp]
     mailed_at: Mapped[dt.datetime | None]

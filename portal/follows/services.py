@@ -631,7 +631,8 @@ def _sequence(need: Need) -> int:
 
 
 def deadlines_ics(user: User, now: dt.datetime | None = None) -> str:
-    """The member's followed needs' deadlines (closing and questions) as all-day events.
+    """The member's followed needs' deadlines (closing and questions) as all-day events,
+    worded in the language being rendered (the feed's view renders it in the member's).
 
     UIDs are made of the need and the kind of deadline, so a moved deadline moves in the
     subscribed calendar (SEQUENCE grows with the need's last change) instead of doubling;
@@ -641,21 +642,28 @@ def deadlines_ics(user: User, now: dt.datetime | None = None) -> str:
 
     stamp = now or utc_now()
     host = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal"
+    calendar_name = gettext("Followed need deadlines")
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//U.S.-ASEAN Smart Cities Matchmaking//Followed deadlines//EN",
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{escape_text('Followed need deadlines')}",
+        f"X-WR-CALNAME:{escape_text(calendar_name)}",
     ]
     for item in followed_needs(user):
         need = item.need
         if not item.visible or not need.is_open:
             continue
         link = mail_link("needs.detail", ref=need.ref)
-        deadlines = [("closes", need.closes_on, f"Closes: {need.title}")]
-        deadlines.append(("questions", question_deadline(need), f"Questions close: {need.title}"))
+        deadlines = [
+            ("closes", need.closes_on, gettext("Closes: %(title)s", title=need.title)),
+            (
+                "questions",
+                question_deadline(need),
+                gettext("Questions close: %(title)s", title=need.title),
+            ),
+        ]
         for kind, day, summary in deadlines:
             if day is None:
                 continue

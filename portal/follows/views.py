@@ -23,7 +23,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from flask_login import current_user, login_required
 
 from portal.accounts.models import User
@@ -32,9 +32,10 @@ from portal.follows import services
 from portal.follows.alerts import connect_receivers
 from portal.follows.forms import ConfirmForm, SavedSearchForm
 from portal.follows.models import SavedSearch
+from portal.follows.updates import update_lines, update_text
 from portal.needs.models import Need
 from portal.needs.services import can_see_need, find_need
-from portal.notifications.services import mode_of
+from portal.notifications.services import mail_locale, mode_of
 
 bp = Blueprint("follows", __name__)
 
@@ -43,10 +44,13 @@ Page = str | tuple[str, int]
 
 @bp.record_once
 def _setup(state: Any) -> None:
-    """Subscribe to the signals and give templates the follow button's state."""
+    """Subscribe to the signals; give templates the follow button's state, and the
+    updates of followed needs in the reader's words (a page's, or a mail's recipient's)."""
     connect_receivers()
     app: Flask = state.app
     app.jinja_env.globals["follow_button_state"] = follow_button_state
+    app.jinja_env.filters["update_lines"] = update_lines
+    app.jinja_env.filters["update_text"] = update_text
 
 
 def follow_button_state(need: Need) -> dict[str, Any] | None:
@@ -155,11 +159,14 @@ def revoke_calendar_url() -> Response:
 
 @bp.get("/calendar/followed/<token>.ics")
 def calendar_feed(token: str) -> Response:
-    """The private feed: no login, the token is the secret; calendars poll it."""
+    """The private feed: no login, the token is the secret; calendars poll it. In the
+    member's language, as their mail is."""
     user = services.user_by_calendar_token(token)
     if user is None:
         abort(404)
-    response = Response(services.deadlines_ics(user), mimetype="text/calendar")
+    with force_locale(mail_locale(user)):
+        text = services.deadlines_ics(user)
+    response = Response(text, mimetype="text/calendar")
     response.headers["Content-Disposition"] = 'inline; filename="followed-deadlines.ics"'
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["X-Robots-Tag"] = "noindex"

@@ -9,7 +9,9 @@ at 75 octets, escaped TEXT values, times in UTC "Z"), with a UID per meeting tha
 re-plans (it is made of the request, which meets once), and a SEQUENCE that grows
 whenever the meeting row changes, so subscribed calendars move the meeting instead of
 keeping a stale copy. A cancelled meeting has no row, so it is simply no longer in the
-feed and calendars drop it.
+feed and calendars drop it. Its words are the language being rendered (the member's who
+downloads it, the one a subscription URL asks for; English for the CLI); names of
+events and organizations are as written.
 
 A join link pattern (``MissionEvent.join_link_pattern``) accepts these placeholders:
 ``{event}`` the event's ref, ``{meeting}`` the meeting's number (stable across re-plans),
@@ -93,7 +95,7 @@ class AgendaItem:
 
     @property
     def place(self) -> str:
-        """Where, in English: the CLI, the API and the .ics file."""
+        """Where, in English: the CLI and the API."""
         return "Online" if self.meeting.online else f"Table {self.meeting.table_number}"
 
     @property
@@ -277,21 +279,38 @@ def sequence_of(meeting: Meeting) -> int:
     return max(0, int((meeting.changed_at - SEQUENCE_EPOCH).total_seconds()))
 
 
+def _local_time(item: AgendaItem) -> str:
+    """The meeting's span on the participant's clock, as the locale writes it; English
+    keeps ``2027-03-09 09:00 - 09:20``."""
+    if is_english():
+        return f"{item.starts:%Y-%m-%d %H:%M} - {item.ends:%H:%M}"
+    return wall_time_span(item.starts, item.ends)
+
+
 def _event_lines(item: AgendaItem, agenda: Agenda, stamp: dt.datetime) -> list[str]:
+    """One VEVENT, worded in the language being rendered (names as written)."""
     event = agenda.event
     other = item.other_organization.name
     where = ", ".join(part for part in (event.venue, event.city, event.country) if part)
+    place = item.place_label
     if item.meeting.online:
-        location = item.join_link or "Online"
+        location = item.join_link or place
     else:
-        location = f"{item.place}, {where}" if where else item.place
+        location = f"{place}, {where}" if where else place
     description = [
-        f"{event.name}: one-to-one meeting with {other}.",
-        f"Place: {item.place}.",
-        f"Local time: {item.starts:%Y-%m-%d %H:%M} - {item.ends:%H:%M} ({agenda.zone_name}).",
+        gettext(
+            "%(event)s: one-to-one meeting with %(organization)s.",
+            event=event.name,
+            organization=other,
+        ),
+        gettext("Place: %(place)s.", place=place),
+        gettext("Local time: %(time)s (%(zone)s).", time=_local_time(item), zone=agenda.zone_name),
     ]
     if item.join_link:
-        description.append(f"Join: {item.join_link}")
+        description.append(gettext("Join: %(link)s", link=item.join_link))
+    summary = gettext(
+        "Meeting with %(organization)s (%(event)s)", organization=other, event=event.name
+    )
     lines = [
         "BEGIN:VEVENT",
         f"UID:{item.uid}",
@@ -300,7 +319,7 @@ def _event_lines(item: AgendaItem, agenda: Agenda, stamp: dt.datetime) -> list[s
         f"DTEND:{_utc(item.meeting.ends_at)}",
         f"SEQUENCE:{item.sequence}",
         f"LAST-MODIFIED:{_utc(item.meeting.changed_at)}",
-        f"SUMMARY:{escape_text(f'Meeting with {other} ({event.name})')}",
+        f"SUMMARY:{escape_text(summary)}",
         f"LOCATION:{escape_text(location)}",
         f"DESCRIPTION:{escape_text(chr(10).join(description))}",
         "STATUS:CONFIRMED" if item.meeting.published else "STATUS:TENTATIVE",
@@ -313,7 +332,8 @@ def _event_lines(item: AgendaItem, agenda: Agenda, stamp: dt.datetime) -> list[s
 
 
 def agenda_ics(agenda: Agenda, now: dt.datetime | None = None) -> str:
-    """The agenda as an iCalendar object: one VEVENT per meeting, times in UTC."""
+    """The agenda as an iCalendar object: one VEVENT per meeting, times in UTC, words in
+    the language being rendered (a request's, or one forced for it)."""
     stamp = now or utc_now()
     name = f"{agenda.event.name}: {agenda.participant.organization.name}"
     lines = [

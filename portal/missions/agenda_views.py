@@ -6,21 +6,29 @@ Views are thin: they find the participant, call one function of ``agenda`` or
 may see what: a member sees their own organization's agenda (published meetings only);
 staff see anyone's, drafts included; the subscription URL needs no login, its token is
 the secret. Contacts of the other side come only through ``visible_contacts``.
+
+The .ics file speaks the language of the member who downloads it. A calendar program
+polling the subscription URL is no member: the URL carries the language of the member
+who copied it from their agenda page (``?lang=vi``), since the token is the
+organization's, not one person's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import wraps
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, gettext
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
 from portal.accounts.access import staff_required
 from portal.extensions import db
+from portal.i18n.formatting import current_locale, is_english
+from portal.i18n.locales import is_shipped
 from portal.introductions.services import DuplicateIntroduction, IntroductionError, NotAllowed
 from portal.missions import agenda as agendas
 from portal.missions import outcomes
@@ -136,6 +144,7 @@ def _page(
         intro_forms=intro_forms,
         offers=offers,
         token_form=CalendarTokenForm(),
+        subscription_url=subscription_url(agenda.participant),
         attendance_labels=outcomes.ATTENDANCE_LABELS,
         rating_labels=outcomes.RATING_LABELS,
     )
@@ -175,14 +184,29 @@ def ics(event: MissionEvent, participant: Participant) -> Response | Page:
     return _ics_response(agendas.agenda_of(participant), download=True)
 
 
+def subscription_url(participant: Participant) -> str | None:
+    """The participant's private feed, named in the language of the member reading the
+    page (English names none)."""
+    if participant.calendar_token is None:
+        return None
+    lang = None if is_english() else str(current_locale())
+    return url_for(
+        "agendas.subscription", token=participant.calendar_token, lang=lang, _external=True
+    )
+
+
 @bp.get("/calendar/<token>.ics")
 def subscription(token: str) -> Response:
     """The private subscription feed: no login, the token is the secret. Calendars poll
-    it, so moved meetings move and cancelled ones disappear."""
+    it, so moved meetings move and cancelled ones disappear. Worded in the language its
+    URL names (``lang``); a URL that names none, in the calendar program's (its
+    Accept-Language, else English)."""
     participant = agendas.participant_by_token(token)
     if participant is None:
         abort(404)
-    response = _ics_response(agendas.agenda_of(participant), download=False)
+    lang = request.args.get("lang")
+    with force_locale(lang) if is_shipped(lang) else nullcontext():
+        response = _ics_response(agendas.agenda_of(participant), download=False)
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -201,7 +225,7 @@ def new_calendar_url(event: MissionEvent, participant: Participant) -> Response 
         event,
         gettext("New subscription URL made; the old one no longer works.")
         if had_one
-        else "Your private subscription URL is ready.",
+        else gettext("Your private subscription URL is ready."),
     )
 
 

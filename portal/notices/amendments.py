@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from portal.db import utc_today
 from portal.extensions import db
+from portal.i18n.locales import N_
 from portal.needs.models import Need, NeedStatus
 from portal.notices.models import NoticeAmendment
 from portal.signals import need_amended
@@ -27,12 +28,13 @@ MAX_NOTE = 1000
 # The need's fields whose change on a published notice is an amendment, in the order an
 # amendment lists them. Documents are listed as the field "document".
 AMENDED_FIELDS = ("closes_on", "questions_close_on", "budget_min", "budget_max")
+# In English, for the catalog (N_); shown through gettext, in the reader's language.
 FIELD_LABELS = {
-    "closes_on": "Closing date",
-    "questions_close_on": "Questions deadline",
-    "budget_min": "Budget from (USD)",
-    "budget_max": "Budget up to (USD)",
-    "document": "Document",
+    "closes_on": N_("Closing date"),
+    "questions_close_on": N_("Questions deadline"),
+    "budget_min": N_("Budget from (USD)"),
+    "budget_max": N_("Budget up to (USD)"),
+    "document": N_("Document"),
 }
 
 

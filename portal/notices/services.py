@@ -202,7 +202,8 @@ class Change:
 
     @property
     def label(self) -> str:
-        return FIELD_LABELS.get(self.field, self.field)
+        label = FIELD_LABELS.get(self.field)
+        return gettext(label) if label is not None else self.field
 
     @property
     def old_text(self) -> str:

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from follows.follow_factories import Scene, make_scene
 from organizations.directory_factories import log_in, make_need
 
+from portal.accounts.services import set_locale
 from portal.extensions import db
 from portal.follows import services
 from portal.follows.models import FollowSettings
@@ -61,6 +62,28 @@ def test_the_feed_carries_each_followed_deadline_as_an_all_day_event(
     assert questions.decoded("DTSTART") == scene.need.questions_close_on
     assert str(closes["SUMMARY"]) == f"Closes: {scene.need.title}"
     assert f"/needs/{scene.need.ref}" in str(closes["URL"])
+
+
+def test_the_feed_speaks_the_members_language(
+    app: Flask, client: FlaskClient, scene: Scene
+) -> None:
+    """A calendar program polls the feed with no login: it is worded in the language the
+    member chose (as their mail is), whatever the program's Accept-Language."""
+    set_locale(scene.member, "vi")
+    db.session.commit()
+    log_in(client, scene.member)
+    client.post("/followed/calendar")
+    path = _feed_path(client)
+    text = app.test_client().get(path, headers={"Accept-Language": "th"}).get_data(as_text=True)
+    data = text.encode()
+    assert all(len(line) <= 75 for line in data.split(b"\r\n"))
+    calendar = icalendar.Calendar.from_ical(text)
+    assert str(calendar["X-WR-CALNAME"]) == "Hạn chót của các nhu cầu đang theo dõi"
+    summaries = {str(event["SUMMARY"]) for event in _events(text)}
+    assert summaries == {
+        f"Hạn chót: {scene.need.title}",
+        f"Hết hạn đặt câu hỏi: {scene.need.title}",
+    }
 
 
 def test_the_text_is_rfc_5545(app: Flask, scene: Scene) -> None:
