@@ -20,6 +20,7 @@ from portal.matching.calibration import (
 )
 from portal.matching.concepts import thesaurus
 from portal.matching.pieces import (
+    TITLE_PREFERENCE,
     PieceVectors,
     best_answer,
     cover_by_vendors,
@@ -75,6 +76,17 @@ def test_best_answer_picks_the_capability_that_answers_the_need_not_the_company_
     piece, part, similarity = best_answer(need, vendor)
     assert piece == 2 and part == 0 and similarity > 0.9
     assert best_answer(need, vendor[:1]) == (-1, -1, 0.0)  # no capability at all
+
+
+def test_the_title_is_quoted_unless_a_sentence_answers_clearly_better() -> None:
+    """A description sentence that only just beats the title is as often background."""
+    vendor = _basis([0, 0, 1], [1, 0, 0])  # company line, one capability
+    unit = np.sqrt(1 - 0.62**2)
+    close = np.vstack([_basis([0.60, unit, 0])[0], _basis([0.62, 0, unit])[0]])
+    assert best_answer(close, vendor)[1] == 0  # 0.62 against the title's 0.60: the title
+    clear = np.vstack([_basis([0.50, np.sqrt(0.75), 0])[0], _basis([0.62, 0, unit])[0]])
+    assert best_answer(clear, vendor)[1] == 1  # 0.12 closer than the title: the sentence
+    assert 0.62 - 0.60 < TITLE_PREFERENCE < 0.62 - 0.50
 
 
 def test_value_multiplies_the_probability_by_the_gain_of_serving_the_country() -> None:
