@@ -68,6 +68,11 @@ L2 = 1.0  # ridge penalty on the standardised coefficients
 # does not share with English vendors, so that a model fitted on English needs ranked
 # through e5 means the same for a need in any language.
 MULTILINGUAL_FEATURES = ("sector", "semantic", "cover", "cover_gap")
+# What orders a multilingual need's leads (Calibration.multilingual_order): the same, plus
+# the words need and vendor share. A translated need keeps English's acronyms and names;
+# most of its words are not English, so this model's probabilities run low, and what is
+# shown stays with the model of MULTILINGUAL_FEATURES.
+MULTILINGUAL_ORDER_FEATURES = ("lexical", *MULTILINGUAL_FEATURES)
 TOP = 20  # leads per need in an export
 STRONG = 0.5  # "strong": the vendor more likely solves the need than not
 # The bars a page's shown leads are held to: of those shown, the share that solve the need,
@@ -234,12 +239,16 @@ def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
     return dcg / best if best else 0.0
 
 
-def measure(model: Stages, needs: list[Need], shown: float) -> dict[str, float]:
-    """What eval_leads.py measures of an export: nDCG@10, and shown precision and recall."""
+def measure(
+    model: Stages, needs: list[Need], shown: float, order_by: Stages | None = None
+) -> dict[str, float]:
+    """What eval_leads.py measures of an export: nDCG@10, and shown precision and recall
+    (with ``order_by``, the leads in that model's order, shown by ``model``'s)."""
     scores, precision, recall = [], [], []
     for need in needs:
         p = model.probability(need)
-        order = np.argsort(-expected_value(p, need.market), kind="stable")[:TOP]
+        ordering = p if order_by is None else order_by.probability(need)
+        order = np.argsort(-expected_value(ordering, need.market), kind="stable")[:TOP]
         scores.append(ndcg([need.refs[i] for i in order], need.labels))
         visible = [need.refs[i] for i in order if p[i] >= shown]
         relevant = {v for v, g in need.labels.items() if g >= 2}
@@ -428,7 +437,35 @@ def fit_multilingual(args: argparse.Namespace) -> int:
                 f"| every --set, {label} | {name} | {len(needs)} "
                 f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
             )
+    # ordered by the model that also reads shared words, shown by the language-free one
+    label = "ordered with words, shown without"
+    for name, needs in sets.items():
+        others = [n for other, ns in sets.items() if other != name for n in ns]
+        shown_by = fit_stages(others, names, True)
+        f = measure(
+            shown_by, needs, threshold, fit_stages(others, MULTILINGUAL_ORDER_FEATURES, True)
+        )
+        print(
+            f"| others, {label} | {name} (English through e5) | {len(needs)} "
+            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+        )
+    order = fit_stages(everything, MULTILINGUAL_ORDER_FEATURES, with_feedback=True)
     final = fit_stages(everything, names, with_feedback=True)
+    for fitted_on, fitted_needs in sets.items():
+        shown_by = fit_stages(fitted_needs, names, True)
+        ordered_by = fit_stages(fitted_needs, MULTILINGUAL_ORDER_FEATURES, True)
+        for name, needs in checks.items():
+            f = measure(shown_by, needs, threshold, ordered_by)
+            print(
+                f"| {fitted_on} only, {label} | {name} | {len(needs)} | {f['ndcg@10']:.3f} "
+                f"| {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+            )
+    for name, needs in checks.items():
+        f = measure(final, needs, threshold, order)
+        print(
+            f"| every --set, {label} | {name} | {len(needs)} "
+            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+        )
     for name, needs in checks.items():
         print(f"\n{name}: | p range | pairs | mean predicted | observed |")
         for row in calibration_table(final, needs):
@@ -439,6 +476,9 @@ def fit_multilingual(args: argparse.Namespace) -> int:
         raw = json.loads(CALIBRATION_FILE.read_text())
         raw["multilingual"] = final.first.as_json()
         raw["multilingual_feedback"] = final.second.as_json()
+        assert order.second is not None
+        raw["multilingual_order"] = order.first.as_json()
+        raw["multilingual_order_feedback"] = order.second.as_json()
         CALIBRATION_FILE.write_text(json.dumps(raw, indent=2) + "\n")
         print("\nwrote the multilingual models into portal/matching/calibration.json")
     return 0

@@ -38,6 +38,14 @@ LEXICAL_FEATURES = ("lexical", "concepts", "sector")
 # A need's second pass adds the first pass's best candidates as evidence (ranking.feedback).
 FEEDBACK_FEATURES = (*FEATURES, "feedback")
 
+# The multilingual space's models, each optional in calibration.json (see Calibration).
+MULTILINGUAL_MODELS = (
+    "multilingual",
+    "multilingual_feedback",
+    "multilingual_order",
+    "multilingual_order_feedback",
+)
+
 GAIN_IN_MARKET = 7.0  # solves the need and already serves the buyer's country
 GAIN_ELSEWHERE = 3.0  # solves the need, not yet in that country
 
@@ -89,6 +97,14 @@ class Calibration:
     # yet, the English space's models are used.
     multilingual: Model | None = None
     multilingual_feedback: Model | None = None
+    # The order of a multilingual need's leads: the same features plus the words it shares
+    # with a vendor. A need in Thai or Khmer keeps English's acronyms, product and place
+    # names ("SCADA", "LoRaWAN", "GIS"), which find the vendors that use them; but most of
+    # its words are not English, so this model's probabilities run low and only order the
+    # leads. What a page shows and how strong a lead is stay with ``multilingual`` (fitted
+    # on the features every language has). docs/languages.md, "Ordered with the words".
+    multilingual_order: Model | None = None
+    multilingual_order_feedback: Model | None = None
 
     def strength(self, probability: float) -> str:
         if probability >= self.strong:
@@ -105,10 +121,10 @@ class Calibration:
             "shown": self.shown,
             "strong": self.strong,
         }
-        if self.multilingual is not None:
-            found["multilingual"] = self.multilingual.as_json()
-        if self.multilingual_feedback is not None:
-            found["multilingual_feedback"] = self.multilingual_feedback.as_json()
+        for name in MULTILINGUAL_MODELS:
+            model = getattr(self, name)
+            if model is not None:
+                found[name] = model.as_json()
         return found
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
@@ -117,11 +133,7 @@ class Calibration:
     @classmethod
     def load(cls, path: Path = CALIBRATION_FILE) -> Calibration:
         raw = json.loads(path.read_text())
-        optional = {
-            name: Model.from_json(raw[name])
-            for name in ("multilingual", "multilingual_feedback")
-            if name in raw
-        }
+        optional = {name: Model.from_json(raw[name]) for name in MULTILINGUAL_MODELS if name in raw}
         return cls(
             Model.from_json(raw["full"]),
             Model.from_json(raw["feedback"]),

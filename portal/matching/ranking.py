@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from portal.db import utc_today
 from portal.matching import analysis
 from portal.matching.analysis import Analysis
-from portal.matching.calibration import calibration, expected_value
+from portal.matching.calibration import Model, calibration, expected_value
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
 from portal.matching.pieces import (
@@ -457,16 +457,34 @@ def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Score
     model = full if found.has_vectors else shipped.lexical
     pool = found.pool
     probability = np.zeros(len(pool), dtype=np.float32)
-    first = model.probability(found.matrix(model.features))
-    if found.vectors is not None and query.is_need:
-        # A second pass with the first pass's best vendors as evidence. It was fitted on
-        # needs' leads only; a vendor's needs keep the first pass.
-        found.columns["feedback"] = feedback(first, found.vectors)
-        first = second.probability(found.matrix(second.features))
-    probability[pool] = first
+    probability[pool] = _two_passes(found, query, model, second)
     value = np.full(len(pool), -np.inf, dtype=np.float32)
-    value[pool] = expected_value(probability[pool], found.market[pool])
+    order = probability[pool]
+    if (
+        query.space == "multilingual"
+        and query.is_need
+        and found.has_vectors
+        and shipped.multilingual_order is not None
+        and shipped.multilingual_order_feedback is not None
+    ):
+        # One need's leads in order of the model that also reads shared words; a lead's
+        # probability, and so whether it is shown, stays the language-free model's.
+        order = _two_passes(
+            found, query, shipped.multilingual_order, shipped.multilingual_order_feedback
+        )
+    value[pool] = expected_value(order, found.market[pool])
     return Scored(pool, probability, value)
+
+
+def _two_passes(found: Features, query: Query, first_model: Model, second: Model) -> np.ndarray:
+    """The pool's probabilities by ``first_model``; for a need with vectors, then by
+    ``second`` with the first pass's best vendors as evidence (fitted on needs' leads
+    only: a vendor's needs keep the first pass)."""
+    first = first_model.probability(found.matrix(first_model.features))
+    if found.vectors is None or not query.is_need:
+        return first
+    found.columns["feedback"] = feedback(first, found.vectors)
+    return second.probability(found.matrix(second.features))
 
 
 def top(scores: np.ndarray, limit: int, allowed: np.ndarray | None = None) -> np.ndarray:

@@ -116,6 +116,19 @@ def test_the_shipped_calibration_is_a_probability_that_rises_with_the_evidence()
 FEATURES_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 
+def test_the_multilingual_models_are_written_back_as_they_were_read(tmp_path) -> None:
+    """Every model of calibration.json survives a save and load, the multilingual order
+    model among them (it orders a translated need's leads by the words it keeps)."""
+    shipped = Calibration.load()
+    assert shipped.multilingual_order is not None
+    assert "lexical" in shipped.multilingual_order.features
+    assert shipped.multilingual is not None
+    assert "lexical" not in shipped.multilingual.features  # what is shown reads no words
+    shipped.save(tmp_path / "calibration.json")
+    again = Calibration.load(tmp_path / "calibration.json")
+    assert again.as_json() == shipped.as_json()
+
+
 def _vendor(capabilities: list[tuple[str, str]]) -> VendorProfile:
     return VendorProfile(
         1,

@@ -8,13 +8,17 @@ Both models are the real ones (prepared once per run): the map is fitted between
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from matching.feedback_factories import Market, build_market, organization
 
 from portal.extensions import db
-from portal.matching import multilingual
+from portal.matching import multilingual, ranking
+from portal.matching.calibration import Model
 from portal.matching.concepts import thesaurus
 from portal.matching.crosslingual import (
     MAP_KIND,
@@ -375,3 +379,44 @@ def test_an_english_need_is_read_by_the_thesaurus_phrases(app: Flask, runner, cl
     assert "What the portal reads in it" in page
     assert read.concepts[0].concept.label in page
     assert "Read through the vendors" not in page
+
+
+def test_a_multilingual_needs_leads_are_ordered_with_shared_words_and_shown_without(
+    app: Flask, runner, encode: Encode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A translated need keeps English's product words ("app"); the order model reads
+    them, while each lead's probability, and so what a page shows, stays the language-
+    free model's (Calibration.multilingual_order)."""
+    market = _indexed(runner)
+    flood = create_need(
+        market.danang,
+        title="Cảnh báo lũ cho người dân ven sông",
+        description=(
+            "Khi nước sông lên nhanh vào ban đêm, người dân ven sông không biết để di dời. "
+            "Chúng tôi muốn một app trên điện thoại báo cho từng hộ gia đình."
+        ),
+    )
+    db.session.commit()
+    _work_until_done(encode)
+    update_vectors(encode)
+    model = current_model()
+    profile = need_profiles([flood.id])[flood.id]
+    assert model.query_for_need(profile).space == "multilingual"
+
+    shipped = ranking.calibration()
+    assert shipped.multilingual_order is not None  # fitted and shipped in calibration.json
+    language_free = replace(shipped, multilingual_order=None, multilingual_order_feedback=None)
+    monkeypatch.setattr(ranking, "calibration", lambda: language_free)
+    before = model.vendors_for(profile)
+    assert before[0].vendor.name != "Parkwise"  # by what the text means, not the word
+    shown_before = {lead.vendor.name: lead.probability for lead in before}
+    # an order model that reads nothing but the shared words
+    words_only = Model(("lexical",), np.zeros(1), np.ones(1), np.asarray([5.0]), 0.0)
+    by_words = replace(
+        shipped, multilingual_order=words_only, multilingual_order_feedback=words_only
+    )
+    monkeypatch.setattr(ranking, "calibration", lambda: by_words)
+    leads = model.vendors_for(profile)
+
+    assert leads[0].vendor.name == "Parkwise"  # the one profile with an "app"
+    assert {lead.vendor.name: lead.probability for lead in leads} == shown_before
