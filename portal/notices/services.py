@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 
 from portal.accounts.models import User
 from portal.db import utc_now, utc_today
 from portal.extensions import db
+from portal.i18n.formatting import localized_date, number_filter
 from portal.i18n.lazy import lazy_gettext
 from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
@@ -215,10 +216,21 @@ class Change:
 
 
 def _change_text(field: str, value: Any) -> str:
+    """An amended value in the reader's language: no value in words, a date and a sum as
+    the locale writes them (English keeps ISO dates and US$200,000)."""
     if value is None:
-        return {"document": "none", "questions_close_on": "the closing date"}.get(field, "not set")
+        if field == "document":
+            return pgettext("amendment", "none")
+        if field == "questions_close_on":  # questions are then taken until the closing date
+            return pgettext("amendment", "the closing date")
+        return pgettext("amendment", "not set")
     if field in ("budget_min", "budget_max") and isinstance(value, int):
-        return f"US${value:,}"
+        return pgettext("amendment", "US$%(amount)s", amount=number_filter(value))
+    if field in ("closes_on", "questions_close_on") and isinstance(value, str):
+        try:
+            return localized_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
     return str(value)
 
 

@@ -200,3 +200,33 @@ def test_details_this_code_cannot_read_fall_back_to_the_summary(app: Flask, scen
     )
     with force_locale("vi"):
         assert update_lines(row) == ["Closes in 2 days, on 2026-03-24."]
+
+
+@pytest.mark.parametrize(
+    ("locale", "closes", "questions"),
+    [
+        ("vi", "· hạn chót {}", "· nhận câu hỏi đến {}"),
+        ("th", "· ปิดรับ {}", "· รับคำถามถึง {}"),
+        ("en", "· closes {}", "· questions until {}"),
+    ],
+)
+def test_my_followed_needs_dates_its_deadlines_the_reader_s_way(
+    client: FlaskClient, scene: Scene, locale: str, closes: str, questions: str
+) -> None:
+    """The closing date and the questions deadline as the locale writes a date; English
+    keeps ISO dates, as the rest of its pages do."""
+    closes_on = scene.need.closes_on
+    scene.need.questions_close_on = closes_on - dt.timedelta(days=1)
+    set_locale(scene.member, locale)
+    db.session.commit()
+
+    log_in(client, scene.member)
+    page = client.get("/followed").get_data(as_text=True)
+
+    def written(day: dt.date) -> str:
+        return day.isoformat() if locale == "en" else format_date(day, "medium", locale=locale)
+
+    assert closes.format(written(closes_on)) in page
+    assert questions.format(written(scene.need.questions_close_on)) in page
+    if locale != "en":
+        assert closes_on.isoformat() not in page
