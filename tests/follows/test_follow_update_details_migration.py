@@ -5,20 +5,15 @@ summary as written, as every row written before the revision does."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from flask_babel import force_locale
 from flask_migrate import downgrade, upgrade
 from follows.follow_factories import make_scene
 from separate_app import separate_app
-from support import TEST_DB
+from support import scratch_database
 
 from portal.extensions import db
 from portal.follows import services
@@ -26,26 +21,7 @@ from portal.follows.models import FollowUpdate
 from portal.follows.updates import update_lines
 from portal.notices.amendments import amend
 
-PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WRITTEN = "Amendment 1: Closing date: 2026-03-10 -> 2026-03-24\nMore time for site visits."
-
-
-@contextmanager
-def scratch_database(tmp_path: Path) -> Iterator[str]:
-    """A new, empty database: a file on SQLite, a created-then-dropped one on PostgreSQL."""
-    if TEST_DB == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
-        return
-    name = f"portal_scratch_0022_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}".replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _columns() -> set[str]:
@@ -54,7 +30,7 @@ def _columns() -> set[str]:
 
 def test_0022_goes_down_and_up_and_every_update_stays_readable(_app: Flask, tmp_path: Path) -> None:
     with (
-        scratch_database(tmp_path) as url,
+        scratch_database(tmp_path, "0022") as url,
         separate_app(_app, tmp_path / "index", SQLALCHEMY_DATABASE_URI=url) as app,
         app.app_context(),
     ):

@@ -14,28 +14,24 @@ The scratch databases are created and dropped here; the suite's database is not 
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import upgrade
 from separate_app import separate_app
-from support import TEST_DB
+from support import TEST_DB, scratch_database
 
 from portal.extensions import db
 from portal.organizations.models import Organization, VerificationStatus
 from portal.search.queries import SearchFilters, search
 
-PG_ADMIN_URL = os.environ.get("PORTAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SEARCHES = [
     ("", SearchFilters()),
     ("flood sensors", SearchFilters()),
@@ -45,26 +41,6 @@ SEARCHES = [
     ("energy grid", SearchFilters()),
     ("waste", SearchFilters(country="VN")),
 ]
-
-
-def _libpq_url(name: str) -> str:
-    return f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
-
-
-@contextmanager
-def scratch_database(tmp_path: Path, label: str) -> Iterator[str]:
-    """A new, empty database: a file on SQLite, a created-then-dropped one on PostgreSQL."""
-    if TEST_DB == "sqlite":
-        yield f"sqlite:///{tmp_path / label}.sqlite"
-        return
-    name = f"portal_scratch_{label}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _libpq_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _cli(app: Flask, *args: str) -> str:
@@ -149,6 +125,11 @@ def test_export_then_import_into_a_fresh_database_restores_the_portal(
         assert _searches(restored) == original_answers
 
 
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as pg_dump and pg_restore take it (no ``+psycopg``)."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _full_copy(source: str, target: str, tmp_path: Path) -> None:
     """What docs/deploy.md does: pg_dump -Fc / pg_restore, or SQLite's online backup."""
     if TEST_DB == "sqlite":
@@ -159,6 +140,7 @@ def _full_copy(source: str, target: str, tmp_path: Path) -> None:
             src.backup(dst)
         return
     dump = tmp_path / "portal.dump"
+    source, target = _libpq_url(source), _libpq_url(target)
     pg_dump, pg_restore = shutil.which("pg_dump"), shutil.which("pg_restore")
     assert pg_dump and pg_restore, "the PostgreSQL client tools are needed"
     subprocess.run(  # noqa: S603 - fixed arguments, no shell
