@@ -17,7 +17,9 @@ def _basis(*rows: list[float]) -> np.ndarray:
 
 # Three directions: the need's core problem (0), a background sentence of the need (1),
 # and something else (2).
-NEED = _basis([0.6, 0, 0.8], [0, 1, 0], [0.65, 0, 0.76])  # title, background, ask
+# The ask answers the core capability clearly better than the title (by more than
+# pieces.TITLE_PREFERENCE), so it, not the title, is the part quoted.
+NEED = _basis([0.6, 0, 0.8], [0, 1, 0], [0.8, 0, 0.6])  # title, background, ask
 # company line, a side line that echoes the background, the capability for the core
 VENDOR = _basis([0, 0, 1], [0, 1, 0], [1, 0, 0])
 
