@@ -374,19 +374,12 @@ def describe_criteria(criteria: SearchCriteria) -> str:
     if criteria.funding_stage:
         parts.append(_label(FUNDING_STAGES, criteria.funding_stage))
     if criteria.budget_min is not None or criteria.budget_max is not None:
-        budget = _range_label(criteria.budget_min, criteria.budget_max)
+        # The range as asked: equal bounds are not collapsed into one sum.
+        budget = budget_range_label(criteria.budget_min, criteria.budget_max, collapse_equal=False)
         parts.append(gettext("budget %(range)s", range=budget))
     if criteria.language:
         parts.append(gettext("written in %(language)s", language=language_name(criteria.language)))
     return "; ".join(parts) or gettext("everything")
-
-
-def _range_label(low: int | None, high: int | None) -> str:
-    if low is not None and high is not None:
-        return gettext("US$%(low)s to US$%(high)s", low=format(low, ","), high=format(high, ","))
-    if low is not None:
-        return gettext("from US$%(low)s", low=format(low, ","))
-    return gettext("up to US$%(high)s", high=format(high, ","))
 
 
 # --- matching a need against a saved search ---------------------------------------------
@@ -440,7 +433,7 @@ def _budget_within(value: Any) -> str:
     return gettext(
         "budget %(budget)s within %(wanted)s",
         budget=budget_range_label(low, high),
-        wanted=_range_label(wanted_low, wanted_high),
+        wanted=budget_range_label(wanted_low, wanted_high, collapse_equal=False),
     )
 
 

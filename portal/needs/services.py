@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 
 from portal.accounts.access import can_manage_organization
 from portal.accounts.models import User
 from portal.cleaning import one_line
 from portal.db import list_contains, utc_today
 from portal.extensions import db
+from portal.i18n.formatting import number_filter
 from portal.languages.detect import detect_need_language
 from portal.needs.models import Need, NeedStatus
 from portal.notices.amendments import record_need_edit
@@ -127,16 +128,22 @@ def budget_label(need: Need) -> str:
     return budget_range_label(need.budget_min, need.budget_max)
 
 
-def budget_range_label(low: int | None, high: int | None) -> str:
-    """A need's budget from its bounds (``budget_label``), e.g. kept from when it matched."""
+def budget_range_label(low: int | None, high: int | None, *, collapse_equal: bool = True) -> str:
+    """A budget from its bounds (a need's, e.g. kept from when it matched, or a saved
+    search's range) in the reader's words and digits: one wording for the portal's sums,
+    English keeps ``US$1,000 to US$5,000``. A saved search says its range as asked, so
+    it passes ``collapse_equal=False`` to keep "US$1,000 to US$1,000"."""
     if low is not None and high is not None:
-        if low == high:
-            return f"US${low:,}"
-        return gettext("US$%(low)s to US$%(high)s", low=format(low, ","), high=format(high, ","))
+        if low == high and collapse_equal:
+            # The amendment list's msgid: a single sum is worded once for the portal.
+            return pgettext("amendment", "US$%(amount)s", amount=number_filter(low))
+        return gettext(
+            "US$%(low)s to US$%(high)s", low=number_filter(low), high=number_filter(high)
+        )
     if low is not None:
-        return gettext("from US$%(low)s", low=format(low, ","))
+        return gettext("from US$%(low)s", low=number_filter(low))
     if high is not None:
-        return gettext("up to US$%(high)s", high=format(high, ","))
+        return gettext("up to US$%(high)s", high=number_filter(high))
     return gettext("not stated")
 
 

@@ -21,7 +21,7 @@ from portal.follows import services as follows
 from portal.follows.models import SavedSearch, SavedSearchMatch
 from portal.follows.services import SearchCriteria
 
-BUDGET_VI = "ngân sách US$200,000 đến US$500,000 nằm trong khoảng US$100,000 đến US$300,000"
+BUDGET_VI = "ngân sách US$200.000 đến US$500.000 nằm trong khoảng US$100.000 đến US$300.000"
 BUDGET_EN = "budget US$200,000 to US$500,000 within US$100,000 to US$300,000"
 
 

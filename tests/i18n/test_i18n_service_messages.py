@@ -86,7 +86,7 @@ def test_a_vietnamese_vendor_reads_a_saved_search_refusal_and_description_in_vie
     assert "bạn đã có một tìm kiếm đã lưu với tên này" in response.text
 
     listing = client.get("/saved-searches").text
-    assert "“flood”; ngân sách US$1,000 đến US$5,000" in listing
+    assert "“flood”; ngân sách US$1.000 đến US$5.000" in listing
 
 
 def _refusal_of_empty_criteria() -> str:
