@@ -364,10 +364,15 @@ def _english_line(item: AgendaItem) -> str:
         f"{item.starts:%a %Y-%m-%d %H:%M}-{item.ends:%H:%M}  {item.place:<9}  "
         f"{item.other_organization.name}"
     )
+    return _with_link_and_state(line, item, "draft")
+
+
+def _with_link_and_state(line: str, item: AgendaItem, draft: str) -> str:
+    """A meeting's line, then its join link if online and ``(draft)`` if unpublished."""
     if item.join_link:
         line += f"  {item.join_link}"
     if not item.meeting.published:
-        line += "  (draft)"
+        line += f"  ({draft})"
     return line
 
 
@@ -382,11 +387,7 @@ def agenda_line(item: AgendaItem) -> str:
         f"{weekday} {wall_time_span(item.starts, item.ends)}  {item.place_label}  "
         f"{item.other_organization.name}"
     )
-    if item.join_link:
-        line += f"  {item.join_link}"
-    if not item.meeting.published:
-        line += f"  ({gettext('draft')})"
-    return line
+    return _with_link_and_state(line, item, gettext("draft"))
 
 
 def mail_lines(agenda: Agenda, items: Iterable[AgendaItem] | None = None) -> list[LazyText]:
