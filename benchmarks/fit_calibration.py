@@ -125,6 +125,20 @@ def fit_stages(needs: list[Need], names: tuple[str, ...], with_feedback: bool) -
     return Stages(first, fit([n.with_feedback(first) for n in needs], (*names, "feedback")))
 
 
+def fit_variant(
+    needs: list[Need],
+    names: tuple[str, ...],
+    with_feedback: bool,
+    order_names: tuple[str, ...] | None = None,
+) -> tuple[Stages, ...]:
+    """The model whose probability decides what is shown, and, with ``order_names``, the
+    one that orders the leads (as Calibration.multilingual_order does)."""
+    shown_by = fit_stages(needs, names, with_feedback)
+    if order_names is None:
+        return (shown_by,)
+    return shown_by, fit_stages(needs, order_names, with_feedback)
+
+
 def read_qrels(path: str) -> dict[str, dict[str, int]]:
     grades: dict[str, dict[str, int]] = defaultdict(dict)
     for line in Path(path).read_text(encoding="utf-8").splitlines():
@@ -408,64 +422,36 @@ def fit_multilingual(args: argparse.Namespace) -> int:
     print(f"features: {', '.join(names)}; shown threshold (the English space's): {threshold}\n")
     print("| fitted on | measured on | needs | nDCG@10 | shown P | shown R |")
     print("|---|---|---|---|---|---|")
-    variants: list[tuple[str, tuple[str, ...], bool]] = [
-        ("with feedback", names, True),
-        ("one pass", names, False),
-        ("with words and concepts too", ("lexical", "concepts", *names), True),
+    # (label, what decides the probability, with feedback, what orders the leads if not it)
+    variants: list[tuple[str, tuple[str, ...], bool, tuple[str, ...] | None]] = [
+        ("with feedback", names, True, None),
+        ("one pass", names, False, None),
+        ("with words and concepts too", ("lexical", "concepts", *names), True, None),
+        ("ordered with words, shown without", names, True, MULTILINGUAL_ORDER_FEATURES),
     ]
-    for label, features_used, with_feedback in variants:
+
+    def row(fitted: str, measured: str, needs: list[Need], models: tuple[Stages, ...]) -> None:
+        f = measure(models[0], needs, threshold, *models[1:])
+        print(
+            f"| {fitted} | {measured} | {len(needs)} "
+            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+        )
+
+    for label, *how in variants:
         for name, needs in sets.items():
             others = [n for other, ns in sets.items() if other != name for n in ns]
-            model = fit_stages(others, features_used, with_feedback)
-            f = measure(model, needs, threshold)
-            print(
-                f"| others, {label} | {name} (English through e5) | {len(needs)} "
-                f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+            row(
+                f"others, {label}", f"{name} (English through e5)", needs, fit_variant(others, *how)
             )
         for fitted_on, fitted_needs in sets.items():  # a check set's English twin left out
-            alone = fit_stages(fitted_needs, features_used, with_feedback)
+            alone = fit_variant(fitted_needs, *how)
             for name, needs in checks.items():
-                f = measure(alone, needs, threshold)
-                print(
-                    f"| {fitted_on} only, {label} | {name} | {len(needs)} | {f['ndcg@10']:.3f} "
-                    f"| {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
-                )
-        model = fit_stages(everything, features_used, with_feedback)
+                row(f"{fitted_on} only, {label}", name, needs, alone)
+        every = fit_variant(everything, *how)
         for name, needs in checks.items():
-            f = measure(model, needs, threshold)
-            print(
-                f"| every --set, {label} | {name} | {len(needs)} "
-                f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
-            )
-    # ordered by the model that also reads shared words, shown by the language-free one
-    label = "ordered with words, shown without"
-    for name, needs in sets.items():
-        others = [n for other, ns in sets.items() if other != name for n in ns]
-        shown_by = fit_stages(others, names, True)
-        f = measure(
-            shown_by, needs, threshold, fit_stages(others, MULTILINGUAL_ORDER_FEATURES, True)
-        )
-        print(
-            f"| others, {label} | {name} (English through e5) | {len(needs)} "
-            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
-        )
+            row(f"every --set, {label}", name, needs, every)
     order = fit_stages(everything, MULTILINGUAL_ORDER_FEATURES, with_feedback=True)
     final = fit_stages(everything, names, with_feedback=True)
-    for fitted_on, fitted_needs in sets.items():
-        shown_by = fit_stages(fitted_needs, names, True)
-        ordered_by = fit_stages(fitted_needs, MULTILINGUAL_ORDER_FEATURES, True)
-        for name, needs in checks.items():
-            f = measure(shown_by, needs, threshold, ordered_by)
-            print(
-                f"| {fitted_on} only, {label} | {name} | {len(needs)} | {f['ndcg@10']:.3f} "
-                f"| {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
-            )
-    for name, needs in checks.items():
-        f = measure(final, needs, threshold, order)
-        print(
-            f"| every --set, {label} | {name} | {len(needs)} "
-            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
-        )
     for name, needs in checks.items():
         print(f"\n{name}: | p range | pairs | mean predicted | observed |")
         for row in calibration_table(final, needs):
