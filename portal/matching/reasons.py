@@ -133,7 +133,9 @@ def capability_reason(
     if answer is not None and 0 <= answer.capability < len(vendor.capabilities):
         return answer_reason(need, vendor, thesaurus, answer)
     need_match = thesaurus.match_text(need.text)
-    best: tuple[float, str] | None = None
+    # the need's own words for each of its concepts, found once whichever capability asks
+    quoted: dict[int, list[str]] = {}
+    best: tuple[float, str, int] | None = None  # weight, capability title, concept
     for capability in vendor.capabilities or []:
         cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
         for concept, strength in cap_match.strengths.items():
@@ -141,18 +143,18 @@ def capability_reason(
                 weight = strength * need_match.strengths[concept]
                 if weight <= 0 or (best is not None and weight <= best[0]):
                     continue
-                quoted = own_words(need.text, need_match.evidence[concept])
-                if not quoted:
-                    continue
-                text = gettext(
-                    "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
-                    capability=capability.title,
-                    concept=concept_label(thesaurus.concepts[concept]),
-                    quoted=_quote(quoted),
-                )
-                best = (weight, text)
+                if concept not in quoted:
+                    quoted[concept] = own_words(need.text, need_match.evidence[concept])
+                if quoted[concept]:
+                    best = (weight, capability.title, concept)
     if best is not None:
-        return best[1]
+        _, title, concept = best
+        return gettext(
+            "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
+            capability=title,
+            concept=concept_label(thesaurus.concepts[concept]),
+            quoted=_quote(quoted[concept]),
+        )
     # No shared concept: name the need's words the best capability also uses.
     need_words = _words_by_stem(need.text)
 
