@@ -355,7 +355,8 @@ def agenda_ics(agenda: Agenda, now: dt.datetime | None = None) -> str:
 
 
 def agenda_lines(agenda: Agenda, items: Iterable[AgendaItem] | None = None) -> list[str]:
-    """One line per meeting, local time and zone named, in English: the CLI's."""
+    """One line per meeting, local time and zone named, in English whatever language is
+    being rendered (``agenda_line`` words it in that language)."""
     return [_english_line(item) for item in (agenda.items if items is None else items)]
 
 

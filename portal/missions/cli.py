@@ -6,8 +6,10 @@ import json
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from portal.extensions import db
+from portal.i18n.locales import DEFAULT_LOCALE, LOCALES
 from portal.missions import agenda, services
 from portal.missions.models import MissionEvent, RequestStatus
 from portal.missions.scheduler import DEFAULT_TIME_LIMIT
@@ -123,21 +125,32 @@ def publish_command(ref: str) -> None:
 @click.argument("org")
 @click.option("--ics", is_flag=True, help="Print the iCalendar text instead.")
 @click.option("--drafts", is_flag=True, help="Include meetings not published yet.")
-def agenda_command(ref: str, org: str, ics: bool, drafts: bool) -> None:
-    """ORG's meetings at event REF, in ORG's own time zone (or as .ics, times in UTC)."""
+@click.option(
+    "--lang",
+    type=click.Choice(sorted(LOCALES)),
+    default=DEFAULT_LOCALE,
+    show_default=True,
+    help="The language of the meetings' lines or the .ics (the participant's, to send it on).",
+)
+def agenda_command(ref: str, org: str, ics: bool, drafts: bool, lang: str) -> None:
+    """ORG's meetings at event REF, in ORG's own time zone (or as .ics, times in UTC).
+    What a participant reads (each meeting's line, the .ics) is worded in ``--lang``;
+    the command's own words stay English, as the rest of the CLI's."""
     event = _event(ref)
     participant = agenda.participant_by_ref(event, org)
     if participant is None:
         raise click.ClickException(f'"{org}" is not a participant of {event.ref}')
     their = agenda.agenda_of(participant, drafts=drafts)
-    if ics:
-        click.echo(agenda.agenda_ics(their), nl=False)
+    with force_locale(lang):
+        text = agenda.agenda_ics(their) if ics else None
+        lines = [agenda.agenda_line(item) for item in their.items]
+    if text is not None:
+        click.echo(text, nl=False)
         return
     click.echo(
         f"{event.ref}: agenda of {participant.organization.name} "
         f"({participant.mode}), times in {their.zone_name}"
     )
-    lines = agenda.agenda_lines(their)
     for line in lines:
         click.echo(f"  {line}")
     if not lines:

@@ -208,6 +208,34 @@ def test_cli_prints_the_ics(app: Flask, runner: Any, tmp_path: Path) -> None:
     assert len(_events(result.output)) == 3
 
 
+def test_cli_words_the_agenda_in_the_language_asked(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
+    """Staff print a participant's agenda to send it on: its lines and its .ics in the
+    participant's language, the command's own words in English."""
+    made = scheduled_event(tmp_path, publish=False)
+    thai = runner.invoke(args=["events", "agenda", "ev-1", "acme", "--drafts", "--lang", "th"])
+    assert thai.exit_code == 0, thai.output
+    assert "agenda of" in thai.output  # the command's own line
+    assert "ออนไลน์" in thai.output and "ฉบับร่าง" in thai.output
+    assert "(draft)" not in thai.output
+    item = agenda.agenda_of(made.participant("acme"), drafts=True).items[0]
+    assert item.other_organization.name in thai.output
+
+    vietnamese = runner.invoke(
+        args=["events", "agenda", "ev-1", "city", "--drafts", "--ics", "--lang", "vi"]
+    )
+    assert vietnamese.exit_code == 0, vietnamese.output
+    descriptions = [str(e.get("DESCRIPTION")) for e in _events(vietnamese.output)]
+    assert descriptions and all("Địa điểm:" in d for d in descriptions)
+
+    english = runner.invoke(args=["events", "agenda", "ev-1", "city", "--drafts", "--ics"])
+    assert all("Place:" in str(e.get("DESCRIPTION")) for e in _events(english.output))
+
+    unknown = runner.invoke(args=["events", "agenda", "ev-1", "city", "--lang", "xx"])
+    assert unknown.exit_code == 2 and "--lang" in unknown.output
+
+
 def test_cli_refuses_unknown_event_and_organization(
     app: Flask, runner: Any, tmp_path: Path
 ) -> None:
