@@ -4,7 +4,7 @@ The file is streamed twice (three times, counting the needs' own pass) rather th
 held in memory: the first pass checks every line and keeps only refs, kinds and errors;
 the write passes re-read it and write organizations, then needs, 1,000 rows at a time
 with SQLAlchemy Core (no ORM objects, one SELECT per batch to look refs up; new rows by
-``COPY`` on PostgreSQL, ``portal.exchange.bulk``). Core bypasses the ORM's flush hook,
+``COPY`` on PostgreSQL, ``portal.bulk``). Core bypasses the ORM's flush hook,
 so each batch records its search index events itself.
 Nothing here commits: the caller commits once, so an import is one transaction.
 """
@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal.bulk import insert_rows, one_of
 from portal.db import utc_now
 from portal.exchange import missions as mission_exchange
-from portal.exchange.bulk import insert_rows
 from portal.exchange.records import (
     REF_PATTERN,
     ExchangeError,
@@ -151,12 +151,16 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
 def _kinds_in_database(session: Session, refs: Iterable[str]) -> dict[str, str]:
     """ref -> kind of the organizations the database already holds among ``refs``."""
     kinds: dict[str, str] = {}
     for chunk in _chunks(refs, LOOKUP_CHUNK):
         query = sa.select(_organizations.c.ref, _organizations.c.kind).where(
-            _organizations.c.ref.in_(chunk)
+            one_of(_dialect(session), _organizations.c.ref, chunk)
         )
         kinds.update(session.execute(query).all())
     return kinds
@@ -307,7 +311,7 @@ def _write_organizations(
     existing: dict[str, int] = dict(
         session.execute(
             sa.select(_organizations.c.ref, _organizations.c.id).where(
-                _organizations.c.ref.in_(refs)
+                one_of(_dialect(session), _organizations.c.ref, refs)
             )
         ).all()
     )
@@ -373,14 +377,14 @@ def _write_needs(session: Session, batch: list[NeedRecord], report: ImportReport
         ref: (buyer_id, country)  # the country settles Indonesian against Malay
         for ref, buyer_id, country in session.execute(
             sa.select(_organizations.c.ref, _organizations.c.id, _organizations.c.country).where(
-                _organizations.c.ref.in_({record.buyer for record in batch})
+                one_of(_dialect(session), _organizations.c.ref, {r.buyer for r in batch})
             )
         )
     }
     existing: dict[str, int] = dict(
         session.execute(
             sa.select(_needs.c.ref, _needs.c.id).where(
-                _needs.c.ref.in_([record.ref for record in batch])
+                one_of(_dialect(session), _needs.c.ref, [record.ref for record in batch])
             )
         ).all()
     )

@@ -1,4 +1,6 @@
-"""Bulk inserts for the importer: ``COPY`` on PostgreSQL, an executemany INSERT elsewhere.
+"""Bulk statements: ``COPY`` on PostgreSQL, an executemany INSERT elsewhere; a set of rows
+or of values as one array parameter each on PostgreSQL, where a statement would
+otherwise carry a placeholder per value.
 
 On PostgreSQL an INSERT of a thousand rows goes out as one statement with a placeholder
 per value (SQLAlchemy's "insertmanyvalues"), which psycopg parses afresh every time (it
@@ -13,14 +15,20 @@ Values go through the columns' own bind processors (timestamps normalised to UTC
 lists wrapped for psycopg) and the columns the rows leave out get their Python-side
 defaults, as SQLAlchemy would give them; a database error is raised as SQLAlchemy's
 (``IntegrityError`` for a duplicate ref, say), as from ``session.execute``.
+
+What ``COPY`` cannot do (an upsert, a value the server computes per statement) takes the
+rows as one array per column instead (``unnested``): the statement's text is the same
+whatever the number of rows. Lookups by a list of values (``one_of``) take the list as one
+array too. SQLite gets the statements it always had.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 
@@ -104,3 +112,30 @@ def _next_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[in
         "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
     )
     return sorted(connection.execute(query, {"table": table.name, "count": count}).scalars())
+
+
+def one_of(
+    dialect: str, column: sa.ColumnElement[Any], values: Iterable[Any]
+) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``, one parameter
+    whatever the number of values (an IN list is a placeholder per value, each statement
+    text new to psycopg and to the server's parser)."""
+    values = list(values)
+    if dialect != "postgresql":
+        return column.in_(values)
+    return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+
+
+def unnested(
+    table: sa.Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]
+) -> sa.Select[Any]:
+    """PostgreSQL: ``SELECT`` the rows' ``columns`` from one array parameter per column
+    (``unnest``), for an ``INSERT ... SELECT`` that COPY cannot replace (``ON CONFLICT``,
+    or values the server adds). The columns come out in ``columns``' order and the rows in
+    their own; values go through the columns' bind processors."""
+    arrays = [
+        sa.bindparam(None, [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+        for name in columns
+    ]
+    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+    return sa.select(*(source.c[name] for name in columns))
