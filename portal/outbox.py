@@ -23,7 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.after_commit import CommitMark
-from portal.db import timestamp, utc_now
+from portal.bulk import unnested
+from portal.db import UTCDateTime, timestamp, utc_now
 from portal.extensions import PortalSession, db
 from portal.needs.models import Need
 from portal.organizations.models import Capability, Organization
@@ -51,7 +52,7 @@ class IndexEvent(db.Model):
 
 # -- writing ------------------------------------------------------------------------
 
-CURRENT_TXID = sa.text("pg_current_xact_id()::text::bigint")
+CURRENT_TXID = sa.literal_column("pg_current_xact_id()::text::bigint", sa.BigInteger)
 # Set in a transaction that wrote events; taken after its commit (search applies them at
 # the end of the request).
 EVENTS_WRITTEN = CommitMark("outbox.events")
@@ -84,10 +85,15 @@ def record_events(session: Session, records: Iterable[tuple[str, int]]) -> int:
             rows.append({"kind": kind, "record_id": record_id, "created_at": now})
     if rows:
         connection = session.connection()
-        statement = sa.insert(IndexEvent)
         if connection.dialect.name == "postgresql":
-            statement = statement.values(txid=CURRENT_TXID)
-        connection.execute(statement, rows)
+            # One statement, its rows as two arrays, whatever their number (an import
+            # writes a thousand at a time: as VALUES, a placeholder per value).
+            source = unnested(IndexEvent.__table__, rows, ("kind", "record_id"))
+            source = source.add_columns(CURRENT_TXID, sa.literal(now, UTCDateTime(timezone=True)))
+            columns = ["kind", "record_id", "txid", "created_at"]
+            connection.execute(sa.insert(IndexEvent).from_select(columns, source))
+        else:
+            connection.execute(sa.insert(IndexEvent), rows)
         EVENTS_WRITTEN.mark(session)
     return len(rows)
 
