@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.bulk import one_of, unnested
 from portal.db import UTCDateTime, utc_now, utc_today
 from portal.extensions import db
 from portal.matching import analysis
@@ -362,6 +363,9 @@ def queue_recipe() -> str:
 
 _IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 _ROWS_PER_STATEMENT = 500
+# PostgreSQL upserts rows given as arrays (``portal.bulk.unnested``): a statement's rows
+# stay locked until the commit either way; this only bounds one statement's arrays.
+_UPSERT_ROWS = 10_000
 _STREAM_ROWS = 500  # vector rows read per round trip when a whole side is read
 
 
@@ -570,18 +574,31 @@ def enqueue_vector_work(records: Iterable[tuple[str, int]]) -> int:
     to commit: only workers and commands feed the queue, never a page.
     """
     now = utc_now()
+    table = LeadVectorWork.__table__
     rows = [
         {"kind": kind, "record_id": record, "enqueued_at": now}
         for kind, record in sorted(set(records))  # one order: feeders lock rows alike
     ]
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        statement = _insert(LeadVectorWork.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=["kind", "record_id"],
-            set_={"enqueued_at": statement.excluded.enqueued_at},
-        )
-        db.session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+    if _dialect() != "postgresql":
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            db.session.execute(_restamp(_insert(table)), rows[start : start + _ROWS_PER_STATEMENT])
+        return len(rows)
+    # PostgreSQL: each statement's rows as two arrays (not a placeholder per value, as the
+    # VALUES of an upsert would be; COPY cannot upsert), taken in the arrays' order, so
+    # feeders still lock them alike.
+    stamp = sa.literal(now, UTCDateTime(timezone=True))
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        source = unnested(table, rows[start : start + _UPSERT_ROWS], ("kind", "record_id"))
+        columns = ["kind", "record_id", "enqueued_at"]
+        db.session.execute(_restamp(_insert(table).from_select(columns, source.add_columns(stamp))))
     return len(rows)
+
+
+def _restamp(statement: Any) -> Any:
+    """The queue's upsert: a record already queued gets the new stamp."""
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "record_id"], set_={"enqueued_at": statement.excluded.enqueued_at}
+    )
 
 
 def _every_need_multilingual() -> bool:
@@ -801,7 +818,8 @@ def records_named(events: Sequence[tuple[int, str, int]]) -> tuple[set[int], set
     need_ids = {record for _, kind, record in events if kind == "need"}
     buyer_ids = sorted({record for _, kind, record in events if kind == "buyer"})
     for buyers in _batches(buyer_ids):
-        need_ids.update(db.session.scalars(sa.select(Need.id).where(Need.buyer_id.in_(buyers))))
+        query = sa.select(Need.id).where(one_of(_dialect(), Need.buyer_id, buyers))
+        need_ids.update(db.session.scalars(query))
     return vendor_ids, need_ids
 
 
@@ -834,11 +852,12 @@ def _multilingual_named(need_ids: set[int]) -> set[int]:
     """Of these needs, those in the multilingual space now or with vectors there."""
     found: set[int] = set()
     for ids in _batches(sorted(need_ids)):
-        found.update(db.session.scalars(_multilingual_need_ids().where(Need.id.in_(ids))))
+        named = one_of(_dialect(), Need.id, ids)
+        found.update(db.session.scalars(_multilingual_need_ids().where(named)))
         found.update(
             db.session.scalars(
                 sa.select(LeadVector.record_id).where(
-                    LeadVector.kind == "e5need", LeadVector.record_id.in_(ids)
+                    LeadVector.kind == "e5need", one_of(_dialect(), LeadVector.record_id, ids)
                 )
             )
         )
