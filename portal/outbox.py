@@ -126,33 +126,24 @@ def _forget_recorded(session: Session, *_: Any) -> None:
 class Position:
     """How far a follower has read the outbox.
 
-    ``last_event`` is the highest event id applied. ``horizon`` is the PostgreSQL
-    transaction-id horizon below which every event has been applied (0 on SQLite, where
-    writers are serialised and event ids alone are enough).
+    ``last_event`` is the highest event id applied. On PostgreSQL, where transactions
+    commit out of id order, ``horizon`` is the transaction id below which every event has
+    been applied, and ``seen`` the snapshot (``pg_current_snapshot()``, as text) the last
+    read was made at: the events of every transaction it shows as finished were read
+    then. Both stay empty (0, "") on SQLite, where writers are serialised and event ids
+    alone are enough.
     """
 
     last_event: int = 0
     horizon: int = 0
+    seen: str = ""
 
 
 def events_since(position: Position) -> tuple[list[Event], Position]:
     """Events a follower at ``position`` has not applied, and where it stands once it has."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        # Every transaction older than the snapshot's xmin has finished, so the events
-        # below that horizon are final. Committed events above it are returned now too
-        # (no waiting behind a long transaction) and again until the horizon passes
-        # them, which is harmless: applying an event is idempotent.
-        horizon = connection.execute(
-            sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        ).scalar_one()
-        rows = connection.execute(
-            sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
-            .where(IndexEvent.txid >= position.horizon)
-            .order_by(IndexEvent.id)
-        ).all()
-        last = max([position.last_event, *(r[0] for r in rows)])
-        return [tuple(r) for r in rows], Position(last, max(horizon, position.horizon))
+        return _pg_events_since(connection, position)
     rows = connection.execute(
         sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
         .where(IndexEvent.id > position.last_event)
@@ -160,6 +151,52 @@ def events_since(position: Position) -> tuple[list[Event], Position]:
     ).all()
     last = rows[-1][0] if rows else position.last_event
     return [tuple(r) for r in rows], Position(last, 0)
+
+
+_NOT_SEEN = sa.text(
+    "NOT pg_visible_in_snapshot(index_events.txid::text::xid8, CAST(:seen AS pg_snapshot))"
+)
+_SNAPSHOT = sa.text(
+    "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text::bigint"
+)
+
+
+def _pg_events_since(connection: sa.Connection, position: Position) -> tuple[list[Event], Position]:
+    # Events may commit in any order, so no event id says "everything before is final".
+    # The snapshot taken here, before the events are read, does: the events of every
+    # transaction it shows as finished are in what the query below reads (a later
+    # statement's snapshot shows at least as much), and those of a transaction still in
+    # progress at that moment (or begun after) are not, whatever their ids. The next read
+    # passes over the first and returns the second, so an event is applied once even
+    # while some unrelated transaction stays open for hours (its xmin, the horizon,
+    # stays behind it: the horizon only bounds the scan). Events committed between the
+    # snapshot and the query come back once more next time: harmless, applying is
+    # idempotent.
+    snapshot, own = connection.execute(_SNAPSHOT).one()
+    # The reader's own transaction, if it wrote events, is not "in progress" in its own
+    # snapshot; it may write more after this read, so it is counted as in progress.
+    seen = _with_in_progress(snapshot, own)
+    query = (
+        sa.select(IndexEvent.id, IndexEvent.kind, IndexEvent.record_id)
+        .where(IndexEvent.txid >= position.horizon)
+        .order_by(IndexEvent.id)
+    )
+    if position.seen:
+        query = query.where(_NOT_SEEN.bindparams(seen=position.seen))
+    rows = connection.execute(query).all()
+    last = max([position.last_event, *(r[0] for r in rows)])
+    horizon = int(seen.split(":", 1)[0])
+    return [tuple(r) for r in rows], Position(last, max(horizon, position.horizon), seen)
+
+
+def _with_in_progress(snapshot: str, txid: int | None) -> str:
+    """``snapshot`` (``xmin:xmax:xip,...``) with ``txid`` among those in progress (a
+    transaction id at or past ``xmax`` is in progress already, and never listed)."""
+    xmin, xmax, listed = snapshot.split(":")
+    if txid is None or txid >= int(xmax):
+        return snapshot
+    running = {int(x) for x in listed.split(",") if x} | {txid}
+    return f"{min(int(xmin), txid)}:{xmax}:{','.join(str(x) for x in sorted(running))}"
 
 
 def latest_event_id() -> int:

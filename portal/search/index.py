@@ -187,15 +187,23 @@ def _process_alive(pid: int) -> bool:
 
 def read_state(searcher: Searcher) -> Position:
     stored = searcher.document(doc_id=STATE_DOC_ID) or {}
-    return Position(int(stored.get("last_event", 0)), int(stored.get("horizon", 0)))
+    return Position(
+        int(stored.get("last_event", 0)), int(stored.get("horizon", 0)), stored.get("seen", "")
+    )
 
 
 def write_state(writer: Any, state: Position) -> None:
+    """Store ``state`` with the writer's documents; call it before the writer adds any
+    (a generation built before ``seen`` existed gets that field, which Whoosh allows only
+    then)."""
+    if "seen" not in writer.schema:
+        writer.add_field("seen", make_schema()["seen"])
     writer.update_document(
         doc_id=STATE_DOC_ID,
         kind="__state__",
         last_event=state.last_event,
         horizon=state.horizon,
+        seen=state.seen,
     )
 
 

@@ -94,6 +94,7 @@ def make_schema() -> fields.Schema:
         fingerprint=fields.STORED(),
         last_event=fields.STORED(),
         horizon=fields.STORED(),
+        seen=fields.STORED(),  # the state's PostgreSQL snapshot (``Position.seen``)
     )
 
 
