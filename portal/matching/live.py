@@ -127,9 +127,10 @@ class LiveModel:
     vendors: LiveSide[VendorProfile]
     needs: LiveSide[NeedProfile]
     position: Position
-    # Events read last time. On PostgreSQL the outbox returns committed events again until
-    # no older transaction is still running (its horizon); one already read was applied
-    # with its record's state after it committed, so only unseen ones are applied.
+    # Events read last time. On PostgreSQL the outbox returns an event again when the
+    # reading transaction wrote it itself (until that transaction ends) or when it was
+    # committed while the read was made; it was applied with its record's state then, so
+    # only unseen ones are applied.
     seen: set[int] = field(default_factory=set)
 
     @classmethod

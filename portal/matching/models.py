@@ -176,6 +176,8 @@ class LeadVectorFeed(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_event: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     horizon: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # PostgreSQL txid
+    # PostgreSQL: the snapshot the outbox was last read at (``portal.outbox.Position``)
+    seen: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     recipe: Mapped[str] = mapped_column(sa.String(100), default="")
     updated_at: Mapped[timestamp]
 

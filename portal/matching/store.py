@@ -225,6 +225,7 @@ def build_snapshot(generation: Path, state: Position, progress: Progress | None 
     meta = {
         "last_event": state.last_event,
         "horizon": state.horizon,
+        "seen": state.seen,
         "vendors": len(vendor_side),
         "needs": len(need_side),
         "built_at": utc_now().isoformat(),
@@ -247,8 +248,12 @@ def load_snapshot(generation: Path) -> Snapshot | None:
     return Snapshot(
         vendors=Candidates.load(folder, "vendors"),
         needs=Candidates.load(folder, "needs"),
-        state=Position(meta["last_event"], meta["horizon"]),
+        state=_meta_position(meta),
     )
+
+
+def _meta_position(meta: dict[str, Any]) -> Position:
+    return Position(meta["last_event"], meta["horizon"], meta.get("seen", ""))
 
 
 class _Cache(threading.local):
@@ -794,7 +799,7 @@ def _feed() -> LeadVectorFeed:
     """The feed's one row, locked until this transaction ends: feeders take turns."""
     db.session.execute(
         _insert(LeadVectorFeed.__table__)
-        .values(id=1, last_event=0, horizon=0, recipe="", updated_at=utc_now())
+        .values(id=1, last_event=0, horizon=0, seen="", recipe="", updated_at=utc_now())
         .on_conflict_do_nothing(index_elements=["id"])
     )
     query = (
@@ -837,13 +842,14 @@ def feed_vector_queue() -> int:
     if feed.recipe != queue_recipe():
         queued += enqueue_missing_vectors()
         feed.recipe = queue_recipe()
-    events, after = events_since(Position(feed.last_event, feed.horizon))
+    events, after = events_since(Position(feed.last_event, feed.horizon, feed.seen))
     vendor_ids, need_ids = records_named(events)
     records = [("vendor", i) for i in vendor_ids] + [("need", i) for i in need_ids]
     # a named need not in English, or one that was (its chunk removes its vectors)
     records += [("e5need", i) for i in _multilingual_named(need_ids)]
     queued += enqueue_vector_work(records)
-    feed.last_event, feed.horizon, feed.updated_at = after.last_event, after.horizon, utc_now()
+    feed.last_event, feed.horizon, feed.seen = after.last_event, after.horizon, after.seen
+    feed.updated_at = utc_now()
     db.session.commit()
     return queued
 
@@ -1233,7 +1239,7 @@ def _assemble_side(generation: Path, name: str, kind: str, check: _SideCheck) ->
 
 
 def _check_snapshot(generation: Path, meta: dict[str, Any]) -> dict[str, _SideCheck]:
-    vendor_ids, need_ids = changed_records(Position(meta["last_event"], meta["horizon"]))
+    vendor_ids, need_ids = changed_records(_meta_position(meta))
     changed = {"vendor": vendor_ids, "need": need_ids}
     return {
         kind: _check_side(generation, SIDES[kind], kind, changed[kind])
