@@ -112,7 +112,10 @@ def apply_pending_events(store: IndexStore | None = None, *, wait: float = 0.0) 
         return SyncReport(state=state, outdated=outdated)
     events, new_state = events_since(state)
     report = SyncReport(events=len(events), state=state)
-    if not events and new_state == state:
+    if not events:
+        # Nothing to apply: the position stays where it is (on PostgreSQL its snapshot
+        # moves with every commit on the server; the one stored still passes over every
+        # event applied so far), and no Whoosh commit is made for it.
         return report
     updates, deletes = documents_for(events)
     try:
