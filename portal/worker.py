@@ -85,8 +85,8 @@ def vectors_pass() -> int:
         generation, snapshot = live_snapshot()
         attach_vectors(generation, snapshot)
     db.session.commit()
-    # What changed: records queued again by events that are read until PostgreSQL's
-    # horizon passes them are checked, found current and not counted.
+    # What changed: a record queued again without a change (an event the feed read twice,
+    # or an edit that left its text alone) is checked, found current and not counted.
     return work.embedded + work.removed
 
 
