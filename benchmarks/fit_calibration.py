@@ -85,6 +85,18 @@ STRONG = 0.5  # "strong": the vendor more likely solves the need than not
 # precision was 0.725: reasons could not reach 0.75 there.
 MIN_PRECISION = 0.75
 MIN_RECALL = 0.8
+CROWDING_TOP = 10  # the first pass's best candidates whose probabilities crowding sums
+
+
+def crowding(probability: np.ndarray, top: int = CROWDING_TOP) -> np.ndarray:
+    """Tried for the multilingual second pass and not shipped (docs/languages.md,
+    "Shown leads across languages"): how many of its ``top`` best candidates the first
+    pass expects to solve the need, ``log1p`` of their probabilities' sum, the same for
+    every candidate of the need. It lifted shown precision and recall on every labelled
+    set, but only because each labelled need has solvers: with them taken out of the pool
+    (``without_solvers``) a need shows more leads than without it."""
+    best = np.sort(probability)[::-1][:top]
+    return np.full(len(probability), np.log1p(float(best.sum())), dtype=np.float32)
 
 
 @dataclass
@@ -96,12 +108,36 @@ class Need:
     grades: np.ndarray  # of the pool's vendors
     labels: dict[str, int]  # every labelled vendor of the need
     vectors: np.ndarray  # the pool's pooled vectors of centred pieces (for feedback)
+    # the need's stored language (a check set's, to read its figures by language); None in
+    # pools cached before it was kept
+    language: str | None = None
 
     def with_feedback(self, first: Model) -> Need:
-        """The same need with the feedback column the ranking computes from ``first``."""
+        """The same need with the second-pass columns the ranking computes from ``first``
+        (ranking._two_passes): feedback and crowding."""
         p = first.probability(np.stack([self.columns[k] for k in first.features], axis=1))
-        columns = {**self.columns, "feedback": feedback(p, self.vectors)}
+        columns = {**self.columns, "feedback": feedback(p, self.vectors), "crowding": crowding(p)}
         return replace(self, columns=columns)
+
+    def without_solvers(self) -> Need:
+        """The same need in a catalogue that lacks every vendor that solves it: its pool
+        without them, ``cover_gap`` taken from the best cover left. Every labelled need has
+        solvers, so a model can learn that a need's best candidate is likely one; what such
+        a need shows (``shown_without_solvers``) measures how far that goes."""
+        keep = self.grades < 2
+        columns = {name: values[keep] for name, values in self.columns.items()}
+        cover = columns.get("cover")
+        if cover is not None and len(cover):
+            columns["cover_gap"] = cover - cover.max()
+        return replace(
+            self,
+            refs=[ref for ref, kept in zip(self.refs, keep, strict=True) if kept],
+            columns=columns,
+            market=self.market[keep],
+            grades=self.grades[keep],
+            labels={v: g for v, g in self.labels.items() if g < 2},
+            vectors=self.vectors[keep],
+        )
 
 
 @dataclass
@@ -118,25 +154,33 @@ class Stages:
         return model.probability(np.stack([need.columns[k] for k in model.features], axis=1))
 
 
-def fit_stages(needs: list[Need], names: tuple[str, ...], with_feedback: bool) -> Stages:
+def fit_stages(
+    needs: list[Need],
+    names: tuple[str, ...],
+    with_feedback: bool,
+    second_pass: tuple[str, ...] = ("feedback",),
+) -> Stages:
+    """The first pass on ``names``; with feedback, a second on ``names`` and ``second_pass``
+    (computed from the first: ``Need.with_feedback``)."""
     first = fit(needs, names)
     if not with_feedback:
         return Stages(first)
-    return Stages(first, fit([n.with_feedback(first) for n in needs], (*names, "feedback")))
+    return Stages(first, fit([n.with_feedback(first) for n in needs], (*names, *second_pass)))
 
 
 def fit_variant(
     needs: list[Need],
     names: tuple[str, ...],
-    with_feedback: bool,
+    second_pass: tuple[str, ...],
     order_names: tuple[str, ...] | None = None,
 ) -> tuple[Stages, ...]:
-    """The model whose probability decides what is shown, and, with ``order_names``, the
-    one that orders the leads (as Calibration.multilingual_order does)."""
-    shown_by = fit_stages(needs, names, with_feedback)
+    """The model whose probability decides what is shown (one pass when ``second_pass`` is
+    empty), and, with ``order_names``, the one that orders the leads (as
+    Calibration.multilingual_order does: with feedback, never crowding)."""
+    shown_by = fit_stages(needs, names, bool(second_pass), second_pass)
     if order_names is None:
         return (shown_by,)
-    return shown_by, fit_stages(needs, order_names, with_feedback)
+    return shown_by, fit_stages(needs, order_names, with_feedback=True)
 
 
 def read_qrels(path: str) -> dict[str, dict[str, int]]:
@@ -215,6 +259,7 @@ def collect(data: str, qrels: str, model_dir: str | None, multilingual: str = "a
                         grades,
                         labels[need.ref],
                         np.asarray(result.vectors),
+                        need.language,
                     )
                 )
     return found
@@ -277,11 +322,28 @@ def measure(
     }
 
 
-def calibration_table(model: Stages, needs: list[Need]) -> list[tuple[str, int, float, float]]:
+BINS = ((0, 0.05), (0.05, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 1.01))
+# Coarser, for tables by language (a language has three to twelve needs of dev-ml).
+COARSE_BINS = ((0, 0.15), (0.15, 0.35), (0.35, 0.6), (0.6, 1.01))
+
+
+def shown_without_solvers(model: Stages, needs: list[Need], shown: float) -> tuple[float, float]:
+    """Leads shown (of the first ``TOP``) when the catalogue lacks every vendor that solves
+    the need, each of them wrong: the mean per need, and the share of needs showing any."""
+    counts = []
+    for need in needs:
+        p = np.sort(model.probability(need.without_solvers()))[::-1][:TOP]
+        counts.append(int((p >= shown).sum()))
+    return float(np.mean(counts)), float(np.mean([c > 0 for c in counts]))
+
+
+def calibration_table(
+    model: Stages, needs: list[Need], bins: tuple[tuple[float, float], ...] = BINS
+) -> list[tuple[str, int, float, float]]:
     p = np.concatenate([model.probability(n) for n in needs])
     y = np.concatenate([(n.grades >= 2).astype(float) for n in needs])
     rows = []
-    for low, high in ((0, 0.05), (0.05, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 1.01)):
+    for low, high in bins:
         inside = (p >= low) & (p < high)
         if inside.any():
             rows.append(
@@ -404,6 +466,35 @@ def main() -> int:
     return 0
 
 
+def by_language(
+    needs: list[Need], shown_by: Stages, order: Stages, tried: Stages, threshold: float
+) -> None:
+    """A check set's figures by the stored language of its needs (the shipped models), and
+    each language's reliability: predicted against observed share that solve, by coarse
+    bins of probability, of ``shown_by`` and of the variant ``tried`` (with crowding)."""
+    languages: dict[str, list[Need]] = defaultdict(list)
+    for need in needs:
+        languages[need.language or "?"].append(need)
+    keys = [f"{low:.2f}-{min(high, 1):.2f}" for low, high in COARSE_BINS]
+    print("\n| language | needs | nDCG@10 | shown P | shown R | predicted/observed (pairs), p in:")
+    print("| | | | | | " + " | ".join(keys))
+    for language, group in sorted(languages.items(), key=lambda item: -len(item[1])):
+        f = measure(shown_by, group, threshold, order)
+        cells = []
+        for model in (shown_by, tried):
+            table = {row[0]: row for row in calibration_table(model, group, COARSE_BINS)}
+            cells.append(
+                " | ".join(
+                    f"{table[k][2]:.2f}/{table[k][3]:.2f} ({table[k][1]})" if k in table else "-"
+                    for k in keys
+                )
+            )
+        print(
+            f"| {language} | {len(group)} | {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} "
+            f"| {f['shown_recall']:.3f} | shipped: {cells[0]} | crowding: {cells[1]} |"
+        )
+
+
 def fit_multilingual(args: argparse.Namespace) -> int:
     """The multilingual space's model: cross-set on the English sets ranked through e5,
     then measured on each translated check set (fitted on every --set)."""
@@ -420,21 +511,30 @@ def fit_multilingual(args: argparse.Namespace) -> int:
     threshold = shipped.shown
     everything = [n for needs in sets.values() for n in needs]
     print(f"features: {', '.join(names)}; shown threshold (the English space's): {threshold}\n")
-    print("| fitted on | measured on | needs | nDCG@10 | shown P | shown R |")
-    print("|---|---|---|---|---|---|")
-    # (label, what decides the probability, with feedback, what orders the leads if not it)
-    variants: list[tuple[str, tuple[str, ...], bool, tuple[str, ...] | None]] = [
-        ("with feedback", names, True, None),
-        ("one pass", names, False, None),
-        ("with words and concepts too", ("lexical", "concepts", *names), True, None),
-        ("ordered with words, shown without", names, True, MULTILINGUAL_ORDER_FEATURES),
+    print(
+        "| fitted on | measured on | needs | nDCG@10 | shown P | shown R "
+        "| shown with the solvers taken out: leads a need, needs with any |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    # (label, what decides the probability, its second pass (none: one pass), what orders
+    # the leads if not it)
+    crowded = ("feedback", "crowding")
+    variants: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]] = [
+        ("with feedback", names, ("feedback",), None),
+        ("with feedback and crowding", names, crowded, None),
+        ("one pass", names, (), None),
+        ("with words and concepts too", ("lexical", "concepts", *names), ("feedback",), None),
+        ("ordered with words, shown without", names, ("feedback",), MULTILINGUAL_ORDER_FEATURES),
+        ("the same, shown with crowding", names, crowded, MULTILINGUAL_ORDER_FEATURES),
     ]
 
     def row(fitted: str, measured: str, needs: list[Need], models: tuple[Stages, ...]) -> None:
         f = measure(models[0], needs, threshold, *models[1:])
+        wrong, any_wrong = shown_without_solvers(models[0], needs, threshold)
         print(
             f"| {fitted} | {measured} | {len(needs)} "
-            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} |"
+            f"| {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} | {f['shown_recall']:.3f} "
+            f"| {wrong:.2f}, {any_wrong:.2f} |"
         )
 
     for label, *how in variants:
@@ -456,6 +556,7 @@ def fit_multilingual(args: argparse.Namespace) -> int:
         print(f"\n{name}: | p range | pairs | mean predicted | observed |")
         for row in calibration_table(final, needs):
             print(f"  | {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} |")
+        by_language(needs, final, order, fit_stages(everything, names, True, crowded), threshold)
     if args.write:
         assert final.second is not None
         # the English space's models are kept as written (not round-tripped through float32)
