@@ -21,7 +21,10 @@ With ``--multilingual`` it fits the model of the multilingual space instead
 (``PORTAL_LEADS_MULTILINGUAL=all``: English needs through e5), on the features that do
 not depend on the need's language (``MULTILINGUAL_FEATURES``), and each ``--check`` set
 (a translated twin, such as dev-ml) is measured with the model fitted on every
-``--set``, never fitted on. ``--write`` then adds that model to calibration.json and
+``--set``, never fitted on. What a translated need's page shows is the blend of that
+model and one that also reads words and concepts (``calibration.blend``), its threshold
+chosen by the same rule on the English sets held out and moved onto the English space's by
+a log-odds shift. ``--write`` then adds those models and the shift to calibration.json and
 keeps the English space's models and threshold:
 
     .venv/bin/python benchmarks/fit_calibration.py --multilingual \\
@@ -45,6 +48,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import minimize
@@ -59,6 +63,7 @@ from portal.matching.calibration import (  # noqa: E402 - after the path is set
     LEXICAL_FEATURES,
     Calibration,
     Model,
+    blend,
     expected_value,
 )
 from portal.matching.ranking import feedback  # noqa: E402 - after the path is set
@@ -152,6 +157,28 @@ class Stages:
             need = need.with_feedback(self.first)
         model = self.second or self.first
         return model.probability(np.stack([need.columns[k] for k in model.features], axis=1))
+
+
+class Probabilities(Protocol):
+    """What gives each pool vendor of a need a probability: a model's stages, or a blend."""
+
+    def probability(self, need: Need) -> np.ndarray: ...
+
+
+@dataclass
+class Blend:
+    """What a multilingual need's page shows (``calibration.blend``): the language-free
+    model's and the words-and-concepts model's probabilities, blended and moved by
+    ``shift``."""
+
+    language_free: Stages
+    with_words: Stages
+    shift: float = 0.0
+
+    def probability(self, need: Need) -> np.ndarray:
+        return blend(
+            self.language_free.probability(need), self.with_words.probability(need), self.shift
+        )
 
 
 def fit_stages(
@@ -299,7 +326,7 @@ def ndcg(ranked: list[str], grades: dict[str, int], k: int = 10) -> float:
 
 
 def measure(
-    model: Stages, needs: list[Need], shown: float, order_by: Stages | None = None
+    model: Probabilities, needs: list[Need], shown: float, order_by: Stages | None = None
 ) -> dict[str, float]:
     """What eval_leads.py measures of an export: nDCG@10, and shown precision and recall
     (with ``order_by``, the leads in that model's order, shown by ``model``'s)."""
@@ -327,7 +354,9 @@ BINS = ((0, 0.05), (0.05, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 1.01
 COARSE_BINS = ((0, 0.15), (0.15, 0.35), (0.35, 0.6), (0.6, 1.01))
 
 
-def shown_without_solvers(model: Stages, needs: list[Need], shown: float) -> tuple[float, float]:
+def shown_without_solvers(
+    model: Probabilities, needs: list[Need], shown: float
+) -> tuple[float, float]:
     """Leads shown (of the first ``TOP``) when the catalogue lacks every vendor that solves
     the need, each of them wrong: the mean per need, and the share of needs showing any."""
     counts = []
@@ -337,8 +366,19 @@ def shown_without_solvers(model: Stages, needs: list[Need], shown: float) -> tup
     return float(np.mean(counts)), float(np.mean([c > 0 for c in counts]))
 
 
+THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
+
+
+def worst_margin(figures: list[dict[str, float]]) -> float:
+    """How far the worst set's shown precision or recall stands above its bar: the fit
+    chooses the threshold where this is largest."""
+    return min(
+        min(f["shown_precision"] - MIN_PRECISION, f["shown_recall"] - MIN_RECALL) for f in figures
+    )
+
+
 def calibration_table(
-    model: Stages, needs: list[Need], bins: tuple[tuple[float, float], ...] = BINS
+    model: Probabilities, needs: list[Need], bins: tuple[tuple[float, float], ...] = BINS
 ) -> list[tuple[str, int, float, float]]:
     p = np.concatenate([model.probability(n) for n in needs])
     y = np.concatenate([(n.grades >= 2).astype(float) for n in needs])
@@ -389,7 +429,6 @@ def main() -> int:
         Path(data).stem: cached(args.cache, data, qrels, args.model_dir) for data, qrels in args.set
     }
     full = tuple(FEATURES)
-    thresholds = [round(t, 2) for t in np.arange(0.05, 0.71, 0.05)]
 
     def held_out(
         names: tuple[str, ...], with_feedback: bool = True
@@ -410,18 +449,15 @@ def main() -> int:
     crossed = held_out(full)
     print("| threshold | " + " | ".join(f"{s} nDCG@10 / shown P / shown R" for s in sets) + " |")
     print("|---|" + "---|" * len(sets))
-    chosen, margin = thresholds[0], -np.inf
-    for t in thresholds:
+    chosen, margin = THRESHOLDS[0], -np.inf
+    for t in THRESHOLDS:
         figures = {s: measure(m, ns, t) for s, (m, ns) in crossed.items()}
         cells = [
             f"{f['ndcg@10']:.3f} / {f['shown_precision']:.3f} / {f['shown_recall']:.3f}"
             for f in figures.values()
         ]
         print(f"| {t:.2f} | " + " | ".join(cells) + " |")
-        worst = min(
-            min(f["shown_precision"] - MIN_PRECISION, f["shown_recall"] - MIN_RECALL)
-            for f in figures.values()
-        )
+        worst = worst_margin(list(figures.values()))
         if worst > margin:
             chosen, margin = t, worst
     print(
@@ -467,32 +503,34 @@ def main() -> int:
 
 
 def by_language(
-    needs: list[Need], shown_by: Stages, order: Stages, tried: Stages, threshold: float
+    needs: list[Need],
+    shown_by: Probabilities,
+    order: Stages,
+    before: Probabilities,
+    threshold: float,
 ) -> None:
-    """A check set's figures by the stored language of its needs (the shipped models), and
-    each language's reliability: predicted against observed share that solve, by coarse
-    bins of probability, of ``shown_by`` and of the variant ``tried`` (with crowding)."""
+    """A check set's figures by the stored language of its needs, with ``before`` (the
+    language-free model alone) and ``shown_by`` (the blend): shown precision and recall, and
+    each language's reliability, predicted against observed share that solve by coarse
+    bins of probability. nDCG@10 is ``order``'s, the same for both."""
     languages: dict[str, list[Need]] = defaultdict(list)
     for need in needs:
         languages[need.language or "?"].append(need)
     keys = [f"{low:.2f}-{min(high, 1):.2f}" for low, high in COARSE_BINS]
-    print("\n| language | needs | nDCG@10 | shown P | shown R | predicted/observed (pairs), p in:")
-    print("| | | | | | " + " | ".join(keys))
+    print("\n| language | needs | nDCG@10 | shown P / R | predicted/observed (pairs), p in:")
+    print("| | | | | " + " | ".join(keys))
     for language, group in sorted(languages.items(), key=lambda item: -len(item[1])):
-        f = measure(shown_by, group, threshold, order)
-        cells = []
-        for model in (shown_by, tried):
+        for label, model in (("before", before), ("now", shown_by)):
+            f = measure(model, group, threshold, order)
             table = {row[0]: row for row in calibration_table(model, group, COARSE_BINS)}
-            cells.append(
-                " | ".join(
-                    f"{table[k][2]:.2f}/{table[k][3]:.2f} ({table[k][1]})" if k in table else "-"
-                    for k in keys
-                )
+            cells = " | ".join(
+                f"{table[k][2]:.2f}/{table[k][3]:.2f} ({table[k][1]})" if k in table else "-"
+                for k in keys
             )
-        print(
-            f"| {language} | {len(group)} | {f['ndcg@10']:.3f} | {f['shown_precision']:.3f} "
-            f"| {f['shown_recall']:.3f} | shipped: {cells[0]} | crowding: {cells[1]} |"
-        )
+            print(
+                f"| {language} {label} | {len(group)} | {f['ndcg@10']:.3f} "
+                f"| {f['shown_precision']:.3f} / {f['shown_recall']:.3f} | {cells} |"
+            )
 
 
 def fit_multilingual(args: argparse.Namespace) -> int:
@@ -550,13 +588,59 @@ def fit_multilingual(args: argparse.Namespace) -> int:
         every = fit_variant(everything, *how)
         for name, needs in checks.items():
             row(f"every --set, {label}", name, needs, every)
+    words = ("lexical", "concepts", *names)
     order = fit_stages(everything, MULTILINGUAL_ORDER_FEATURES, with_feedback=True)
     final = fit_stages(everything, names, with_feedback=True)
+    final_words = fit_stages(everything, words, with_feedback=True)
+    # The blend, fitted as the ranking reads it: held out on each English set, and on each
+    # check set fitted on each --set alone and on all of them; its threshold by the rule of
+    # the English fit (held-out figures furthest above the bars), then moved onto ``shown``.
+    fitted_on = {
+        f"others than {name}": [n for other, ns in sets.items() if other != name for n in ns]
+        for name in sets
+    }
+    fitted_on |= {f"{name} only": needs for name, needs in sets.items()}
+    models = {
+        label: (
+            Blend(fit_stages(needs, names, True), fit_stages(needs, words, True)),
+            fit_stages(needs, MULTILINGUAL_ORDER_FEATURES, with_feedback=True),
+        )
+        for label, needs in fitted_on.items()
+    }
+    models["every --set"] = (Blend(final, final_words), order)
+    columns = [(name, needs, f"others than {name}") for name, needs in sets.items()]
+    columns += [
+        (f"{name} (fitted on {fitted})", needs, fitted)
+        for name, needs in checks.items()
+        for fitted in [*(f"{other} only" for other in sets), "every --set"]
+    ]
+    print("\n## Shown by the blend of the language-free and the words-and-concepts models\n")
+    print("shown P / R, wrong leads a need with the solvers taken out\n")
+    print("| blend at | " + " | ".join(label for label, _, _ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    chosen, margin = THRESHOLDS[0], -np.inf
+    for t in THRESHOLDS:
+        figures = [measure(models[m][0], needs, t, models[m][1]) for _, needs, m in columns]
+        cells = [
+            f"{f['shown_precision']:.3f} / {f['shown_recall']:.3f}, "
+            f"{shown_without_solvers(models[m][0], needs, t)[0]:.2f}"
+            for f, (_, needs, m) in zip(figures, columns, strict=True)
+        ]
+        print(f"| {t:.2f} | " + " | ".join(cells) + " |")
+        worst = worst_margin(figures[: len(sets)])
+        if worst > margin:
+            chosen, margin = t, worst
+    shift = float(np.log(threshold / (1 - threshold)) - np.log(chosen / (1 - chosen)))
+    print(
+        f"\nblend threshold: {chosen:.2f} (held-out English figures at least {margin:.3f} above"
+        f" the bars), moved onto {threshold} by a log-odds shift of {shift:.4f}"
+    )
+    shown_by = Blend(final, final_words, shift)
     for name, needs in checks.items():
         print(f"\n{name}: | p range | pairs | mean predicted | observed |")
-        for row in calibration_table(final, needs):
+        for row in calibration_table(shown_by, needs):
             print(f"  | {row[0]} | {row[1]} | {row[2]:.3f} | {row[3]:.3f} |")
-        by_language(needs, final, order, fit_stages(everything, names, True, crowded), threshold)
+        by_language(needs, shown_by, order, final, threshold)
     if args.write:
         assert final.second is not None
         # the English space's models are kept as written (not round-tripped through float32)
@@ -566,6 +650,10 @@ def fit_multilingual(args: argparse.Namespace) -> int:
         assert order.second is not None
         raw["multilingual_order"] = order.first.as_json()
         raw["multilingual_order_feedback"] = order.second.as_json()
+        assert final_words.second is not None
+        raw["multilingual_words"] = final_words.first.as_json()
+        raw["multilingual_words_feedback"] = final_words.second.as_json()
+        raw["multilingual_shift"] = shift
         CALIBRATION_FILE.write_text(json.dumps(raw, indent=2) + "\n")
         print("\nwrote the multilingual models into portal/matching/calibration.json")
     return 0

@@ -44,6 +44,8 @@ MULTILINGUAL_MODELS = (
     "multilingual_feedback",
     "multilingual_order",
     "multilingual_order_feedback",
+    "multilingual_words",
+    "multilingual_words_feedback",
 )
 
 GAIN_IN_MARKET = 7.0  # solves the need and already serves the buyer's country
@@ -105,6 +107,15 @@ class Calibration:
     # on the features every language has). docs/languages.md, "Ordered with the words".
     multilingual_order: Model | None = None
     multilingual_order_feedback: Model | None = None
+    # What a multilingual need's page shows: ``blend`` of ``multilingual`` and of this model
+    # (the same features plus the words and thesaurus concepts need and vendor share), its
+    # log-odds moved by ``multilingual_shift`` so that the one ``shown`` threshold falls where
+    # the fit chose it for the blend. Where e5 reads a language weakly, it carries a need
+    # to vendors whose words and concepts do not follow, and the blend is less sure than
+    # the text signal alone. docs/languages.md, "Shown leads across languages".
+    multilingual_words: Model | None = None
+    multilingual_words_feedback: Model | None = None
+    multilingual_shift: float = 0.0
 
     def strength(self, probability: float) -> str:
         if probability >= self.strong:
@@ -125,6 +136,8 @@ class Calibration:
             model = getattr(self, name)
             if model is not None:
                 found[name] = model.as_json()
+        if self.multilingual_words is not None:
+            found["multilingual_shift"] = self.multilingual_shift
         return found
 
     def save(self, path: Path = CALIBRATION_FILE) -> None:
@@ -141,6 +154,7 @@ class Calibration:
             float(raw["shown"]),
             float(raw["strong"]),
             **optional,
+            multilingual_shift=float(raw.get("multilingual_shift", 0.0)),
         )
 
 
@@ -148,6 +162,17 @@ class Calibration:
 def calibration() -> Calibration:
     """The shipped calibration, loaded once per process."""
     return Calibration.load()
+
+
+def blend(language_free: np.ndarray, with_words: np.ndarray, shift: float = 0.0) -> np.ndarray:
+    """The mean log-odds of two probabilities of the same leads, moved by ``shift``: a lead
+    is likely only as far as both views agree. The language-free model trusts e5's reading
+    of the need; the words-and-concepts model asks the vendor's English to share what a
+    translation keeps (acronyms, names, a concept's phrases), which is little, so alone it
+    shows few leads; averaged, a lead that only the text signal finds is shown less surely."""
+    a, b = (np.clip(np.asarray(p, np.float64), 1e-9, 1 - 1e-9) for p in (language_free, with_words))
+    z = (np.log(a / (1.0 - a)) + np.log(b / (1.0 - b))) / 2 + shift
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
 
 def expected_value(probability: np.ndarray, in_market: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from portal.db import utc_today
 from portal.matching import analysis
 from portal.matching.analysis import Analysis
-from portal.matching.calibration import Model, calibration, expected_value
+from portal.matching.calibration import Model, blend, calibration, expected_value
 from portal.matching.concepts import ConceptMatch, Thesaurus
 from portal.matching.lexical import Bm25
 from portal.matching.pieces import (
@@ -458,22 +458,33 @@ def score(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Score
     pool = found.pool
     probability = np.zeros(len(pool), dtype=np.float32)
     probability[pool] = _two_passes(found, query, model, second)
-    value = np.full(len(pool), -np.inf, dtype=np.float32)
-    order = probability[pool]
-    if (
-        query.space == "multilingual"
-        and query.is_need
-        and found.has_vectors
-        and shipped.multilingual_order is not None
-        and shipped.multilingual_order_feedback is not None
-    ):
-        # One need's leads in order of the model that also reads shared words; a lead's
-        # probability, and so whether it is shown, stays the language-free model's.
-        order = _two_passes(
+    # One translated need's leads: what is shown blends the text signal's view with the
+    # words' (calibration.blend), and they are ordered by a model that reads shared words;
+    # a vendor's needs keep the language-free model's value.
+    with_words = ordered = None
+    if query.space == "multilingual" and query.is_need and found.has_vectors:
+        with_words = _fitted_passes(
+            found, query, shipped.multilingual_words, shipped.multilingual_words_feedback
+        )
+        ordered = _fitted_passes(
             found, query, shipped.multilingual_order, shipped.multilingual_order_feedback
         )
+    if with_words is not None:
+        probability[pool] = blend(probability[pool], with_words, shipped.multilingual_shift)
+    value = np.full(len(pool), -np.inf, dtype=np.float32)
+    order = probability[pool] if ordered is None else ordered
     value[pool] = expected_value(order, found.market[pool])
     return Scored(pool, probability, value)
+
+
+def _fitted_passes(
+    found: Features, query: Query, first_model: Model | None, second: Model | None
+) -> np.ndarray | None:
+    """``_two_passes`` by an optional pair of calibration.json's models; None when the pair
+    is not fitted (an older calibration file)."""
+    if first_model is None or second is None:
+        return None
+    return _two_passes(found, query, first_model, second)
 
 
 def _two_passes(found: Features, query: Query, first_model: Model, second: Model) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from flask import Flask
 from matching.feedback_factories import build_market
 from matching.test_record_vectors import word_count_encode
@@ -15,6 +16,7 @@ from portal.matching.calibration import (
     GAIN_ELSEWHERE,
     GAIN_IN_MARKET,
     Calibration,
+    blend,
     calibration,
     expected_value,
 )
@@ -127,6 +129,33 @@ def test_the_multilingual_models_are_written_back_as_they_were_read(tmp_path) ->
     shipped.save(tmp_path / "calibration.json")
     again = Calibration.load(tmp_path / "calibration.json")
     assert again.as_json() == shipped.as_json()
+
+
+def test_a_blend_is_sure_only_as_far_as_both_views_agree() -> None:
+    """What a multilingual need's page shows: where the text signal and the words agree the
+    blend is theirs; where only the text signal finds a vendor, it is less sure; the shift
+    moves the fit's chosen threshold onto the one ``shown``."""
+    text = np.asarray([0.8, 0.8, 0.3], dtype=np.float32)
+    words = np.asarray([0.8, 0.1, 0.3], dtype=np.float32)
+    blended = blend(text, words)
+    assert blended[0] == pytest.approx(0.8) and blended[2] == pytest.approx(0.3)
+    assert words[1] < blended[1] < text[1]
+    shown, chosen = 0.35, 0.30
+    shift = float(np.log(shown / (1 - shown)) - np.log(chosen / (1 - chosen)))
+    at_chosen = blend(np.asarray([chosen]), np.asarray([chosen]), shift)[0]
+    assert at_chosen == pytest.approx(shown)
+
+
+def test_the_shipped_blend_reads_words_for_translated_needs_only() -> None:
+    """The blend's second model reads the words; the language-free model and the English
+    models are what they were (English needs do not pass through the blend)."""
+    shipped = Calibration.load()
+    assert shipped.multilingual_words is not None
+    assert shipped.multilingual_words_feedback is not None
+    assert {"lexical", "concepts"} <= set(shipped.multilingual_words.features)
+    assert shipped.multilingual is not None
+    assert "lexical" not in shipped.multilingual.features
+    assert shipped.multilingual_shift != 0.0
 
 
 def _vendor(capabilities: list[tuple[str, str]]) -> VendorProfile:

@@ -30,8 +30,8 @@ from portal.matching.crosslingual import (
 )
 from portal.matching.models import LeadVector, LeadVectorWork
 from portal.matching.pieces import unit_rows
-from portal.matching.profiles import need_profiles, vendor_profiles
-from portal.matching.services import current_model
+from portal.matching.profiles import NeedProfile, need_profiles, vendor_profiles
+from portal.matching.services import LeadsModel, current_model
 from portal.matching.store import (
     Encode,
     assemble_vectors,
@@ -113,6 +113,21 @@ def _work_until_done(encode: Encode) -> None:
     assert pending_vectors() == 0
     generation, _ = live_snapshot()
     assert assemble_vectors(generation).complete
+
+
+def _ranked_translated(
+    market: Market, encode: Encode, title: str, description: str
+) -> tuple[LeadsModel, NeedProfile]:
+    """A need of Da Nang's written in Vietnamese, with its vectors: the live model and its
+    profile, ranked in the multilingual space."""
+    need = create_need(market.danang, title=title, description=description)
+    db.session.commit()
+    _work_until_done(encode)
+    update_vectors(encode)
+    model = current_model()
+    profile = need_profiles([need.id])[need.id]
+    assert model.query_for_need(profile).space == "multilingual"
+    return model, profile
 
 
 def test_an_english_portal_embeds_nothing_multilingual(app: Flask, runner, encode: Encode) -> None:
@@ -385,23 +400,15 @@ def test_a_multilingual_needs_leads_are_ordered_with_shared_words_and_shown_with
     app: Flask, runner, encode: Encode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A translated need keeps English's product words ("app"); the order model reads
-    them, while each lead's probability, and so what a page shows, stays the language-
-    free model's (Calibration.multilingual_order)."""
-    market = _indexed(runner)
-    flood = create_need(
-        market.danang,
-        title="Cảnh báo lũ cho người dân ven sông",
-        description=(
-            "Khi nước sông lên nhanh vào ban đêm, người dân ven sông không biết để di dời. "
-            "Chúng tôi muốn một app trên điện thoại báo cho từng hộ gia đình."
-        ),
+    them, while each lead's probability, and so what a page shows, stays what the shown
+    models give (Calibration.multilingual_order)."""
+    model, profile = _ranked_translated(
+        _indexed(runner),
+        encode,
+        "Cảnh báo lũ cho người dân ven sông",
+        "Khi nước sông lên nhanh vào ban đêm, người dân ven sông không biết để di dời. "
+        "Chúng tôi muốn một app trên điện thoại báo cho từng hộ gia đình.",
     )
-    db.session.commit()
-    _work_until_done(encode)
-    update_vectors(encode)
-    model = current_model()
-    profile = need_profiles([flood.id])[flood.id]
-    assert model.query_for_need(profile).space == "multilingual"
 
     shipped = ranking.calibration()
     assert shipped.multilingual_order is not None  # fitted and shipped in calibration.json
@@ -420,3 +427,29 @@ def test_a_multilingual_needs_leads_are_ordered_with_shared_words_and_shown_with
 
     assert leads[0].vendor.name == "Parkwise"  # the one profile with an "app"
     assert {lead.vendor.name: lead.probability for lead in leads} == shown_before
+
+
+def test_a_multilingual_needs_shown_probability_blends_the_words_view_in(
+    app: Flask, runner, encode: Encode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A translated need's lead is shown by the blend of the language-free model and the
+    words-and-concepts one (calibration.blend): with a words model that says one half for
+    every vendor, each lead keeps half its language-free log-odds."""
+    model, profile = _ranked_translated(_indexed(runner), encode, LEAKS_VI_TITLE, LEAKS_VI)
+
+    shipped = ranking.calibration()
+    alone = replace(shipped, multilingual_words=None, multilingual_words_feedback=None)
+    monkeypatch.setattr(ranking, "calibration", lambda: alone)
+    language_free = {lead.vendor.name: lead.probability for lead in model.vendors_for(profile)}
+    undecided = Model(("lexical",), np.zeros(1), np.ones(1), np.zeros(1), 0.0)
+    halved = replace(
+        shipped,
+        multilingual_words=undecided,
+        multilingual_words_feedback=undecided,
+        multilingual_shift=0.0,
+    )
+    monkeypatch.setattr(ranking, "calibration", lambda: halved)
+    for lead in model.vendors_for(profile):
+        p = language_free[lead.vendor.name]
+        expected = 1 / (1 + np.exp(-np.log(p / (1 - p)) / 2))
+        assert lead.probability == pytest.approx(expected, rel=1e-4, abs=1e-6)
