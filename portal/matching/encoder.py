@@ -62,6 +62,8 @@ _WIDTH_STEP = 16
 _MASKED = float(np.finfo(np.float32).min)
 
 PRECISIONS = ("f32", "bf16", "int8")
+# Texts to token ids, special tokens included, cut at the model's word pieces a piece.
+Tokenize = Callable[[list[str]], list[list[int]]]
 # Names the 8-bit recipe in the cached file's name: change it whenever the calibration
 # texts or the search below change, so that no process reads a model built another way.
 INT8_RECIPE = "int8-smooth1"
@@ -468,19 +470,27 @@ class _Activations:
     sample: np.ndarray  # [rows, channels]
 
 
-def _calibrate(
-    fp32_path: Path, tokenizer_path: Path, texts: Sequence[str], sample_rows: int = 2048
-) -> dict[str, _Activations]:
-    """Run the float graph over ``texts`` and record every dense layer's input."""
-    import onnx
-    import openvino as ov
+def file_tokenizer(tokenizer_path: Path, max_tokens: int) -> Tokenize:
+    """A ``tokenizers`` file as a Tokenize function: no padding, cut at ``max_tokens``."""
     from tokenizers import Tokenizer
 
-    inputs = sorted({n.input[0] for n in _dense_layers(onnx.load(str(fp32_path)))})
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    # the shipped tokenizer.json pads every text to 128; we pad per batch instead
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=PIECE_TOKENS)
-    ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return lambda texts: [row.ids for row in tokenizer.encode_batch(texts)]
+
+
+def _calibrate(
+    fp32_path: Path, tokenize: Tokenize, texts: Sequence[str], sample_rows: int = 2048
+) -> dict[str, _Activations]:
+    """Run the float graph over ``texts`` (cut as ``tokenize`` cuts them) and record every
+    dense layer's input."""
+    import onnx
+    import openvino as ov
+
+    inputs = sorted({n.input[0] for n in _dense_layers(onnx.load(str(fp32_path)))})
+    ids = tokenize(list(texts))
     # which real tokens go into the sample, chosen up front so that the sample is the same
     # whatever the batching
     rng = np.random.default_rng(0)
@@ -593,10 +603,12 @@ def _layer_recipe(activations: _Activations, weight: np.ndarray) -> _Recipe:
 
 
 def build_int8_model(
-    fp32_path: Path, tokenizer_path: Path, texts: Sequence[str] | None = None
+    fp32_path: Path, tokenize: Tokenize, texts: Sequence[str] | None = None
 ) -> onnx.ModelProto:
     """The float graph with every dense layer in 8 bits, calibrated on ``texts`` (by
-    default ``calibration_texts()``).
+    default ``calibration_texts()``) as ``tokenize`` cuts them: the model's own tokenizer
+    at the word pieces it reads, so the ranges are those it meets. Any graph of
+    ``build_bert_graph`` (MiniLM, e5).
 
     Each dense layer's weight becomes int8 per output column behind a DequantizeLinear,
     and its input passes through a QuantizeLinear/DequantizeLinear pair with a fixed
@@ -611,7 +623,7 @@ def build_int8_model(
     from onnx import helper, numpy_helper
 
     model = onnx.load(str(fp32_path))
-    seen = _calibrate(fp32_path, tokenizer_path, texts or calibration_texts())
+    seen = _calibrate(fp32_path, tokenize, texts or calibration_texts())
     graph = model.graph
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     dense = {n.name for n in _dense_layers(model)}
@@ -733,11 +745,20 @@ def prepare_model(
         _save_atomically(build_fp32_model(weights_path), target)
     if precision != "int8":
         return target
-    quantized = _model_file(cache_dir, weights_path, "int8")
-    if not quantized.is_file():
-        tokenizer_path = weights_path.parent / TOKENIZER_FILE
-        _save_atomically(build_int8_model(target, tokenizer_path, calibration), quantized)
-    return quantized
+    tokenize = file_tokenizer(weights_path.parent / TOKENIZER_FILE, PIECE_TOKENS)
+    return prepare_int8_model(
+        target, _model_file(cache_dir, weights_path, "int8"), tokenize, calibration
+    )
+
+
+def prepare_int8_model(
+    fp32_path: Path, target: Path, tokenize: Tokenize, calibration: Sequence[str] | None = None
+) -> Path:
+    """Build (once) ``target``, the 8-bit graph of ``fp32_path`` (``build_int8_model``),
+    written atomically; its name must say the recipe and the cut it was calibrated at."""
+    if not target.is_file():
+        _save_atomically(build_int8_model(fp32_path, tokenize, calibration), target)
+    return target
 
 
 class SentenceEncoder:
@@ -764,10 +785,9 @@ class SentenceEncoder:
         cache_dir: Path | None = None,
         streams: int = 2,
         precision: str | None = None,
-        tokenize: Callable[[list[str]], list[list[int]]] | None = None,
+        tokenize: Tokenize | None = None,
     ) -> None:
         import openvino as ov
-        from tokenizers import Tokenizer
 
         core = ov.Core()
         if cache_dir is not None:  # compiled kernels, so the next process starts faster
@@ -796,11 +816,7 @@ class SentenceEncoder:
         if tokenize is not None:
             self._tokenize = tokenize
         elif tokenizer_path is not None:
-            tokenizer = Tokenizer.from_file(str(tokenizer_path))
-            # the shipped tokenizer.json pads every text to 128; we pad per batch instead
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(max_length=max_tokens)
-            self._tokenize = lambda texts: [row.ids for row in tokenizer.encode_batch(texts)]
+            self._tokenize = file_tokenizer(tokenizer_path, max_tokens)
         else:
             raise ValueError("a sentence encoder needs a tokenizer file or a tokenize function")
         self.max_tokens = max_tokens
