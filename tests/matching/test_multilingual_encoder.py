@@ -45,12 +45,41 @@ OTHER_NEEDS = [
 ]
 
 
+# A slice of the calibration text keeps the test quick; the shipped recipe uses it all.
+CALIBRATION = ml.calibration_texts()[::8]
+
+
 @pytest.fixture(scope="session")
-def e5(tmp_path_factory: pytest.TempPathFactory) -> ml.MultilingualEncoder:
-    """Prepared once per run (the graph takes a few seconds to write)."""
-    encoder = ml.default_multilingual_encoder(tmp_path_factory.mktemp("e5-cache"))
+def e5_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The float graph and the 8-bit one (calibrated on the slice), prepared once per run:
+    writing the graph takes seconds, calibrating it a minute."""
+    assert WEIGHTS is not None
+    cache = tmp_path_factory.mktemp("e5-cache")
+    ml.prepare_model(cache, WEIGHTS, "int8", calibration=CALIBRATION)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def e5(e5_cache: Path) -> ml.MultilingualEncoder:
+    """e5 as the portal runs it on this CPU (8-bit where it has VNNI)."""
+    encoder = ml.default_multilingual_encoder(e5_cache)
     assert encoder is not None
     return encoder
+
+
+def _e5_in(precision: str, cache: Path) -> ml.MultilingualEncoder:
+    from portal.matching.encoder import SentenceEncoder
+
+    assert WEIGHTS is not None
+    return ml.MultilingualEncoder(
+        SentenceEncoder(
+            ml.prepare_model(cache, WEIGHTS, precision),
+            None,
+            max_tokens=ml.PIECE_TOKENS,
+            precision=precision,
+            tokenize=ml.E5Tokenizer(ml.read_e5_file(WEIGHTS), ml.PIECE_TOKENS),
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +174,58 @@ def test_a_translation_is_closer_than_another_need(e5: ml.MultilingualEncoder) -
 def test_no_encoder_without_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(ml, "weights_path", lambda: None)
     assert ml.default_multilingual_encoder(tmp_path) is None
+
+
+# --- the 8-bit graph (encoder.build_int8_model, as MiniLM's) ------------------------------
+
+
+def test_calibration_text_is_the_projects_own_in_its_languages() -> None:
+    texts = ml.calibration_texts()
+    assert all(text.startswith(ml.QUERY_PREFIX) for text in texts)
+    assert any("traffic" in text for text in texts)  # the thesaurus
+    assert any("BrightPath Signal Systems" in text for text in texts)  # the demo data
+    thai = [text for text in texts if any("\u0e00" <= c <= "\u0e7f" for c in text)]
+    assert len(thai) > 500  # the pages' own translations
+
+
+def test_the_8bit_graph_is_built_once_named_by_its_recipe_and_cut(e5_cache: Path) -> None:
+    import onnx
+
+    from portal.matching.encoder import INT8_RECIPE
+
+    assert WEIGHTS is not None
+    path = ml.model_file(e5_cache, WEIGHTS, "int8")
+    assert path.name.endswith(f"-{INT8_RECIPE}-{ml.CALIBRATION_RECIPE}-{ml.PIECE_TOKENS}.onnx")
+    before = path.stat().st_mtime_ns
+    assert ml.prepare_model(e5_cache, WEIGHTS, "int8", calibration=CALIBRATION) == path
+    assert path.stat().st_mtime_ns == before
+    graph = onnx.load(str(path)).graph
+    assert [n.op_type for n in graph.node].count("QuantizeLinear") == 12 * 4
+    # a vector made another way must not pass for a stored one
+    assert f"{INT8_RECIPE}-{ml.CALIBRATION_RECIPE}" in ml.MULTILINGUAL_RECIPE
+    assert f"/{ml.PIECE_TOKENS}-tokens" in ml.MULTILINGUAL_RECIPE
+
+
+def test_8bit_vectors_stay_close_to_float_in_every_script(e5_cache: Path) -> None:
+    int8, f32 = _e5_in("int8", e5_cache), _e5_in("f32", e5_cache)
+    assert int8.precision == "int8"
+    texts = [*NEEDS.values(), *OTHER_NEEDS]
+    cosine = (int8.queries(texts) * f32.queries(texts)).sum(axis=1)
+    assert cosine.min() > 0.97
+    assert cosine.mean() > 0.98
+    # a text's vector does not depend on its batch neighbours (fixed input scales)
+    alone = int8.queries([NEEDS["km"]])[0]
+    np.testing.assert_allclose(int8.queries(texts)[list(NEEDS).index("km")], alone, atol=1e-4)
+
+
+def test_the_precision_follows_the_cpu_unless_overridden(
+    monkeypatch: pytest.MonkeyPatch, e5_cache: Path
+) -> None:
+    from portal.matching.encoder import default_precision
+
+    monkeypatch.delenv("PORTAL_ENCODER_PRECISION", raising=False)
+    chosen = ml.default_multilingual_encoder(e5_cache)
+    assert chosen is not None and chosen.precision == default_precision()
+    monkeypatch.setenv("PORTAL_ENCODER_PRECISION", "f32")
+    forced = ml.default_multilingual_encoder(e5_cache)
+    assert forced is not None and forced.precision == "f32"
