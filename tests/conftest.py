@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -149,10 +150,26 @@ class RequestIsolatingClient(FlaskClient):
 
 
 @pytest.fixture(scope="session")
+def shared_model_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Where the suite's apps keep prepared sentence encoders: a folder of pytest's cache,
+    shared by the SQLite and PostgreSQL runs and kept between runs, so that each graph is
+    built once (an 8-bit one is calibrated: minutes), not once per app and run. Its files
+    are named by the weights' digest and the recipe, so a change never reuses an old one;
+    the tests of building them use folders of their own."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:  # pytest -p no:cacheprovider
+        return tmp_path_factory.mktemp("models")
+    return Path(cache.mkdir("portal-models"))
+
+
+@pytest.fixture(scope="session")
 def _app(
     database_url: str,
     smtp_server: tuple[Controller, Mailbox],
     tmp_path_factory: pytest.TempPathFactory,
+    shared_model_dir: Path,
 ) -> Iterator[Flask]:
     controller, _ = smtp_server
     app = create_app(
@@ -161,7 +178,7 @@ def _app(
             "SECRET_KEY": "test-secret-key",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "PORTAL_INDEX_DIR": str(tmp_path_factory.mktemp("index")),
-            "PORTAL_MODEL_DIR": str(tmp_path_factory.mktemp("models")),
+            "PORTAL_MODEL_DIR": str(shared_model_dir),
             "PORTAL_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),  # never instance/
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": controller.port,

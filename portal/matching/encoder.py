@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -721,6 +722,27 @@ def _save_atomically(model: onnx.ModelProto, target: Path) -> None:
             os.remove(temporary)
 
 
+def prepared_once(target: Path, build: Callable[[], onnx.ModelProto]) -> Path:
+    """``target``, built by ``build`` and saved atomically unless it is there already.
+
+    Processes preparing the same file at once (several workers starting on one machine,
+    the test suite's two runs) take turns on a lock file beside it, so the work is done
+    once (an 8-bit graph's calibration takes minutes): whoever waited finds the file
+    when its turn comes. The lock is the kernel's, released if its holder dies.
+    """
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(f".{target.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not target.is_file():
+                _save_atomically(build(), target)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return target
+
+
 def prepare_model(
     cache_dir: Path,
     weights_path: Path | None = None,
@@ -740,9 +762,9 @@ def prepare_model(
             raise FileNotFoundError(f"the {PACKAGE} package (with its weights) is not installed")
         weights_path = folder / WEIGHTS_FILE
     cache_dir = Path(cache_dir)
-    target = _model_file(cache_dir, weights_path)
-    if not target.is_file():
-        _save_atomically(build_fp32_model(weights_path), target)
+    target = prepared_once(
+        _model_file(cache_dir, weights_path), lambda: build_fp32_model(weights_path)
+    )
     if precision != "int8":
         return target
     tokenize = file_tokenizer(weights_path.parent / TOKENIZER_FILE, PIECE_TOKENS)
@@ -756,9 +778,7 @@ def prepare_int8_model(
 ) -> Path:
     """Build (once) ``target``, the 8-bit graph of ``fp32_path`` (``build_int8_model``),
     written atomically; its name must say the recipe and the cut it was calibrated at."""
-    if not target.is_file():
-        _save_atomically(build_int8_model(fp32_path, tokenize, calibration), target)
-    return target
+    return prepared_once(target, lambda: build_int8_model(fp32_path, tokenize, calibration))
 
 
 class SentenceEncoder:

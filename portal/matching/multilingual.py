@@ -286,14 +286,13 @@ def prepare_model(
     """Build (once) the graph for the installed weights: float (also run as bfloat16), or
     8-bit (``encoder.build_int8_model``, calibrated on ``calibration`` or
     ``calibration_texts()`` cut at PIECE_TOKENS); written atomically."""
-    from portal.matching.encoder import _save_atomically, prepare_int8_model
+    from portal.matching.encoder import prepare_int8_model, prepared_once
 
     path = path or weights_path()
     if path is None:
         raise FileNotFoundError(f"the {PACKAGE} package (with its weights) is not installed")
-    target = model_file(cache_dir, path)
-    if not target.is_file():
-        _save_atomically(build_model(path), target)
+    weights = path
+    target = prepared_once(model_file(cache_dir, path), lambda: build_model(weights))
     if precision != "int8":
         return target
     return prepare_int8_model(

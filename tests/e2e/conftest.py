@@ -93,6 +93,7 @@ def live_server(
     e2e_database_url: str,
     smtp_server: tuple[Controller, Any],
     tmp_path_factory: pytest.TempPathFactory,
+    shared_model_dir: Path,
 ) -> Iterator[LiveServer]:
     controller, mailbox = smtp_server
     index_dir = tmp_path_factory.mktemp("e2e-index")
@@ -101,7 +102,7 @@ def live_server(
             "SECRET_KEY": "e2e-secret-key",
             "SQLALCHEMY_DATABASE_URI": e2e_database_url,
             "PORTAL_INDEX_DIR": str(index_dir),
-            "PORTAL_MODEL_DIR": str(tmp_path_factory.mktemp("e2e-models")),
+            "PORTAL_MODEL_DIR": str(shared_model_dir),
             "PORTAL_UPLOAD_DIR": str(tmp_path_factory.mktemp("e2e-uploads")),  # not instance/
             "PORTAL_MAIL_SERVER": "127.0.0.1",
             "PORTAL_MAIL_PORT": controller.port,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -335,3 +338,50 @@ def test_the_tuning_brings_a_concepts_problem_words_to_its_solution_words(
         return int((similarity.argmax(axis=1) == np.arange(len(problems))).sum())
 
     assert found(encoder) > found(untuned)
+
+
+# --- prepared once, whoever asks first ---------------------------------------------------
+
+
+def _tiny_model() -> Any:
+    import onnx
+
+    return onnx.helper.make_model(onnx.helper.make_graph([], "empty", [], []))
+
+
+def test_a_graph_is_built_once_and_then_found(tmp_path: Path) -> None:
+    target = tmp_path / "graph.onnx"
+    built: list[int] = []
+
+    def build() -> Any:
+        built.append(1)
+        return _tiny_model()
+
+    assert enc.prepared_once(target, build) == target
+    assert enc.prepared_once(target, build) == target
+    assert built == [1] and target.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".graph.onnx.lock", "graph.onnx"]
+
+
+def test_a_graph_another_process_is_preparing_is_waited_for_not_built_again(
+    tmp_path: Path,
+) -> None:
+    """Several workers starting on one machine: the one that finds the lock taken waits
+    and then uses the file the holder wrote, whenever it reached the lock."""
+    target = tmp_path / "graph.onnx"
+    built: list[int] = []
+    found: list[Path] = []
+
+    def build() -> Any:
+        built.append(1)
+        return _tiny_model()
+
+    with open(tmp_path / ".graph.onnx.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other process, preparing it
+        waiter = threading.Thread(target=lambda: found.append(enc.prepared_once(target, build)))
+        waiter.start()
+        target.write_bytes(b"written by the holder")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiter.join()
+    assert found == [target] and built == []
+    assert target.read_bytes() == b"written by the holder"
