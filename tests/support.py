@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from portal.extensions import db
 
@@ -39,3 +40,20 @@ def scratch_database(tmp_path: Path, label: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def add_verified_vendor(session: Session, name: str) -> int:
+    """A verified vendor written in ``session`` (not committed): for tests that write from
+    a connection of their own, beside the test's session."""
+    from portal.organizations.models import Organization, VerificationStatus
+
+    vendor = Organization(
+        ref=name.lower().replace(" ", "-"),
+        kind="vendor",
+        name=name,
+        country="US",
+        status=VerificationStatus.VERIFIED,
+    )
+    session.add(vendor)
+    session.flush()
+    return vendor.id

@@ -13,12 +13,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
-from support import TEST_DB
+from support import TEST_DB, add_verified_vendor
 from whoosh import index as whoosh_index
 
 from portal.extensions import PortalSession, db
 from portal.matching.store import feed_vector_queue
-from portal.organizations.models import Organization, VerificationStatus
 from portal.outbox import Position, events_since
 from portal.search.index import IndexStore, read_state
 from portal.search.schema import STATE_DOC_ID, make_schema
@@ -27,19 +26,6 @@ from portal.search.sync import apply_pending_events
 only_postgresql = pytest.mark.skipif(
     TEST_DB != "postgresql", reason="SQLite has one writer: event ids alone are exact"
 )
-
-
-def add_vendor(session: Session, name: str) -> int:
-    vendor = Organization(
-        ref=name.lower().replace(" ", "-"),
-        kind="vendor",
-        name=name,
-        country="US",
-        status=VerificationStatus.VERIFIED,
-    )
-    session.add(vendor)
-    session.flush()
-    return vendor.id
 
 
 @pytest.fixture
@@ -66,20 +52,20 @@ def test_a_second_read_behind_an_open_transaction_returns_only_what_is_new(
     sessions: tuple[Session, Session],
 ) -> None:
     _, late = sessions
-    first = add_vendor(db.session, "First Vendor")
+    first = add_verified_vendor(db.session, "First Vendor")
     db.session.commit()
     events, position = events_since(Position())
     assert named(events) == [("vendor", first)]
     assert position.seen  # and its horizon is held back by the open transaction
     db.session.commit()
 
-    in_flight = add_vendor(late, "Late Vendor")  # its event is written, not committed
+    in_flight = add_verified_vendor(late, "Late Vendor")  # its event is written, not committed
     events, position = events_since(position)
     assert events == []  # the first vendor's event is not read again
     db.session.commit()
 
     late.commit()  # committed after the read above: it must not be passed over
-    second = add_vendor(db.session, "Second Vendor")
+    second = add_verified_vendor(db.session, "Second Vendor")
     db.session.commit()
     events, position = events_since(position)
     assert sorted(named(events)) == [("vendor", in_flight), ("vendor", second)]
@@ -92,12 +78,12 @@ def test_a_drain_behind_an_open_transaction_applies_each_event_once(
     sessions: tuple[Session, Session],
 ) -> None:
     _, late = sessions
-    shown = add_vendor(db.session, "Shown Vendor")
+    shown = add_verified_vendor(db.session, "Shown Vendor")
     db.session.commit()
     assert (apply_pending_events().events, apply_pending_events().events) == (1, 0)
     db.session.commit()
 
-    in_flight = add_vendor(late, "Late Vendor")
+    in_flight = add_verified_vendor(late, "Late Vendor")
     report = apply_pending_events()  # the late vendor's transaction is still running
     db.session.commit()
     assert (report.events, report.updated) == (0, 0)
@@ -118,12 +104,12 @@ def test_the_vector_queue_is_fed_each_event_once_behind_an_open_transaction(
     sessions: tuple[Session, Session],
 ) -> None:
     _, late = sessions
-    add_vendor(db.session, "Shown Vendor")
+    add_verified_vendor(db.session, "Shown Vendor")
     db.session.commit()
     assert feed_vector_queue() >= 1
     assert feed_vector_queue() == 0  # the events read before are not queued again
 
-    in_flight = add_vendor(late, "Late Vendor")
+    in_flight = add_verified_vendor(late, "Late Vendor")
     assert feed_vector_queue() == 0
     late.commit()
     assert feed_vector_queue() == 1
@@ -146,7 +132,7 @@ def test_an_index_built_before_positions_kept_a_snapshot_takes_one_on_its_next_d
         writer.update_document(doc_id=STATE_DOC_ID, kind="__state__", last_event=0, horizon=0)
     store.make_live(store.finish_generation(building))
 
-    vendor = add_vendor(db.session, "Old Index Vendor")
+    vendor = add_verified_vendor(db.session, "Old Index Vendor")
     db.session.commit()
     report = apply_pending_events()
     assert (report.events, report.updated) == (1, 1)

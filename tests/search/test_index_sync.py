@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from support import TEST_DB, count_rows
+from support import TEST_DB, add_verified_vendor, count_rows
 
 from portal.db import utc_now
 from portal.extensions import PortalSession, db
@@ -254,8 +254,8 @@ def test_events_committed_out_of_id_order_are_all_applied(committing_app: Flask)
     factory = db._make_session_factory({"class_": PortalSession})
     slow, fast = factory(), factory()
     try:
-        first = create_organization_in(slow, "Slow Vendor")
-        second = create_organization_in(fast, "Fast Vendor")
+        first = add_verified_vendor(slow, "Slow Vendor")
+        second = add_verified_vendor(fast, "Fast Vendor")
         fast.commit()
         apply_pending_events()
         db.session.commit()
@@ -282,13 +282,13 @@ def test_a_rebuild_behind_an_open_transaction_catches_up_only_what_it_missed(
     holder, late = factory(), factory()
     try:
         holder.execute(sa.text("SELECT pg_current_xact_id()"))  # an older transaction, open
-        shown = create_organization_in(db.session, "Shown Vendor")
+        shown = add_verified_vendor(db.session, "Shown Vendor")
         db.session.commit()
         added: list[int] = []
 
         def commit_one_more(done: int) -> None:
             if not added:  # while the documents are read: after their snapshot
-                added.append(create_organization_in(late, "Late Vendor"))
+                added.append(add_verified_vendor(late, "Late Vendor"))
                 late.commit()
 
         report = rebuild(progress=commit_one_more)
@@ -299,19 +299,6 @@ def test_a_rebuild_behind_an_open_transaction_catches_up_only_what_it_missed(
     finally:
         holder.close()
         late.close()
-
-
-def create_organization_in(session, name: str) -> int:
-    org = Organization(
-        ref=name.lower().replace(" ", "-"),
-        kind="vendor",
-        name=name,
-        country="US",
-        status=VerificationStatus.VERIFIED,
-    )
-    session.add(org)
-    session.flush()
-    return org.id
 
 
 def test_the_cached_searcher_sees_updates_once(app: Flask) -> None:
