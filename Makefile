@@ -62,8 +62,8 @@ test-postgresql: install-dev
 	PORTAL_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check portal tests benchmarks wsgi.py
-	$(BIN)/ruff format --check portal tests benchmarks wsgi.py
+	$(BIN)/ruff check portal tests benchmarks migrations wsgi.py
+	$(BIN)/ruff format --check portal tests benchmarks migrations wsgi.py
 
 ## audit: bandit's security lint of the portal (medium severity and up): must find nothing
 audit: install-dev
@@ -82,8 +82,8 @@ translations: install
 	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations
 
 format: install-dev
-	$(BIN)/ruff check --fix portal tests benchmarks wsgi.py
-	$(BIN)/ruff format portal tests benchmarks wsgi.py
+	$(BIN)/ruff check --fix portal tests benchmarks migrations wsgi.py
+	$(BIN)/ruff format portal tests benchmarks migrations wsgi.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
