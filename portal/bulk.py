@@ -17,9 +17,9 @@ defaults, as SQLAlchemy would give them; a database error is raised as SQLAlchem
 (``IntegrityError`` for a duplicate ref, say), as from ``session.execute``.
 
 What ``COPY`` cannot do (an upsert, a value the server computes per statement) takes the
-rows as one array per column instead (``unnested``): the statement's text is the same
-whatever the number of rows. Lookups by a list of values (``one_of``) take the list as one
-array too. SQLite gets the statements it always had.
+rows as one array per column instead (``unnested``, ``insert_unnested``): the statement's
+text is the same whatever the number of rows. Lookups by a list of values (``one_of``)
+take the list as one array too. SQLite gets the statements it always had.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -139,3 +140,18 @@ def unnested(
     ]
     source = sa.func.unnest(*arrays).table_valued(*columns).render_derived()
     return sa.select(*(source.c[name] for name in columns))
+
+
+def insert_unnested(
+    table: sa.Table, rows: Sequence[dict[str, Any]], columns: Sequence[str], **same: Any
+) -> postgresql.Insert:
+    """PostgreSQL: ``INSERT ... SELECT`` of the rows' ``columns`` from arrays
+    (``unnested``), and of ``same``: a value for every row, a literal (through its
+    column's type) or an expression the server computes per statement. The statement is
+    PostgreSQL's own, so that an ``ON CONFLICT`` clause can follow."""
+    constants = [
+        value if isinstance(value, sa.ColumnElement) else sa.literal(value, table.c[name].type)
+        for name, value in same.items()
+    ]
+    source = unnested(table, rows, columns).add_columns(*constants)
+    return postgresql.insert(table).from_select([*columns, *same], source)

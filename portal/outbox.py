@@ -23,8 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.after_commit import CommitMark
-from portal.bulk import unnested
-from portal.db import UTCDateTime, timestamp, utc_now
+from portal.bulk import insert_unnested
+from portal.db import timestamp, utc_now
 from portal.extensions import PortalSession, db
 from portal.needs.models import Need
 from portal.organizations.models import Capability, Organization
@@ -88,10 +88,11 @@ def record_events(session: Session, records: Iterable[tuple[str, int]]) -> int:
         if connection.dialect.name == "postgresql":
             # One statement, its rows as two arrays, whatever their number (an import
             # writes a thousand at a time: as VALUES, a placeholder per value).
-            source = unnested(IndexEvent.__table__, rows, ("kind", "record_id"))
-            source = source.add_columns(CURRENT_TXID, sa.literal(now, UTCDateTime(timezone=True)))
-            columns = ["kind", "record_id", "txid", "created_at"]
-            connection.execute(sa.insert(IndexEvent).from_select(columns, source))
+            table = IndexEvent.__table__
+            columns = ("kind", "record_id")
+            connection.execute(
+                insert_unnested(table, rows, columns, txid=CURRENT_TXID, created_at=now)
+            )
         else:
             connection.execute(sa.insert(IndexEvent), rows)
         EVENTS_WRITTEN.mark(session)

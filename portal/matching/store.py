@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.bulk import one_of, unnested
+from portal.bulk import insert_unnested, one_of
 from portal.db import UTCDateTime, utc_now, utc_today
 from portal.extensions import db
 from portal.matching import analysis
@@ -368,7 +368,7 @@ def queue_recipe() -> str:
 
 _IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 _ROWS_PER_STATEMENT = 500
-# PostgreSQL upserts rows given as arrays (``portal.bulk.unnested``): a statement's rows
+# PostgreSQL upserts rows given as arrays (``portal.bulk.insert_unnested``): a statement's rows
 # stay locked until the commit either way; this only bounds one statement's arrays.
 _UPSERT_ROWS = 10_000
 _STREAM_ROWS = 500  # vector rows read per round trip when a whole side is read
@@ -591,11 +591,10 @@ def enqueue_vector_work(records: Iterable[tuple[str, int]]) -> int:
     # PostgreSQL: each statement's rows as two arrays (not a placeholder per value, as the
     # VALUES of an upsert would be; COPY cannot upsert), taken in the arrays' order, so
     # feeders still lock them alike.
-    stamp = sa.literal(now, UTCDateTime(timezone=True))
     for start in range(0, len(rows), _UPSERT_ROWS):
-        source = unnested(table, rows[start : start + _UPSERT_ROWS], ("kind", "record_id"))
-        columns = ["kind", "record_id", "enqueued_at"]
-        db.session.execute(_restamp(_insert(table).from_select(columns, source.add_columns(stamp))))
+        chunk = rows[start : start + _UPSERT_ROWS]
+        statement = insert_unnested(table, chunk, ("kind", "record_id"), enqueued_at=now)
+        db.session.execute(_restamp(statement))
     return len(rows)
 
 
