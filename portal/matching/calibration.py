@@ -32,6 +32,7 @@ FEATURES: dict[str, str] = {
     "semantic": "cosine of the centred mean piece vectors (portal/matching/pieces.py)",
     "cover": "the need's pieces' best match among the vendor's pieces, averaged",
     "cover_gap": "cover minus the best cover among the candidates: how far behind the best",
+    "specific": "semantic over the vendor's spread across the thesaurus's problems (spread.py)",
 }
 # Without sentence vectors (while they are being computed) only these are known.
 LEXICAL_FEATURES = ("lexical", "concepts", "sector")

@@ -41,6 +41,7 @@ from portal.matching.pieces import (
     cover_of_needs,
     pooled,
 )
+from portal.matching.spread import problem_spread
 from portal.vocab import ASEAN_COUNTRIES, SECTORS
 
 SECTOR_BITS = {code: 1 << i for i, code in enumerate(SECTORS)}
@@ -415,6 +416,11 @@ def features(candidates: CandidateSet, query: Query, thesaurus: Thesaurus) -> Fe
                 for start, part in zip(_starts(candidates), candidates.parts, strict=True)
             ]
         )
+        # the vendor's spread across the thesaurus's problems: the pool's vendors for a
+        # need, the query's own for a vendor's list of needs (portal/matching/spread.py)
+        assert query.vector is not None
+        spread = problem_spread().of(vectors if query.is_need else query.vector)
+        columns["specific"] = columns["semantic"] / spread
         return Features(pool, columns, market, True, vectors)
     return Features(pool, columns, market, False)
 
