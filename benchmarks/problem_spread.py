@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal.matching.concepts import CONCEPTS_FILE  # noqa: E402 - after the path is set
+from portal.matching.concepts import (  # noqa: E402 - after the path is set
+    concept_phrases,
+    thesaurus,
+)
 from portal.matching.encoder import (  # noqa: E402
     PIECE_TOKENS,
     TOKENIZER_FILE,
@@ -34,12 +36,7 @@ from portal.matching.encoder import (  # noqa: E402
     model_dir,
     prepare_model,
 )
-from portal.matching.spread import (  # noqa: E402
-    SPREAD_FILE,
-    ProblemSpread,
-    problem_directions,
-    thesaurus_digest,
-)
+from portal.matching.spread import SPREAD_FILE, ProblemSpread, problem_directions  # noqa: E402
 from portal.matching.store import VECTOR_RECIPE  # noqa: E402
 
 
@@ -59,11 +56,10 @@ def main() -> int:
         cache_dir=cache / "compiled",
         precision="f32",
     )
-    with CONCEPTS_FILE.open("rb") as handle:
-        concepts = tomllib.load(handle)["concept"]
-    problems = [tuple(entry.get("problem", ())) for entry in concepts]
     fresh = ProblemSpread(
-        problem_directions(problems, encoder.encode), thesaurus_digest(), VECTOR_RECIPE
+        problem_directions(concept_phrases("problem"), encoder.encode),
+        thesaurus().digest,
+        VECTOR_RECIPE,
     )
     print(f"{len(fresh.directions)} concepts with problem phrases, recipe {VECTOR_RECIPE}")
     if args.check:

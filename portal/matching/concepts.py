@@ -194,6 +194,15 @@ class Thesaurus:
 
 
 @cache
+def concept_phrases(kind: str) -> tuple[tuple[str, ...], ...]:
+    """Each concept's ``kind`` phrases ("problem" or "solution"), in the file's order: the
+    project's own text, which the encoder's references are made from."""
+    with CONCEPTS_FILE.open("rb") as handle:
+        raw = tomllib.load(handle)["concept"]
+    return tuple(tuple(entry.get(kind, ())) for entry in raw)
+
+
+@cache
 def thesaurus() -> Thesaurus:
     """The thesaurus of ``concepts.toml``, loaded once per process."""
     return Thesaurus.load()

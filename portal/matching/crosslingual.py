@@ -28,7 +28,6 @@ reads them and never runs an encoder.
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +38,7 @@ import sqlalchemy as sa
 
 from portal.db import utc_now
 from portal.extensions import db
-from portal.matching.concepts import CONCEPTS_FILE
+from portal.matching.concepts import concept_phrases
 from portal.matching.models import LeadVector
 from portal.matching.pieces import PieceVectors, unit_rows
 from portal.matching.profiles import NeedProfile
@@ -77,10 +76,10 @@ REFERENCE_PIECES = 120
 @functools.cache
 def _thesaurus_phrases() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The thesaurus's problem phrases and solution phrases: the project's own text."""
-    with CONCEPTS_FILE.open("rb") as handle:
-        raw = tomllib.load(handle)["concept"]
-    problems = tuple(phrase for entry in raw for phrase in entry.get("problem", ()))
-    solutions = tuple(phrase for entry in raw for phrase in entry.get("solution", ()))
+    problems, solutions = (
+        tuple(phrase for phrases in concept_phrases(kind) for phrase in phrases)
+        for kind in ("problem", "solution")
+    )
     return problems, solutions
 
 
