@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 import numpy as np
+from flask import g, has_request_context
 
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
@@ -41,6 +42,7 @@ from portal.matching.ranking import (
     SECTOR_BITS,
     CandidateSet,
     Query,
+    Scored,
     bits,
     score,
     top,
@@ -250,6 +252,23 @@ class LeadsModel:
                 vectors[record_id] = (pooled_vector, probability)
         return Consensus(vectors) if vectors else None
 
+    def _need_scored(self, need: NeedProfile) -> tuple[Query, Scored | None]:
+        """A need's query and its vendors' scores, kept for the rest of the request.
+
+        A need page ranks the need's leads and, for a need not in English, reads the need
+        through them (``understood.read_need``): without this it would map the need into
+        the multilingual space and score every vendor twice. Only the last need is kept,
+        and only within a request, so nothing outlives the model or grows with a loop."""
+        key = (id(self), need.id, need.text, need.language, need.country, tuple(need.sectors))
+        kept = g.get("need_scored") if has_request_context() else None
+        if kept is not None and kept[0] == key:
+            return kept[1], kept[2]  # type: ignore[no-any-return]
+        query = self.query_for_need(need)
+        scored = score(self.vendors, query, self.thesaurus) if len(self.vendors.ids) else None
+        if has_request_context():
+            g.need_scored = (key, query, scored)
+        return query, scored
+
     def _rank(
         self,
         side: CandidateSet,
@@ -258,13 +277,15 @@ class LeadsModel:
         exclude: set[int] | frozenset[int],
         adjust: ScoreAdjuster | None,
         only: np.ndarray | None = None,
+        scored: Scored | None = None,
     ) -> list[tuple[int, float, float]]:
         """(record id, value, probability) of the best candidates, best first (with
-        ``only``, among those ids alone)."""
+        ``only``, among those ids alone; ``scored``: the query's scores, if known)."""
         ids = side.ids
         if not len(ids):
             return []
-        scored = score(side, query, self.thesaurus)
+        if scored is None:
+            scored = score(side, query, self.thesaurus)
         values = scored.value
         if adjust is not None:
             values = adjust(ids, values)
@@ -302,8 +323,8 @@ class LeadsModel:
         adjust: ScoreAdjuster | None = None,
     ) -> list[Lead]:
         """The best vendors for ``need``, skipping the vendor ids in ``exclude``."""
-        query = self.query_for_need(need)
-        ranked = self._rank(self.vendors, query, limit, exclude, adjust)
+        query, scored = self._need_scored(need)
+        ranked = self._rank(self.vendors, query, limit, exclude, adjust, scored=scored)
         consensus = self.consensus(ranked) if query.pieces is not None else None
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
@@ -322,11 +343,11 @@ class LeadsModel:
         clearly (as a reason would), with the part of the need it answers (in the need's
         own words). How a need in a language the reader does not know can be read in
         concepts: the vendors' side is English, where the thesaurus's phrases hold."""
-        query = self.query_for_need(need)
+        query, scored = self._need_scored(need)
         if query.pieces is None:
             return []
         floor = calibration().shown if min_probability is None else min_probability
-        ranked = self._rank(self.vendors, query, leads, frozenset(), None)
+        ranked = self._rank(self.vendors, query, leads, frozenset(), None, scored=scored)
         ranked = [r for r in ranked if r[2] >= floor][:leads]
         consensus = self.consensus(ranked)
         vendors = vendor_profiles([record_id for record_id, _, _ in ranked])

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from matching.feedback_factories import Market, build_market, organization
+from matching.feedback_factories import Market, build_market, log_in, organization
 
 from portal.extensions import db
-from portal.matching import multilingual, ranking
+from portal.matching import multilingual, ranking, services
 from portal.matching.calibration import Model
 from portal.matching.concepts import thesaurus
 from portal.matching.crosslingual import (
@@ -382,6 +382,36 @@ def test_a_need_not_in_english_is_read_through_its_leads(
     labels = {thesaurus().concepts[concept].label: words for concept, words in answered}
     assert "non-revenue water and leak detection" in labels
     assert labels["non-revenue water and leak detection"] in [*profile.pieces, profile.title]
+
+
+def test_a_translated_needs_page_scores_its_vendors_once(
+    app: Flask, runner, client, encode: Encode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leads panel and "what the portal reads in it" come from one scoring of the
+    vendors: mapping the need into the multilingual space and scoring every vendor is the
+    page's dearest work, and both parts read the same ranking."""
+    market = _indexed(runner)
+    leaks = create_need(market.danang, title=LEAKS_VI_TITLE, description=LEAKS_VI)
+    db.session.commit()
+    _work_until_done(encode)
+    update_vectors(encode)
+    scorings: list[str] = []
+    real_score = services.score
+
+    def counted(candidates, query, thes):  # type: ignore[no-untyped-def]
+        scorings.append(query.space)
+        return real_score(candidates, query, thes)
+
+    monkeypatch.setattr(services, "score", counted)
+
+    log_in(client, market.staff)
+    page = client.get(f"/needs/{leaks.ref}")
+    assert page.status_code == 200
+    assert "Vendors who could solve this" in page.text
+    assert scorings == ["multilingual"]
+    # the next request scores again: nothing is kept beyond the request
+    client.get(f"/needs/{leaks.ref}")
+    assert scorings == ["multilingual", "multilingual"]
 
 
 def test_an_english_need_is_read_by_the_thesaurus_phrases(app: Flask, runner, client) -> None:
