@@ -13,14 +13,17 @@ about the development sets, so they stay outside the project like the labels.
 
    Each line: the need, every capability of the vendor, and the first reason with the
    capability it quotes and the part of the need it names.
-2. The reader writes a TSV, one line per sheet line: ``id``, ``answers`` (yes / partly /
-   no: the quoted capability answers the need), ``best`` (yes / no: it is the vendor's
-   capability that best answers it), ``part_right`` (yes / no: the part of the need the
-   reason names is the one the capability answers), ``junk_words`` (yes / no: a reason
-   quotes words that say nothing about the problem, or words not in the need).
-3. The figures, beside the labels' grades when ``--qrels`` is given::
+   With ``--readers N`` (N ≥ 2) it writes N sheets, ``OUT`` with ``.r1`` … ``.rN``
+   before the suffix, so that every lead is read by exactly two readers and every pair
+   of readers shares about as many leads; a need's leads stay together in a sheet.
+2. The reader gets ``benchmarks/reason_rubric.md`` (the fixed rubric: the same questions
+   for every session's readers) and writes a TSV, one line per sheet line: ``id``,
+   ``answers`` (yes / partly / no), ``best``, ``part_right``, ``junk_words``, ``whole``
+   (yes / no) and ``why``. Sheets judged before the rubric have no ``whole``.
+3. The figures, beside the labels' grades when ``--qrels`` is given; with several judged
+   files, each reader's figure, the pooled one and how often two readers of a lead agree::
 
-       .venv/bin/python benchmarks/reason_judging.py tally --judged judged.tsv \\
+       .venv/bin/python benchmarks/reason_judging.py tally --judged r1.tsv [r2.tsv ...] \\
            [--qrels ../shared/data/dev-b-qrels.tsv]
 
 To compare two versions of the reasons, ``pairs`` writes the leads whose first reason
@@ -90,20 +93,59 @@ def _lead_text(key: str, organizations: dict[str, dict], needs: dict[str, dict])
     }
 
 
-def write_sheet(data: Path, leads: Path, out: Path) -> int:
+def sheet_lines(data: Path, leads: Path) -> list[dict]:
+    """What a reader reads of every shown lead, in the export's order (a need's leads together)."""
     organizations, needs = _records(data)
-    rows = 0
-    with open(out, "w", encoding="utf-8") as handle:
-        for key, reason in shown_first_reasons(leads).items():
-            quoted = _FIRST_REASON.match(reason)
-            line = _lead_text(key, organizations, needs) | {
+    lines = []
+    for key, reason in shown_first_reasons(leads).items():
+        quoted = _FIRST_REASON.match(reason)
+        lines.append(
+            _lead_text(key, organizations, needs)
+            | {
                 "first_reason": reason,
                 "quoted_capability": quoted.group(1) if quoted else None,
                 "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
             }
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-            rows += 1
-    return rows
+        )
+    return lines
+
+
+def assign_readers(lines: list[dict], readers: int) -> list[list[dict]]:
+    """Each need's leads to two readers, the pairs of readers taken in turn.
+
+    Keeping a need's leads together lets a reader read the need once; cycling through
+    every pair of readers makes each pair share about as many leads, so agreement can be
+    measured between any two of them.
+    """
+    if readers < 2:
+        return [list(lines)]
+    pairs = [(a, b) for a in range(readers) for b in range(a + 1, readers)]
+    sheets: list[list[dict]] = [[] for _ in range(readers)]
+    by_need: dict[str, list[dict]] = {}
+    for line in lines:
+        by_need.setdefault(line["id"].split("|")[0], []).append(line)
+    # Largest needs first; every pair is used once before any is used twice, and among
+    # those the pair with the least to read so far, so the sheets come out about the same
+    # length and every two readers share leads.
+    used = dict.fromkeys(pairs, 0)
+    for group in sorted(by_need.values(), key=len, reverse=True):
+        first, second = min(
+            pairs, key=lambda pair: (used[pair], len(sheets[pair[0]]) + len(sheets[pair[1]]), pair)
+        )
+        used[(first, second)] += 1
+        sheets[first].extend(group)
+        sheets[second].extend(group)
+    return sheets
+
+
+def write_sheet(data: Path, leads: Path, out: Path, readers: int = 1) -> int:
+    lines = sheet_lines(data, leads)
+    sheets = assign_readers(lines, readers)
+    for number, sheet in enumerate(sheets, start=1):
+        target = out if len(sheets) == 1 else out.with_suffix(f".r{number}{out.suffix}")
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in sheet)
+    return len(lines)
 
 
 def _grades(qrels: Path) -> dict[str, int]:
@@ -116,25 +158,52 @@ def _grades(qrels: Path) -> dict[str, int]:
     return grades
 
 
-def tally(judged: Path, qrels: Path | None) -> list[str]:
+def _judgments(judged: Path) -> list[dict[str, str]]:
     with open(judged, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
+    for number, row in enumerate(rows, start=2):
+        if row.get("answers", "").strip() not in ("yes", "partly", "no"):
+            raise ValueError(f"{judged}:{number}: answers must be yes, partly or no")
+        row["answers"] = row["answers"].strip()
+    return rows
+
+
+def _precision(rows: list[dict[str, str]]) -> tuple[float, float]:
+    """Strict (answers yes) and lenient (yes or partly) shares."""
     total = len(rows) or 1
     answers = Counter(row["answers"] for row in rows)
-    strict = answers["yes"] / total
-    lenient = (answers["yes"] + answers["partly"]) / total
+    return answers["yes"] / total, (answers["yes"] + answers["partly"]) / total
+
+
+def tally(judged: Path | list[Path], qrels: Path | None) -> list[str]:
+    files = [judged] if isinstance(judged, Path) else list(judged)
+    readers = [_judgments(path) for path in files]
+    rows = [row for reader in readers for row in reader]
+    total = len(rows) or 1
+    strict, lenient = _precision(rows)
     lines = [
-        f"shown leads judged: {len(rows)}",
+        f"judgments: {len(rows)} of {len({row['id'] for row in rows})} shown leads"
+        f" by {len(readers)} reader(s)",
         f"reason precision, the quoted capability answers the need: {strict:.3f}"
         f" (partly useful counted as answering: {lenient:.3f})",
     ]
+    if len(readers) > 1:
+        # readers' files often share a name, each in its reader's folder
+        named = len({path.name for path in files}) == len(files)
+        for path, reader in zip(files, readers, strict=True):
+            one, either = _precision(reader)
+            name = path.name if named else f"{path.parent.name}/{path.name}"
+            lines.append(f"  {name}: {len(reader)} leads, {one:.3f} ({either:.3f})")
+        lines.extend(_agreement(readers))
     for field, meaning in (
         ("best", "the quoted capability is the vendor's best for the need"),
         ("part_right", "the part of the need named is the one it answers"),
         ("junk_words", "a reason quotes uninformative words or words not in the need"),
+        ("whole", "the vendor would solve everything the need asks"),
     ):
-        share = sum(row[field] == "yes" for row in rows) / total
-        lines.append(f"{meaning}: {share:.3f}")
+        if any(field in row for row in rows):
+            share = sum(row.get(field, "").strip() == "yes" for row in rows) / total
+            lines.append(f"{meaning}: {share:.3f}")
     if qrels is not None:
         grades = _grades(qrels)
         by_grade: dict[int, Counter] = {}
@@ -144,10 +213,31 @@ def tally(judged: Path, qrels: Path | None) -> list[str]:
             counts = by_grade[grade]
             size = sum(counts.values())
             lines.append(
-                f"grade {grade}: {size} leads, answers yes {counts['yes'] / size:.2f}, "
+                f"grade {grade}: {size} judgments, answers yes {counts['yes'] / size:.2f}, "
                 f"partly {counts['partly'] / size:.2f}, no {counts['no'] / size:.2f}"
             )
     return lines
+
+
+def _agreement(readers: list[list[dict[str, str]]]) -> list[str]:
+    """How often two readers of the same lead gave the same ``answers``, and Cohen's kappa."""
+    given: dict[str, list[str]] = {}
+    for reader in readers:
+        for row in reader:
+            given.setdefault(row["id"], []).append(row["answers"])
+    both = [answers[:2] for answers in given.values() if len(answers) >= 2]
+    if not both:
+        return ["no lead was read by two readers"]
+    same = sum(a == b for a, b in both) / len(both)
+    first, second = Counter(a for a, _ in both), Counter(b for _, b in both)
+    chance = sum(first[v] * second[v] for v in ("yes", "partly", "no")) / len(both) ** 2
+    kappa = (same - chance) / (1 - chance) if chance < 1 else 1.0
+    both_yes = sum(a == b == "yes" for a, b in both) / len(both)
+    either_yes = sum("yes" in (a, b) for a, b in both) / len(both)
+    return [
+        f"leads read twice: {len(both)}; same answer {same:.3f} (Cohen's kappa {kappa:.2f})",
+        f"answers yes by both readers: {both_yes:.3f}; by at least one: {either_yes:.3f}",
+    ]
 
 
 def write_pairs(data: Path, before: Path, after: Path, out: Path, key: Path, seed: int = 7) -> int:
@@ -193,8 +283,11 @@ def main() -> int:
     sheet.add_argument("--data", type=Path, required=True)
     sheet.add_argument("--leads", type=Path, required=True)
     sheet.add_argument("--out", type=Path, required=True)
+    sheet.add_argument(
+        "--readers", type=int, default=1, help="sheets for N readers, each lead read by two"
+    )
     count = commands.add_parser("tally", help="the figures of a judged sheet")
-    count.add_argument("--judged", type=Path, required=True)
+    count.add_argument("--judged", type=Path, nargs="+", required=True)
     count.add_argument("--qrels", type=Path)
     pairs = commands.add_parser("pairs", help="leads whose first reason differs, blind")
     pairs.add_argument("--data", type=Path, required=True)
@@ -207,7 +300,8 @@ def main() -> int:
     prefer.add_argument("--key", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "sheet":
-        print(f"{write_sheet(args.data, args.leads, args.out)} shown leads written")
+        written = write_sheet(args.data, args.leads, args.out, args.readers)
+        print(f"{written} shown leads written")
     elif args.command == "tally":
         print("\n".join(tally(args.judged, args.qrels)))
     elif args.command == "pairs":

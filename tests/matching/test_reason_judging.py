@@ -1,0 +1,151 @@
+"""benchmarks/reason_judging.py: how leads are shared among readers and how their
+judgments are counted. The figure of the reason-precision bar comes out of these two
+functions, so a lead read by one reader only, or an agreement counted wrongly, would
+change what the docs report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from itertools import combinations
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reason_judging.py"
+HEADER = "id\tanswers\tbest\tpart_right\tjunk_words\twhole\twhy\n"
+
+
+@pytest.fixture(scope="module")
+def judging() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("reason_judging", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lines(leads_per_need: list[int]) -> list[dict]:
+    return [
+        {"id": f"n-{need}|v-{vendor}"}
+        for need, count in enumerate(leads_per_need)
+        for vendor in range(count)
+    ]
+
+
+def test_every_lead_goes_to_exactly_two_readers_with_its_need(judging: ModuleType) -> None:
+    lines = _lines([5, 4, 4, 3, 3, 3, 2, 2, 1, 1, 6, 2])
+    sheets = judging.assign_readers(lines, 4)
+
+    readers_of: dict[str, list[int]] = {}
+    for number, sheet in enumerate(sheets):
+        for line in sheet:
+            readers_of.setdefault(line["id"], []).append(number)
+    assert set(readers_of) == {line["id"] for line in lines}
+    assert all(len(readers) == 2 and readers[0] != readers[1] for readers in readers_of.values())
+    # A need's leads are read by the same two readers, so each reads the need once.
+    by_need: dict[str, set[tuple[int, ...]]] = {}
+    for key, readers in readers_of.items():
+        by_need.setdefault(key.split("|")[0], set()).add(tuple(readers))
+    assert all(len(pairs) == 1 for pairs in by_need.values())
+    # Sheets come out about the same length: no reader gets more than a need more.
+    sizes = [len(sheet) for sheet in sheets]
+    assert max(sizes) - min(sizes) <= 6
+    # Every pair of readers shares some leads, so agreement is measured between all.
+    shared = {pair: 0 for pair in combinations(range(4), 2)}
+    for readers in readers_of.values():
+        shared[tuple(sorted(readers))] += 1
+    assert all(count > 0 for count in shared.values())
+
+
+def test_one_reader_gets_the_whole_sheet_in_order(judging: ModuleType) -> None:
+    lines = _lines([2, 3])
+    assert judging.assign_readers(lines, 1) == [lines]
+
+
+def test_write_sheet_names_each_readers_file(judging: ModuleType, tmp_path: Path) -> None:
+    data = tmp_path / "set.jsonl"
+    records = [
+        {
+            "type": "organization",
+            "ref": "v-1",
+            "name": "Lampworks",
+            "summary": "Lights",
+            "capabilities": [{"title": "LED retrofit", "description": "Streetlights"}],
+        },
+        {"type": "need", "ref": "n-1", "title": "Dark streets", "description": "Lamps fail."},
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    leads = tmp_path / "leads.jsonl"
+    lead = {"vendor": "v-1", "shown": True, "reasons": ["“LED retrofit” answers “Dark streets”"]}
+    hidden = {"vendor": "v-2", "shown": False, "reasons": ["“Other” answers “Dark streets”"]}
+    leads.write_text(json.dumps({"need": "n-1", "leads": [lead, hidden]}) + "\n", "utf-8")
+
+    assert judging.write_sheet(data, leads, tmp_path / "sheet.jsonl", readers=3) == 1
+
+    written = {
+        path.name: [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+        for path in sorted(tmp_path.glob("sheet.r*.jsonl"))
+    }
+    assert set(written) == {"sheet.r1.jsonl", "sheet.r2.jsonl", "sheet.r3.jsonl"}
+    read = [line for sheet in written.values() for line in sheet]
+    assert len(read) == 2
+    assert read[0]["quoted_capability"] == "LED retrofit"
+    assert read[0]["quoted_need_part"] == "Dark streets"
+    assert read[0]["capabilities"] == ["LED retrofit: Streetlights"]
+
+
+def test_tally_counts_readers_pooled_and_their_agreement(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    first = tmp_path / "r1.tsv"
+    second = tmp_path / "r2.tsv"
+    first.write_text(
+        HEADER
+        + "a|1\tyes\tyes\tyes\tno\tno\tsolves it\n"
+        + "a|2\tpartly\tyes\tno\tno\tno\tbeside it\n"
+        + "b|1\tyes\tyes\tyes\tno\tyes\tsolves it\n"
+        + "b|2\tno\tyes\tno\tyes\tno\tshared word\n",
+        encoding="utf-8",
+    )
+    second.write_text(
+        HEADER
+        + "a|1\tyes\tyes\tyes\tno\tno\tsolves it\n"
+        + "a|2\tyes\tyes\tyes\tno\tno\tthe named part\n"
+        + "b|1\tyes\tno\tyes\tno\tno\tsolves it\n"
+        + "b|2\tno\tyes\tno\tno\tno\tunrelated\n",
+        encoding="utf-8",
+    )
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("a\t1\t3\na\t2\t1\nb\t1\t2\n", encoding="utf-8")
+
+    lines = judging.tally([first, second], qrels)
+
+    assert "judgments: 8 of 4 shown leads by 2 reader(s)" in lines
+    # 5 of 8 judgments say yes; 6 of 8 say yes or partly.
+    assert any(
+        line.endswith("need: 0.625 (partly useful counted as answering: 0.750)") for line in lines
+    )
+    assert "  r1.tsv: 4 leads, 0.500 (0.750)" in lines
+    assert "  r2.tsv: 4 leads, 0.750 (0.750)" in lines
+    # Same answer on 3 of 4 leads; chance agreement from the two readers' margins:
+    # r1 yes 2, partly 1, no 1; r2 yes 3, no 1 -> (2*3 + 1*1) / 16 = 0.4375.
+    kappa = (0.75 - 0.4375) / (1 - 0.4375)
+    assert f"leads read twice: 4; same answer 0.750 (Cohen's kappa {kappa:.2f})" in lines
+    assert "answers yes by both readers: 0.500; by at least one: 0.750" in lines
+    assert "the vendor would solve everything the need asks: 0.125" in lines
+    assert "grade 0: 2 judgments, answers yes 0.00, partly 0.00, no 1.00" in lines
+    assert "grade 1: 2 judgments, answers yes 0.50, partly 0.50, no 0.00" in lines
+
+
+def test_tally_names_the_line_of_a_judgment_it_cannot_read(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    judged = tmp_path / "r1.tsv"
+    judged.write_text(
+        HEADER + "a|1\tyes\tyes\tyes\tno\tno\tok\na|2\tmaybe\tyes\tno\tno\tno\t?\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"r1.tsv:3: answers must be yes, partly or no"):
+        judging.tally([judged], None)
