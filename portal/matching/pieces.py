@@ -163,17 +163,24 @@ CONSENSUS_WEIGHT = 1.0
 # judged by a reader"): preferred 6 to 3 on dev and 10 to 3 on dev-b, the rest alike.
 TITLE_PREFERENCE = 0.05
 
+# How much closer to the capability than the sentence in which the city states its ask
+# (portal.matching.asks) another piece of the need must be to be quoted instead. Judged
+# blind in pairs against the title-first rule alone (docs/ranking.md, "Which part of the
+# need: the ask").
+ASK_PREFERENCE = 0.2
+
 
 def best_answer(
     need: np.ndarray,
     vendor: np.ndarray,
     first: int = 1,
     consensus: np.ndarray | None = None,
+    asks: Sequence[bool] | None = None,
 ) -> tuple[int, int, float]:
     """Which of the vendor's pieces (from ``first``: piece 0 is the company line, not a
     capability) best answers which of the need's pieces (piece 0 its title, preferred by
-    ``TITLE_PREFERENCE``), both centred: (vendor piece, need piece, similarity);
-    (-1, -1, 0.0) when the vendor has no such piece.
+    ``TITLE_PREFERENCE``; the pieces ``asks`` marks, by ``ASK_PREFERENCE``), both centred:
+    (vendor piece, need piece, similarity); (-1, -1, 0.0) when the vendor has no such piece.
 
     ``consensus``, when given, is the mean vector of what the need's other most probable
     vendors offer (their pooled centred vectors, weighted by probability). A city's
@@ -194,5 +201,9 @@ def best_answer(
     capability = int(judged.argmax())
     part = similarity[:, capability].copy()
     part[0] += TITLE_PREFERENCE  # a need's piece 0 is its title (NeedProfile.pieces)
+    if asks is not None:
+        marked = np.zeros(len(part), dtype=bool)
+        marked[: min(len(asks), len(part))] = list(asks)[: len(part)]
+        part[marked] += ASK_PREFERENCE
     sentence = int(part.argmax())
     return capability + first, sentence, float(similarity[sentence, capability])

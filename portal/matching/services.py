@@ -13,6 +13,7 @@ from typing import IO, TypeVar
 import numpy as np
 from flask import g, has_request_context
 
+from portal.matching.asks import asking_pieces
 from portal.matching.calibration import calibration
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.crosslingual import (
@@ -231,10 +232,11 @@ class LeadsModel:
         if raw is None:
             return None
         others = consensus.without(vendor_id) if consensus is not None else None
-        piece, part, _ = best_answer(need, centred(raw, vendors.mean), consensus=others)
+        parts = need_profile.pieces
+        asks = asking_pieces(parts, need_profile.language)
+        piece, part, _ = best_answer(need, centred(raw, vendors.mean), consensus=others, asks=asks)
         if piece < 1:
             return None
-        parts = need_profile.pieces
         return Answer(piece - 1, parts[part] if part < len(parts) else need_profile.title)
 
     def consensus(self, ranked: list[tuple[int, float, float]]) -> Consensus | None:
