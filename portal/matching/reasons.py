@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from flask_babel import gettext, pgettext
 
+from portal.languages.segment import KHMER, KHMER_OPEN, MYANMAR, has_unspaced_script, segment
 from portal.matching.concepts import LABEL_CONTEXT, Concept, Thesaurus, own_words
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import LIGHT_STOP, terms, words
@@ -58,7 +59,33 @@ class Answer:
 _LIST_MARK = re.compile(r"[\s;,:(]+\(?[0-9]{1,2}[).]?$|[\s;,:]+\(?[a-z][).]$")
 
 
+# Khmer and Burmese are segmented into syllables, not words (portal.languages.segment):
+# about this many make a word.
+_SYLLABLES_PER_WORD = {KHMER: 2.5, MYANMAR: 2.0}
+
+
+def _excerpt_unspaced(text: str, limit: int) -> str:
+    """``_excerpt`` for text in a script written without spaces between words (Thai, Lao,
+    Khmer, Burmese), where splitting on spaces finds a whole clause in one "word"."""
+    read = 0.0
+    for _, start, _, script in segment(text):
+        if script == KHMER_OPEN:  # a second reading of the syllable that follows
+            continue
+        read += 1 / _SYLLABLES_PER_WORD.get(script, 1.0)
+        if read > limit:
+            cut = text[:start]
+            # Syllables can end inside a word: where the writer left a space in the last
+            # half of the cut (Khmer and Burmese put one between phrases), end there.
+            space = cut.rstrip().rfind(" ")
+            if script in _SYLLABLES_PER_WORD and space > len(cut) // 2:
+                cut = cut[:space]
+            return cut.rstrip(" ,;:.、") + "…"
+    return text.rstrip(".,;:")
+
+
 def _excerpt(text: str, limit: int = QUOTED_WORDS) -> str:
+    if has_unspaced_script(text):
+        return _excerpt_unspaced(text, limit)
     found = text.split()
     cut = " ".join(found[:limit])
     if len(found) > limit:

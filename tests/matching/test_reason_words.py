@@ -7,10 +7,12 @@ an excerpt ending in a list's next number reads as made up.
 
 from __future__ import annotations
 
+from portal.languages.segment import words as segmented_words
 from portal.matching.concepts import own_words, thesaurus
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile
 from portal.matching.reasons import (
     MIN_CONCEPT_STRENGTH,
+    QUOTED_WORDS,
     Answer,
     _excerpt,
     answer_reason,
@@ -73,6 +75,25 @@ def test_an_excerpt_does_not_end_in_a_word_that_leads_into_the_rest() -> None:
 
 def test_a_short_part_is_quoted_whole() -> None:
     assert _excerpt("Dark streets at night") == "Dark streets at night"
+
+
+# A Thai and a Khmer ask, each much longer than a quote (Thai and Khmer put no spaces
+# between words: split on spaces, each is one or two "words" and was quoted whole).
+THAI_ASK = (
+    "เราต้องการทราบว่าย่านใดร้อนที่สุดและใครอาศัยอยู่ที่นั่นและเราต้องการแผนที่ความร้อนของเมืองทั้งเมืองในห้าปีข้างหน้า"
+)
+KHMER_ASK = "យើងចង់ជំនួសអំពូលចាស់ៗ ប្រើថាមពលតិចជាងមុននៅពេលយប់ជ្រៅដែលផ្លូវស្ងាត់គ្មានមនុស្ស និងអាចមើលឃើញពីការិយាល័យ"
+
+
+def test_an_excerpt_in_a_script_without_spaces_is_cut_by_its_words() -> None:
+    thai = _excerpt(THAI_ASK)
+    assert thai.endswith("…") and THAI_ASK.startswith(thai[:-1])
+    assert len(segmented_words(thai[:-1])) <= QUOTED_WORDS
+    khmer = _excerpt(KHMER_ASK)
+    assert khmer.endswith("…") and KHMER_ASK.startswith(khmer[:-1])
+    # ended where the writer left a space, not inside a word's syllables
+    assert KHMER_ASK[len(khmer) - 1] == " "
+    assert _excerpt("ไฟถนนดับ") == "ไฟถนนดับ"  # short: whole
 
 
 def test_a_concept_named_by_both_sides_is_quoted_in_the_needs_words() -> None:
