@@ -242,8 +242,18 @@ def test_feedback_lifts_a_candidate_like_the_first_passs_best_ones() -> None:
 
 
 def test_a_concept_names_the_reason_only_when_the_capability_clearly_names_it() -> None:
+    # read in English, a need in another language (a reader of its own language reads
+    # the part of the need quoted: test_reason_words)
     need = NeedProfile(
-        1, "n", "Dark streets", "The street lamps keep failing near the market.", [], "VN", 2, "Hue"
+        1,
+        "n",
+        "Dark streets",
+        "The street lamps keep failing near the market.",
+        [],
+        "VN",
+        2,
+        "Hue",
+        language="vi",
     )
     part = "The street lamps keep failing near the market."
     clear = _vendor([("Lighting retrofits", "We replace street lights and broken lamps.")])

@@ -7,6 +7,8 @@ an excerpt ending in a list's next number reads as made up.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from portal.languages.segment import words as segmented_words
 from portal.matching.concepts import own_words, thesaurus
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile
@@ -96,9 +98,20 @@ def test_an_excerpt_in_a_script_without_spaces_is_cut_by_its_words() -> None:
     assert _excerpt("ไฟถนนดับ") == "ไฟถนนดับ"  # short: whole
 
 
-def test_a_concept_named_by_both_sides_is_quoted_in_the_needs_words() -> None:
+def test_a_reader_of_the_needs_language_reads_the_part_in_its_words() -> None:
+    """Quoted, the city's words say more than the concept's name with a few of them."""
     part = "Street lamps along the canal keep failing and whole blocks are left with dark streets."
     reason = answer_reason(_need(part), _vendor(LAMPS), thesaurus(), Answer(0, part))
+    assert reason == f"“LED streetlight retrofit” answers “{_excerpt(part)}”"
+
+
+def test_a_concept_named_by_both_sides_is_quoted_in_the_needs_words() -> None:
+    """For a reader who may not read the need's language (here a need detected as Khmer,
+    read in English), the concept the capability and the part share names the problem
+    in the reader's language, with the need's own words."""
+    part = "Street lamps along the canal keep failing and whole blocks are left with dark streets."
+    need = replace(_need(part), language="km")
+    reason = answer_reason(need, _vendor(LAMPS), thesaurus(), Answer(0, part))
     assert reason.startswith(
         "“LED streetlight retrofit” answers the need's street lighting problem"
     )
@@ -116,7 +129,9 @@ def test_a_concept_the_need_names_with_one_passing_word_is_not_the_problem() -> 
     assert thes.match_text(f"{LAMPS.title}. {LAMPS.description}").strengths[lighting] >= (
         MIN_CONCEPT_STRENGTH
     )
-    reason = answer_reason(_need(part), _vendor(LAMPS), thes, Answer(0, part))
+    reason = answer_reason(
+        replace(_need(part), language="km"), _vendor(LAMPS), thes, Answer(0, part)
+    )
     assert "problem" not in reason
     assert reason == f"“LED streetlight retrofit” answers “{_excerpt(part)}”"
 
