@@ -24,8 +24,8 @@ from functools import lru_cache
 _WORD_CUES: dict[str, str] = {
     "en": (
         r"\bwe\s+(?:(?:would|'d|also|urgently|really|still)\s+)?"
-        r"(?:want|need|would like|like|are looking|look|are seeking|seek|ask|require|hope"
-        r"|wish|aim|intend|plan)\b"
+        r"(?:want|need|would like|like|are looking|look|are seeking|seek|ask|are asking"
+        r"|request|are requesting|invite|require|hope|wish|aim|intend|plan)\b"
         r"|\b(?:the|our)\s+(?:city|council|municipality|agency|utility|department|office"
         r"|government|province|authority)\s+(?:wants|needs|seeks|is seeking"
         r"|is looking|requires|would like|intends|plans|hopes)\b"

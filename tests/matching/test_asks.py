@@ -19,6 +19,8 @@ from portal.matching.pieces import ASK_PREFERENCE, TITLE_PREFERENCE, best_answer
         ("We are looking for a partner who can run the network for five years.", None),
         ("The city seeks a firm to map every drain in the old quarter.", "en"),
         ("Help us find where the water goes.", "en"),
+        ("We are asking for: a list of buildings, roads and schools.", "en"),
+        ("The Council wants answers: which barangays go under water?", "en"),
         ("Kami ingin warga dapat mengajukan permohonan dari balai desa.", "id"),
         ("Kami memerlukan sebuah firma untuk menasihati kami.", "ms"),
         ("Kailangan naming masundan ang kasaysayan ng bawat pasyente.", "fil"),
