@@ -56,16 +56,24 @@ def _pattern(language: str) -> re.Pattern[str] | None:
     return re.compile(cue, re.IGNORECASE) if cue else None
 
 
-def states_an_ask(sentence: str, language: str | None) -> bool:
-    """Whether ``sentence``, written in ``language`` (None: undecided, read as English),
-    asks for something in the way cities write an ask."""
+def ask_starts_at(sentence: str, language: str | None) -> int | None:
+    """Where in ``sentence``, written in ``language`` (None: undecided, read as English),
+    the city's ask begins (the first cue), or None when it asks for nothing in the way
+    cities write an ask."""
     code = _ALIASES.get(language, language)
     if code is None:
-        return False
+        return None
     pattern = _pattern(code)
     if pattern is not None:
-        return pattern.search(sentence) is not None
-    return any(cue in sentence for cue in _TEXT_CUES.get(code, ()))
+        found = pattern.search(sentence)
+        return found.start() if found is not None else None
+    starts = [sentence.find(cue) for cue in _TEXT_CUES.get(code, ())]
+    return min((start for start in starts if start >= 0), default=None)
+
+
+def states_an_ask(sentence: str, language: str | None) -> bool:
+    """Whether ``sentence`` asks for something in the way cities write an ask."""
+    return ask_starts_at(sentence, language) is not None
 
 
 def asking_pieces(pieces: list[str], language: str | None) -> list[bool]:

@@ -13,6 +13,7 @@ from flask_babel import get_locale, gettext, pgettext
 
 from portal.i18n.locales import DEFAULT_LOCALE
 from portal.languages.segment import KHMER, KHMER_OPEN, MYANMAR, has_unspaced_script, segment
+from portal.matching.asks import ask_starts_at
 from portal.matching.concepts import LABEL_CONTEXT, Concept, Thesaurus, own_words
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import LIGHT_STOP, terms, words
@@ -139,7 +140,7 @@ def answer_reason(
     (docs/ranking.md, "Which part of the need: the ask")."""
     capability = vendor.capabilities[answer.capability]
     if reads_the_needs_language(need):
-        return _quoted_part(capability.title, answer.need_part)
+        return _quoted_part(capability.title, answer.need_part, need.language)
     part_match = thesaurus.match_text(answer.need_part)
     cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
     shared = [
@@ -158,14 +159,29 @@ def answer_reason(
                 concept=concept_label(thesaurus.concepts[concept]),
                 quoted=_quote(quoted),
             )
-    return _quoted_part(capability.title, answer.need_part)
+    return _quoted_part(capability.title, answer.need_part, need.language)
 
 
-def _quoted_part(capability: str, need_part: str) -> str:
+# An ask that begins further into its sentence than this many words is quoted from where
+# it begins: "Before the next wave of projects — street lights, drainage gates, bins — we
+# want a common, cheap way…" would otherwise be cut before the city says what it wants.
+ASK_LEAD_WORDS = 6
+
+
+def _from_the_ask(need_part: str, language: str | None) -> str:
+    """The part of the need to quote: from the city's ask on, when it states one late in
+    the sentence."""
+    start = ask_starts_at(need_part, language)
+    if start is None or len(need_part[:start].split()) <= ASK_LEAD_WORDS:
+        return need_part
+    return "…" + need_part[start:]
+
+
+def _quoted_part(capability: str, need_part: str, language: str | None = None) -> str:
     return gettext(
         "“%(capability)s” answers “%(need_part)s”",
         capability=capability,
-        need_part=_excerpt(need_part),
+        need_part=_excerpt(_from_the_ask(need_part, language)),
     )
 
 

@@ -221,10 +221,13 @@ class LeadsModel:
         need_profile: NeedProfile,
         vendor_id: int,
         consensus: Consensus | None = None,
+        prefer_ask: bool = True,
     ) -> Answer | None:
         """Which of the vendor's capabilities best answers which part of the need, by their
         centred piece vectors (``need``: the need's), when the model holds both; with
-        ``consensus``, also by what the need's other best vendors offer."""
+        ``consensus``, also by what the need's other best vendors offer. The part is the
+        sentence stating the city's ask unless another is clearly closer (``prefer_ask``:
+        a reason's quote), or simply the closest (what each concept of a need answers)."""
         vendors = self.vendors
         if need is None or not vendors.has_pieces:
             return None
@@ -233,7 +236,7 @@ class LeadsModel:
             return None
         others = consensus.without(vendor_id) if consensus is not None else None
         parts = need_profile.pieces
-        asks = asking_pieces(parts, need_profile.language)
+        asks = asking_pieces(parts, need_profile.language) if prefer_ask else None
         piece, part, _ = best_answer(need, centred(raw, vendors.mean), consensus=others, asks=asks)
         if piece < 1:
             return None
@@ -356,7 +359,12 @@ class LeadsModel:
         found: dict[int, str] = {}
         for record_id, _, _ in ranked:
             vendor = vendors.get(record_id)
-            answer = self.answer(query.pieces, need, record_id, consensus) if vendor else None
+            # the part each concept answers, not the ask every lead's reason quotes
+            answer = (
+                self.answer(query.pieces, need, record_id, consensus, prefer_ask=False)
+                if vendor
+                else None
+            )
             if vendor is None or answer is None:
                 continue
             capability = vendor.capabilities[answer.capability]

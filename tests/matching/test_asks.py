@@ -7,8 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from portal.matching.asks import asking_pieces, states_an_ask
+from portal.matching.asks import ask_starts_at, asking_pieces, states_an_ask
+from portal.matching.concepts import thesaurus
 from portal.matching.pieces import ASK_PREFERENCE, TITLE_PREFERENCE, best_answer
+from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile
+from portal.matching.reasons import ASK_LEAD_WORDS, Answer, answer_reason
 
 
 @pytest.mark.parametrize(
@@ -87,3 +90,30 @@ def test_marks_for_more_pieces_than_the_need_has_are_ignored() -> None:
     vendor = np.stack([_unit(1, 1), _unit(0, 1)])
     assert best_answer(need, vendor, asks=[False, True, True, True])[1] == 1
     assert best_answer(need, vendor, asks=[False])[1] == 1
+
+
+def test_where_the_ask_begins_in_each_kind_of_script() -> None:
+    sentence = "Before the next wave of projects, we want one cheap network for all devices."
+    assert sentence[ask_starts_at(sentence, "en") :].startswith("we want")
+    assert ask_starts_at("Lamps fail every week.", "en") is None
+    thai = "ก่อนโครงการใหม่ เราต้องการเครือข่ายเดียว"
+    assert thai[ask_starts_at(thai, "th") :].startswith("เราต้องการ")
+
+
+def test_a_late_ask_is_quoted_from_where_it_begins() -> None:
+    """A quote cut at about fourteen words would end before the city says what it wants."""
+    late = (
+        "Before the next wave of projects — street lights, drainage gates, bins — we want a "
+        "common, cheap way for all these devices to send their readings to the city."
+    )
+    need = NeedProfile(1, "n", "Devices", late, ["connectivity"], "ID", 2, "Surabaya")
+    vendor = VendorProfile(
+        1, "v", "Meshworks", "", [], [], [CapabilityText("LoRaWAN networks", "City IoT.")]
+    )
+    reason = answer_reason(need, vendor, thesaurus(), Answer(0, late))
+    assert reason.startswith("“LoRaWAN networks” answers “…we want a common, cheap way")
+    # an ask in the first few words is quoted from the start of its sentence
+    early = "So we want a common, cheap way for all these devices to send their readings."
+    reason = answer_reason(need, vendor, thesaurus(), Answer(0, early))
+    assert reason.startswith("“LoRaWAN networks” answers “So we want")
+    assert ASK_LEAD_WORDS >= 3
