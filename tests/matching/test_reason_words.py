@@ -14,7 +14,7 @@ from portal.matching.concepts import own_words, thesaurus
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile
 from portal.matching.reasons import (
     MIN_CONCEPT_STRENGTH,
-    QUOTED_WORDS,
+    UNSPACED_QUOTE_CHARS,
     Answer,
     _excerpt,
     answer_reason,
@@ -79,23 +79,25 @@ def test_a_short_part_is_quoted_whole() -> None:
     assert _excerpt("Dark streets at night") == "Dark streets at night"
 
 
-# A Thai and a Khmer ask, each much longer than a quote (Thai and Khmer put no spaces
-# between words: split on spaces, each is one or two "words" and was quoted whole).
+# A Thai and a Khmer ask (neither script puts spaces between words).
 THAI_ASK = (
     "เราต้องการทราบว่าย่านใดร้อนที่สุดและใครอาศัยอยู่ที่นั่นและเราต้องการแผนที่ความร้อนของเมืองทั้งเมืองในห้าปีข้างหน้า"
 )
 KHMER_ASK = "យើងចង់ជំនួសអំពូលចាស់ៗ ប្រើថាមពលតិចជាងមុននៅពេលយប់ជ្រៅដែលផ្លូវស្ងាត់គ្មានមនុស្ស និងអាចមើលឃើញពីការិយាល័យ"
 
 
-def test_an_excerpt_in_a_script_without_spaces_is_cut_by_its_words() -> None:
-    thai = _excerpt(THAI_ASK)
-    assert thai.endswith("…") and THAI_ASK.startswith(thai[:-1])
-    assert len(segmented_words(thai[:-1])) <= QUOTED_WORDS
-    khmer = _excerpt(KHMER_ASK)
-    assert khmer.endswith("…") and KHMER_ASK.startswith(khmer[:-1])
-    # ended where the writer left a space, not inside a word's syllables
-    assert KHMER_ASK[len(khmer) - 1] == " "
-    assert _excerpt("ไฟถนนดับ") == "ไฟถนนดับ"  # short: whole
+def test_a_sentence_in_a_script_without_spaces_is_quoted_whole_unless_it_runs_on() -> None:
+    """Readers of Thai, Lao and Khmer preferred the whole sentence to one cut at about
+    fourteen words; a run-on sentence is still cut, at a word the segmenter finds."""
+    assert _excerpt(THAI_ASK) == THAI_ASK
+    assert _excerpt(KHMER_ASK) == KHMER_ASK
+    run_on = " ".join([THAI_ASK] * 4)
+    cut = _excerpt(run_on)
+    assert cut.endswith("…") and run_on.startswith(cut[:-1])
+    assert len(cut) <= UNSPACED_QUOTE_CHARS + 1
+    # ended at a word boundary: the words of the cut are the run-on's first words
+    kept = segmented_words(cut[:-1])
+    assert kept == segmented_words(run_on)[: len(kept)]
 
 
 def test_a_reader_of_the_needs_language_reads_the_part_in_its_words() -> None:
