@@ -264,14 +264,15 @@ class LeadsModel:
         through them (``understood.read_need``): without this it would map the need into
         the multilingual space and score every vendor twice. Only the last need is kept,
         and only within a request, so nothing outlives the model or grows with a loop."""
-        key = (id(self), need.id, need.text, need.language, need.country, tuple(need.sectors))
+        key = (need.id, need.text, need.language, need.country, tuple(need.sectors))
         kept = g.get("need_scored") if has_request_context() else None
-        if kept is not None and kept[0] == key:
-            return kept[1], kept[2]  # type: ignore[no-any-return]
+        # the model itself is kept, not its id: a newer model may not reuse it
+        if kept is not None and kept[0] is self and kept[1] == key:
+            return kept[2], kept[3]  # type: ignore[no-any-return]
         query = self.query_for_need(need)
         scored = score(self.vendors, query, self.thesaurus) if len(self.vendors.ids) else None
         if has_request_context():
-            g.need_scored = (key, query, scored)
+            g.need_scored = (self, key, query, scored)
         return query, scored
 
     def _rank(
