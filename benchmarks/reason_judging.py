@@ -175,8 +175,7 @@ def _precision(rows: list[dict[str, str]]) -> tuple[float, float]:
     return answers["yes"] / total, (answers["yes"] + answers["partly"]) / total
 
 
-def tally(judged: Path | list[Path], qrels: Path | None) -> list[str]:
-    files = [judged] if isinstance(judged, Path) else list(judged)
+def tally(files: list[Path], qrels: Path | None) -> list[str]:
     readers = [_judgments(path) for path in files]
     rows = [row for reader in readers for row in reader]
     total = len(rows) or 1
