@@ -33,6 +33,18 @@ reader; ``prefer`` counts which version the reader preferred::
     .venv/bin/python benchmarks/reason_judging.py pairs --data ... --before A/leads.jsonl \\
         --after B/leads.jsonl --out pairs.jsonl --key key.jsonl
     .venv/bin/python benchmarks/reason_judging.py prefer --prefs prefs.tsv --key key.jsonl
+
+Pairs say which version a reader prefers, not whether either answers: a reason quoting
+the whole ask can be preferred and still claim more than its capability answers. To read
+several versions absolutely, ``versions`` takes the leads whose first reason differs
+between exports and gives each reader one version of each, every version of a lead to
+other readers, all shuffled and under opaque ids; the readers fill in the usual sheet
+(the rubric above) and ``tally-versions`` gives each version's figures on the same leads::
+
+    .venv/bin/python benchmarks/reason_judging.py versions --data ... \
+        --leads A/leads.jsonl B/leads.jsonl --readers 4 --out sheet.jsonl --key key.jsonl
+    .venv/bin/python benchmarks/reason_judging.py tally-versions --key key.jsonl \
+        --judged r1.tsv r2.tsv r3.tsv r4.tsv
 """
 
 from __future__ import annotations
@@ -275,6 +287,85 @@ def preferences(prefs: Path, key: Path) -> Counter:
     return found
 
 
+def version_sheets(
+    data: Path, exports: list[Path], readers: int, seed: int = 7
+) -> tuple[list[list[dict]], list[dict]]:
+    """Sheets for ``readers`` readers (a multiple of the number of versions) over the leads
+    shown in every export whose first reason is not the same in all of them: reader ``r``
+    reads version ``(lead + r) % versions`` of each, so no reader sees two versions of a
+    lead and each version of each lead is read by ``readers / versions`` readers. Each
+    line has an opaque id; the key says which lead and which version it is."""
+    versions = len(exports)
+    if versions < 2 or readers < versions or readers % versions:
+        raise ValueError("readers must be a multiple of the number of versions (two or more)")
+    organizations, needs = _records(data)
+    firsts = [shown_first_reasons(export) for export in exports]
+    changed = sorted(
+        lead
+        for lead in firsts[0]
+        if all(lead in first for first in firsts) and len({f[lead] for f in firsts}) > 1
+    )
+    order = random.Random(seed)
+    sheets: list[list[dict]] = [[] for _ in range(readers)]
+    key: list[dict] = []
+    ids = list(range(len(changed) * readers))
+    order.shuffle(ids)
+    for number, lead in enumerate(changed):
+        text = _lead_text(lead, organizations, needs)
+        for reader in range(readers):
+            version = (number + reader) % versions
+            reason = firsts[version][lead]
+            quoted = _FIRST_REASON.match(reason)
+            opaque = f"x{ids[number * readers + reader]}"
+            sheets[reader].append(
+                text
+                | {
+                    "id": opaque,
+                    "first_reason": reason,
+                    "quoted_capability": quoted.group(1) if quoted else None,
+                    "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
+                }
+            )
+            key.append({"id": opaque, "lead": lead, "version": version})
+    for sheet in sheets:
+        order.shuffle(sheet)
+    return sheets, key
+
+
+def write_versions(data: Path, exports: list[Path], readers: int, out: Path, key: Path) -> int:
+    sheets, entries = version_sheets(data, exports, readers)
+    for number, sheet in enumerate(sheets, start=1):
+        with open(out.with_suffix(f".r{number}{out.suffix}"), "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in sheet)
+    with open(key, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(entry) + "\n" for entry in entries)
+    return len(entries) // readers
+
+
+def tally_versions(files: list[Path], key: Path) -> list[str]:
+    """Each version's share of answers yes (and yes or partly), part named right and
+    quotes of empty words, over the same leads."""
+    with open(key, encoding="utf-8") as handle:
+        version_of = {entry["id"]: int(entry["version"]) for entry in map(json.loads, handle)}
+    by_version: dict[int, list[dict[str, str]]] = {}
+    for path in files:
+        for row in _judgments(path):
+            if row["id"] not in version_of:
+                raise ValueError(f"{path}: id {row['id']} is not in the key")
+            by_version.setdefault(version_of[row["id"]], []).append(row)
+    lines = []
+    for version in sorted(by_version):
+        rows = by_version[version]
+        strict, lenient = _precision(rows)
+        part = sum(row.get("part_right", "").strip() == "yes" for row in rows) / len(rows)
+        junk = sum(row.get("junk_words", "").strip() == "yes" for row in rows) / len(rows)
+        lines.append(
+            f"version {version + 1}: {len(rows)} judgments, answers yes {strict:.3f}"
+            f" (with partly {lenient:.3f}), part named right {part:.3f}, empty words {junk:.3f}"
+        )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -297,6 +388,15 @@ def main() -> int:
     prefer = commands.add_parser("prefer", help="which version the reader preferred")
     prefer.add_argument("--prefs", type=Path, required=True)
     prefer.add_argument("--key", type=Path, required=True)
+    several = commands.add_parser("versions", help="several versions, each read absolutely")
+    several.add_argument("--data", type=Path, required=True)
+    several.add_argument("--leads", type=Path, nargs="+", required=True)
+    several.add_argument("--readers", type=int, required=True)
+    several.add_argument("--out", type=Path, required=True)
+    several.add_argument("--key", type=Path, required=True)
+    by_version = commands.add_parser("tally-versions", help="each version's figures")
+    by_version.add_argument("--judged", type=Path, nargs="+", required=True)
+    by_version.add_argument("--key", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "sheet":
         written = write_sheet(args.data, args.leads, args.out, args.readers)
@@ -305,6 +405,11 @@ def main() -> int:
         print("\n".join(tally(args.judged, args.qrels)))
     elif args.command == "pairs":
         print(f"{write_pairs(args.data, args.before, args.after, args.out, args.key)} pairs")
+    elif args.command == "versions":
+        written = write_versions(args.data, args.leads, args.readers, args.out, args.key)
+        print(f"{written} leads whose first reason differs, one version each per reader")
+    elif args.command == "tally-versions":
+        print("\n".join(tally_versions(args.judged, args.key)))
     else:
         found = preferences(args.prefs, args.key)
         print(f"before {found['before']}, after {found['after']}, alike {found['same']}")

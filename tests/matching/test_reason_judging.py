@@ -149,3 +149,99 @@ def test_tally_names_the_line_of_a_judgment_it_cannot_read(
     )
     with pytest.raises(ValueError, match=r"r1.tsv:3: answers must be yes, partly or no"):
         judging.tally([judged], None)
+
+
+def _version_files(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A set of one need and three vendors, and two exports: the first reasons of v-1 and
+    v-2 differ between them, v-3's is the same, v-4 is shown in one export only."""
+    data = tmp_path / "set.jsonl"
+    records = [
+        {"type": "need", "ref": "n-1", "title": "Dark streets", "description": "Lamps fail."},
+        *(
+            {
+                "type": "organization",
+                "ref": f"v-{number}",
+                "name": f"Vendor {number}",
+                "capabilities": [{"title": "LED retrofit", "description": "Streetlights"}],
+            }
+            for number in range(1, 5)
+        ),
+    ]
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    exports = []
+    for version, quote in enumerate(("Lamps fail", "Dark streets")):
+        leads = [
+            {"vendor": "v-1", "shown": True, "reasons": [f"“LED retrofit” answers “{quote}”"]},
+            {"vendor": "v-2", "shown": True, "reasons": [f"“LED retrofit” answers “{quote}.”"]},
+            {"vendor": "v-3", "shown": True, "reasons": ["“LED retrofit” answers “Lamps”"]},
+            {"vendor": "v-4", "shown": version == 0, "reasons": [f"“LED retrofit” {quote}"]},
+        ]
+        export = tmp_path / f"leads-{version}.jsonl"
+        export.write_text(json.dumps({"need": "n-1", "leads": leads}) + "\n", encoding="utf-8")
+        exports.append(export)
+    return data, exports
+
+
+def test_versions_give_each_reader_one_version_of_each_changed_lead(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    data, exports = _version_files(tmp_path)
+
+    sheets, key = judging.version_sheets(data, exports, readers=4)
+
+    # Only the leads shown in both exports whose first reason differs: v-1 and v-2.
+    assert sorted({entry["lead"] for entry in key}) == ["n-1|v-1", "n-1|v-2"]
+    by_id = {entry["id"]: entry for entry in key}
+    for sheet in sheets:
+        seen = [by_id[line["id"]] for line in sheet]
+        assert sorted(entry["lead"] for entry in seen) == ["n-1|v-1", "n-1|v-2"]
+        # the id says nothing of the lead or the version
+        assert all("v-" not in line["id"] for line in sheet)
+    # Each version of each lead is read by two of the four readers.
+    readings = [(entry["lead"], entry["version"]) for entry in key]
+    assert sorted(readings) == sorted(
+        [(lead, version) for lead in ("n-1|v-1", "n-1|v-2") for version in (0, 1)] * 2
+    )
+    # The reader reads the reason of the version the key names.
+    line = sheets[0][0]
+    version = by_id[line["id"]]["version"]
+    assert line["first_reason"].endswith(("“Lamps fail”", "“Lamps fail.”")) == (version == 0)
+
+
+def test_versions_need_a_multiple_of_the_versions_as_readers(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    data, exports = _version_files(tmp_path)
+    with pytest.raises(ValueError, match="multiple of the number of versions"):
+        judging.version_sheets(data, exports, readers=3)
+
+
+def test_tally_versions_counts_each_version_on_the_same_leads(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.jsonl"
+    entries = [
+        {"id": "x1", "lead": "n|a", "version": 0},
+        {"id": "x2", "lead": "n|a", "version": 1},
+        {"id": "x3", "lead": "n|b", "version": 1},
+        {"id": "x4", "lead": "n|b", "version": 0},
+    ]
+    key.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    first, second = tmp_path / "r1.tsv", tmp_path / "r2.tsv"
+    first.write_text(
+        HEADER + "x1\tpartly\tyes\tno\tno\tno\tbeside\nx3\tyes\tyes\tyes\tno\tno\tit\n",
+        encoding="utf-8",
+    )
+    second.write_text(
+        HEADER + "x2\tyes\tyes\tyes\tno\tno\tit\nx4\tno\tyes\tno\tyes\tno\tword\n",
+        encoding="utf-8",
+    )
+
+    lines = judging.tally_versions([first, second], key)
+
+    assert lines == [
+        "version 1: 2 judgments, answers yes 0.000 (with partly 0.500), part named right 0.000,"
+        " empty words 0.500",
+        "version 2: 2 judgments, answers yes 1.000 (with partly 1.000), part named right 1.000,"
+        " empty words 0.000",
+    ]
