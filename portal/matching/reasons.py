@@ -127,12 +127,18 @@ def reads_the_needs_language(need: NeedProfile) -> bool:
 
 
 def answer_reason(
-    need: NeedProfile, vendor: VendorProfile, thesaurus: Thesaurus, answer: Answer
+    need: NeedProfile,
+    vendor: VendorProfile,
+    thesaurus: Thesaurus,
+    answer: Answer,
+    weak: bool = False,
 ) -> str:
     """Name the capability that answers the need and quote the part of the need it
     answers. For a reader who may not read the need's language, name instead the concept
     the capability shares with that part, in the reader's language, when both clearly name
-    one.
+    one. For a ``weak`` lead (one a page folds away: the ranking doubts the vendor solves
+    the need) the capability only "relates to" that part: its closest capability is named,
+    not claimed as an answer.
 
     A reader of the need's own language is better served by its words: read blind in
     pairs, the quoted part beat the concept form (with its few quoted words: "smoke",
@@ -140,7 +146,7 @@ def answer_reason(
     (docs/ranking.md, "Which part of the need: the ask")."""
     capability = vendor.capabilities[answer.capability]
     if reads_the_needs_language(need):
-        return _quoted_part(capability.title, answer.need_part, need.language)
+        return _quoted_part(capability.title, answer.need_part, need.language, weak)
     part_match = thesaurus.match_text(answer.need_part)
     cap_match = thesaurus.match_text(f"{capability.title}. {capability.description}")
     shared = [
@@ -153,13 +159,20 @@ def answer_reason(
         _, concept = max(shared)
         quoted = own_words(answer.need_part, part_match.evidence[concept])
         if quoted:
+            if weak:
+                return gettext(
+                    "“%(capability)s” relates to the need's %(concept)s problem (%(quoted)s)",
+                    capability=capability.title,
+                    concept=concept_label(thesaurus.concepts[concept]),
+                    quoted=_quote(quoted),
+                )
             return gettext(
                 "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
                 capability=capability.title,
                 concept=concept_label(thesaurus.concepts[concept]),
                 quoted=_quote(quoted),
             )
-    return _quoted_part(capability.title, answer.need_part, need.language)
+    return _quoted_part(capability.title, answer.need_part, need.language, weak)
 
 
 # An ask that begins further into its sentence than this many words is quoted from where
@@ -177,11 +190,16 @@ def _from_the_ask(need_part: str, language: str | None) -> str:
     return "…" + need_part[start:]
 
 
-def _quoted_part(capability: str, need_part: str, language: str | None = None) -> str:
+def _quoted_part(
+    capability: str, need_part: str, language: str | None = None, weak: bool = False
+) -> str:
+    quoted = _excerpt(_from_the_ask(need_part, language))
+    if weak:
+        return gettext(
+            "“%(capability)s” relates to “%(need_part)s”", capability=capability, need_part=quoted
+        )
     return gettext(
-        "“%(capability)s” answers “%(need_part)s”",
-        capability=capability,
-        need_part=_excerpt(_from_the_ask(need_part, language)),
+        "“%(capability)s” answers “%(need_part)s”", capability=capability, need_part=quoted
     )
 
 
@@ -191,13 +209,16 @@ def capability_reason(
     thesaurus: Thesaurus,
     word_weight: WordWeight | None = None,
     answer: Answer | None = None,
+    weak: bool = False,
 ) -> str | None:
     """The capability that best answers the need: by the sentence vectors when ``answer``
     says which, else the one sharing the strongest concept with it, or failing that the
     one covering most of the need's distinctive words (``word_weight`` gives a stemmed
-    word's idf; without it every word of four letters or more counts)."""
+    word's idf; without it every word of four letters or more counts). ``weak``: the
+    lead is one a page folds away, so the capability is said to relate to the need, not
+    to answer it (``answer_reason``)."""
     if answer is not None and 0 <= answer.capability < len(vendor.capabilities):
-        return answer_reason(need, vendor, thesaurus, answer)
+        return answer_reason(need, vendor, thesaurus, answer, weak)
     need_match = thesaurus.match_text(need.text)
     # the need's own words for each of its concepts, found once whichever capability asks
     quoted: dict[int, list[str]] = {}
@@ -215,6 +236,13 @@ def capability_reason(
                     best = (weight, capability.title, concept)
     if best is not None:
         _, title, concept = best
+        if weak:
+            return gettext(
+                "“%(capability)s” relates to the need's %(concept)s problem (%(quoted)s)",
+                capability=title,
+                concept=concept_label(thesaurus.concepts[concept]),
+                quoted=_quote(quoted[concept]),
+            )
         return gettext(
             "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
             capability=title,
@@ -274,12 +302,14 @@ def lead_reasons(
     thesaurus: Thesaurus,
     word_weight: WordWeight | None = None,
     answer: Answer | None = None,
+    weak: bool = False,
 ) -> list[str]:
     """The capability that answers the need first; market, sector and funding only
     support it. Funding is never the first or only reason, and reasons are only words:
-    they never change the ranking or which leads are shown."""
+    they never change the ranking or which leads are shown. ``weak``: a lead under the
+    shown threshold, whose capability only relates to the need."""
     reasons: list[str] = []
-    capability = capability_reason(need, vendor, thesaurus, word_weight, answer)
+    capability = capability_reason(need, vendor, thesaurus, word_weight, answer, weak)
     if capability:
         reasons.append(capability)
     if need.country in vendor.markets:

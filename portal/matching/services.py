@@ -335,7 +335,8 @@ class LeadsModel:
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
             answer = self.answer(query.pieces, need, vendor.id, consensus)
-            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
+            weak = probability < calibration().shown
+            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
 
         return self._leads(ranked, limit, vendor_profiles, make)
@@ -401,7 +402,8 @@ class LeadsModel:
             else:
                 english, _ = self._pieces(self.vendors, self.needs, "need", need)
                 answer = self.answer(english, need, vendor.id)
-            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer)
+            weak = probability < calibration().shown
+            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
 
         # A vendor's needs are chosen without a consensus: it would take ranking every

@@ -18,8 +18,10 @@ from portal.notifications import alerts, services
 from portal.notifications.models import MailMode
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
-ENGLISH = "“LED streetlight retrofit” answers the need's street lighting problem"
-VIETNAMESE = "“LED streetlight retrofit” giải quyết vấn đề về chiếu sáng đường phố của nhu cầu"
+# The small market's leads are under the shown threshold, so their capability "relates to"
+# the need rather than answering it (portal.matching.reasons.answer_reason).
+ENGLISH = "“LED streetlight retrofit” relates to the need's street lighting problem"
+VIETNAMESE = "“LED streetlight retrofit” liên quan đến vấn đề về chiếu sáng đường phố của nhu cầu"
 
 
 @pytest.fixture

@@ -8,22 +8,32 @@ from __future__ import annotations
 import io
 import json
 import tomllib
+from dataclasses import replace
 
 import pytest
 from api.api_factories import make_token
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from matching.feedback_factories import Market, build_market, log_in
 
 from portal.i18n.catalogs import TRANSLATIONS_DIR
 from portal.i18n.extract import concept_labels
 from portal.i18n.locales import TRANSLATED_LOCALES
-from portal.matching.concepts import CONCEPTS_FILE, LABEL_CONTEXT
+from portal.matching.concepts import CONCEPTS_FILE, LABEL_CONTEXT, thesaurus
+from portal.matching.profiles import need_profiles, vendor_profiles
+from portal.matching.reasons import Answer, answer_reason
 from portal.matching.services import export_leads
 
-ENGLISH = "“LED streetlight retrofit” answers the need's street lighting problem"
+# The small market's leads are under the shown threshold: their capability "relates to"
+# the need (portal.matching.reasons.answer_reason); a shown lead's "answers" is below.
+ENGLISH = "“LED streetlight retrofit” relates to the need's street lighting problem"
 READ_AS = {
+    "th": "“LED streetlight retrofit” เกี่ยวข้องกับปัญหาด้านไฟส่องสว่างถนน ของความต้องการ",
+    "vi": "“LED streetlight retrofit” liên quan đến vấn đề về chiếu sáng đường phố của nhu cầu",
+}
+ANSWERS_AS = {
     "th": "“LED streetlight retrofit” ตอบโจทย์ปัญหาด้านไฟส่องสว่างถนน ของความต้องการ",
     "vi": "“LED streetlight retrofit” giải quyết vấn đề về chiếu sáng đường phố của nhu cầu",
 }
@@ -52,6 +62,24 @@ def test_a_buyer_reads_the_concept_in_a_lead_reason_in_their_language(
     # The concept is no longer English inside the translated sentence (the need's own
     # text, quoted on the page, says "street lighting" and stays as written).
     assert "street lighting problem" not in page
+
+
+@pytest.mark.parametrize("locale", sorted(ANSWERS_AS))
+def test_a_shown_lead_answers_and_a_weak_one_relates_in_the_readers_language(
+    app: Flask, market: Market, locale: str
+) -> None:
+    """Both verbs of the concept form are translated: "answers" for a lead a page shows,
+    "relates to" for one it folds away."""
+    need = need_profiles([market.lamps.id])[market.lamps.id]
+    vendor = vendor_profiles([market.lumenark.id])[market.lumenark.id]
+    lighting = [c.title for c in vendor.capabilities].index("LED streetlight retrofit")
+    part = "Street lamps along the canal keep failing and whole blocks are left with dark streets."
+    need = replace(need, language="en")
+    with force_locale(locale):
+        shown = answer_reason(need, vendor, thesaurus(), Answer(lighting, part))
+        weak = answer_reason(need, vendor, thesaurus(), Answer(lighting, part), weak=True)
+    assert shown.startswith(ANSWERS_AS[locale])
+    assert weak.startswith(READ_AS[locale])
 
 
 def test_without_a_request_lead_reasons_stay_english(

@@ -144,3 +144,22 @@ def test_before_vectors_the_reason_also_quotes_the_needs_own_words() -> None:
     assert first.startswith("“LED streetlight retrofit” answers the need's street lighting problem")
     for words in first.partition("(")[2].rstrip(")").split("”, “"):
         assert words.strip("“”") in need.text
+
+
+def test_a_weak_lead_relates_to_the_part_it_does_not_claim_to_answer() -> None:
+    """A lead a page folds away is one the ranking doubts solves the need: its closest
+    capability and the part of the need it is closest to are still named, but as related,
+    not as an answer, in both forms of the reason."""
+    part = "Street lamps along the canal keep failing and whole blocks are left with dark streets."
+    need = _need(part)
+    weak = answer_reason(need, _vendor(LAMPS), thesaurus(), Answer(0, part), weak=True)
+    assert weak == f"“LED streetlight retrofit” relates to “{_excerpt(part)}”"
+    read_elsewhere = replace(need, language="km")
+    concept = answer_reason(read_elsewhere, _vendor(LAMPS), thesaurus(), Answer(0, part), True)
+    assert concept.startswith(
+        "“LED streetlight retrofit” relates to the need's street lighting problem ("
+    )
+    # with no sentence vectors, the reason found by the thesaurus says the same
+    by_concepts = lead_reasons(need, _vendor(LAMPS), thesaurus(), weak=True)[0]
+    assert " relates to the need's " in by_concepts and " answers " not in by_concepts
+    assert " answers " in lead_reasons(need, _vendor(LAMPS), thesaurus())[0]
