@@ -255,3 +255,20 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> Any:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def every_lead_shown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The shipped calibration with its shown threshold at 0: every lead is one a page
+    shows first and mail carries. For tests of what mail or a page does with confident
+    leads, in small markets whose leads (lexical, a handful of vendors) all fall under the
+    shipped threshold; which leads are confident is tested with the real threshold."""
+    from dataclasses import replace
+
+    from portal.matching.calibration import Calibration, calibration
+
+    shipped = calibration()
+    calibration.cache_clear()
+    monkeypatch.setattr(Calibration, "load", classmethod(lambda cls: replace(shipped, shown=0.0)))
+    yield
+    calibration.cache_clear()  # the next call loads the shipped one again

@@ -359,7 +359,7 @@ def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadIte
 
     if organization.is_vendor:
         panel = feedback.needs_for_vendor(organization, limit=LEADS_PER_VENDOR)
-        for row in panel.rows:
+        for row in panel.shown:
             need = row.lead.need
             key = f"lead:{need.id}:{organization.id}"
             if key in sent or mutes.hides(need.id, need.sectors):
@@ -383,7 +383,7 @@ def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadIte
         if not need.is_open or mutes.hides(need.id, list(need.sectors or [])):
             continue
         panel = feedback.need_leads(need, user, limit=LEADS_PER_NEED)
-        for row in panel.rows if panel is not None else []:
+        for row in panel.shown if panel is not None else []:
             vendor = row.lead.vendor
             key = f"lead:{need.id}:{vendor.id}"
             if key in sent:

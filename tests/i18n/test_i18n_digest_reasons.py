@@ -18,14 +18,14 @@ from portal.notifications import alerts, services
 from portal.notifications.models import MailMode
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
-# The small market's leads are under the shown threshold, so their capability "relates to"
-# the need rather than answering it (portal.matching.reasons.answer_reason).
-ENGLISH = "“LED streetlight retrofit” relates to the need's street lighting problem"
-VIETNAMESE = "“LED streetlight retrofit” liên quan đến vấn đề về chiếu sáng đường phố của nhu cầu"
+# Mail carries confident leads only, whose capability answers the need.
+ENGLISH = "“LED streetlight retrofit” answers the need's street lighting problem"
+VIETNAMESE = "“LED streetlight retrofit” giải quyết vấn đề về chiếu sáng đường phố của nhu cầu"
 
 
 @pytest.fixture
-def market(app: Flask) -> Market:
+def market(app: Flask, every_lead_shown: None) -> Market:
+    """The small market, its leads all confident enough to mail (tests/conftest.py)."""
     return build_market()
 
 

@@ -32,7 +32,8 @@ HOUR = dt.timedelta(minutes=60)  # the default PORTAL_LEAD_ALERT_MINUTES
 
 
 @pytest.fixture
-def market(app: Flask) -> Market:
+def market(app: Flask, every_lead_shown: None) -> Market:
+    """The small market, its leads all confident enough to mail (tests/conftest.py)."""
     return build_market()
 
 

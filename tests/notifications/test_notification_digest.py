@@ -27,7 +27,8 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday
 
 
 @pytest.fixture
-def market(app: Flask) -> Market:
+def market(app: Flask, every_lead_shown: None) -> Market:
+    """The small market, its leads all confident enough to mail (tests/conftest.py)."""
     return build_market()
 
 
@@ -201,3 +202,33 @@ def test_introduction_news_in_the_digest_shows_each_members_own_local_time(
     assert "(2026-03-01 21:30 EST)" in us_body  # the evening before, in New York
     assert "(2026-03-02 09:30 +07)" in asean_body
     assert introductions.awaited_sides(introduction)
+
+
+def test_mail_carries_only_the_leads_a_page_shows_first(
+    app: Flask, runner, mailbox, client
+) -> None:
+    """With the shipped threshold, the small market's leads are all weak: the need's page
+    still lists them behind "show more", but neither the digest nor a lead alert tells
+    anyone of them. A member interrupted by a lead the portal doubts stops reading."""
+    from matching.feedback_factories import log_in
+
+    from portal.matching import feedback
+    from portal.notifications import alerts
+
+    market = build_market()
+    digest = _digest_member(market.danang)
+    panel = feedback.need_leads(market.lamps, digest)
+    assert panel is not None and panel.rows and not panel.shown  # all behind "show more"
+    immediate = make_member(market.lumenark)
+    db.session.commit()
+
+    assert "digests queued: 0, nothing new: 1" in _run(runner)
+    report = alerts.run_lead_alerts(NOW)
+    assert report.considered >= 1 and report.sent == 0  # its leads were computed, none sent
+    deliver_pending()
+    assert mailbox.to(digest.email) == [] and mailbox.to(immediate.email) == []
+    assert count_rows(DigestItem) == 0  # nothing marked sent: they come once confident
+
+    log_in(client, market.buyer_member)
+    page = client.get(f"/needs/{market.lamps.ref}").text
+    assert "Lumenark Lighting" in page
