@@ -33,8 +33,16 @@ def _print(rows: list[dict[str, object]], as_json: bool, side: str) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    folded = False
     for i, row in enumerate(rows, 1):
-        click.echo(f"{i:2}. {row[side]}  score {row['score']}")
+        if not row["shown"] and not folded:
+            # where a page stops showing leads first and folds the rest behind "show more"
+            click.echo('    (weaker matches: a page shows these only on "show more")')
+            folded = True
+        click.echo(
+            f"{i:2}. {row[side]}  {row['strength']}, probability {row['probability']:.2f},"
+            f" score {row['score']}"
+        )
         for reason in row["reasons"]:  # type: ignore[attr-defined]
             click.echo(f"      - {reason}")
 

@@ -237,8 +237,44 @@ def test_cli_leads_for_a_need_and_a_vendor(market, runner) -> None:
     assert rows[0]["score"] >= rows[1]["score"]
     result = runner.invoke(args=["leads", "vendor", "lumenark-lighting"])
     assert result.exit_code == 0 and "bb-lights" in result.output
+    assert ", probability " in result.output  # each lead's strength, as a page shows it
     result = runner.invoke(args=["leads", "need", "no-such-need"])
     assert result.exit_code != 0 and "no need with ref" in result.output
+
+
+def test_cli_leads_mark_where_a_page_folds_the_weaker_ones(capsys) -> None:
+    from portal.matching.cli import _print
+
+    def row(ref: str, strength: str, probability: float) -> dict[str, object]:
+        shown = strength != "weak"
+        return {
+            "vendor": ref,
+            "score": probability,
+            "probability": probability,
+            "strength": strength,
+            "shown": shown,
+            "reasons": [f"“Capability” {'answers' if shown else 'relates to'} “the ask”"],
+        }
+
+    _print(
+        [
+            row("v-1", "strong", 0.91),
+            row("v-2", "possible", 0.5),
+            row("v-3", "weak", 0.1),
+            row("v-4", "weak", 0.05),
+        ],
+        as_json=False,
+        side="vendor",
+    )
+    lines = capsys.readouterr().out.splitlines()
+    heads = [line for line in lines if not line.startswith("      - ")]
+    assert heads == [
+        " 1. v-1  strong, probability 0.91, score 0.91",
+        " 2. v-2  possible, probability 0.50, score 0.5",
+        '    (weaker matches: a page shows these only on "show more")',
+        " 3. v-3  weak, probability 0.10, score 0.1",
+        " 4. v-4  weak, probability 0.05, score 0.05",
+    ]
 
 
 def test_cli_export_writes_every_open_need_best_first(market, runner, tmp_path) -> None:
