@@ -128,6 +128,12 @@ def budget_label(need: Need) -> str:
     return budget_range_label(need.budget_min, need.budget_max)
 
 
+def sum_label(amount: int) -> str:
+    """One sum in U.S. dollars in the reader's digits ("US$200,000"): a budget whose bounds
+    are equal, and an amended budget bound (``portal.notices``), worded by one message."""
+    return pgettext("amendment", "US$%(amount)s", amount=number_filter(amount))
+
+
 def budget_range_label(low: int | None, high: int | None, *, collapse_equal: bool = True) -> str:
     """A budget from its bounds (a need's, e.g. kept from when it matched, or a saved
     search's range) in the reader's words and digits: one wording for the portal's sums,
@@ -135,8 +141,7 @@ def budget_range_label(low: int | None, high: int | None, *, collapse_equal: boo
     it passes ``collapse_equal=False`` to keep "US$1,000 to US$1,000"."""
     if low is not None and high is not None:
         if low == high and collapse_equal:
-            # The amendment list's msgid: a single sum is worded once for the portal.
-            return pgettext("amendment", "US$%(amount)s", amount=number_filter(low))
+            return sum_label(low)
         return gettext(
             "US$%(low)s to US$%(high)s", low=number_filter(low), high=number_filter(high)
         )

@@ -25,12 +25,12 @@ from flask_babel import gettext, pgettext
 from portal.accounts.models import User
 from portal.db import utc_now, utc_today
 from portal.extensions import db
-from portal.i18n.formatting import localized_date, number_filter
+from portal.i18n.formatting import localized_date
 from portal.i18n.lazy import lazy_gettext
 from portal.introductions.notifications import recipients
 from portal.mail.services import mail_link, queue_mail
 from portal.needs.models import Need
-from portal.needs.services import can_manage_need, can_see_need, is_public
+from portal.needs.services import can_manage_need, can_see_need, is_public, sum_label
 from portal.notices import storage
 from portal.notices.amendments import (
     FIELD_LABELS,
@@ -225,7 +225,7 @@ def _change_text(field: str, value: Any) -> str:
             return pgettext("amendment", "the closing date")
         return pgettext("amendment", "not set")
     if field in ("budget_min", "budget_max") and isinstance(value, int):
-        return pgettext("amendment", "US$%(amount)s", amount=number_filter(value))
+        return sum_label(value)
     if field in ("closes_on", "questions_close_on") and isinstance(value, str):
         try:
             return localized_date(dt.date.fromisoformat(value))
