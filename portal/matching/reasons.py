@@ -159,20 +159,26 @@ def answer_reason(
         _, concept = max(shared)
         quoted = own_words(answer.need_part, part_match.evidence[concept])
         if quoted:
-            if weak:
-                return gettext(
-                    "“%(capability)s” relates to the need's %(concept)s problem (%(quoted)s)",
-                    capability=capability.title,
-                    concept=concept_label(thesaurus.concepts[concept]),
-                    quoted=_quote(quoted),
-                )
-            return gettext(
-                "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
-                capability=capability.title,
-                concept=concept_label(thesaurus.concepts[concept]),
-                quoted=_quote(quoted),
-            )
+            return _concept_reason(capability.title, thesaurus.concepts[concept], quoted, weak)
     return _quoted_part(capability.title, answer.need_part, need.language, weak)
+
+
+def _concept_reason(capability: str, concept: Concept, quoted: list[str], weak: bool) -> str:
+    """The concept form: the capability answers (a ``weak`` lead's: relates to) the need's
+    problem of that concept, with the need's own words for it."""
+    if weak:
+        return gettext(
+            "“%(capability)s” relates to the need's %(concept)s problem (%(quoted)s)",
+            capability=capability,
+            concept=concept_label(concept),
+            quoted=_quote(quoted),
+        )
+    return gettext(
+        "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
+        capability=capability,
+        concept=concept_label(concept),
+        quoted=_quote(quoted),
+    )
 
 
 # An ask that begins further into its sentence than this many words is quoted from where
@@ -236,19 +242,7 @@ def capability_reason(
                     best = (weight, capability.title, concept)
     if best is not None:
         _, title, concept = best
-        if weak:
-            return gettext(
-                "“%(capability)s” relates to the need's %(concept)s problem (%(quoted)s)",
-                capability=title,
-                concept=concept_label(thesaurus.concepts[concept]),
-                quoted=_quote(quoted[concept]),
-            )
-        return gettext(
-            "“%(capability)s” answers the need's %(concept)s problem (%(quoted)s)",
-            capability=title,
-            concept=concept_label(thesaurus.concepts[concept]),
-            quoted=_quote(quoted[concept]),
-        )
+        return _concept_reason(title, thesaurus.concepts[concept], quoted[concept], weak)
     # No shared concept: name the need's words the best capability also uses.
     need_words = _words_by_stem(need.text)
 
