@@ -70,10 +70,20 @@ _LIST_MARK = re.compile(r"[\s;,:(]+\(?[0-9]{1,2}[).]?$|[\s;,:]+\(?[a-z][).]$")
 UNSPACED_QUOTE_CHARS = 200
 
 
+# "and" and "or" in Lao, Thai, Khmer and Burmese. A piece of such a need is joined from
+# fragments up to a length (``profiles.sentences``), so it can end on the word that leads
+# into the next: a quote ending "…ແລະ" ("…and") is cut there, and says so.
+_TRAILING_JOINERS = ("ແລະ", "ຫຼື", "และ", "หรือ", "និង", "ឬ", "နှင့်", "သို့မဟုတ်")
+
+
 def _excerpt_unspaced(text: str, limit: int = UNSPACED_QUOTE_CHARS) -> str:
     """``_excerpt`` for text in a script written without spaces between words, where
     splitting on spaces finds a whole clause in one "word"."""
     if len(text) <= limit:
+        kept = text.rstrip(" .,;:。")
+        if kept.endswith(_TRAILING_JOINERS):
+            joiner = next(j for j in _TRAILING_JOINERS if kept.endswith(j))
+            return kept[: -len(joiner)].rstrip(" ,;:、") + "…"
         return text.rstrip(".,;:。")
     cut = 0
     for _, _, end, script in segment(text):

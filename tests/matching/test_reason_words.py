@@ -163,3 +163,12 @@ def test_a_weak_lead_relates_to_the_part_it_does_not_claim_to_answer() -> None:
     by_concepts = lead_reasons(need, _vendor(LAMPS), thesaurus(), weak=True)[0]
     assert " relates to the need's " in by_concepts and " answers " not in by_concepts
     assert " answers " in lead_reasons(need, _vendor(LAMPS), thesaurus())[0]
+
+
+def test_a_quote_in_lao_that_ends_on_and_says_it_goes_on() -> None:
+    """A Lao need's piece is joined from fragments up to a length, so it can end on "ແລະ"
+    ("and"); quoted, it drops the dangling word and ends in an ellipsis."""
+    piece = "ພວກເຮົາຕ້ອງການບັນທຶກທີ່ຖືກຕ້ອງ ເປັນແບບສາມມິຕິ, ແລະ"
+    assert _excerpt(piece) == "ພວກເຮົາຕ້ອງການບັນທຶກທີ່ຖືກຕ້ອງ ເປັນແບບສາມມິຕິ…"
+    whole = "ພວກເຮົາຕ້ອງການບັນທຶກທີ່ຖືກຕ້ອງ ເປັນແບບສາມມິຕິ."
+    assert _excerpt(whole) == "ພວກເຮົາຕ້ອງການບັນທຶກທີ່ຖືກຕ້ອງ ເປັນແບບສາມມິຕິ"
