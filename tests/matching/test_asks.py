@@ -117,3 +117,29 @@ def test_a_late_ask_is_quoted_from_where_it_begins() -> None:
     reason = answer_reason(need, vendor, thesaurus(), Answer(0, early))
     assert reason.startswith("“LoRaWAN networks” answers “So we want")
     assert ASK_LEAD_WORDS >= 3
+
+
+def test_an_ask_is_quoted_far_enough_to_show_what_else_it_lists() -> None:
+    """An ask often lists two or three things; cut at fourteen words it hid the one a
+    capability answers. Other parts of the need are still cut at fourteen."""
+    from portal.matching.reasons import ASK_QUOTED_WORDS, QUOTED_WORDS
+
+    ask = (
+        "We want the lights to follow the real traffic at every hour, and our staff to see "
+        "from the office what is happening on the main corridors."
+    )
+    story = (
+        "Every evening the queues on the ring road grow longer while the side streets stay "
+        "empty and the old controllers keep their fixed plans from years ago."
+    )
+    need = NeedProfile(1, "n", "Queues", f"{story} {ask}", ["mobility"], "TH", 2, "Khon Kaen")
+    vendor = VendorProfile(
+        1, "v", "Signalworks", "", [], [], [CapabilityText("Traffic operations centres", "")]
+    )
+    quoted_ask = answer_reason(need, vendor, thesaurus(), Answer(0, ask))
+    assert "our staff to see from the office" in quoted_ask
+    assert len(ask.split()) > QUOTED_WORDS
+    assert len(quoted_ask.split("answers “")[1].split()) <= ASK_QUOTED_WORDS
+    quoted_story = answer_reason(need, vendor, thesaurus(), Answer(0, story))
+    assert quoted_story.endswith("…”")
+    assert len(quoted_story.split("answers “")[1].split()) <= QUOTED_WORDS
