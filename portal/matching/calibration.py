@@ -118,10 +118,15 @@ class Calibration:
     multilingual_words_feedback: Model | None = None
     multilingual_shift: float = 0.0
 
+    def shows(self, probability: float) -> bool:
+        """Whether a page shows a lead of this probability first (the rest are behind
+        "show more", are not mailed, and only relate to the need in their reasons)."""
+        return probability >= self.shown
+
     def strength(self, probability: float) -> str:
         if probability >= self.strong:
             return "strong"
-        if probability >= self.shown:
+        if self.shows(probability):
             return "possible"
         return "weak"
 

@@ -88,7 +88,7 @@ class Lead:
     @property
     def shown(self) -> bool:
         """Whether a page shows this lead by default (the rest are behind "show more")."""
-        return self.probability >= calibration().shown
+        return calibration().shows(self.probability)
 
     def as_json(self, side: str) -> dict[str, object]:
         other = self.vendor.ref if side == "vendor" else self.need.ref
@@ -335,7 +335,7 @@ class LeadsModel:
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
             answer = self.answer(query.pieces, need, vendor.id, consensus)
-            weak = probability < calibration().shown
+            weak = not calibration().shows(probability)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
 
@@ -402,7 +402,7 @@ class LeadsModel:
             else:
                 english, _ = self._pieces(self.vendors, self.needs, "need", need)
                 answer = self.answer(english, need, vendor.id)
-            weak = probability < calibration().shown
+            weak = not calibration().shows(probability)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
 
