@@ -13,7 +13,7 @@ from flask_babel import get_locale, gettext, pgettext
 
 from portal.i18n.locales import DEFAULT_LOCALE
 from portal.languages.segment import KHMER_OPEN, has_unspaced_script, segment
-from portal.matching.asks import ask_starts_at, states_an_ask
+from portal.matching.asks import ask_starts_at
 from portal.matching.concepts import LABEL_CONTEXT, Concept, Thesaurus, own_words
 from portal.matching.profiles import NeedProfile, VendorProfile
 from portal.matching.text import LIGHT_STOP, terms, words
@@ -89,9 +89,9 @@ def _excerpt_unspaced(text: str, limit: int = UNSPACED_QUOTE_CHARS) -> str:
     splitting on spaces finds a whole clause in one "word"."""
     if len(text) <= limit:
         kept = text.rstrip(" .,;:。")
-        if kept.endswith(_TRAILING_JOINERS):
-            joiner = next(j for j in _TRAILING_JOINERS if kept.endswith(j))
-            return kept[: -len(joiner)].rstrip(" ,;:、") + "…"
+        for joiner in _TRAILING_JOINERS:
+            if kept.endswith(joiner):
+                return kept[: -len(joiner)].rstrip(" ,;:、") + "…"
         return text.rstrip(".,;:。")
     cut = 0
     for _, _, end, script in segment(text):
@@ -205,20 +205,20 @@ def _concept_reason(capability: str, concept: Concept, quoted: list[str], weak: 
 ASK_LEAD_WORDS = 6
 
 
-def _from_the_ask(need_part: str, language: str | None) -> str:
-    """The part of the need to quote: from the city's ask on, when it states one late in
-    the sentence."""
+def _from_the_ask(need_part: str, language: str | None) -> tuple[str, bool]:
+    """The part of the need to quote (from the city's ask on, when it states one late in
+    the sentence) and whether it states the ask."""
     start = ask_starts_at(need_part, language)
     if start is None or len(need_part[:start].split()) <= ASK_LEAD_WORDS:
-        return need_part
-    return "…" + need_part[start:]
+        return need_part, start is not None
+    return "…" + need_part[start:], True
 
 
 def _quoted_part(
     capability: str, need_part: str, language: str | None = None, weak: bool = False
 ) -> str:
-    part = _from_the_ask(need_part, language)
-    quoted = _excerpt(part, ASK_QUOTED_WORDS if states_an_ask(part, language) else QUOTED_WORDS)
+    part, asks = _from_the_ask(need_part, language)
+    quoted = _excerpt(part, ASK_QUOTED_WORDS if asks else QUOTED_WORDS)
     if weak:
         return gettext(
             "“%(capability)s” relates to “%(need_part)s”", capability=capability, need_part=quoted
