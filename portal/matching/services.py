@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
@@ -221,13 +221,14 @@ class LeadsModel:
         need_profile: NeedProfile,
         vendor_id: int,
         consensus: Consensus | None = None,
-        prefer_ask: bool = True,
+        asks: Sequence[bool] | None = None,
     ) -> Answer | None:
         """Which of the vendor's capabilities best answers which part of the need, by their
         centred piece vectors (``need``: the need's), when the model holds both; with
-        ``consensus``, also by what the need's other best vendors offer. The part is the
-        sentence stating the city's ask unless another is clearly closer (``prefer_ask``:
-        a reason's quote), or simply the closest (what each concept of a need answers)."""
+        ``consensus``, also by what the need's other best vendors offer. With ``asks``
+        (which of the need's pieces state the city's ask: ``asking_pieces``, found once per
+        need by the caller), the part is the ask unless another is clearly closer, as a
+        reason quotes it; without, simply the closest (what each concept answers)."""
         vendors = self.vendors
         if need is None or not vendors.has_pieces:
             return None
@@ -236,7 +237,6 @@ class LeadsModel:
             return None
         others = consensus.without(vendor_id) if consensus is not None else None
         parts = need_profile.pieces
-        asks = asking_pieces(parts, need_profile.language) if prefer_ask else None
         piece, part, _ = best_answer(need, centred(raw, vendors.mean), consensus=others, asks=asks)
         if piece < 1:
             return None
@@ -332,9 +332,10 @@ class LeadsModel:
         query, scored = self._need_scored(need)
         ranked = self._rank(self.vendors, query, limit, exclude, adjust, scored=scored)
         consensus = self.consensus(ranked) if query.pieces is not None else None
+        asks = asking_pieces(need.pieces, need.language)
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
-            answer = self.answer(query.pieces, need, vendor.id, consensus)
+            answer = self.answer(query.pieces, need, vendor.id, consensus, asks)
             weak = not calibration().shows(probability)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
@@ -362,11 +363,7 @@ class LeadsModel:
         for record_id, _, _ in ranked:
             vendor = vendors.get(record_id)
             # the part each concept answers, not the ask every lead's reason quotes
-            answer = (
-                self.answer(query.pieces, need, record_id, consensus, prefer_ask=False)
-                if vendor
-                else None
-            )
+            answer = self.answer(query.pieces, need, record_id, consensus) if vendor else None
             if vendor is None or answer is None:
                 continue
             capability = vendor.capabilities[answer.capability]
@@ -395,13 +392,14 @@ class LeadsModel:
         spaced = replace(query, space=MULTILINGUAL)
 
         def make(need: NeedProfile, value: float, probability: float) -> Lead:
+            asks = asking_pieces(need.pieces, need.language)  # each lead its own need
             if space is not None and need.id in here:
                 found = space.pieces(need_pieces(need))
                 pieces = centred(found, space.need_mean) if found is not None else None
-                answer = self.answer(pieces, need, vendor.id)
+                answer = self.answer(pieces, need, vendor.id, asks=asks)
             else:
                 english, _ = self._pieces(self.vendors, self.needs, "need", need)
-                answer = self.answer(english, need, vendor.id)
+                answer = self.answer(english, need, vendor.id, asks=asks)
             weak = not calibration().shows(probability)
             reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
             return Lead(vendor, need, value, reasons, probability)
