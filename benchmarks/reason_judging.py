@@ -110,16 +110,19 @@ def sheet_lines(data: Path, leads: Path) -> list[dict]:
     organizations, needs = _records(data)
     lines = []
     for key, reason in shown_first_reasons(leads).items():
-        quoted = _FIRST_REASON.match(reason)
-        lines.append(
-            _lead_text(key, organizations, needs)
-            | {
-                "first_reason": reason,
-                "quoted_capability": quoted.group(1) if quoted else None,
-                "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
-            }
-        )
+        lines.append(_lead_text(key, organizations, needs) | _reason_fields(reason))
     return lines
+
+
+def _reason_fields(reason: str) -> dict[str, str | None]:
+    """The first reason as a reader's sheet shows it: whole, and the capability and the
+    part of the need it quotes."""
+    quoted = _FIRST_REASON.match(reason)
+    return {
+        "first_reason": reason,
+        "quoted_capability": quoted.group(1) if quoted else None,
+        "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
+    }
 
 
 def assign_readers(lines: list[dict], readers: int) -> list[list[dict]]:
@@ -314,18 +317,8 @@ def version_sheets(
         text = _lead_text(lead, organizations, needs)
         for reader in range(readers):
             version = (number + reader) % versions
-            reason = firsts[version][lead]
-            quoted = _FIRST_REASON.match(reason)
             opaque = f"x{ids[number * readers + reader]}"
-            sheets[reader].append(
-                text
-                | {
-                    "id": opaque,
-                    "first_reason": reason,
-                    "quoted_capability": quoted.group(1) if quoted else None,
-                    "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
-                }
-            )
+            sheets[reader].append(text | {"id": opaque} | _reason_fields(firsts[version][lead]))
             key.append({"id": opaque, "lead": lead, "version": version})
     for sheet in sheets:
         order.shuffle(sheet)
