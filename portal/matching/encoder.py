@@ -781,6 +781,15 @@ def prepare_int8_model(
     return prepared_once(target, lambda: build_int8_model(fp32_path, tokenize, calibration))
 
 
+def compiled_cache(cache_dir: Path, precision: str) -> Path:
+    """The folder of OpenVINO's compiled kernels for one precision. OpenVINO names a
+    compiled blob by the model file and not by the inference precision asked for, so a
+    float32 blob and a bfloat16 one of the same graph would share a name: a bfloat16
+    encoder then loaded a float32 process's blob and crashed (SIGSEGV in its first
+    request), and a float32 one silently ran another's bfloat16 kernels."""
+    return Path(cache_dir) / precision
+
+
 class SentenceEncoder:
     """Texts to L2-normalised 384-dimensional vectors with OpenVINO.
 
@@ -810,8 +819,6 @@ class SentenceEncoder:
         import openvino as ov
 
         core = ov.Core()
-        if cache_dir is not None:  # compiled kernels, so the next process starts faster
-            core.set_property({"CACHE_DIR": str(cache_dir)})
         if precision is None:
             capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             float_choice = choose_precision(
@@ -820,6 +827,8 @@ class SentenceEncoder:
             precision = float_choice
         if precision not in PRECISIONS:
             raise ValueError(f"encoder precision {precision!r} is not one of {PRECISIONS}")
+        if cache_dir is not None:  # compiled kernels, so the next process starts faster
+            core.set_property({"CACHE_DIR": str(compiled_cache(cache_dir, precision))})
         self.precision = precision
         self.streams = max(1, min(streams, threads))
         self.model = core.compile_model(
