@@ -26,6 +26,14 @@ about the development sets, so they stay outside the project like the labels.
        .venv/bin/python benchmarks/reason_judging.py tally --judged r1.tsv [r2.tsv ...] \\
            [--qrels ../shared/data/dev-b-qrels.tsv]
 
+An export made before pages showed only confident leads (no ``shown``; a page showed
+the first ten) is read with ``sample``: a seeded sample of each need's first ten leads
+whose first reason quotes a capability, the leads the issue's own reason precision
+counted, so that today's readers can be set beside the issue's figures for it::
+
+    .venv/bin/python benchmarks/reason_judging.py sample --data ... --leads OLD/leads.jsonl \
+        --out sample.jsonl --readers 3 [--top 10 --size 120 --seed 20261205]
+
 To compare two versions of the reasons, ``pairs`` writes the leads whose first reason
 differs between two exports, each pair in a random order, and a key kept apart from the
 reader; ``prefer`` counts which version the reader preferred::
@@ -59,8 +67,11 @@ from pathlib import Path
 
 # The two forms of a first reason (portal/matching/reasons.py), in English as exports
 # print them: "“Capability” answers “part of the need”" and "“Capability” answers the
-# need's <concept> problem (“words”, “words”)".
-_FIRST_REASON = re.compile(r"“(.+?)” answers (?:“(.+)”|the need's (.+))$")
+# need's <concept> problem (“words”, “words”)"; exports made before the calibrated
+# ranking (2026-12-03) also wrote "“Capability” covers “word”, “word” from the need".
+_FIRST_REASON = re.compile(
+    r"“(.+?)” (?:answers (?:“(.+)”|the need's (.+))|covers (.+) from the need)$"
+)
 
 
 def _records(data: Path) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -121,7 +132,7 @@ def _reason_fields(reason: str) -> dict[str, str | None]:
     return {
         "first_reason": reason,
         "quoted_capability": quoted.group(1) if quoted else None,
-        "quoted_need_part": (quoted.group(2) or quoted.group(3)) if quoted else None,
+        "quoted_need_part": next(filter(None, quoted.groups()[1:]), None) if quoted else None,
     }
 
 
@@ -155,11 +166,48 @@ def assign_readers(lines: list[dict], readers: int) -> list[list[dict]]:
 
 def write_sheet(data: Path, leads: Path, out: Path, readers: int = 1) -> int:
     lines = sheet_lines(data, leads)
+    _write_sheets(lines, out, readers)
+    return len(lines)
+
+
+def _write_sheets(lines: list[dict], out: Path, readers: int) -> None:
     sheets = assign_readers(lines, readers)
     for number, sheet in enumerate(sheets, start=1):
         target = out if len(sheets) == 1 else out.with_suffix(f".r{number}{out.suffix}")
         with open(target, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in sheet)
+
+
+def sampled_first_reasons(leads: Path, top: int, size: int, seed: int) -> dict[str, str]:
+    """``need|vendor`` -> first reason for ``size`` leads drawn (seeded) from each need's
+    first ``top`` whose first reason quotes a capability, in the export's order.
+
+    Exports made before pages showed only confident leads have no ``shown``: a page
+    showed the first ten, and the issue's reason precision counted "the capabilities the
+    reasons quote" there. Reading a sample of those with today's rubric sets today's
+    readers beside the issue's own figures for that export."""
+    quoting: list[tuple[str, str]] = []
+    with open(leads, encoding="utf-8") as handle:
+        for line in handle:
+            block = json.loads(line)
+            for lead in block["leads"][:top]:
+                first = (lead.get("reasons") or [""])[0]
+                if _FIRST_REASON.match(first):
+                    quoting.append((f"{block['need']}|{lead['vendor']}", first))
+    chosen = set(random.Random(seed).sample(range(len(quoting)), min(size, len(quoting))))
+    return dict(pair for number, pair in enumerate(quoting) if number in chosen)
+
+
+def write_sample(
+    data: Path, leads: Path, out: Path, readers: int, top: int, size: int, seed: int
+) -> int:
+    """``write_sheet`` over ``sampled_first_reasons`` instead of the shown leads."""
+    organizations, needs = _records(data)
+    lines = [
+        _lead_text(key, organizations, needs) | _reason_fields(reason)
+        for key, reason in sampled_first_reasons(leads, top, size, seed).items()
+    ]
+    _write_sheets(lines, out, readers)
     return len(lines)
 
 
@@ -369,6 +417,16 @@ def main() -> int:
     sheet.add_argument(
         "--readers", type=int, default=1, help="sheets for N readers, each lead read by two"
     )
+    sample = commands.add_parser(
+        "sample", help="a sheet of a sample of each need's first leads (exports without shown)"
+    )
+    sample.add_argument("--data", type=Path, required=True)
+    sample.add_argument("--leads", type=Path, required=True)
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--readers", type=int, default=1)
+    sample.add_argument("--top", type=int, default=10, help="the leads a page showed")
+    sample.add_argument("--size", type=int, default=120)
+    sample.add_argument("--seed", type=int, default=20261205)
     count = commands.add_parser("tally", help="the figures of a judged sheet")
     count.add_argument("--judged", type=Path, nargs="+", required=True)
     count.add_argument("--qrels", type=Path)
@@ -394,6 +452,11 @@ def main() -> int:
     if args.command == "sheet":
         written = write_sheet(args.data, args.leads, args.out, args.readers)
         print(f"{written} shown leads written")
+    elif args.command == "sample":
+        written = write_sample(
+            args.data, args.leads, args.out, args.readers, args.top, args.size, args.seed
+        )
+        print(f"{written} sampled leads written")
     elif args.command == "tally":
         print("\n".join(tally(args.judged, args.qrels)))
     elif args.command == "pairs":

@@ -96,6 +96,52 @@ def test_write_sheet_names_each_readers_file(judging: ModuleType, tmp_path: Path
     assert read[0]["capabilities"] == ["LED retrofit: Streetlights"]
 
 
+def test_sample_draws_from_each_needs_first_leads_that_quote_a_capability(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    """An export from before ``shown``: its pages showed the first ten leads, and only a
+    first reason that quotes a capability is judged (the issue's "capabilities the
+    reasons quote"); the old "covers … from the need" form counts as one."""
+    data = tmp_path / "set.jsonl"
+    records = [
+        {"type": "organization", "ref": f"v-{n}", "name": f"Vendor {n}", "capabilities": []}
+        for n in range(12)
+    ] + [{"type": "need", "ref": f"n-{n}", "title": "Dark streets"} for n in range(2)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    reasons = [
+        "“LED retrofit” answers the need's street lighting problem (“lamps fail”)",
+        "“Dimming” covers “lamps”, “streets” from the need",
+        "Its profile uses several of the need's key words",
+        "Already serves Viet Nam, the buyer's country",
+    ]
+    blocks = [
+        {
+            "need": f"n-{need}",
+            "leads": [{"vendor": f"v-{v}", "reasons": [reasons[v % 4]]} for v in range(12)],
+        }
+        for need in range(2)
+    ]
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("".join(json.dumps(b) + "\n" for b in blocks), encoding="utf-8")
+
+    everything = judging.sampled_first_reasons(leads, top=10, size=100, seed=1)
+    # of each need's first ten, the six whose first reason quotes a capability
+    assert sorted(everything) == sorted(
+        f"n-{need}|v-{v}" for need in range(2) for v in (0, 1, 4, 5, 8, 9)
+    )
+    some = judging.sampled_first_reasons(leads, top=10, size=4, seed=1)
+    assert len(some) == 4 and set(some) <= set(everything)
+    assert some == judging.sampled_first_reasons(leads, top=10, size=4, seed=1)
+
+    assert judging.write_sample(data, leads, tmp_path / "s.jsonl", 1, 10, 100, 1) == 12
+    lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text("utf-8").splitlines()]
+    covers = next(line for line in lines if line["id"] == "n-0|v-1")
+    assert covers["quoted_capability"] == "Dimming"
+    assert covers["quoted_need_part"] == "“lamps”, “streets”"
+    concept = next(line for line in lines if line["id"] == "n-0|v-0")
+    assert concept["quoted_need_part"] == "street lighting problem (“lamps fail”)"
+
+
 def test_tally_counts_readers_pooled_and_their_agreement(
     judging: ModuleType, tmp_path: Path
 ) -> None:
