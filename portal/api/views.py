@@ -38,7 +38,7 @@ from portal.api.pagination import (
 from portal.db import list_contains
 from portal.extensions import csrf, db
 from portal.introductions.services import introductions_of
-from portal.matching.feedback import LeadsPanel, need_leads, needs_for_vendor
+from portal.matching.panels import LeadsPanel, need_leads, needs_for_vendor
 from portal.missions.agenda import agenda_of
 from portal.missions.models import Participant
 from portal.needs.models import Need

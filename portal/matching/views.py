@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
-from portal.matching import feedback
+from portal.matching import feedback, panels
 from portal.matching.feedback import FeedbackError, NotAllowed
 from portal.matching.forms import DismissLeadForm
 from portal.needs.models import Need
@@ -31,7 +31,7 @@ def vendor_leads() -> str:
     return render_template(
         "matching/vendor_leads.html",
         vendor=vendor,
-        panel=feedback.needs_for_vendor(vendor),
+        panel=panels.needs_for_vendor(vendor),
         dismiss_form=DismissLeadForm(),
         confirm_form=ConfirmForm(),
         budget_label=budget_label,

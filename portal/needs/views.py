@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 from portal.accounts.models import User
 from portal.extensions import db
 from portal.languages.detect import LANGUAGE_LABELS, language_name
-from portal.matching.feedback import need_leads
 from portal.matching.forms import DismissLeadForm
+from portal.matching.panels import need_leads
 from portal.matching.reasons import concept_label
 from portal.matching.understood import read_need
 from portal.needs import services

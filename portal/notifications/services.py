@@ -344,7 +344,7 @@ def _lead_items(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
 
 
 def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
-    from portal.matching import feedback
+    from portal.matching import panels
     from portal.needs.models import Need
 
     organization = user.organization
@@ -358,7 +358,7 @@ def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadIte
         ]
 
     if organization.is_vendor:
-        panel = feedback.needs_for_vendor(organization, limit=LEADS_PER_VENDOR)
+        panel = panels.needs_for_vendor(organization, limit=LEADS_PER_VENDOR)
         for row in panel.shown:
             need = row.lead.need
             key = f"lead:{need.id}:{organization.id}"
@@ -382,7 +382,7 @@ def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadIte
     for need in needs:
         if not need.is_open or mutes.hides(need.id, list(need.sectors or [])):
             continue
-        panel = feedback.need_leads(need, user, limit=LEADS_PER_NEED)
+        panel = panels.need_leads(need, user, limit=LEADS_PER_NEED)
         for row in panel.shown if panel is not None else []:
             vendor = row.lead.vendor
             key = f"lead:{need.id}:{vendor.id}"

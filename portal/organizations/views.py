@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
-from portal.matching.feedback import vendor_leads_for_staff
+from portal.matching.panels import vendor_leads_for_staff
 from portal.needs.services import all_needs_of, budget_label, open_needs_of
 from portal.organizations import services
 from portal.organizations.forms import (

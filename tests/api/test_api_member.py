@@ -8,7 +8,7 @@ from introductions.intro_factories import make_pair, walk_to
 from matching.feedback_factories import build_market
 
 from portal.introductions.models import IntroState
-from portal.matching.feedback import need_leads, needs_for_vendor
+from portal.matching.panels import need_leads, needs_for_vendor
 from portal.needs.services import open_needs_of
 
 

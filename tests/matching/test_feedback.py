@@ -9,7 +9,7 @@ from matching.feedback_factories import Market, build_market, member, need, orga
 from support import count_rows
 
 from portal.extensions import db
-from portal.matching import feedback
+from portal.matching import panels
 from portal.matching.feedback import (
     OTHER_MARKET_FACTOR,
     FeedbackError,
@@ -233,19 +233,19 @@ def test_vendor_penalties_reach_the_buyers_needs_in_a_shared_sector(market: Mark
 
 
 def test_a_not_relevant_vendor_drops_on_the_buyers_similar_need(market: Market) -> None:
-    before = feedback.need_leads(market.old_quarter, market.buyer_member)
+    before = panels.need_leads(market.old_quarter, market.buyer_member)
     assert before is not None
     scores = {row.lead.vendor.id: row.lead.score for row in before.rows}
     dismiss_lead(market.buyer_member, market.lamps, market.brightpath, "not_relevant")
     db.session.commit()
-    after = feedback.need_leads(market.old_quarter, market.buyer_member)
+    after = panels.need_leads(market.old_quarter, market.buyer_member)
     assert after is not None
     new_scores = {row.lead.vendor.id: row.lead.score for row in after.rows}
     assert new_scores[market.brightpath.id] < scores[market.brightpath.id]
     assert new_scores[market.lumenark.id] == pytest.approx(scores[market.lumenark.id])
     assert new_scores[market.aquasonic.id] == pytest.approx(scores[market.aquasonic.id])
     # ...and on the need where it was dismissed, it is hidden
-    on_lamps = feedback.need_leads(market.lamps, market.buyer_member)
+    on_lamps = panels.need_leads(market.lamps, market.buyer_member)
     assert on_lamps is not None
     assert market.brightpath.id not in {row.lead.vendor.id for row in on_lamps.rows}
     assert [d.vendor_id for d in on_lamps.dismissed] == [market.brightpath.id]
@@ -269,12 +269,12 @@ def test_not_our_market_reorders_a_vendors_needs(app: Flask) -> None:
     kl = organization(OrganizationKind.BUYER, "Kuala Lumpur", country="MY")
     for place in ("north", "south", "east", "west"):  # far from lamps: the floor
         need(kl, f"Leaking mains in the {place}", "Pipes burst.", sectors=["water"])
-    panel = feedback.needs_for_vendor(vendor)
+    panel = panels.needs_for_vendor(vendor)
     order = [row.lead.need.id for row in panel.rows]
     assert order.index(ph_second.id) < order.index(vn_need.id)
     dismiss_lead(user, ph_first, vendor, "not_our_market", "We do not sell in PH")
     db.session.commit()
-    panel = feedback.needs_for_vendor(vendor)
+    panel = panels.needs_for_vendor(vendor)
     order = [row.lead.need.id for row in panel.rows]
     assert ph_first.id not in order  # the dismissed need is hidden
     assert order.index(vn_need.id) < order.index(ph_second.id)
@@ -295,43 +295,11 @@ def test_too_small_reorders_a_vendors_needs(app: Flask) -> None:
     small = need(city, "Street lamps for two streets", budget_max=30_000)
     large = need(city, "Street lamps, street lamps everywhere", budget_max=5_000_000)
     unknown = need(city, "Street lamps for three streets")
-    scores = {r.lead.need.id: r.lead.score for r in feedback.needs_for_vendor(vendor).rows}
+    scores = {r.lead.need.id: r.lead.score for r in panels.needs_for_vendor(vendor).rows}
     dismiss_lead(user, small, vendor, "too_small")
     db.session.commit()
-    after = {r.lead.need.id: r.lead.score for r in feedback.needs_for_vendor(vendor).rows}
+    after = {r.lead.need.id: r.lead.score for r in panels.needs_for_vendor(vendor).rows}
     assert small.id not in after
     assert after[tiny.id] < scores[tiny.id]
     assert after[large.id] == pytest.approx(scores[large.id])
     assert after[unknown.id] == pytest.approx(scores[unknown.id])
-
-
-def test_leads_never_include_unverified_vendors_or_needs_that_are_not_open(
-    market: Market,
-) -> None:
-    panel = feedback.need_leads(market.lamps, market.staff)
-    assert panel is not None and panel.rows
-    assert market.pending.id not in {row.lead.vendor.id for row in panel.rows}
-    needs = {row.lead.need.id for row in feedback.needs_for_vendor(market.lumenark).rows}
-    assert market.lamps.id in needs
-    assert not needs & {market.closed.id, market.awarded.id, market.expired.id}
-
-
-def test_who_gets_a_need_panel(market: Market) -> None:
-    assert feedback.need_leads(market.lamps, market.buyer_member) is not None
-    assert feedback.need_leads(market.lamps, market.staff) is not None
-    for user in (market.cebu_member, market.vendor_member):
-        assert feedback.need_leads(market.lamps, user) is None
-    assert feedback.need_leads(market.closed, market.buyer_member) is None
-    assert feedback.vendor_leads_for_staff(market.lumenark, market.staff) is not None
-    assert feedback.vendor_leads_for_staff(market.lumenark, market.vendor_member) is None
-    assert feedback.vendor_leads_for_staff(market.danang, market.staff) is None
-
-
-def test_staff_see_every_lead_with_the_reasons(market: Market) -> None:
-    dismiss_lead(market.buyer_member, market.lamps, market.lumenark, "not_relevant", "old tech")
-    db.session.commit()
-    panel = feedback.need_leads(market.lamps, market.staff)
-    assert panel is not None and not panel.can_dismiss
-    row = next(r for r in panel.rows if r.lead.vendor.id == market.lumenark.id)
-    assert [(d.reason, d.note) for d in row.dismissals] == [("not_relevant", "old tech")]
-    assert [d.vendor_id for d in panel.dismissed] == [market.lumenark.id]

@@ -310,7 +310,7 @@ def test_a_failing_leads_model_leaves_the_need_page_up(
     def broken() -> None:
         raise RuntimeError("snapshot file is corrupt")
 
-    monkeypatch.setattr("portal.matching.feedback.current_model", broken)
+    monkeypatch.setattr("portal.matching.panels.current_model", broken)
     log_in(client, market.buyer_member)
     response = client.get(f"/needs/{market.lamps.ref}")
     assert response.status_code == 200

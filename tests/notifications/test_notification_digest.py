@@ -212,12 +212,12 @@ def test_mail_carries_only_the_leads_a_page_shows_first(
     anyone of them. A member interrupted by a lead the portal doubts stops reading."""
     from matching.feedback_factories import log_in
 
-    from portal.matching import feedback
+    from portal.matching import panels
     from portal.notifications import alerts
 
     market = build_market()
     digest = _digest_member(market.danang)
-    panel = feedback.need_leads(market.lamps, digest)
+    panel = panels.need_leads(market.lamps, digest)
     assert panel is not None and panel.rows and not panel.shown  # all behind "show more"
     immediate = make_member(market.lumenark)
     db.session.commit()
