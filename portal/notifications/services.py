@@ -27,6 +27,8 @@ from portal.db import utc_now
 from portal.extensions import db
 from portal.i18n.lazy import lazy_gettext, lazy_ngettext
 from portal.i18n.locales import DEFAULT_LOCALE, is_shipped
+from portal.matching import panels
+from portal.needs.models import Need
 from portal.notifications.models import (
     DigestItem,
     MailMode,
@@ -344,9 +346,6 @@ def _lead_items(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
 
 
 def _lead_items_worded(user: User, mutes: Mutes, sent: set[str]) -> list[LeadItem]:
-    from portal.matching import panels
-    from portal.needs.models import Need
-
     organization = user.organization
     if organization is None or not organization.is_verified:
         return []  # a pending or rejected organization takes no part in the matching
