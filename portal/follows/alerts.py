@@ -64,6 +64,7 @@ from portal.follows.updates import (
 )
 from portal.i18n.formatting import localized_date
 from portal.i18n.lazy import LazyText, lazy_gettext, lazy_ngettext
+from portal.mail.services import queue_mail
 from portal.needs.models import Need, NeedStatus
 from portal.needs.services import can_see_need, is_public
 from portal.notifications.models import MailMode, MuteKind, NotificationPreference
@@ -100,8 +101,6 @@ def _tell(
     is shown (``portal.follows.updates``). A muted need is recorded but not mailed (HELD);
     digest mode waits for the weekly mail.
     """
-    from portal.mail.services import queue_mail
-
     if not can_see_need(need, user):
         return None
     existing = db.session.scalar(
@@ -513,8 +512,6 @@ def _news(user: User, matches: list[SavedSearchMatch], updates: list[FollowUpdat
 
 
 def _queue(user: User, news: MemberNews, subject: str | LazyText, template: str) -> bool:
-    from portal.mail.services import queue_mail
-
     message = queue_mail(
         user.email,
         subject,

@@ -38,6 +38,7 @@ from portal.follows.models import (
 from portal.i18n.lazy import LazyText, lazy_gettext
 from portal.ical import calendar_text, date_value, escape_text, utc_stamp
 from portal.languages.detect import LANGUAGE_NAMES, language_name
+from portal.mail.services import mail_link
 from portal.needs.models import Need
 from portal.needs.services import MAX_BUDGET, budget_range_label, can_see_need, is_public
 from portal.search.queries import plain_words, word_variants
@@ -631,8 +632,6 @@ def deadlines_ics(user: User, now: dt.datetime | None = None) -> str:
     subscribed calendar (SEQUENCE grows with the need's last change) instead of doubling;
     a need that is no longer open or visible leaves the feed.
     """
-    from portal.mail.services import mail_link
-
     stamp = now or utc_now()
     host = urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname or "portal"
     calendar_name = gettext("Followed need deadlines")
@@ -680,6 +679,4 @@ def deadlines_ics(user: User, now: dt.datetime | None = None) -> str:
 
 
 def feed_url(token: str) -> str:
-    from portal.mail.services import mail_link
-
     return mail_link("follows.calendar_feed", token=token)
