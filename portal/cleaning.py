@@ -31,3 +31,9 @@ def header_line(value: str, limit: int) -> str:
     if len(value) <= limit:
         return value
     return value[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (CSV injection): a leading
+    = + - @, tab or carriage return gets a quote."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

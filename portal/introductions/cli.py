@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from portal.db import utc_now
 from portal.extensions import db
-from portal.introductions import services
+from portal.introductions import audit, services, timers
 
 
 @click.group(cls=AppGroup)
@@ -18,9 +18,9 @@ def introductions() -> None:
     """Introductions: expire, remind, ask for outcomes; export the audit trail."""
 
 
-def run_tick(now: dt.datetime | None = None) -> services.TickReport:
+def run_tick(now: dt.datetime | None = None) -> timers.TickReport:
     """One pass of ``expire_and_remind``, committed (what the worker runs each pass)."""
-    report = services.expire_and_remind(now or utc_now())
+    report = timers.expire_and_remind(now or utc_now())
     db.session.commit()
     return report
 
@@ -65,5 +65,5 @@ def audit_export_command(out_path: Path, introduction_id: int | None) -> None:
         if introduction is None:
             raise click.ClickException(f"no introduction {introduction_id}")
     with out_path.open("w", encoding="utf-8", newline="") as out:
-        count = services.write_audit_csv(out, services.audit_rows(introduction))
+        count = audit.write_audit_csv(out, audit.audit_rows(introduction))
     click.echo(f"wrote {count} audit row(s) to {out_path}")

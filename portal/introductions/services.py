@@ -14,15 +14,11 @@ call; they only choose the target state. Services flush and never commit.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext, ngettext
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -243,7 +239,7 @@ def _actor_role(introduction: Introduction, actor: User | None) -> str:
     return side.value
 
 
-def _log(
+def log_event(
     introduction: Introduction,
     kind: EventKind,
     actor: User | None,
@@ -270,7 +266,7 @@ def _log(
     return event
 
 
-def _flush() -> None:
+def flush_or_conflict() -> None:
     """Flush, turning a lost race on the version counter into ``ChangedByOthers``."""
     try:
         db.session.flush()
@@ -331,7 +327,7 @@ def transition(
         introduction.stalled_from = source
     if source == S.STALLED:
         introduction.stalled_from = None
-    event = _log(
+    event = log_event(
         introduction,
         EventKind.TRANSITION,
         actor,
@@ -341,7 +337,7 @@ def transition(
         now=now,
     )
     if private_reason:
-        _log(
+        log_event(
             introduction,
             EventKind.NOTE,
             actor,
@@ -351,7 +347,7 @@ def transition(
             private=True,
             now=now,
         )
-    _flush()
+    flush_or_conflict()
     notifications.after_transition(introduction, source, target, actor, note)
     introduction_changed.send(introduction, previous=source.value, actor=actor)
     return event
@@ -434,7 +430,7 @@ def accept(
         introduction.vendor_consented_at = now
     else:
         introduction.buyer_consented_at = now
-    _flush()
+    flush_or_conflict()
     return events
 
 
@@ -477,7 +473,7 @@ def add_note(
     note = _clean(note)
     if not note:
         raise IntroductionError(gettext("write the note first"), "note")
-    event = _log(
+    event = log_event(
         introduction,
         EventKind.NOTE,
         staff,
@@ -565,7 +561,7 @@ def _create(
         created_at=now,
     )
     db.session.add(introduction)
-    _log(
+    log_event(
         introduction,
         EventKind.TRANSITION,
         user,
@@ -712,207 +708,3 @@ def next_step(introduction: Introduction, viewer: User | Any) -> str:
     if state in ONGOING_OUTCOME_STATES:
         return gettext("Log how it goes: a meeting, a proposal, won or lost.")
     return gettext("Nothing: this introduction is closed.")
-
-
-# --- expiry, reminders and the outcome question -----------------------------------------
-
-
-@dataclass
-class TickReport:
-    expired: int = 0
-    reminded: int = 0
-    asked: int = 0
-    conflicts: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.expired + self.reminded + self.asked
-
-
-def _days(name: str) -> dt.timedelta:
-    return dt.timedelta(days=int(current_app.config[name]))
-
-
-def _open_states() -> list[str]:
-    return [state.value for state in OPEN_STATES]
-
-
-def expire_and_remind(now: dt.datetime) -> TickReport:
-    """Expire requests unanswered for ``PORTAL_INTRODUCTION_EXPIRY_DAYS``; remind whoever
-    must act, once, after ``PORTAL_INTRODUCTION_REMINDER_DAYS``; ask both sides once for
-    the outcome ``PORTAL_OUTCOME_ASK_AFTER_DAYS`` after an introduction.
-
-    Each introduction is handled in its own SAVEPOINT: one changed by someone else
-    meanwhile is skipped (and seen again on the next pass). Flushes, never commits.
-    """
-    report = TickReport()
-    expire_before = now - _days("PORTAL_INTRODUCTION_EXPIRY_DAYS")
-    remind_before = now - _days("PORTAL_INTRODUCTION_REMINDER_DAYS")
-    ask_before = now - _days("PORTAL_OUTCOME_ASK_AFTER_DAYS")
-
-    def each(query: sa.Select[tuple[Introduction]]) -> Iterator[Introduction]:
-        ids = list(db.session.scalars(query.with_only_columns(Introduction.id)))
-        for introduction_id in ids:
-            introduction = db.session.get(Introduction, introduction_id)
-            if introduction is not None:
-                yield introduction
-
-    open_query = sa.select(Introduction).where(Introduction.state.in_(_open_states()))
-    for introduction in each(
-        open_query.where(Introduction.state_changed_at <= expire_before).order_by(Introduction.id)
-    ):
-        if _in_savepoint(report, lambda i=introduction: transition(i, S.EXPIRED, None, now=now)):
-            report.expired += 1
-
-    for introduction in each(
-        open_query.where(
-            Introduction.state_changed_at <= remind_before,
-            Introduction.reminder_sent_at.is_(None),
-        ).order_by(Introduction.id)
-    ):
-        if _in_savepoint(report, lambda i=introduction: _remind(i, now)):
-            report.reminded += 1
-
-    ongoing = [state.value for state in ONGOING_OUTCOME_STATES]
-    for introduction in each(
-        sa.select(Introduction)
-        .where(
-            Introduction.state.in_(ongoing),
-            Introduction.introduced_at <= ask_before,
-            sa.or_(
-                Introduction.vendor_outcome_asked_at.is_(None),
-                Introduction.buyer_outcome_asked_at.is_(None),
-            ),
-        )
-        .order_by(Introduction.id)
-    ):
-        if _in_savepoint(report, lambda i=introduction: _ask_outcome(i, now)):
-            report.asked += 1
-    return report
-
-
-def _in_savepoint(report: TickReport, work: Any) -> bool:
-    try:
-        with db.session.begin_nested():
-            work()
-    except ChangedByOthers:
-        report.conflicts += 1
-        return False
-    return True
-
-
-def _remind(introduction: Introduction, now: dt.datetime) -> None:
-    state = introduction.state
-    if state in (S.REQUESTED, S.UNDER_REVIEW):
-        notifications.remind_staff(introduction)
-        note = "Reminder sent to trade staff."
-    else:
-        sides = awaited_sides(introduction)
-        for side in sides:
-            notifications.remind_side(introduction, side)
-        note = "Reminder sent to " + " and ".join(introduction.organization(s).name for s in sides)
-    introduction.reminder_sent_at = now
-    _log(
-        introduction,
-        EventKind.REMINDER,
-        None,
-        from_state=state,
-        to_state=state,
-        note=note,
-        now=now,
-    )
-    _flush()
-
-
-def _ask_outcome(introduction: Introduction, now: dt.datetime) -> None:
-    for side in Side:
-        if introduction.outcome_asked_at(side) is not None:
-            continue
-        notifications.ask_outcome(introduction, side)
-        if side == Side.VENDOR:
-            introduction.vendor_outcome_asked_at = now
-        else:
-            introduction.buyer_outcome_asked_at = now
-        _log(
-            introduction,
-            EventKind.OUTCOME_QUESTION,
-            None,
-            from_state=introduction.state,
-            to_state=introduction.state,
-            note=f"Asked {introduction.organization(side).name} how it went.",
-            now=now,
-        )
-    _flush()
-
-
-# --- the audit trail as CSV ---------------------------------------------------------------
-
-AUDIT_COLUMNS = (
-    "introduction_id",
-    "event_id",
-    "at_utc",
-    "kind",
-    "from_state",
-    "to_state",
-    "actor_role",
-    "actor_name",
-    "actor_email",
-    "private",
-    "note",
-    "vendor_ref",
-    "vendor_name",
-    "buyer_ref",
-    "buyer_name",
-    "need_ref",
-)
-
-
-def _spreadsheet_safe(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def audit_rows(introduction: Introduction | None = None) -> Iterator[dict[str, str]]:
-    """Every line of the audit trail (of one introduction, or all), oldest first."""
-    query = (
-        sa.select(IntroductionEvent, Introduction)
-        .join(Introduction, IntroductionEvent.introduction_id == Introduction.id)
-        .options(
-            selectinload(IntroductionEvent.actor),
-            selectinload(Introduction.vendor),
-            selectinload(Introduction.buyer),
-            selectinload(Introduction.need),
-        )
-        .order_by(IntroductionEvent.introduction_id, IntroductionEvent.id)
-    )
-    if introduction is not None:
-        query = query.where(IntroductionEvent.introduction_id == introduction.id)
-    for event, intro in db.session.execute(query).yield_per(500):
-        yield {
-            "introduction_id": str(intro.id),
-            "event_id": str(event.id),
-            "at_utc": event.created_at.isoformat(timespec="seconds"),
-            "kind": event.kind,
-            "from_state": event.from_state or "",
-            "to_state": event.to_state,
-            "actor_role": event.actor_role,
-            "actor_name": _spreadsheet_safe(event.actor_name),
-            "actor_email": event.actor.email if event.actor is not None else "",
-            "private": "yes" if event.private else "no",
-            "note": _spreadsheet_safe(event.note),
-            "vendor_ref": intro.vendor.ref,
-            "vendor_name": _spreadsheet_safe(intro.vendor.name),
-            "buyer_ref": intro.buyer.ref,
-            "buyer_name": _spreadsheet_safe(intro.buyer.name),
-            "need_ref": intro.need.ref if intro.need is not None else "",
-        }
-
-
-def write_audit_csv(out: IO[str], rows: Iterable[dict[str, str]]) -> int:
-    writer = csv.DictWriter(out, fieldnames=AUDIT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    count = 0
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-    return count

@@ -28,7 +28,7 @@ from flask_login import current_user, login_required
 from portal.accounts.access import staff_required
 from portal.accounts.models import User
 from portal.extensions import db
-from portal.introductions import services
+from portal.introductions import audit, services
 from portal.introductions.forms import (
     ApproveForm,
     NoteForm,
@@ -324,7 +324,7 @@ def audit_export() -> Response:
         if introduction is None:
             abort(404)
     out = io.StringIO()
-    services.write_audit_csv(out, services.audit_rows(introduction))
+    audit.write_audit_csv(out, audit.audit_rows(introduction))
     name = f"introduction-{introduction.id}" if introduction else "introductions"
     name += "-audit.csv"
     return Response(

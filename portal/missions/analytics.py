@@ -22,6 +22,7 @@ from typing import IO
 
 import sqlalchemy as sa
 
+from portal.cleaning import spreadsheet_safe
 from portal.extensions import db
 from portal.i18n.lazy import lazy_gettext
 from portal.introductions.models import Introduction, IntroState
@@ -39,7 +40,6 @@ from portal.missions.models import (
 from portal.missions.outcomes import RATING_LABELS
 from portal.missions.services import summaries
 from portal.organizations.models import Organization, OrganizationKind
-from portal.staff.dashboard import spreadsheet_safe
 from portal.vocab import country_name, sector_short_label
 
 # Read in the language of the page (or export) that shows them; the CSV keeps the codes.

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from markupsafe import Markup, escape
 from sqlalchemy.orm import selectinload
 
+from portal.cleaning import spreadsheet_safe
 from portal.extensions import db
 from portal.introductions.models import (
     OPEN_STATES,
@@ -254,11 +255,6 @@ OUTCOME_STATES = frozenset(
         IntroState.STALLED,
     }
 )
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula: a leading = + - @ gets a quote."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _when(value: dt.datetime | None) -> str:

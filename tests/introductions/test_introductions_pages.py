@@ -13,7 +13,7 @@ from organizations.directory_factories import log_in
 from support import count_rows
 
 from portal.extensions import db
-from portal.introductions import services
+from portal.introductions import audit, services
 from portal.introductions.models import Introduction, IntroductionEvent, IntroState
 
 S = IntroState
@@ -414,11 +414,9 @@ def test_introduction_audit_trail_exports_as_csv(
 
 
 def test_introduction_csv_cells_never_start_a_formula(pair: Pair) -> None:
-    from portal.introductions import services
-
     intro = walk_to(pair, S.UNDER_REVIEW)
     services.add_note(intro, pair.staff, '=HYPERLINK("http://evil")')
-    [row] = [r for r in services.audit_rows(intro) if r["kind"] == "note"]
+    [row] = [r for r in audit.audit_rows(intro) if r["kind"] == "note"]
     assert row["note"].startswith("'=")
 
 

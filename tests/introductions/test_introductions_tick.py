@@ -12,7 +12,7 @@ from flask import Flask
 from introductions.intro_factories import Pair, make_pair, walk_to
 
 from portal.db import utc_now
-from portal.introductions import services
+from portal.introductions import services, timers
 from portal.introductions.models import EventKind, IntroState
 from portal.mail.services import deliver_pending
 
@@ -38,17 +38,17 @@ def delivered(mailbox, person, subject_part: str) -> list:
 
 def test_unanswered_introduction_is_reminded_once_then_expires(pair: Pair, mailbox) -> None:
     intro = walk_to(pair, S.APPROVED, origin="vendor")
-    assert services.expire_and_remind(later(6)).total == 0
+    assert timers.expire_and_remind(later(6)).total == 0
 
-    report = services.expire_and_remind(later(8))
+    report = timers.expire_and_remind(later(8))
     assert (report.reminded, report.expired) == (1, 0)
     [reminder] = delivered(mailbox, pair.buyer_member, "Reminder")
     assert pair.vendor.name in reminder["Subject"]
     assert f"/introductions/{intro.id}" in mailbox.body(reminder)
     assert not delivered(mailbox, pair.vendor_member, "Reminder")  # it is not their move
 
-    assert services.expire_and_remind(later(9)).reminded == 0  # once
-    report = services.expire_and_remind(later(22))
+    assert timers.expire_and_remind(later(9)).reminded == 0  # once
+    report = timers.expire_and_remind(later(22))
     assert report.expired == 1
     assert intro.state == S.EXPIRED
     assert intro.events[-1].actor_role == "system"
@@ -58,7 +58,7 @@ def test_unanswered_introduction_is_reminded_once_then_expires(pair: Pair, mailb
 
 def test_introduction_waiting_for_staff_reminds_staff(pair: Pair, mailbox) -> None:
     intro = walk_to(pair, S.UNDER_REVIEW, origin="buyer")
-    report = services.expire_and_remind(later(7.5))
+    report = timers.expire_and_remind(later(7.5))
     assert report.reminded == 1
     assert delivered(mailbox, pair.staff, "waiting for review")
     assert intro.events[-1].kind == EventKind.REMINDER
@@ -67,8 +67,8 @@ def test_introduction_waiting_for_staff_reminds_staff(pair: Pair, mailbox) -> No
 def test_each_step_restarts_the_introduction_clock(pair: Pair) -> None:
     intro = walk_to(pair, S.REQUESTED)
     services.transition(intro, S.UNDER_REVIEW, pair.staff, now=later(15))
-    assert services.expire_and_remind(later(30)).expired == 0  # 15 days after the step
-    assert services.expire_and_remind(later(37)).expired == 1
+    assert timers.expire_and_remind(later(30)).expired == 0  # 15 days after the step
+    assert timers.expire_and_remind(later(37)).expired == 1
 
 
 def test_expiry_and_reminder_days_come_from_the_config(
@@ -77,23 +77,23 @@ def test_expiry_and_reminder_days_come_from_the_config(
     monkeypatch.setitem(app.config, "PORTAL_INTRODUCTION_EXPIRY_DAYS", 3)
     monkeypatch.setitem(app.config, "PORTAL_INTRODUCTION_REMINDER_DAYS", 1)
     intro = walk_to(pair, S.REQUESTED)
-    assert services.expire_and_remind(later(2)).reminded == 1
-    assert services.expire_and_remind(later(4)).expired == 1
+    assert timers.expire_and_remind(later(2)).reminded == 1
+    assert timers.expire_and_remind(later(4)).expired == 1
     assert intro.state == S.EXPIRED
 
 
 def test_both_sides_are_asked_once_for_the_introduction_outcome(pair: Pair, mailbox) -> None:
     intro = walk_to(pair, S.MEETING_HELD)
-    assert services.expire_and_remind(later(80)).asked == 0
-    assert services.expire_and_remind(later(91)).asked == 1
+    assert timers.expire_and_remind(later(80)).asked == 0
+    assert timers.expire_and_remind(later(91)).asked == 1
     assert intro.vendor_outcome_asked_at and intro.buyer_outcome_asked_at
     for member, other in ((pair.vendor_member, pair.buyer), (pair.buyer_member, pair.vendor)):
         [question] = delivered(mailbox, member, "How did it go")
         assert other.name in question["Subject"]
         assert f"/introductions/{intro.id}" in mailbox.body(question)
-    assert services.expire_and_remind(later(200)).asked == 0  # once
+    assert timers.expire_and_remind(later(200)).asked == 0  # once
     won = walk_to(pair, S.WON)
-    assert services.expire_and_remind(later(300)).asked == 0  # nothing to ask about
+    assert timers.expire_and_remind(later(300)).asked == 0  # nothing to ask about
     assert won.vendor_outcome_asked_at is None
 
 

@@ -14,6 +14,7 @@ from introductions.intro_factories import Pair, make_pair, walk_to
 from organizations.directory_factories import PASSWORD
 
 from portal.accounts.models import User
+from portal.cleaning import spreadsheet_safe
 from portal.extensions import db
 from portal.introductions.models import Introduction, IntroState
 from portal.staff import dashboard
@@ -128,11 +129,11 @@ def test_members_cannot_see_the_introductions_dashboard_or_export(
 
 
 def test_spreadsheet_safe_prefixes_formula_cells_only() -> None:
-    assert dashboard.spreadsheet_safe("=1+1") == "'=1+1"
-    assert dashboard.spreadsheet_safe("+1") == "'+1"
-    assert dashboard.spreadsheet_safe("-1") == "'-1"
-    assert dashboard.spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
-    assert dashboard.spreadsheet_safe("Lumen Grid") == "Lumen Grid"
+    assert spreadsheet_safe("=1+1") == "'=1+1"
+    assert spreadsheet_safe("+1") == "'+1"
+    assert spreadsheet_safe("-1") == "'-1"
+    assert spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"
+    assert spreadsheet_safe("Lumen Grid") == "Lumen Grid"
 
 
 def test_the_dashboard_shows_waiting_times_in_the_staff_members_own_zone(
