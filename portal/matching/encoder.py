@@ -790,6 +790,14 @@ def compiled_cache(cache_dir: Path, precision: str) -> Path:
     return Path(cache_dir) / precision
 
 
+def forget_unsorted_kernels(cache_dir: Path) -> None:
+    """Remove compiled blobs left directly in ``cache_dir`` by versions before the folder
+    per precision: nothing reads them any more, and each is about 90 MB. A process of
+    such a version that starts later compiles again rather than failing."""
+    for stale in Path(cache_dir).glob("*.blob"):
+        stale.unlink(missing_ok=True)
+
+
 class SentenceEncoder:
     """Texts to L2-normalised 384-dimensional vectors with OpenVINO.
 
@@ -829,6 +837,7 @@ class SentenceEncoder:
             raise ValueError(f"encoder precision {precision!r} is not one of {PRECISIONS}")
         if cache_dir is not None:  # compiled kernels, so the next process starts faster
             core.set_property({"CACHE_DIR": str(compiled_cache(cache_dir, precision))})
+            forget_unsorted_kernels(cache_dir)
         self.precision = precision
         self.streams = max(1, min(streams, threads))
         self.model = core.compile_model(

@@ -444,3 +444,17 @@ def test_two_precisions_share_a_cache_folder_without_reading_each_others_kernels
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(path.name for path in cache.iterdir()) == sorted({"f32", other})
+
+
+def test_blobs_of_the_layout_before_precision_folders_are_removed(
+    model_path: Path, tmp_path: Path
+) -> None:
+    assert MODEL_DIR is not None
+    cache = tmp_path / "compiled"
+    cache.mkdir()
+    (cache / "12254893448757856041.blob").write_bytes(b"kernels of an older version")
+    encoder = enc.SentenceEncoder(
+        model_path, MODEL_DIR / enc.TOKENIZER_FILE, cache_dir=cache, precision="f32"
+    )
+    assert encoder.encode(["street lamps"]).shape == (1, 384)
+    assert [path.name for path in cache.iterdir()] == ["f32"]
