@@ -321,6 +321,20 @@ class LeadsModel:
                 leads.append(make(profile, value, probability))
         return leads
 
+    def _lead(
+        self,
+        need: NeedProfile,
+        vendor: VendorProfile,
+        value: float,
+        probability: float,
+        answer: Answer | None,
+    ) -> Lead:
+        """A lead of either direction with its reasons: a lead a page folds away (under the
+        shown threshold) is worded as relating to the need, not answering it."""
+        weak = not calibration().shows(probability)
+        reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
+        return Lead(vendor, need, value, reasons, probability)
+
     def vendors_for(
         self,
         need: NeedProfile,
@@ -336,9 +350,7 @@ class LeadsModel:
 
         def make(vendor: VendorProfile, value: float, probability: float) -> Lead:
             answer = self.answer(query.pieces, need, vendor.id, consensus, asks)
-            weak = not calibration().shows(probability)
-            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
-            return Lead(vendor, need, value, reasons, probability)
+            return self._lead(need, vendor, value, probability, answer)
 
         return self._leads(ranked, limit, vendor_profiles, make)
 
@@ -400,9 +412,7 @@ class LeadsModel:
             else:
                 english, _ = self._pieces(self.vendors, self.needs, "need", need)
                 answer = self.answer(english, need, vendor.id, asks=asks)
-            weak = not calibration().shows(probability)
-            reasons = lead_reasons(need, vendor, self.thesaurus, self.word_weight, answer, weak)
-            return Lead(vendor, need, value, reasons, probability)
+            return self._lead(need, vendor, value, probability, answer)
 
         # A vendor's needs are chosen without a consensus: it would take ranking every
         # need's vendors, and one vendor's capabilities against one need is what is asked.
