@@ -118,11 +118,16 @@ def _lead_text(key: str, organizations: dict[str, dict], needs: dict[str, dict])
 
 def sheet_lines(data: Path, leads: Path) -> list[dict]:
     """What a reader reads of every shown lead, in the export's order (a need's leads together)."""
+    return _lines(data, shown_first_reasons(leads))
+
+
+def _lines(data: Path, firsts: dict[str, str]) -> list[dict]:
+    """A sheet line for each ``need|vendor`` -> first reason, in that order."""
     organizations, needs = _records(data)
-    lines = []
-    for key, reason in shown_first_reasons(leads).items():
-        lines.append(_lead_text(key, organizations, needs) | _reason_fields(reason))
-    return lines
+    return [
+        _lead_text(key, organizations, needs) | _reason_fields(reason)
+        for key, reason in firsts.items()
+    ]
 
 
 def _reason_fields(reason: str) -> dict[str, str | None]:
@@ -171,7 +176,11 @@ def write_sheet(data: Path, leads: Path, out: Path, readers: int = 1) -> int:
 
 
 def _write_sheets(lines: list[dict], out: Path, readers: int) -> None:
-    sheets = assign_readers(lines, readers)
+    _save_sheets(assign_readers(lines, readers), out)
+
+
+def _save_sheets(sheets: list[list[dict]], out: Path) -> None:
+    """One sheet to ``out``; several to ``out`` with ``.r1`` … ``.rN`` before the suffix."""
     for number, sheet in enumerate(sheets, start=1):
         target = out if len(sheets) == 1 else out.with_suffix(f".r{number}{out.suffix}")
         with open(target, "w", encoding="utf-8") as handle:
@@ -202,11 +211,7 @@ def write_sample(
     data: Path, leads: Path, out: Path, readers: int, top: int, size: int, seed: int
 ) -> int:
     """``write_sheet`` over ``sampled_first_reasons`` instead of the shown leads."""
-    organizations, needs = _records(data)
-    lines = [
-        _lead_text(key, organizations, needs) | _reason_fields(reason)
-        for key, reason in sampled_first_reasons(leads, top, size, seed).items()
-    ]
+    lines = _lines(data, sampled_first_reasons(leads, top, size, seed))
     _write_sheets(lines, out, readers)
     return len(lines)
 
@@ -375,9 +380,7 @@ def version_sheets(
 
 def write_versions(data: Path, exports: list[Path], readers: int, out: Path, key: Path) -> int:
     sheets, entries = version_sheets(data, exports, readers)
-    for number, sheet in enumerate(sheets, start=1):
-        with open(out.with_suffix(f".r{number}{out.suffix}"), "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in sheet)
+    _save_sheets(sheets, out)  # two or more: version_sheets refuses fewer readers
     with open(key, "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(entry) + "\n" for entry in entries)
     return len(entries) // readers
