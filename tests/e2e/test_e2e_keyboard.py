@@ -19,6 +19,9 @@ FOCUS_RING = """element => {
 def assert_focus_visible(target: Locator) -> None:
     """The focused element shows a ring a sighted keyboard user can follow."""
     expect(target).to_be_focused()
+    # the page's stylesheet draws the ring: read the style once it has loaded, or the
+    # browser's own 1px "auto" ring is what a page still loading shows
+    target.page.wait_for_load_state("load")
     ring = target.evaluate(FOCUS_RING)
     assert ring["focusVisible"], ring
     assert ring["outline"] != "none" and ring["width"] >= 2, ring
