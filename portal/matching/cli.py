@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from tqdm import tqdm
 
 from portal.extensions import db
+from portal.matching.multilingual import PreparationFailed
 from portal.matching.profiles import NeedProfile, VendorProfile, count_needs, count_vendors
 from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
 from portal.matching.store import (
@@ -114,6 +115,14 @@ def finish_vectors(show_progress: bool) -> str:
                 err=True,
             )
             raise SystemExit(130) from None
+        except PreparationFailed as exc:
+            db.session.rollback()
+            bar.close()
+            raise click.ClickException(
+                f"{exc}. The {done} queued record(s) done so far are kept; needs not in "
+                "English stay queued: run `portal leads vectors` again, or let "
+                "`portal worker` retry"
+            ) from None
     ready = assemble_vectors(generation)
     db.session.commit()
     return (

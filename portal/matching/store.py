@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,11 @@ from portal.matching.analysis import (
 from portal.matching.concepts import Thesaurus, thesaurus
 from portal.matching.encoder import PIECE_TOKENS, tuning_digest
 from portal.matching.models import LeadAnalysis, LeadVector, LeadVectorFeed, LeadVectorWork
-from portal.matching.multilingual import MULTILINGUAL_RECIPE
+from portal.matching.multilingual import (
+    MULTILINGUAL_RECIPE,
+    PreparationFailed,
+    default_multilingual_encoder,
+)
 from portal.matching.pieces import PieceVectors, offsets_of, pooled, unit_rows
 from portal.matching.profiles import (
     NeedProfile,
@@ -262,6 +267,8 @@ class _Cache(threading.local):
         # the model, the key it was made for, and the live matrices it was made from
         self.models: dict[Path, tuple[Any, Any, Any]] = {}
         self.encoders: dict[Path, Any] = {}
+        # when an encoder last failed to prepare (time.monotonic), to retry it later
+        self.failures: dict[Path, float] = {}
         # what the vectors looked like when this process last checked a generation's
         # (vectors_version, events_version): checked again only once that changes
         self.vector_checks: dict[Path, tuple[Any, int]] = {}
@@ -1003,9 +1010,16 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
     if _dialect() == "sqlite":
         db.session.commit()
     done: list[tuple[str, VendorProfile | NeedProfile]] = []
+    chosen_by_kind = {
+        kind: [p for row_kind, p in todo if row_kind == kind] for kind in VECTOR_KINDS
+    }
+    # every encoder before any is run: when e5 fails to prepare (PreparationFailed), the
+    # chunk is rolled back whole and stays queued, with no English record embedded for
+    # nothing
+    encoders = {kind: _encoder_for(kind, encode) for kind, c in chosen_by_kind.items() if c}
     for kind in VECTOR_KINDS:
-        chosen = [profile for row_kind, profile in todo if row_kind == kind]
-        encoder = _encoder_for(kind, encode) if chosen else None
+        chosen = chosen_by_kind[kind]
+        encoder = encoders.get(kind)
         if chosen and encoder is not None:
             save_pieces(kind, chosen, embed_pieces(encoder, [p.pieces for p in chosen]))
             done += [(kind, profile) for profile in chosen]
@@ -1048,7 +1062,8 @@ def run_vector_chunk(encode: Encode, limit: int = VECTOR_CHUNK) -> VectorWork:
 def _encoder_for(kind: str, encode: Encode) -> Encode | None:
     """What embeds a record of ``kind``: the English space's encoder, or e5 (a need, as a
     query). Without e5 installed, multilingual records are taken off the queue with no
-    vectors, and their needs rank in the English space."""
+    vectors, and their needs rank in the English space; when e5 is installed but fails to
+    prepare, ``PreparationFailed`` leaves them queued for a later chunk."""
     if kind in KINDS:
         return encode
     e5 = multilingual_encoder()
@@ -1107,15 +1122,14 @@ def _ensure_derived_once(encode: Encode) -> None:
     that had none; a chunk of such needs writes them otherwise)."""
     if feed_recipe() in _DERIVED_CHECKED:
         return
-    _DERIVED_CHECKED.add(feed_recipe())
-    if not multilingual_needs_exist():
-        return
-    e5 = multilingual_encoder()
-    if e5 is not None:
-        from portal.matching.crosslingual import ensure_reference
+    if multilingual_needs_exist():
+        e5 = multilingual_encoder()  # PreparationFailed: checked again on the next call
+        if e5 is not None:
+            from portal.matching.crosslingual import ensure_reference
 
-        if ensure_reference(e5, encode):
-            db.session.commit()
+            if ensure_reference(e5, encode):
+                db.session.commit()
+    _DERIVED_CHECKED.add(feed_recipe())
 
 
 def update_vectors(
@@ -1322,16 +1336,35 @@ def attach_vectors(generation: Path, snapshot: Snapshot) -> tuple[bool, bool]:
     return snapshot.vendors.pieces is not None, snapshot.needs.pieces is not None
 
 
+# After a failed preparation of e5, how long a process waits before trying again: a worker
+# pass comes every few seconds, and a preparation that fails (a full disk, say) may take
+# a minute of both cores before it does.
+MULTILINGUAL_RETRY_SECONDS = 300.0
+
+
 def multilingual_encoder() -> Any:
     """The process's e5 encoder (portal.matching.multilingual), prepared on first use:
-    only workers and commands embed, and only once a need not in English exists."""
+    only workers and commands embed, and only once a need not in English exists. None when
+    e5 is not installed, for the process's lifetime. A failed preparation is not kept: it
+    raises ``PreparationFailed`` (as a failure within the last MULTILINGUAL_RETRY_SECONDS
+    does, without trying), and a later call tries again. Keeping it as None turned e5 off
+    in that process until it restarted, and every need it then took off the queue was
+    ranked without its vectors."""
     model_dir = Path(current_app.config["PORTAL_MODEL_DIR"])
     key = model_dir / "multilingual"
-    if key not in process_cache.encoders:
-        from portal.matching.multilingual import default_multilingual_encoder
-
-        process_cache.encoders[key] = default_multilingual_encoder(model_dir)
-    return process_cache.encoders[key]
+    if key in process_cache.encoders:
+        return process_cache.encoders[key]
+    failed_at = process_cache.failures.get(key)
+    if failed_at is not None and time.monotonic() - failed_at < MULTILINGUAL_RETRY_SECONDS:
+        raise PreparationFailed("the multilingual encoder failed to prepare; it is retried later")
+    try:
+        encoder = default_multilingual_encoder(model_dir)
+    except PreparationFailed:
+        process_cache.failures[key] = time.monotonic()
+        raise
+    process_cache.failures.pop(key, None)
+    process_cache.encoders[key] = encoder
+    return encoder
 
 
 def sentence_encoder(*, prepare: bool = False) -> Any:

@@ -9,6 +9,7 @@ Both models are the real ones (prepared once per run): the map is fitted between
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from flask import Flask
 from matching.feedback_factories import Market, build_market, log_in, organization
 
 from portal.extensions import db
-from portal.matching import multilingual, ranking, services
+from portal.matching import multilingual, ranking, services, store
 from portal.matching.calibration import Model
 from portal.matching.concepts import thesaurus
 from portal.matching.crosslingual import (
@@ -334,8 +335,50 @@ def test_vectors_of_a_retired_kind_are_removed(app: Flask, runner, encode: Encod
 
 @pytest.fixture(autouse=True)
 def _fresh_process_cache() -> None:
-    """Each test's database starts empty: nothing of an earlier test's space is kept."""
+    """Each test's database starts empty: nothing of an earlier test's space is kept, nor
+    an encoder's failure to prepare."""
     process_cache.multilingual.clear()
+    process_cache.failures.clear()
+
+
+def test_e5_failing_to_prepare_leaves_the_need_queued_and_is_tried_again(
+    app: Flask, runner, encode: Encode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient failure (here a full disk while e5 is prepared) must not take a need off
+    the queue without its vectors, nor turn e5 off for the rest of the process: the need
+    stays queued, the process waits MULTILINGUAL_RETRY_SECONDS, then prepares e5 again."""
+    market = _indexed(runner)
+    _work_until_done(encode)
+    monkeypatch.delitem(process_cache.encoders, _e5_key(app), raising=False)
+    prepare = multilingual.prepare_model
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(multilingual, "prepare_model", full_disk)
+    leaks = create_need(market.danang, title=LEAKS_VI_TITLE, description=LEAKS_VI)
+    db.session.commit()
+    with pytest.raises(multilingual.PreparationFailed, match="No space left"):
+        update_vectors(encode)
+    db.session.rollback()
+    assert db.session.get(LeadVectorWork, ("e5need", leaks.id)) is not None
+    assert leaks.id not in _kinds().get("e5need", set())
+
+    monkeypatch.setattr(multilingual, "prepare_model", prepare)  # the disk has room again
+    # within the wait it is not tried: the command says so, and the need stays queued
+    result = runner.invoke(args=["leads", "vectors", "--no-progress"])
+    assert result.exit_code == 1
+    assert "retried later" in result.output and "stay queued" in result.output
+    assert db.session.get(LeadVectorWork, ("e5need", leaks.id)) is not None
+
+    monkeypatch.setattr(store, "MULTILINGUAL_RETRY_SECONDS", 0.0)
+    _work_until_done(encode)
+    assert leaks.id in _kinds()["e5need"]
+    assert multilingual_encoder() is process_cache.encoders[_e5_key(app)]
+
+
+def _e5_key(app: Flask) -> Path:
+    return Path(app.config["PORTAL_MODEL_DIR"]) / "multilingual"
 
 
 def test_a_vendor_sees_needs_in_every_language(app: Flask, runner, encode: Encode) -> None:
