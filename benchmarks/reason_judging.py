@@ -34,6 +34,14 @@ counted, so that today's readers can be set beside the issue's figures for it::
     .venv/bin/python benchmarks/reason_judging.py sample --data ... --leads OLD/leads.jsonl \
         --out sample.jsonl --readers 3 [--top 10 --size 120 --seed 20261205]
 
+To read an old export beside today's without two groups of readers in between,
+``mix`` puts every lead of each (an old export's first ``--top`` leads that quote a
+capability; an export's shown leads) into one blind, shuffled mixture, two readers a
+lead, and ``tally-versions`` gives each export's figures::
+
+    .venv/bin/python benchmarks/reason_judging.py mix --data ... --sampled OLD/leads.jsonl \
+        --shown NEW/leads.jsonl --readers 12 --out sheet.jsonl --key key.jsonl
+
 To compare two versions of the reasons, ``pairs`` writes the leads whose first reason
 differs between two exports, each pair in a random order, and a key kept apart from the
 reader; ``prefer`` counts which version the reader preferred::
@@ -183,6 +191,7 @@ def _save_sheets(sheets: list[list[dict]], out: Path) -> None:
     """One sheet to ``out``; several to ``out`` with ``.r1`` … ``.rN`` before the suffix."""
     for number, sheet in enumerate(sheets, start=1):
         target = out if len(sheets) == 1 else out.with_suffix(f".r{number}{out.suffix}")
+        target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in sheet)
 
@@ -410,6 +419,70 @@ def tally_versions(files: list[Path], key: Path) -> list[str]:
     return lines
 
 
+def mixed_sheets(
+    data: Path, sources: list[dict[str, str]], readers: int, seed: int = 7
+) -> tuple[list[list[dict]], list[dict]]:
+    """Sheets for ``readers`` readers (four or more) over every lead of every source
+    (``need|vendor`` -> first reason), all shuffled together under opaque ids: each lead of
+    each source is read by two readers, no reader reads a lead in two sources, every reader
+    reads about as many lines, and pairs of readers are used in turn. The key says which
+    lead and which source (its ``version``) each line is, for ``tally-versions``.
+
+    Reading an old export and today's in one blind mixture puts both before the same
+    readers in the same frame of mind: the ratio of their figures is then the readers'
+    judgment of the change, not the difference between two groups of readers."""
+    if readers < 4:
+        raise ValueError("mixing needs at least four readers (two a lead, none twice)")
+    organizations, needs = _records(data)
+    pairs = [(a, b) for a in range(readers) for b in range(a + 1, readers)]
+    used = dict.fromkeys(pairs, 0)
+    sheets: list[list[dict]] = [[] for _ in range(readers)]
+    key: list[dict] = []
+    order = random.Random(seed)
+    leads = sorted({lead for source in sources for lead in source})
+    ids = list(range(2 * sum(len(source) for source in sources)))
+    order.shuffle(ids)
+    for lead in leads:
+        text = _lead_text(lead, organizations, needs)
+        taken: set[int] = set()
+        for version, source in enumerate(sources):
+            if lead not in source:
+                continue
+            pair = min(
+                (p for p in pairs if not taken.intersection(p)),
+                key=lambda p: (len(sheets[p[0]]) + len(sheets[p[1]]), used[p], p),
+            )
+            used[pair] += 1
+            taken.update(pair)
+            for reader in pair:
+                opaque = f"x{ids.pop()}"
+                sheets[reader].append(text | {"id": opaque} | _reason_fields(source[lead]))
+                key.append({"id": opaque, "lead": lead, "version": version})
+    for sheet in sheets:
+        order.shuffle(sheet)
+    return sheets, key
+
+
+def write_mixed(
+    data: Path,
+    sampled: list[Path],
+    shown: list[Path],
+    top: int,
+    readers: int,
+    out: Path,
+    key: Path,
+) -> list[int]:
+    """``mixed_sheets`` over each ``sampled`` export's first ``top`` leads that quote a
+    capability (all of them), then each ``shown`` export's shown leads; the leads of each."""
+    sources = [sampled_first_reasons(path, top, size=10**9, seed=0) for path in sampled]
+    sources += [shown_first_reasons(path) for path in shown]
+    sheets, entries = mixed_sheets(data, sources, readers)
+    _save_sheets(sheets, out)
+    with open(key, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(entry) + "\n" for entry in entries)
+    return [len(source) for source in sources]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -448,6 +521,16 @@ def main() -> int:
     several.add_argument("--readers", type=int, required=True)
     several.add_argument("--out", type=Path, required=True)
     several.add_argument("--key", type=Path, required=True)
+    mixed = commands.add_parser(
+        "mix", help="several exports' leads read blind in one mixture (versions in order)"
+    )
+    mixed.add_argument("--data", type=Path, required=True)
+    mixed.add_argument("--sampled", type=Path, nargs="*", default=[], help="old exports")
+    mixed.add_argument("--shown", type=Path, nargs="*", default=[], help="exports with shown")
+    mixed.add_argument("--top", type=int, default=10, help="the leads an old page showed")
+    mixed.add_argument("--readers", type=int, required=True)
+    mixed.add_argument("--out", type=Path, required=True)
+    mixed.add_argument("--key", type=Path, required=True)
     by_version = commands.add_parser("tally-versions", help="each version's figures")
     by_version.add_argument("--judged", type=Path, nargs="+", required=True)
     by_version.add_argument("--key", type=Path, required=True)
@@ -467,6 +550,11 @@ def main() -> int:
     elif args.command == "versions":
         written = write_versions(args.data, args.leads, args.readers, args.out, args.key)
         print(f"{written} leads whose first reason differs, one version each per reader")
+    elif args.command == "mix":
+        counts = write_mixed(
+            args.data, args.sampled, args.shown, args.top, args.readers, args.out, args.key
+        )
+        print("leads per version: " + ", ".join(map(str, counts)))
     elif args.command == "tally-versions":
         print("\n".join(tally_versions(args.judged, args.key)))
     else:

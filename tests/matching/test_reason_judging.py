@@ -291,3 +291,37 @@ def test_tally_versions_counts_each_version_on_the_same_leads(
         "version 2: 2 judgments, answers yes 1.000 (with partly 1.000), part named right 1.000,"
         " empty words 0.000",
     ]
+
+
+def test_mix_reads_every_lead_of_every_export_twice_blind(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    data, _ = _version_files(tmp_path)
+    old = {f"n-1|v-{n}": f"“LED retrofit” covers “lamps” ({n})" for n in (1, 2, 3)}
+    new = {f"n-1|v-{n}": f"“LED retrofit” answers “Lamps fail” ({n})" for n in (2, 3, 4)}
+
+    sheets, key = judging.mixed_sheets(data, [old, new], readers=4)
+
+    by_id = {entry["id"]: entry for entry in key}
+    # every lead of each source read by exactly two readers
+    readings = sorted((entry["lead"], entry["version"]) for entry in key)
+    expected = [(lead, 0) for lead in old] + [(lead, 1) for lead in new]
+    assert readings == sorted(expected * 2)
+    for sheet in sheets:
+        seen = [by_id[line["id"]] for line in sheet]
+        # no reader reads one lead twice (in two sources, or the same one twice)
+        assert len({entry["lead"] for entry in seen}) == len(seen)
+        for line, entry in zip(sheet, seen, strict=True):
+            assert "v-" not in line["id"]
+            source = old if entry["version"] == 0 else new
+            assert line["first_reason"] == source[entry["lead"]]
+    # about as much for each reader
+    assert max(map(len, sheets)) - min(map(len, sheets)) <= 1
+    # the ids are all distinct
+    assert len(by_id) == len(key)
+
+
+def test_mix_needs_four_readers(judging: ModuleType, tmp_path: Path) -> None:
+    data, _ = _version_files(tmp_path)
+    with pytest.raises(ValueError, match="at least four readers"):
+        judging.mixed_sheets(data, [{"n-1|v-1": "x"}], readers=3)
