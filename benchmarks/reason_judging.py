@@ -281,17 +281,23 @@ def tally(files: list[Path], qrels: Path | None) -> list[str]:
             share = sum(row.get(field, "").strip() == "yes" for row in rows) / total
             lines.append(f"{meaning}: {share:.3f}")
     if qrels is not None:
-        grades = _grades(qrels)
-        by_grade: dict[int, Counter] = {}
-        for row in rows:
-            by_grade.setdefault(grades.get(row["id"], 0), Counter())[row["answers"]] += 1
-        for grade in sorted(by_grade):
-            counts = by_grade[grade]
-            size = sum(counts.values())
-            lines.append(
-                f"grade {grade}: {size} judgments, answers yes {counts['yes'] / size:.2f}, "
-                f"partly {counts['partly'] / size:.2f}, no {counts['no'] / size:.2f}"
-            )
+        lines.extend(_by_grade(rows, _grades(qrels)))
+    return lines
+
+
+def _by_grade(rows: list[dict[str, str]], grades: dict[str, int]) -> list[str]:
+    """The answers given to leads of each grade the labels give (``need|vendor`` ids)."""
+    by_grade: dict[int, Counter] = {}
+    for row in rows:
+        by_grade.setdefault(grades.get(row["id"], 0), Counter())[row["answers"]] += 1
+    lines = []
+    for grade in sorted(by_grade):
+        counts = by_grade[grade]
+        size = sum(counts.values())
+        lines.append(
+            f"grade {grade}: {size} judgments, answers yes {counts['yes'] / size:.2f}, "
+            f"partly {counts['partly'] / size:.2f}, no {counts['no'] / size:.2f}"
+        )
     return lines
 
 
@@ -395,17 +401,19 @@ def write_versions(data: Path, exports: list[Path], readers: int, out: Path, key
     return len(entries) // readers
 
 
-def tally_versions(files: list[Path], key: Path) -> list[str]:
+def tally_versions(files: list[Path], key: Path, qrels: Path | None = None) -> list[str]:
     """Each version's share of answers yes (and yes or partly), part named right and
-    quotes of empty words, over the same leads."""
+    quotes of empty words, over the same leads; how often the two readers of a lead's
+    version agree; and with ``qrels``, its answers by the labels' grade."""
     with open(key, encoding="utf-8") as handle:
-        version_of = {entry["id"]: int(entry["version"]) for entry in map(json.loads, handle)}
+        entries = {entry["id"]: entry for entry in map(json.loads, handle)}
     by_version: dict[int, list[dict[str, str]]] = {}
     for path in files:
         for row in _judgments(path):
-            if row["id"] not in version_of:
+            if row["id"] not in entries:
                 raise ValueError(f"{path}: id {row['id']} is not in the key")
-            by_version.setdefault(version_of[row["id"]], []).append(row)
+            by_version.setdefault(int(entries[row["id"]]["version"]), []).append(row)
+    grades = _grades(qrels) if qrels is not None else None
     lines = []
     for version in sorted(by_version):
         rows = by_version[version]
@@ -416,6 +424,11 @@ def tally_versions(files: list[Path], key: Path) -> list[str]:
             f"version {version + 1}: {len(rows)} judgments, answers yes {strict:.3f}"
             f" (with partly {lenient:.3f}), part named right {part:.3f}, empty words {junk:.3f}"
         )
+        # the two readings of a lead's version carry different ids: agree by the lead
+        as_lead = [row | {"id": entries[row["id"]]["lead"]} for row in rows]
+        lines.extend(f"  {line}" for line in _agreement([as_lead]))
+        if grades is not None:
+            lines.extend(f"  {line}" for line in _by_grade(as_lead, grades))
     return lines
 
 
@@ -534,6 +547,7 @@ def main() -> int:
     by_version = commands.add_parser("tally-versions", help="each version's figures")
     by_version.add_argument("--judged", type=Path, nargs="+", required=True)
     by_version.add_argument("--key", type=Path, required=True)
+    by_version.add_argument("--qrels", type=Path)
     args = parser.parse_args()
     if args.command == "sheet":
         written = write_sheet(args.data, args.leads, args.out, args.readers)
@@ -556,7 +570,7 @@ def main() -> int:
         )
         print("leads per version: " + ", ".join(map(str, counts)))
     elif args.command == "tally-versions":
-        print("\n".join(tally_versions(args.judged, args.key)))
+        print("\n".join(tally_versions(args.judged, args.key, args.qrels)))
     else:
         found = preferences(args.prefs, args.key)
         print(f"before {found['before']}, after {found['after']}, alike {found['same']}")

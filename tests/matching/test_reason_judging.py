@@ -285,12 +285,38 @@ def test_tally_versions_counts_each_version_on_the_same_leads(
 
     lines = judging.tally_versions([first, second], key)
 
-    assert lines == [
+    assert [line for line in lines if line.startswith("version")] == [
         "version 1: 2 judgments, answers yes 0.000 (with partly 0.500), part named right 0.000,"
         " empty words 0.500",
         "version 2: 2 judgments, answers yes 1.000 (with partly 1.000), part named right 1.000,"
         " empty words 0.000",
     ]
+    assert "  no lead was read by two readers" in lines
+
+
+def test_tally_versions_pairs_two_readings_of_a_version_by_their_lead(
+    judging: ModuleType, tmp_path: Path
+) -> None:
+    """Mixed sheets give each reading its own id; agreement and grades go by the lead."""
+    key = tmp_path / "key.jsonl"
+    entries = [
+        {"id": "x1", "lead": "n|a", "version": 0},
+        {"id": "x2", "lead": "n|a", "version": 0},
+        {"id": "x3", "lead": "n|b", "version": 0},
+        {"id": "x4", "lead": "n|b", "version": 0},
+    ]
+    key.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    first, second = tmp_path / "r1.tsv", tmp_path / "r2.tsv"
+    first.write_text(HEADER + "x1\tyes\tyes\tyes\tno\tno\tit\nx3\tno\tyes\tno\tno\tno\tx\n")
+    second.write_text(HEADER + "x2\tyes\tyes\tyes\tno\tno\tit\nx4\tpartly\tyes\tno\tno\tno\t-\n")
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text("n\ta\t3\nn\tb\t0\n", encoding="utf-8")
+
+    lines = judging.tally_versions([first, second], key, qrels)
+
+    assert "  leads read twice: 2; same answer 0.500 (Cohen's kappa 0.33)" in lines
+    assert "  grade 3: 2 judgments, answers yes 1.00, partly 0.00, no 0.00" in lines
+    assert "  grade 0: 2 judgments, answers yes 0.00, partly 0.50, no 0.50" in lines
 
 
 def test_mix_reads_every_lead_of_every_export_twice_blind(
