@@ -67,9 +67,9 @@ def run(corpus: Path, database_url: str, folder: Path) -> list[str]:
     from portal import create_app
     from portal.exchange import importer
     from portal.extensions import db
-    from portal.matching import store
     from portal.matching.concepts import thesaurus
     from portal.matching.live import LiveModel
+    from portal.matching.store import queue, snapshot
     from portal.search.sync import apply_pending_events, rebuild
 
     app = create_app()
@@ -89,7 +89,7 @@ def run(corpus: Path, database_url: str, folder: Path) -> list[str]:
 
     timed_inside(importer, "validate_file")
     timed_inside(importer, "record_events")
-    timed_inside(store, "enqueue_vector_work")
+    timed_inside(queue, "enqueue_vector_work")
     statements: dict[str, tuple[float, int]] = {}
     lines = [f"code: {Path(portal.__file__).parent}"]
     holder = psycopg.connect(database_url)
@@ -129,13 +129,13 @@ def run(corpus: Path, database_url: str, folder: Path) -> list[str]:
             lines.append(f"    SQL {seconds:5.2f} s {count:5}x  {key}")
         assert report.organizations
         statements.clear()
-        step("queue the vectors", store.feed_vector_queue, lambda n: f"queued {n}")
+        step("queue the vectors", queue.feed_vector_queue, lambda n: f"queued {n}")
         lines.append(
             f"    of which enqueue_vector_work {inside.get('enqueue_vector_work', 0):.2f} s wall"
         )
         step(
             "rebuild",
-            lambda: rebuild(procs=2, also_build=store.build_snapshot),
+            lambda: rebuild(procs=2, also_build=snapshot.build_snapshot),
             lambda r: f"{r.documents} documents, catch-up applied {r.caught_up.events} events",
         )
         lines.append("  behind the open transaction:")
@@ -146,12 +146,16 @@ def run(corpus: Path, database_url: str, folder: Path) -> list[str]:
                 lambda r: f"applied {r.events} events ({r.updated} documents updated)",
             )
         for number in (1, 2):
-            step(f"vector queue feed {number}", store.feed_vector_queue, lambda n: f"queued {n}")
-        _, snapshot = store.live_snapshot()
+            step(
+                f"vector queue feed {number}",
+                queue.feed_vector_queue,
+                lambda n: f"queued {n}",
+            )
+        _, built = snapshot.live_snapshot()
         thes = thesaurus()
 
         def catch_up() -> int:
-            live = LiveModel.read(snapshot, thes)
+            live = LiveModel.read(built, thes)
             return len(live.vendors.changed) + len(live.needs.changed)
 
         for number in (1, 2):

@@ -37,7 +37,7 @@ from portal.matching.encoder import (  # noqa: E402
     prepare_model,
 )
 from portal.matching.spread import SPREAD_FILE, ProblemSpread, problem_directions  # noqa: E402
-from portal.matching.store import VECTOR_RECIPE  # noqa: E402
+from portal.matching.store.vectors import VECTOR_RECIPE  # noqa: E402
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ def worker(chunk: int) -> None:
     """One worker process (``--worker``): prepare the encoder, say so, wait for "go" on
     stdin, work through the queue, print what it embedded as JSON."""
     from portal import create_app
-    from portal.matching.store import compute_vectors, sentence_encoder
+    from portal.matching.store.queue import compute_vectors, sentence_encoder
 
     app = create_app()
     with app.app_context():
@@ -80,7 +80,7 @@ def _python(env: dict[str, str], code: str) -> str:
 
 FEED = """
 from portal import create_app
-from portal.matching.store import feed_vector_queue, pending_vectors
+from portal.matching.store.snapshot import feed_vector_queue, pending_vectors
 with create_app().app_context():
     feed_vector_queue()
     print(pending_vectors())
@@ -93,7 +93,7 @@ from portal import create_app
 from portal.extensions import db
 from portal.matching.models import LeadVector
 from portal.matching.profiles import count_needs, count_vendors
-from portal.matching.store import pending_vectors
+from portal.matching.store.snapshot import pending_vectors
 with create_app().app_context():
     stored = db.session.scalar(sa.select(sa.func.count()).select_from(LeadVector))
     print(json.dumps({"stored": stored, "candidates": count_vendors() + count_needs(),

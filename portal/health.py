@@ -23,7 +23,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from portal.db import utc_now
 from portal.extensions import db
-from portal.matching.store import vector_progress
+from portal.matching.store.snapshot import vector_progress
 from portal.outbox import IndexEvent
 from portal.search.index import IndexOutdated, IndexStore, read_state
 

@@ -29,17 +29,15 @@ from portal.extensions import db
 from portal.follows.alerts import run_saved_search_alerts, send_deadline_reminders
 from portal.introductions.cli import run_tick as run_introduction_tick
 from portal.mail.services import deliver_pending
-from portal.matching.store import (
+from portal.matching.store.queue import (
     VectorWork,
-    attach_vectors,
-    build_snapshot,
     compute_vectors,
     feed_vector_queue,
-    live_snapshot,
     pending_vectors,
     reconcile_vectors,
     sentence_encoder,
 )
+from portal.matching.store.snapshot import attach_vectors, build_snapshot, live_snapshot
 from portal.missions.agenda_mail import send_reminders
 from portal.missions.requests import expire_requests
 from portal.notifications.alerts import run_lead_alerts

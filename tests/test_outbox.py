@@ -17,7 +17,7 @@ from support import TEST_DB, add_verified_vendor
 from whoosh import index as whoosh_index
 
 from portal.extensions import PortalSession, db
-from portal.matching.store import feed_vector_queue
+from portal.matching.store.queue import feed_vector_queue
 from portal.outbox import Position, events_since
 from portal.search.index import IndexStore, read_state
 from portal.search.schema import STATE_DOC_ID, make_schema

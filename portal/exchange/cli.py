@@ -19,7 +19,7 @@ from portal.exchange.exporter import export_file
 from portal.exchange.importer import ImportReport, InvalidFile, ProgressCallback, import_file
 from portal.exchange.records import ExchangeError
 from portal.extensions import db
-from portal.matching.store import build_snapshot
+from portal.matching.store.snapshot import build_snapshot
 from portal.search.index import IndexOutdated
 from portal.search.sync import apply_pending_events, expected_count, rebuild
 
@@ -178,7 +178,7 @@ def update_lead_vectors(records: int) -> None:
     preparation is the worker's or `portal leads vectors`'s job). A large import leaves
     them queued for `portal worker` processes (add workers, on any machine, to go faster)
     or `portal leads vectors`. If it fails, the import stands and the worker does it."""
-    from portal.matching.store import (
+    from portal.matching.store.queue import (
         feed_vector_queue,
         pending_vectors,
         sentence_encoder,

@@ -7,7 +7,7 @@ what BM25 counts) and the strengths of the thesaurus concepts it names
 version and the thesaurus file, never on the other records (BM25 weights and concept idf
 are the snapshot's, applied when a side is built). So it is stored once per record
 version in ``lead_analyses``, with the fingerprint of the text it came from, by the worker
-that claims the record in the vector queue (``store.run_vector_chunk``), and read by every
+that claims the record in the vector queue (``store.queue.run_vector_chunk``), and read by every
 process that meets the record changed (``LiveSide.apply``) or builds a snapshot. A row
 whose fingerprint or recipe is not the record's current one is never used.
 """

@@ -15,15 +15,14 @@ from portal.extensions import db
 from portal.matching.multilingual import PreparationFailed
 from portal.matching.profiles import NeedProfile, VendorProfile, count_needs, count_vendors
 from portal.matching.services import DEFAULT_LIMIT, current_model, export_leads
-from portal.matching.store import (
-    assemble_vectors,
+from portal.matching.store.queue import (
     compute_vectors,
     feed_vector_queue,
-    live_snapshot,
     pending_vectors,
     reconcile_vectors,
     sentence_encoder,
 )
+from portal.matching.store.snapshot import assemble_vectors, live_snapshot
 from portal.needs.models import Need
 from portal.organizations.models import Organization
 

@@ -43,14 +43,13 @@ from portal.matching.models import LeadVector
 from portal.matching.pieces import PieceVectors, unit_rows
 from portal.matching.profiles import NeedProfile
 from portal.matching.ranking import Candidates, CandidateSet
-from portal.matching.store import (
+from portal.matching.store.snapshot import process_cache, snapshot_fingerprints
+from portal.matching.store.vectors import (
     VECTOR_DIM,
-    _batches,
-    _fingerprints_path,
-    _signed,
+    as_bigint,
     fingerprint,
+    id_batches,
     multilingual_needs_exist,
-    process_cache,
     recipe_for,
     stored_pieces,
     stored_vectors,
@@ -177,13 +176,13 @@ def ensure_reference(e5: Any, encode: Callable[[list[str]], np.ndarray]) -> bool
     encoder); the caller commits. Whether anything was written."""
     written = False
     phrases = list(reference_phrases())
-    wanted = _signed(fingerprint(phrases))
+    wanted = as_bigint(fingerprint(phrases))
     if _stored_stamp(REFERENCE_KIND) != (wanted, recipe_for(REFERENCE_KIND)):
         mean = unit_rows(e5.queries(phrases)).mean(axis=0)
         _write_derived(REFERENCE_KIND, wanted, mean.astype(np.float16).tobytes())
         written = True
     phrases = list(map_phrases())
-    wanted = _signed(fingerprint([*phrases, f"ridge {MAP_RIDGE}"]))
+    wanted = as_bigint(fingerprint([*phrases, f"ridge {MAP_RIDGE}"]))
     recipe = recipe_for(MAP_KIND)
     if _stored_stamp(MAP_KIND) != (wanted, recipe):
         # the recipe names the English model; the encoder's name tells a test's apart
@@ -231,7 +230,7 @@ class StoredSpace:
         for record_id in gone:
             del self.rows[record_id]
         stale = [i for i, stamp in listing.items() if self.rows.get(i, (None,))[0] != stamp]
-        for ids in _batches(stale):
+        for ids in id_batches(stale):
             found = db.session.execute(
                 sa.select(LeadVector.record_id, LeadVector.fingerprint, LeadVector.vectors).where(
                     LeadVector.kind == self.kind,
@@ -356,7 +355,7 @@ def _side_found(source: SideSource, store: StoredSpace) -> _Found | None:
     prints = source.snapshot_prints
     if prints is None or len(prints) != len(snapshot):
         return None
-    stamps: list[int | None] = [_signed(int(value)) for value in prints]
+    stamps: list[int | None] = [as_bigint(int(value)) for value in prints]
     found = [store.summary(int(i), stamp) for i, stamp in zip(snapshot.ids, stamps, strict=True)]
     change_stamps: list[int | None] = []
     changed: list[tuple[int, np.ndarray] | None] = []
@@ -364,7 +363,7 @@ def _side_found(source: SideSource, store: StoredSpace) -> _Found | None:
         for record_id in source.rows.changes.ids:
             profile = source.change_profiles.get(int(record_id))
             change_stamps.append(
-                _signed(fingerprint(profile.pieces)) if profile is not None else None
+                as_bigint(fingerprint(profile.pieces)) if profile is not None else None
             )
         changed = [
             store.summary(int(i), stamp)
@@ -472,8 +471,7 @@ def multilingual_space(generation: Path, live: LiveModel) -> MultilingualSpace |
     made_from = copy.made_from
     if made_from is None or made_from[0] != version or made_from[1] is not need_set:
         copy.space = None  # not two spaces in memory while the next one is built
-        path = _fingerprints_path(generation, "needs")
-        prints = np.load(path) if path.is_file() else None
+        prints = snapshot_fingerprints(generation, "needs")
         copy.space = build_space(
             SideSource(need_set, prints, live.needs.profiles),  # type: ignore[arg-type]
             copy.needs,

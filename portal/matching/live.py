@@ -14,7 +14,7 @@ record's vectors of its current text are stored, it gets one *neutral* piece, th
 mean piece, which centres to nothing: its semantic signals are 0 and it ranks on its
 words, concepts and sector. The other records keep their vectors, so one edit no longer
 turns a whole side's ranking lexical, and no vector made from an older text is used.
-Once the workers store the vectors (``store.vectors_version`` moves), the waiting
+Once the workers store the vectors (``store.vectors.vectors_version`` moves), the waiting
 records read theirs.
 """
 
@@ -30,13 +30,8 @@ from portal.matching.concepts import Thesaurus
 from portal.matching.pieces import PieceVectors
 from portal.matching.profiles import NeedProfile, VendorProfile, need_profiles, vendor_profiles
 from portal.matching.ranking import Candidates, CandidateSet
-from portal.matching.store import (
-    Snapshot,
-    need_changes,
-    records_named,
-    stored_pieces,
-    vendor_changes,
-)
+from portal.matching.store.snapshot import Snapshot, need_changes, records_named, vendor_changes
+from portal.matching.store.vectors import stored_pieces
 from portal.outbox import Position, events_since
 
 P = TypeVar("P", VendorProfile, NeedProfile)

@@ -112,7 +112,7 @@ class LeadVector(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)  # "vendor" or "need"
     record_id: Mapped[int] = mapped_column(primary_key=True)
     fingerprint: Mapped[int] = mapped_column(sa.BigInteger)  # of the pieces, as signed 64 bits
-    recipe: Mapped[str] = mapped_column(sa.String(100))  # store.VECTOR_RECIPE
+    recipe: Mapped[str] = mapped_column(sa.String(100))  # store.vectors.VECTOR_RECIPE
     vectors: Mapped[bytes] = mapped_column(sa.LargeBinary)  # float16, pieces x 384
     # Indexed: its maximum is the cheap "have any vectors been written since?" question a
     # process asks before it reads the table again.
@@ -148,7 +148,7 @@ class LeadVectorWork(db.Model):
     """A record whose vectors may be missing or stale: the sentence-vector work queue.
 
     One row per record at most, so a record is in at most one worker's chunk. Filled from
-    the index-event outbox (``store.feed_vector_queue``) and by a reconcile that enqueues
+    the index-event outbox (``store.queue.feed_vector_queue``) and by a reconcile that enqueues
     every candidate without vectors of the current recipe. A worker claims a chunk (on
     PostgreSQL ``FOR UPDATE SKIP LOCKED``, held until its chunk commits), embeds the
     claimed records whose stored vectors are not made from their current pieces, and

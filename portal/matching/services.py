@@ -49,18 +49,16 @@ from portal.matching.ranking import (
     top,
 )
 from portal.matching.reasons import MIN_CONCEPT_STRENGTH, Answer, lead_reasons
-from portal.matching.store import (
+from portal.matching.store.snapshot import (
     Snapshot,
     attach_vectors,
     events_version,
-    is_multilingual,
     live_snapshot,
     need_candidates,
     process_cache,
-    stored_pieces,
-    vectors_version,
     vendor_candidates,
 )
+from portal.matching.store.vectors import is_multilingual, stored_pieces, vectors_version
 from portal.matching.text import terms
 
 DEFAULT_LIMIT = 10

@@ -39,7 +39,7 @@ class ProblemSpread:
 
     directions: np.ndarray
     thesaurus: str  # the digest of the thesaurus it was made from (``Thesaurus.digest``)
-    recipe: str  # the English space's vector recipe (store.VECTOR_RECIPE) it was made with
+    recipe: str  # the English space's vector recipe (store.vectors.VECTOR_RECIPE) it was made with
 
     def of(self, vectors: np.ndarray) -> np.ndarray:
         """Each row's standard deviation of cosine over the concepts' problems, floored."""

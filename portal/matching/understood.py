@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from portal.matching.concepts import Concept, own_words, thesaurus
 from portal.matching.profiles import NeedProfile
 from portal.matching.services import current_model
-from portal.matching.store import is_multilingual
+from portal.matching.store.vectors import is_multilingual
 from portal.needs.models import Need
 
 # An English need's concepts shown at most, strongest first (named by most phrases).

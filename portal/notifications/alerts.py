@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from portal.accounts.models import Role, User
 from portal.extensions import db
 from portal.i18n.lazy import lazy_ngettext
-from portal.matching.store import events_version
+from portal.matching.store.snapshot import events_version
 from portal.notifications.models import (
     DigestItem,
     LeadAlertState,

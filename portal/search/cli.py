@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from portal.matching.store import build_snapshot, vector_progress
+from portal.matching.store.snapshot import build_snapshot, vector_progress
 from portal.search.index import IndexOutdated, IndexStore, read_state
 from portal.search.sync import apply_pending_events, check, expected_count, rebuild
 

@@ -11,7 +11,7 @@ from flask_babel import force_locale, gettext
 from live_portal import LiveServer
 from playwright.sync_api import Page, expect
 
-from portal.matching.store import sentence_encoder, update_vectors
+from portal.matching.store.queue import sentence_encoder, update_vectors
 
 # "Street lights in the old town fail often and the electricity bill for street lighting
 # grows every month. We want to change to energy-saving LED street lamps that report when

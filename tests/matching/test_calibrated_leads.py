@@ -33,13 +33,9 @@ from portal.matching.pieces import (
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile, vendor_profiles
 from portal.matching.reasons import Answer, lead_reasons
 from portal.matching.services import Lead, current_model
-from portal.matching.store import (
-    assemble_vectors,
-    embed_pieces,
-    live_snapshot,
-    load_pieces,
-    update_vectors,
-)
+from portal.matching.store.queue import update_vectors
+from portal.matching.store.snapshot import assemble_vectors, live_snapshot, load_pieces
+from portal.matching.store.vectors import embed_pieces
 
 
 def _basis(*rows: list[float]) -> np.ndarray:

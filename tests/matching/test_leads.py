@@ -295,7 +295,7 @@ def test_cli_export_writes_every_open_need_best_first(market, runner, tmp_path) 
 
 
 def test_rebuild_writes_a_snapshot_that_a_new_process_loads(market, runner) -> None:
-    from portal.matching.store import load_snapshot, process_cache
+    from portal.matching.store.snapshot import load_snapshot, process_cache
     from portal.search.index import IndexStore
 
     result = runner.invoke(args=["index", "rebuild", "--procs", "1", "--no-progress"])

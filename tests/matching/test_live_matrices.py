@@ -14,7 +14,8 @@ from portal.matching.concepts import thesaurus
 from portal.matching.live import LiveModel
 from portal.matching.profiles import NeedProfile
 from portal.matching.services import LeadsModel, current_model
-from portal.matching.store import attach_vectors, live_snapshot, update_vectors
+from portal.matching.store.queue import update_vectors
+from portal.matching.store.snapshot import attach_vectors, live_snapshot
 from portal.organizations.models import Organization, VerificationStatus
 from portal.organizations.services import add_capability
 

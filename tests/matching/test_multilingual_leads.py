@@ -18,7 +18,7 @@ from flask import Flask
 from matching.feedback_factories import Market, build_market, log_in, organization
 
 from portal.extensions import db
-from portal.matching import multilingual, ranking, services, store
+from portal.matching import multilingual, ranking, services
 from portal.matching.calibration import Model
 from portal.matching.concepts import thesaurus
 from portal.matching.crosslingual import (
@@ -33,17 +33,16 @@ from portal.matching.models import LeadVector, LeadVectorWork
 from portal.matching.pieces import unit_rows
 from portal.matching.profiles import NeedProfile, need_profiles, vendor_profiles
 from portal.matching.services import LeadsModel, current_model
-from portal.matching.store import (
-    Encode,
-    assemble_vectors,
-    live_snapshot,
+from portal.matching.store import queue
+from portal.matching.store.queue import (
     multilingual_encoder,
     pending_vectors,
-    process_cache,
     reconcile_vectors,
     sentence_encoder,
     update_vectors,
 )
+from portal.matching.store.snapshot import assemble_vectors, live_snapshot, process_cache
+from portal.matching.store.vectors import Encode
 from portal.matching.understood import read_need
 from portal.needs.models import Need
 from portal.needs.services import create_need, update_need
@@ -371,7 +370,7 @@ def test_e5_failing_to_prepare_leaves_the_need_queued_and_is_tried_again(
     assert "retried later" in result.output and "stay queued" in result.output
     assert db.session.get(LeadVectorWork, ("e5need", leaks.id)) is not None
 
-    monkeypatch.setattr(store, "MULTILINGUAL_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(queue, "MULTILINGUAL_RETRY_SECONDS", 0.0)
     _work_until_done(encode)
     assert leaks.id in _kinds()["e5need"]
     assert multilingual_encoder() is process_cache.encoders[_e5_key(app)]

@@ -20,7 +20,8 @@ from portal.matching.spread import (
     problem_directions,
     problem_spread,
 )
-from portal.matching.store import VECTOR_RECIPE, update_vectors
+from portal.matching.store.queue import update_vectors
+from portal.matching.store.vectors import VECTOR_RECIPE
 
 
 def test_the_shipped_reference_was_made_from_this_thesaurus_and_this_encoder() -> None:

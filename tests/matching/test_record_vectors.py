@@ -11,17 +11,14 @@ from matching.feedback_factories import build_market
 
 from portal.matching.pieces import pooled
 from portal.matching.profiles import CapabilityText, NeedProfile, VendorProfile, vendor_profiles
-from portal.matching.store import (
-    VECTOR_DIM,
-    Encode,
+from portal.matching.store.queue import VectorWork, update_vectors
+from portal.matching.store.snapshot import (
     VectorProgress,
-    VectorWork,
     assemble_vectors,
     live_snapshot,
     load_pieces,
-    pooled_vectors,
-    update_vectors,
 )
+from portal.matching.store.vectors import VECTOR_DIM, Encode, pooled_vectors
 from portal.search.index import IndexStore
 
 MAX_WORDS = 128  # like the sentence encoder, which reads at most 128 word pieces

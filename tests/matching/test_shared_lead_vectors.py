@@ -14,14 +14,9 @@ from portal.matching.concepts import thesaurus
 from portal.matching.models import LeadVector
 from portal.matching.profiles import vendor_profiles
 from portal.matching.services import LeadsModel
-from portal.matching.store import (
-    Snapshot,
-    attach_vectors,
-    embed_pieces,
-    live_snapshot,
-    stored_pieces,
-    update_vectors,
-)
+from portal.matching.store.queue import update_vectors
+from portal.matching.store.snapshot import Snapshot, attach_vectors, live_snapshot
+from portal.matching.store.vectors import embed_pieces, stored_pieces
 from portal.organizations.models import Organization
 from portal.organizations.services import add_capability
 

@@ -15,7 +15,7 @@ from matching.feedback_factories import Market, build_market
 from matching.test_record_vectors import compute_all, word_count_encode
 
 from portal.extensions import db
-from portal.matching import analysis, store
+from portal.matching import analysis
 from portal.matching.analysis import (
     Analysis,
     analysis_recipe,
@@ -30,14 +30,14 @@ from portal.matching.models import LeadAnalysis, LeadVectorWork
 from portal.matching.profiles import NeedProfile, vendor_profiles
 from portal.matching.ranking import Candidates
 from portal.matching.services import LeadsModel
-from portal.matching.store import (
-    attach_vectors,
+from portal.matching.store import queue, vectors
+from portal.matching.store.queue import (
     feed_vector_queue,
-    live_snapshot,
     pending_vectors,
     reconcile_vectors,
     update_vectors,
 )
+from portal.matching.store.snapshot import attach_vectors, live_snapshot
 from portal.needs.models import Need
 from portal.organizations.services import add_capability
 
@@ -215,7 +215,8 @@ def test_a_new_thesaurus_invalidates_every_stored_analysis(
     assert analysis_recipe(new) != analysis_recipe(old)
     assert stored_analyses("vendor", texts, new) == {}  # never read for the new one
 
-    monkeypatch.setattr(store, "thesaurus", lambda: new)
+    for module in (vectors, queue):  # the queue's recipe, and what chunks analyse
+        monkeypatch.setattr(module, "thesaurus", lambda: new)
     feed_vector_queue()
     queued = set(db.session.execute(sa.select(LeadVectorWork.kind, LeadVectorWork.record_id)))
     assert _stored_keys() <= queued  # every candidate queued again

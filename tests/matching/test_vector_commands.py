@@ -19,10 +19,17 @@ from portal import worker
 from portal.exchange import cli as exchange_cli
 from portal.extensions import db
 from portal.matching import cli as leads_cli
-from portal.matching import store
 from portal.matching.models import LeadVector
 from portal.matching.pieces import pooled
-from portal.matching.store import compute_vectors, live_snapshot, pending_vectors, vectors_done
+from portal.matching.store import queue
+from portal.matching.store.queue import compute_vectors, pending_vectors
+from portal.matching.store.snapshot import (
+    SNAPSHOT_FOLDER,
+    live_snapshot,
+    load_pieces,
+    load_semantic,
+    vectors_done,
+)
 from portal.organizations.models import Organization
 
 ENCODER = SimpleNamespace(encode=word_count_encode)
@@ -67,21 +74,21 @@ def test_the_assembled_cache_keeps_each_sides_pooled_vectors_for_every_process(
     monkeypatch.setattr(leads_cli, "sentence_encoder", lambda prepare=False: ENCODER)
     assert runner.invoke(args=["leads", "vectors", "--no-progress"]).exit_code == 0
     generation, snapshot = live_snapshot()
-    folder = generation / store.SNAPSHOT_FOLDER
+    folder = generation / SNAPSHOT_FOLDER
     for name in ("vendors", "needs"):
         assert (folder / f"{name}.semantic.npy").exists()
-        pieces = store.load_pieces(generation, name, len(getattr(snapshot, name)))
+        pieces = load_pieces(generation, name, len(getattr(snapshot, name)))
         assert pieces is not None
-        mean, semantic = store.load_semantic(generation, name, pieces)
+        mean, semantic = load_semantic(generation, name, pieces)
         assert isinstance(semantic, np.memmap)  # shared through the page cache
         np.testing.assert_allclose(mean, pieces.mean(), atol=1e-6)
         np.testing.assert_allclose(semantic, pooled(pieces, pieces.mean()), atol=1e-6)
 
     # a cache assembled before these files existed gets them from the first process
     (folder / "vendors.semantic.npy").unlink()
-    pieces = store.load_pieces(generation, "vendors", len(snapshot.vendors))
+    pieces = load_pieces(generation, "vendors", len(snapshot.vendors))
     assert pieces is not None
-    _, semantic = store.load_semantic(generation, "vendors", pieces)
+    _, semantic = load_semantic(generation, "vendors", pieces)
     assert (folder / "vendors.semantic.npy").exists()
     np.testing.assert_allclose(semantic, pooled(pieces, pieces.mean()), atol=1e-6)
 
@@ -135,7 +142,7 @@ def test_the_worker_pass_works_through_the_queue_and_assembles_the_cache(
 def test_an_import_leaves_its_records_vectors_stored(
     app: Flask, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "sentence_encoder", lambda prepare=False: ENCODER)
+    monkeypatch.setattr(queue, "sentence_encoder", lambda prepare=False: ENCODER)
     path = write_file(
         tmp_path / "small.jsonl", buyer("city"), vendor("acme"), need("n1", buyer="city")
     )
@@ -150,7 +157,7 @@ def test_an_import_leaves_its_records_vectors_stored(
 def test_a_large_import_leaves_its_records_queued_for_the_workers(
     app: Flask, runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "sentence_encoder", lambda prepare=False: ENCODER)
+    monkeypatch.setattr(queue, "sentence_encoder", lambda prepare=False: ENCODER)
     monkeypatch.setattr(exchange_cli, "PROGRESS_THRESHOLD", 2)  # "large": indexed by a rebuild
     path = write_file(
         tmp_path / "large.jsonl", buyer("city"), vendor("acme"), need("n1", buyer="city")

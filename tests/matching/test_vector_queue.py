@@ -17,23 +17,22 @@ from support import TEST_DB
 
 from portal.db import utc_today
 from portal.extensions import db
-from portal.matching import store
 from portal.matching.models import LeadVector, LeadVectorWork
 from portal.matching.profiles import need_profiles, vendor_profiles
-from portal.matching.store import (
-    attach_vectors,
+from portal.matching.store import snapshot as snapshot_store
+from portal.matching.store import vectors
+from portal.matching.store.queue import (
     claim_vector_work,
     compute_vectors,
-    embed_pieces,
     enqueue_vector_work,
     feed_vector_queue,
-    live_snapshot,
     pending_vectors,
     reconcile_vectors,
     run_vector_chunk,
-    stored_pieces,
     update_vectors,
 )
+from portal.matching.store.snapshot import attach_vectors, live_snapshot
+from portal.matching.store.vectors import embed_pieces, stored_pieces
 from portal.organizations.models import VerificationStatus
 
 
@@ -160,7 +159,7 @@ def test_a_need_past_its_closing_date_needs_no_vectors(
     db.session.commit()
     update_vectors(word_count_encode)
     tomorrow = utc_today() + dt.timedelta(days=1)
-    monkeypatch.setattr(store, "utc_today", lambda: tomorrow)
+    monkeypatch.setattr(snapshot_store, "utc_today", lambda: tomorrow)
     monkeypatch.setattr("portal.needs.models.utc_today", lambda: tomorrow)
     queued, removed = reconcile_vectors()
     assert queued == 0 and removed == 1
@@ -210,7 +209,8 @@ def test_a_budget_stops_between_chunks(market: Market) -> None:
 def test_a_new_recipe_queues_and_embeds_every_candidate_again(
     market: Market, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "VECTOR_RECIPE", "another model")
+    for module in (vectors, snapshot_store):  # where the recipe is read: the rows, the snapshot
+        monkeypatch.setattr(module, "VECTOR_RECIPE", "another model")
     profile = vendor_profiles([market.lumenark.id])[market.lumenark.id]
     assert stored_pieces("vendor", [profile]) == {}  # the old recipe's are never used
     work = update_vectors(word_count_encode)

@@ -22,12 +22,8 @@ from support import TEST_DB
 from portal.extensions import db
 from portal.matching.models import LeadVector
 from portal.matching.profiles import need_profiles, vendor_profiles
-from portal.matching.store import (
-    embed_pieces,
-    feed_vector_queue,
-    pending_vectors,
-    stored_pieces,
-)
+from portal.matching.store.queue import feed_vector_queue, pending_vectors
+from portal.matching.store.vectors import embed_pieces, stored_pieces
 from portal.organizations.models import OrganizationKind
 
 WORKER = Path(__file__).with_name("vector_worker_process.py")

@@ -14,18 +14,15 @@ from matching.test_record_vectors import compute_all, word_count_encode
 from portal.extensions import db
 from portal.matching.pieces import pooled
 from portal.matching.profiles import need_profiles, vendor_profiles
-from portal.matching.store import (
+from portal.matching.store.queue import compute_vectors, feed_vector_queue, reconcile_vectors
+from portal.matching.store.snapshot import (
     SNAPSHOT_FOLDER,
     assemble_vectors,
-    compute_vectors,
-    embed_pieces,
-    feed_vector_queue,
     live_snapshot,
     load_pieces,
-    pooled_vectors,
-    reconcile_vectors,
     vectors_done,
 )
+from portal.matching.store.vectors import embed_pieces, pooled_vectors
 
 
 class CountingEncoder:

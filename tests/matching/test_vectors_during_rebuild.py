@@ -10,8 +10,9 @@ from flask import Flask
 from matching.feedback_factories import build_market
 from matching.test_record_vectors import word_count_encode
 
-from portal.matching import store
-from portal.matching.store import assemble_vectors, update_vectors, vectors_done
+from portal.matching.store import snapshot
+from portal.matching.store.queue import update_vectors
+from portal.matching.store.snapshot import assemble_vectors, vectors_done
 from portal.search.index import IndexStore
 
 
@@ -30,14 +31,14 @@ def test_a_generation_removed_mid_assembly_ends_it_without_an_error(
     generation = IndexStore.from_app().current_generation()
     assert generation is not None
     update_vectors(word_count_encode)
-    check = store._check_side
+    check = snapshot._check_side
 
     def check_while_a_rebuild_removes_the_generation(*args, **kwargs):
         found = check(*args, **kwargs)
         shutil.rmtree(generation)  # what remove_stale_generations does after a swap
         return found
 
-    monkeypatch.setattr(store, "_check_side", check_while_a_rebuild_removes_the_generation)
+    monkeypatch.setattr(snapshot, "_check_side", check_while_a_rebuild_removes_the_generation)
     progress = assemble_vectors(generation)
     assert progress.done == 0
     assert not generation.exists()
@@ -51,14 +52,14 @@ def test_a_missing_file_in_a_live_generation_is_still_an_error(
     generation = IndexStore.from_app().current_generation()
     assert generation is not None
     update_vectors(word_count_encode)
-    check = store._check_side
+    check = snapshot._check_side
 
     def check_while_the_snapshot_folder_is_lost(*args, **kwargs):
         found = check(*args, **kwargs)
         shutil.rmtree(generation / "leads")
         return found
 
-    monkeypatch.setattr(store, "_check_side", check_while_the_snapshot_folder_is_lost)
+    monkeypatch.setattr(snapshot, "_check_side", check_while_the_snapshot_folder_is_lost)
     with pytest.raises(FileNotFoundError):
         assemble_vectors(generation)
     assert vectors_done(generation, "needs") == 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from portal import create_app
 from portal.extensions import db
-from portal.matching.store import compute_vectors
+from portal.matching.store.queue import compute_vectors
 
 
 def main(database_url: str, index_dir: str, chunk: int) -> None:

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from matching.feedback_factories import build_market
 
-from portal.matching.store import build_snapshot, load_snapshot
+from portal.matching.store.snapshot import build_snapshot, load_snapshot
 from portal.outbox import Position
 from portal.search import sync
 from portal.search.index import IndexStore
