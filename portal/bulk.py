@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,28 @@ def insert_rows(
         statement = sa.insert(table).returning(table.c[key], table.c.id)
         return dict(session.execute(statement, rows).all())
     return _copy_rows(connection, table, rows, key)
+
+
+ROWS_PER_UPSERT = 500  # rows per executemany upsert: well under SQLite's bound parameters
+
+
+def upsert_rows(
+    session: Session, table: sa.Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``, replacing every other
+    column of a row whose ``key`` columns are already there (``ON CONFLICT DO UPDATE``, which
+    both databases we run on can say), ``ROWS_PER_UPSERT`` rows a statement."""
+    if not rows:
+        return
+    dialect = session.connection().dialect.name
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    replaced = [column for column in rows[0] if column not in key]
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={column: statement.excluded[column] for column in replaced},
+    )
+    for start in range(0, len(rows), ROWS_PER_UPSERT):
+        session.execute(statement, rows[start : start + ROWS_PER_UPSERT])
 
 
 def _copy_rows(

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from flask import Flask
 from support import TEST_DB
 
-from portal.bulk import insert_rows, one_of, unnested
+from portal.bulk import ROWS_PER_UPSERT, insert_rows, one_of, unnested, upsert_rows
 from portal.db import utc_now
 from portal.extensions import db
-from portal.matching.models import LeadVectorWork
+from portal.matching.models import LeadAnalysis, LeadVectorWork
 from portal.organizations.models import Capability, Organization
 from portal.outbox import IndexEvent, record_events
 
@@ -134,3 +134,34 @@ def test_events_recorded_in_bulk_carry_their_transaction(app: Flask) -> None:
         assert txids == {current}
     else:
         assert txids == {None}
+
+
+def test_an_upsert_adds_new_rows_and_replaces_the_rest_of_existing_ones(app: Flask) -> None:
+    """Across several statements: the stored analyses and vectors are written this way."""
+    table = LeadAnalysis.__table__
+    then, now = utc_now() - dt.timedelta(days=1), utc_now()
+
+    def row(record_id: int, recipe: str, at: dt.datetime) -> dict[str, object]:
+        return {
+            "kind": "vendor",
+            "record_id": record_id,
+            "fingerprint": -record_id,
+            "recipe": recipe,
+            "terms": b"t",
+            "concepts": b"",
+            "computed_at": at,
+        }
+
+    upsert_rows(db.session, table, [row(i, "old", then) for i in (1, 2)], key=("kind", "record_id"))
+    count = ROWS_PER_UPSERT + 3  # more than one statement
+    upsert_rows(
+        db.session,
+        table,
+        [row(i, "new", now) for i in range(2, 2 + count)],
+        key=("kind", "record_id"),
+    )
+    upsert_rows(db.session, table, [], key=("kind", "record_id"))  # nothing to write
+    stored = dict(db.session.execute(sa.select(table.c.record_id, table.c.recipe)).all())
+    assert len(stored) == 1 + count
+    assert stored[1] == "old" and stored[2] == "new" and stored[1 + count] == "new"
+    assert db.session.get(LeadAnalysis, ("vendor", 2)).computed_at == now

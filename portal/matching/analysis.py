@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.bulk import upsert_rows
 from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.concepts import Thesaurus
@@ -35,7 +34,6 @@ from portal.matching.text import both_terms
 ANALYSER_VERSION = 1
 ANALYSIS_KINDS = ("vendor", "need")
 _IDS_PER_QUERY = 500
-_ROWS_PER_STATEMENT = 500
 # (concept index, strength) pairs, as stored
 _CONCEPT_PAIR = np.dtype([("concept", "<i4"), ("strength", "<f4")])
 
@@ -144,12 +142,6 @@ def stored_prints(kind: str, ids: Sequence[int], recipe: str) -> dict[int, int]:
     return found
 
 
-def _insert(table: sa.Table) -> Any:
-    """An INSERT that can say ON CONFLICT (both databases we run on can)."""
-    dialect = db.session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
-
-
 def save_analyses(kind: str, analysed: Iterable[tuple[int, str, Analysis]], thes: Thesaurus) -> int:
     """Store (record id, text, analysis) rows, replacing older ones; the caller commits."""
     now, recipe = utc_now(), analysis_recipe(thes)
@@ -165,16 +157,7 @@ def save_analyses(kind: str, analysed: Iterable[tuple[int, str, Analysis]], thes
         }
         for record_id, text, found in analysed
     ]
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        statement = _insert(LeadAnalysis.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=["kind", "record_id"],
-            set_={
-                column: statement.excluded[column]
-                for column in ("fingerprint", "recipe", "terms", "concepts", "computed_at")
-            },
-        )
-        db.session.execute(statement, rows[start : start + _ROWS_PER_STATEMENT])
+    upsert_rows(db.session, LeadAnalysis.__table__, rows, key=("kind", "record_id"))
     return len(rows)
 
 

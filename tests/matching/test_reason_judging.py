@@ -262,25 +262,31 @@ def test_versions_need_a_multiple_of_the_versions_as_readers(
         judging.version_sheets(data, exports, readers=3)
 
 
+def _judged_versions(
+    tmp_path: Path, versions: tuple[int, ...], first: str, second: str
+) -> tuple[Path, Path, Path]:
+    """A key of x1..x4 (leads n|a, n|a, n|b, n|b in ``versions``) and two readers' files."""
+    key = tmp_path / "key.jsonl"
+    leads = ("n|a", "n|a", "n|b", "n|b")
+    entries = [
+        {"id": f"x{number}", "lead": lead, "version": version}
+        for number, (lead, version) in enumerate(zip(leads, versions, strict=True), start=1)
+    ]
+    key.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    files = tmp_path / "r1.tsv", tmp_path / "r2.tsv"
+    for path, judged in zip(files, (first, second), strict=True):
+        path.write_text(HEADER + judged, encoding="utf-8")
+    return key, *files
+
+
 def test_tally_versions_counts_each_version_on_the_same_leads(
     judging: ModuleType, tmp_path: Path
 ) -> None:
-    key = tmp_path / "key.jsonl"
-    entries = [
-        {"id": "x1", "lead": "n|a", "version": 0},
-        {"id": "x2", "lead": "n|a", "version": 1},
-        {"id": "x3", "lead": "n|b", "version": 1},
-        {"id": "x4", "lead": "n|b", "version": 0},
-    ]
-    key.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
-    first, second = tmp_path / "r1.tsv", tmp_path / "r2.tsv"
-    first.write_text(
-        HEADER + "x1\tpartly\tyes\tno\tno\tno\tbeside\nx3\tyes\tyes\tyes\tno\tno\tit\n",
-        encoding="utf-8",
-    )
-    second.write_text(
-        HEADER + "x2\tyes\tyes\tyes\tno\tno\tit\nx4\tno\tyes\tno\tyes\tno\tword\n",
-        encoding="utf-8",
+    key, first, second = _judged_versions(
+        tmp_path,
+        versions=(0, 1, 1, 0),
+        first="x1\tpartly\tyes\tno\tno\tno\tbeside\nx3\tyes\tyes\tyes\tno\tno\tit\n",
+        second="x2\tyes\tyes\tyes\tno\tno\tit\nx4\tno\tyes\tno\tyes\tno\tword\n",
     )
 
     lines = judging.tally_versions([first, second], key)
@@ -298,17 +304,12 @@ def test_tally_versions_pairs_two_readings_of_a_version_by_their_lead(
     judging: ModuleType, tmp_path: Path
 ) -> None:
     """Mixed sheets give each reading its own id; agreement and grades go by the lead."""
-    key = tmp_path / "key.jsonl"
-    entries = [
-        {"id": "x1", "lead": "n|a", "version": 0},
-        {"id": "x2", "lead": "n|a", "version": 0},
-        {"id": "x3", "lead": "n|b", "version": 0},
-        {"id": "x4", "lead": "n|b", "version": 0},
-    ]
-    key.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
-    first, second = tmp_path / "r1.tsv", tmp_path / "r2.tsv"
-    first.write_text(HEADER + "x1\tyes\tyes\tyes\tno\tno\tit\nx3\tno\tyes\tno\tno\tno\tx\n")
-    second.write_text(HEADER + "x2\tyes\tyes\tyes\tno\tno\tit\nx4\tpartly\tyes\tno\tno\tno\t-\n")
+    key, first, second = _judged_versions(
+        tmp_path,
+        versions=(0, 0, 0, 0),
+        first="x1\tyes\tyes\tyes\tno\tno\tit\nx3\tno\tyes\tno\tno\tno\tx\n",
+        second="x2\tyes\tyes\tyes\tno\tno\tit\nx4\tpartly\tyes\tno\tno\tno\t-\n",
+    )
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("n\ta\t3\nn\tb\t0\n", encoding="utf-8")
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.bulk import upsert_rows
 from portal.db import utc_now
 from portal.extensions import db
 from portal.matching.analysis import analysis_recipe
@@ -178,16 +179,7 @@ def save_pieces(
         }
         for row, profile in enumerate(profiles)
     ]
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        statement = insert_for(LeadVector.__table__)
-        statement = statement.on_conflict_do_update(
-            index_elements=["kind", "record_id"],
-            set_={
-                column: statement.excluded[column]
-                for column in ("fingerprint", "recipe", "vectors", "computed_at")
-            },
-        )
-        db.session.execute(statement, rows[start : start + ROWS_PER_STATEMENT])
+    upsert_rows(db.session, LeadVector.__table__, rows, key=("kind", "record_id"))
 
 
 def vectors_version() -> Any:
