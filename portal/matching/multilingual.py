@@ -53,7 +53,7 @@ PASSAGE_PREFIX = "passage: "
 # Tokens per piece, specials included: pieces are sentences, and scripts without spaces
 # (Thai, Khmer, Burmese) take about twice MiniLM's English count per sentence.
 PIECE_TOKENS = 128
-# What a stored multilingual vector means (portal.matching.store.snapshot): change it whenever
+# What a stored multilingual vector means (portal.matching.store.vectors): change it whenever
 # the model or how a record becomes its vectors changes. The precision follows the CPU
 # (as MiniLM's), so the recipe names the 8-bit graph's calibration, which VNNI CPUs run,
 # rather than one machine's choice: workers on different CPUs share one store.

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.bulk import insert_unnested, one_of
+from portal.bulk import insert_unnested, one_of, upsert_rows
 from portal.db import UTCDateTime, utc_now
 from portal.extensions import db
 from portal.matching import analysis
@@ -59,7 +59,6 @@ from portal.matching.store.vectors import (
     DERIVED_KINDS,
     KINDS,
     MULTILINGUAL_KINDS,
-    ROWS_PER_STATEMENT,
     UPSERT_ROWS,
     VECTOR_KINDS,
     Encode,
@@ -107,10 +106,7 @@ def enqueue_vector_work(records: Iterable[tuple[str, int]]) -> int:
         for kind, record in sorted(set(records))  # one order: feeders lock rows alike
     ]
     if dialect_name() != "postgresql":
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            db.session.execute(
-                _restamp(insert_for(table)), rows[start : start + ROWS_PER_STATEMENT]
-            )
+        upsert_rows(db.session, table, rows, key=("kind", "record_id"))  # stamped again
         return len(rows)
     # PostgreSQL: each statement's rows as two arrays (not a placeholder per value, as the
     # VALUES of an upsert would be; COPY cannot upsert), taken in the arrays' order, so
